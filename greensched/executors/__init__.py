@@ -1,0 +1,1 @@
+"""Executors: where job runs happen (greenlets, inline, threads, processes)."""

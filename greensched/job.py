@@ -1,0 +1,301 @@
+"""The Job: a callable, its arguments, its trigger and its run options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from greensched import _validators as validate
+from greensched.triggers.base import BaseTrigger
+from greensched.util import (
+    check_callable_args,
+    convert_to_datetime,
+    datetime_repr,
+    get_callable_name,
+    obj_to_ref,
+    ref_to_obj,
+)
+
+if TYPE_CHECKING:
+    from greensched.schedulers.base import BaseScheduler
+
+__all__ = ("Job",)
+
+#: The version of the state dict that :meth:`Job.__getstate__` writes.
+JOB_STATE_VERSION = 1
+
+_MODIFIABLE = frozenset(
+    (
+        "id",
+        "func",
+        "args",
+        "kwargs",
+        "name",
+        "trigger",
+        "executor",
+        "misfire_grace_time",
+        "coalesce",
+        "max_instances",
+        "next_run_time",
+    )
+)
+
+
+class Job:
+    """Contains the options given when scheduling callables and its current schedule and other
+    state. This class should never be instantiated by the user.
+
+    :var str id: the unique identifier of this job
+    :var str name: the description of this job
+    :var func: the callable to execute
+    :var str|None func_ref: the ``module:qualname`` reference of ``func``, if it has one
+    :var tuple|list args: positional arguments to the callable
+    :var dict kwargs: keyword arguments to the callable
+    :var bool coalesce: whether to only run the job once when several run times are due
+    :var trigger: the trigger object that controls the schedule of this job
+    :var str executor: the name of the executor that will run this job
+    :var int|None misfire_grace_time: the time (in seconds) how much this job's execution is
+        allowed to be late (``None`` means "allow the job to run no matter how late it is")
+    :var int max_instances: the maximum number of concurrently executing instances allowed for
+        this job
+    :var datetime.datetime|None next_run_time: the next scheduled run time of this job
+        (``None``: the job is paused)
+
+    .. note:: Attributes that were not given and have not yet been filled in from the
+       scheduler's job defaults (a pending job) are absent, as in APScheduler 3.x.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_jobstore_alias",
+        "_scheduler",
+        "args",
+        "coalesce",
+        "executor",
+        "func",
+        "func_ref",
+        "id",
+        "kwargs",
+        "max_instances",
+        "misfire_grace_time",
+        "name",
+        "next_run_time",
+        "trigger",
+    )
+
+    def __init__(self, scheduler: BaseScheduler, id: str | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        self._scheduler = scheduler
+        self._jobstore_alias: str | None = None
+        self._modify(id=id or uuid4().hex, **kwargs)
+
+    # Public API: each call goes through the scheduler, like APScheduler 3.x
+
+    def modify(self, **changes: Any) -> Job:
+        """Make the given changes to this job and save it in the associated job store.
+
+        Accepted keyword arguments are the same as the variables on this class.
+
+        .. seealso:: :meth:`~greensched.schedulers.base.BaseScheduler.modify_job`
+
+        :return: this job instance
+        """
+        self._scheduler.modify_job(self.id, self._jobstore_alias, **changes)
+        return self
+
+    def reschedule(self, trigger: Any, **trigger_args: Any) -> Job:
+        """Shortcut for switching the trigger on this job.
+
+        .. seealso:: :meth:`~greensched.schedulers.base.BaseScheduler.reschedule_job`
+
+        :return: this job instance
+        """
+        self._scheduler.reschedule_job(self.id, self._jobstore_alias, trigger, **trigger_args)
+        return self
+
+    def pause(self) -> Job:
+        """Temporarily suspend the execution of this job.
+
+        :return: this job instance
+        """
+        self._scheduler.pause_job(self.id, self._jobstore_alias)
+        return self
+
+    def resume(self) -> Job:
+        """Resume the schedule of this job if previously paused (the job is removed if its
+        schedule has finished).
+
+        :return: this job instance
+        """
+        self._scheduler.resume_job(self.id, self._jobstore_alias)
+        return self
+
+    def remove(self) -> None:
+        """Unschedule this job and remove it from its associated job store."""
+        self._scheduler.remove_job(self.id, self._jobstore_alias)
+
+    @property
+    def pending(self) -> bool:
+        """``True`` if the job has not yet been added to a job store (scheduler not started)."""
+        return self._jobstore_alias is None
+
+    # Private API
+
+    def _get_run_times(self, now: datetime) -> list[datetime]:
+        """Return every scheduled run time of this job, from ``next_run_time`` up to ``now``."""
+        run_times = []
+        next_run_time = self.next_run_time
+        trigger = self.trigger
+        while next_run_time is not None and next_run_time <= now:
+            run_times.append(next_run_time)
+            next_run_time = trigger.get_next_fire_time(next_run_time, now)
+        return run_times
+
+    def _modify(self, **changes: Any) -> None:
+        """Validate ``changes`` and apply them all, or none of them.
+
+        :raises AttributeError: on a name that is not a modifiable attribute
+        :raises TypeError, ValueError: on a bad value, naming it
+        """
+        unknown = set(changes) - _MODIFIABLE
+        if unknown:
+            raise AttributeError(
+                "The following are not modifiable attributes of Job: " + ", ".join(sorted(unknown))
+            )
+        approved: dict[str, Any] = {}
+
+        if "id" in changes:
+            value = changes["id"]
+            if hasattr(self, "id"):
+                if value != self.id:
+                    raise ValueError(f"The job ID may not be changed (job {self.id!r}, got: {value!r})")
+            else:
+                approved["id"] = validate.string("id", value)
+
+        if "func" in changes or "args" in changes or "kwargs" in changes:
+            func = changes.get("func", getattr(self, "func", None))
+            args = changes.get("args", getattr(self, "args", ()))
+            kwargs = changes.get("kwargs", getattr(self, "kwargs", {}))
+            if isinstance(func, str):
+                func_ref: str | None = func
+                func = ref_to_obj(func)
+            elif callable(func):
+                try:
+                    func_ref = obj_to_ref(func)
+                except ValueError:
+                    func_ref = None
+            else:
+                raise TypeError(f"func must be a callable or a 'module:name' reference, got: {func!r}")
+            if not callable(func):
+                raise TypeError(f"func reference {func_ref!r} does not point to a callable, got: {func!r}")
+            if args is None:
+                args = ()
+            elif isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+                raise TypeError(f"args must be a non-string iterable, got: {args!r}")
+            else:
+                args = tuple(args)
+            if kwargs is None:
+                kwargs = {}
+            elif isinstance(kwargs, Mapping):
+                kwargs = dict(kwargs)
+            else:
+                raise TypeError(f"kwargs must be a dict-like object, got: {kwargs!r}")
+            check_callable_args(func, args, kwargs)
+            approved.update(func=func, func_ref=func_ref, args=args, kwargs=kwargs)
+            if "name" not in changes and not hasattr(self, "name"):
+                approved["name"] = get_callable_name(func)
+
+        if "name" in changes:
+            approved["name"] = validate.string("name", changes["name"])
+        if "misfire_grace_time" in changes:
+            approved["misfire_grace_time"] = validate.optional_positive_int(
+                "misfire_grace_time", changes["misfire_grace_time"]
+            )
+        if "coalesce" in changes:
+            approved["coalesce"] = validate.boolean("coalesce", changes["coalesce"])
+        if "max_instances" in changes:
+            approved["max_instances"] = validate.positive_int("max_instances", changes["max_instances"])
+        if "trigger" in changes:
+            trigger = changes["trigger"]
+            if not isinstance(trigger, BaseTrigger):
+                raise TypeError(
+                    f"trigger must be a BaseTrigger instance, got: {trigger!r}"
+                )
+            approved["trigger"] = trigger
+        if "executor" in changes:
+            approved["executor"] = validate.string("executor", changes["executor"])
+        if "next_run_time" in changes:
+            approved["next_run_time"] = convert_to_datetime(
+                changes["next_run_time"], self._scheduler.timezone, "next_run_time"
+            )
+
+        for key, value in approved.items():
+            setattr(self, key, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not self.func_ref:
+            raise ValueError(
+                f"This Job cannot be serialized since the reference to its callable "
+                f"({self.func!r}) could not be determined. Consider giving a textual reference "
+                f"(module:function name) instead."
+            )
+        return {
+            "version": JOB_STATE_VERSION,
+            "id": self.id,
+            "func": self.func_ref,
+            "trigger": self.trigger,
+            "executor": self.executor,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "name": self.name,
+            "misfire_grace_time": self.misfire_grace_time,
+            "coalesce": self.coalesce,
+            "max_instances": self.max_instances,
+            "next_run_time": self.next_run_time,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        version = state.get("version", 1)
+        if version > JOB_STATE_VERSION:
+            raise ValueError(
+                f"Job has version {version}, but only version {JOB_STATE_VERSION} and lower "
+                "can be handled (saved by a newer greensched?)"
+            )
+        self.id = state["id"]
+        self.func_ref = state["func"]
+        self.func = ref_to_obj(self.func_ref)
+        self.trigger = state["trigger"]
+        self.executor = state["executor"]
+        self.args = state["args"]
+        self.kwargs = state["kwargs"]
+        self.name = state["name"]
+        self.misfire_grace_time = state["misfire_grace_time"]
+        self.coalesce = state["coalesce"]
+        self.max_instances = state["max_instances"]
+        self.next_run_time = state["next_run_time"]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Job):
+            return bool(self.id == other.id)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<Job (id={self.id} name={self.name})>"
+
+    def __str__(self) -> str:
+        if hasattr(self, "next_run_time"):
+            status = (
+                "next run at: " + datetime_repr(self.next_run_time)
+                if self.next_run_time is not None
+                else "paused"
+            )
+        else:
+            status = "pending"
+        return f"{self.name} (trigger: {self.trigger}, {status})"
+
+

@@ -1,0 +1,1 @@
+"""Job stores: where jobs are kept between runs."""

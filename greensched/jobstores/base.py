@@ -1,0 +1,151 @@
+"""The job store interface, and the errors stores raise."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABCMeta, abstractmethod
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from greensched.job import Job
+    from greensched.schedulers.base import BaseScheduler
+
+__all__ = ("BaseJobStore", "ConflictingIdError", "JobLookupError", "TransientJobError")
+
+
+class JobLookupError(KeyError):
+    """Raised when the job store cannot find a job for update or removal."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"No job by the id of {job_id} was found")
+
+
+class ConflictingIdError(KeyError):
+    """Raised when the uniqueness of job IDs is being violated."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job identifier ({job_id}) conflicts with an existing job")
+
+
+class TransientJobError(ValueError):
+    """Raised when an attempt to add a transient (with no func_ref) job to a persistent job
+    store is detected."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"Job ({job_id}) cannot be added to this job store because a reference to the "
+            "callable could not be determined."
+        )
+
+
+class BaseJobStore(metaclass=ABCMeta):
+    """Abstract base class that defines the interface that every job store must implement.
+
+    The scheduler's processing loop asks each store for its due jobs with
+    :meth:`acquire_due_jobs`, submits them, then calls :meth:`update_job` (the job has a new
+    ``next_run_time``) or :meth:`remove_job` (its schedule is finished) for each one. A store
+    shared by several processes overrides :meth:`acquire_due_jobs` to *claim* the due jobs it
+    returns, so that no other process gets them, and releases a claim in ``update_job`` /
+    ``remove_job``; stores used by one process need not do anything.
+    """
+
+    _scheduler: BaseScheduler | None = None
+    _alias: str | None = None
+    _logger = logging.getLogger("greensched.jobstores")
+
+    def start(self, scheduler: BaseScheduler, alias: str) -> None:
+        """Called by the scheduler when the scheduler is being started or when the job store is
+        being added to an already running scheduler.
+
+        :param scheduler: the scheduler that is starting this job store
+        :param alias: alias of this job store as it was assigned to the scheduler
+        """
+        self._scheduler = scheduler
+        self._alias = alias
+        self._logger = logging.getLogger(f"greensched.jobstores.{alias}")
+
+    def shutdown(self) -> None:
+        """Free any resources still bound to this job store."""
+
+    def _fix_paused_jobs(self, jobs: list[Job]) -> None:
+        """Move the paused jobs (no next run time) of a list sorted by next run time to its end."""
+        for i, job in enumerate(jobs):
+            if job.next_run_time is not None:
+                if i > 0:
+                    paused_jobs = jobs[:i]
+                    del jobs[:i]
+                    jobs.extend(paused_jobs)
+                break
+
+    @abstractmethod
+    def lookup_job(self, job_id: str) -> Job | None:
+        """Return a specific job, or ``None`` if it isn't found.
+
+        The job store is responsible for setting the ``scheduler`` and ``jobstore`` attributes
+        of the returned job to point to the scheduler and itself, respectively.
+        """
+
+    @abstractmethod
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        """Return the list of jobs that have ``next_run_time`` earlier or equal to ``now``,
+        sorted by next run time. The returned jobs must be sorted by next run time
+        (ascending)."""
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        """Return the due jobs that this scheduler should run now.
+
+        The processing loop calls this instead of :meth:`get_due_jobs`. The default returns
+        :meth:`get_due_jobs`, which is right for a store used by one scheduler. A store shared
+        by several schedulers overrides it to claim the jobs atomically (the claim ends when
+        the loop calls :meth:`update_job` or :meth:`remove_job` for the job).
+
+        .. versionadded:: greensched 0.1
+        """
+        return self.get_due_jobs(now)
+
+    @abstractmethod
+    def get_next_run_time(self) -> datetime | None:
+        """Return the earliest run time of all the jobs stored in this job store, or ``None``
+        if there are no active jobs."""
+
+    @abstractmethod
+    def get_all_jobs(self) -> list[Job]:
+        """Return a list of all jobs in this job store. The returned jobs are sorted by next
+        run time (ascending), paused jobs last."""
+
+    @abstractmethod
+    def add_job(self, job: Job) -> None:
+        """Add the given job to this store.
+
+        :raises ConflictingIdError: if there is another job in this store with the same ID
+        """
+
+    @abstractmethod
+    def update_job(self, job: Job) -> None:
+        """Replace the job in the store with the given newer version.
+
+        :raises JobLookupError: if the job does not exist
+        """
+
+    @abstractmethod
+    def remove_job(self, job_id: str) -> None:
+        """Remove the given job from this store.
+
+        :raises JobLookupError: if the job does not exist
+        """
+
+    @abstractmethod
+    def remove_all_jobs(self) -> None:
+        """Remove all jobs from this store."""
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__}>"
+
+    def _restore_context(self, job: Job) -> Job:
+        """Bind a job loaded from this store to the scheduler and to this store."""
+        job._scheduler = self._scheduler  # type: ignore[assignment]
+        job._jobstore_alias = self._alias
+        return job
+
+

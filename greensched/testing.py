@@ -1,0 +1,67 @@
+"""Test helpers for code that uses greensched: a controllable clock.
+
+.. important:: Like every greensched primitive, :class:`MockClock` is meant to be used from the
+   thread that runs the scheduler only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["MockClock"]
+
+
+class MockClock:
+    """A clock that only moves when told to.
+
+    Pass it to a scheduler as ``clock=MockClock(...)`` and drive the scheduler's
+    ``_process_jobs()`` (or ``wakeup()``) after each :meth:`jump`.
+
+    :param start: the initial wall time (an aware datetime; a naive one is taken as UTC);
+        defaults to 2020-01-01 00:00 UTC
+    """
+
+    __slots__ = ("_now", "_monotonic")
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is None:
+            start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+        elif not isinstance(start, datetime):
+            raise TypeError(f"start must be a datetime, got: {start!r}")
+        elif start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        self._now = start
+        self._monotonic = 0.0
+
+    def now(self) -> datetime:
+        """Return the current (mock) wall time."""
+        return self._now
+
+    def monotonic(self) -> float:
+        """Return the seconds jumped so far."""
+        return self._monotonic
+
+    def jump(self, seconds: float | timedelta) -> None:
+        """Move time forward.
+
+        :param seconds: how far, in seconds or as a timedelta
+        :raises ValueError: if ``seconds`` is negative
+        """
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
+        if seconds < 0:
+            raise ValueError("time can't go backwards")
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+    def set(self, when: datetime) -> None:
+        """Move time forward to ``when`` (aware datetime).
+
+        :raises ValueError: if ``when`` is earlier than the current time
+        """
+        if when.tzinfo is None:
+            raise ValueError(f"when must be an aware datetime, got: {when!r}")
+        self.jump((when - self._now).total_seconds())
+
+    def __repr__(self) -> str:
+        return f"MockClock({self._now.isoformat()})"

@@ -1,0 +1,380 @@
+"""Helpers shared by the scheduler, jobs, triggers and stores (the names APScheduler 3.x exports)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import partial
+from importlib import import_module
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = (
+    "asbool",
+    "asint",
+    "astimezone",
+    "check_callable_args",
+    "convert_to_datetime",
+    "datetime_ceil",
+    "datetime_repr",
+    "datetime_to_utc_timestamp",
+    "get_callable_name",
+    "localize",
+    "maybe_ref",
+    "normalize",
+    "obj_to_ref",
+    "ref_to_obj",
+    "timedelta_seconds",
+    "undefined",
+    "utc_timestamp_to_datetime",
+)
+
+
+class _Undefined:
+    """The type of :data:`undefined`: a value that was not given (``None`` may be meaningful)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "<undefined>"
+
+    def __reduce__(self) -> str:
+        return "undefined"
+
+
+#: Marks an argument that was not given, where ``None`` is a meaningful value.
+undefined = _Undefined()
+
+_TRUE_STRINGS = frozenset(("true", "yes", "on", "y", "t", "1"))
+_FALSE_STRINGS = frozenset(("false", "no", "off", "n", "f", "0"))
+
+
+def asint(text: Any) -> int | None:
+    """Convert to an integer, letting ``None`` through.
+
+    :raises ValueError: if ``text`` is not an integer or a string holding one
+    """
+    if text is None:
+        return None
+    if isinstance(text, bool) or isinstance(text, float) and not text.is_integer():
+        raise ValueError(f"expected an integer, got: {text!r}")
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected an integer, got: {text!r}") from None
+
+
+def asbool(obj: Any) -> bool:
+    """Interpret a string such as ``'yes'``, ``'off'`` or ``'1'`` as a boolean.
+
+    Objects that are not strings are passed through :func:`bool`.
+
+    :raises ValueError: if a string is not one of the known spellings
+    """
+    if isinstance(obj, str):
+        lowered = obj.strip().lower()
+        if lowered in _TRUE_STRINGS:
+            return True
+        if lowered in _FALSE_STRINGS:
+            return False
+        raise ValueError(f'Unable to interpret value "{obj}" as boolean')
+    return bool(obj)
+
+
+def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
+    """Turn a zone name or a tzinfo into a tzinfo (``None`` stays ``None``).
+
+    :raises TypeError: if ``obj`` is neither a string nor a tzinfo
+    :raises ValueError: if the zone name is unknown, or the tzinfo is ``'local'``
+    """
+    if obj is None or isinstance(obj, tzinfo):
+        return obj
+    if isinstance(obj, str):
+        if obj == "local":
+            raise ValueError(
+                "Unable to determine the name of the local timezone -- you must explicitly "
+                "specify the name of the local timezone. Please refrain from using timezones "
+                "like EST to prevent problems with daylight saving time. Instead, use a "
+                "locale based timezone name (such as Europe/Helsinki)."
+            )
+        if obj.upper() == "UTC":
+            return timezone.utc
+        try:
+            return ZoneInfo(obj)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be a known IANA zone name, got: {obj!r}") from None
+    raise TypeError(f"Expected tzinfo, got {obj.__class__.__name__} instead")
+
+
+def localize(dt: datetime, tzinfo: tzinfo) -> datetime:
+    """Attach ``tzinfo`` to the naive ``dt``, moving a wall time that does not exist (inside a
+    spring-forward gap) to the first instant after the gap."""
+    localize_method = getattr(tzinfo, "localize", None)  # pytz zones
+    if localize_method is not None:
+        return localize_method(dt)  # type: ignore[no-any-return]
+    return normalize(dt.replace(tzinfo=tzinfo))
+
+
+def normalize(dt: datetime) -> datetime:
+    """Return the real instant of an aware datetime in its own zone.
+
+    A wall time inside a spring-forward gap comes back shifted by the gap's length, so that the
+    result exists.
+    """
+    return datetime.fromtimestamp(dt.timestamp(), dt.tzinfo)
+
+
+_DATE_RE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$")
+
+
+def convert_to_datetime(
+    input: datetime | date | str | None, tz: tzinfo | str | None, arg_name: str
+) -> datetime | None:
+    """Convert a datetime, a date or an ISO 8601 string to an aware datetime.
+
+    A naive value takes the zone ``tz``. ``None`` stays ``None``.
+
+    :param input: the value to convert
+    :param tz: the zone for a naive value (a tzinfo or zone name)
+    :param arg_name: the name of the argument, for error messages
+    :raises ValueError: if a string is not ISO 8601, or a naive value has no ``tz``
+    :raises TypeError: if ``input`` is of another type
+    """
+    if input is None:
+        return None
+    if isinstance(input, datetime):
+        dt = input
+    elif isinstance(input, date):
+        dt = datetime.combine(input, time())
+    elif isinstance(input, str):
+        text = input.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            match = _DATE_RE.match(text)
+            if match is None:
+                raise ValueError(
+                    f"{arg_name} must be an ISO 8601 date or datetime string, got: {input!r}"
+                ) from None
+            dt = datetime(*(int(value) for value in match.groups()))
+    else:
+        raise TypeError(
+            f"Unsupported type for {arg_name}: {input.__class__.__name__} "
+            "(expected a datetime, a date or a string)"
+        )
+
+    if dt.tzinfo is not None:
+        return dt
+    if tz is None:
+        raise ValueError(
+            f'The "tz" argument must be specified if {arg_name} has no timezone information'
+        )
+    zone = astimezone(tz)
+    assert zone is not None
+    return localize(dt, zone)
+
+
+def datetime_to_utc_timestamp(timeval: datetime | None) -> float | None:
+    """Return the POSIX timestamp of an aware datetime (``None`` stays ``None``)."""
+    if timeval is None:
+        return None
+    return timeval.timestamp()
+
+
+def utc_timestamp_to_datetime(timestamp: float | None) -> datetime | None:
+    """Return the UTC datetime of a POSIX timestamp (``None`` stays ``None``)."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+def timedelta_seconds(delta: timedelta) -> float:
+    """Return the length of a timedelta in seconds."""
+    return delta.total_seconds()
+
+
+def datetime_ceil(dateval: datetime) -> datetime:
+    """Round a datetime up to the next whole second (unchanged if already whole)."""
+    if dateval.microsecond > 0:
+        return dateval + timedelta(seconds=1, microseconds=-dateval.microsecond)
+    return dateval
+
+
+def datetime_repr(dateval: datetime | None) -> str:
+    """Format a datetime as ``YYYY-mm-dd HH:MM:SS ZONE``, or ``'None'``."""
+    return dateval.strftime("%Y-%m-%d %H:%M:%S %Z") if dateval is not None else "None"
+
+
+def get_callable_name(func: Callable[..., Any]) -> str:
+    """Return the best available display name of a callable.
+
+    :raises TypeError: if no name can be determined
+    """
+    if isinstance(func, partial):
+        return get_callable_name(func.func)
+    if inspect.ismethod(func):
+        owner = func.__self__
+        owner_name = owner.__qualname__ if inspect.isclass(owner) else type(owner).__qualname__
+        return f"{owner_name}.{func.__func__.__name__}"
+    qualname = getattr(func, "__qualname__", None)
+    if qualname is not None:
+        return str(qualname)
+    name = getattr(func, "__name__", None)
+    if name is not None:
+        return str(name)
+    if callable(func) and hasattr(type(func), "__call__"):  # noqa: B004
+        return type(func).__qualname__
+    raise TypeError(f"Unable to determine a name for {func!r} -- maybe it is not a callable?")
+
+
+def obj_to_ref(obj: Any) -> str:
+    """Return the ``'package.module:qualname'`` reference that :func:`ref_to_obj` resolves back
+    to ``obj``.
+
+    :raises ValueError: if ``obj`` has no such reference (a lambda, a nested function, a
+        partial, a bound method of an instance, ...)
+    """
+    if isinstance(obj, partial):
+        raise ValueError(f"Cannot create a reference to a partial(): {obj!r}")
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if inspect.ismethod(obj):
+        owner = obj.__self__
+        if not inspect.isclass(owner):
+            raise ValueError(f"Cannot create a reference to a bound method of an instance: {obj!r}")
+        module, qualname = owner.__module__, f"{owner.__qualname__}.{obj.__func__.__name__}"
+    if not module or not qualname:
+        raise ValueError(f"Cannot create a reference to {obj!r}: it has no module or qualname")
+    if "<locals>" in qualname or "<lambda>" in qualname:
+        raise ValueError(f"Cannot create a reference to a nested function or lambda: {obj!r}")
+    if module == "__main__":
+        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if main_spec is not None:
+            module = main_spec.name
+    ref = f"{module}:{qualname}"
+    try:
+        resolved = ref_to_obj(ref)
+    except Exception:
+        raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} does not resolve") from None
+    if resolved != obj:
+        raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} resolves to another object")
+    return ref
+
+
+def ref_to_obj(ref: str) -> Any:
+    """Return the object a ``'package.module:qualname'`` reference points to.
+
+    :raises TypeError: if ``ref`` is not a string
+    :raises ValueError: if ``ref`` is not of the ``module:qualname`` form
+    :raises LookupError: if the module cannot be imported or has no such attribute
+    """
+    if not isinstance(ref, str):
+        raise TypeError(f"References must be strings, got: {ref!r}")
+    modulename, sep, rest = ref.partition(":")
+    if not sep or not modulename or not rest:
+        raise ValueError(f"Invalid reference {ref!r}: expected 'package.module:qualname'")
+    try:
+        obj: Any = import_module(modulename)
+    except ImportError as exc:
+        raise LookupError(f"Error resolving reference {ref}: could not import module") from exc
+    try:
+        for name in rest.split("."):
+            obj = getattr(obj, name)
+    except AttributeError:
+        raise LookupError(f"Error resolving reference {ref}: error looking up object") from None
+    return obj
+
+
+def maybe_ref(ref: Any) -> Any:
+    """Resolve ``ref`` with :func:`ref_to_obj` if it is a string; return anything else as is."""
+    if not isinstance(ref, str):
+        return ref
+    return ref_to_obj(ref)
+
+
+def check_callable_args(
+    func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
+    """Check that ``func`` can be called with ``args`` and ``kwargs``.
+
+    Callables whose signature cannot be read (some builtins) are accepted.
+
+    :raises ValueError: naming the arguments that do not fit the signature
+    """
+    try:
+        signature = inspect.signature(func, follow_wrapped=False)
+    except ValueError:
+        return  # no signature available: nothing to check
+    pos_kw_conflicts: list[str] = []
+    positional_only_kwargs: list[str] = []
+    unsatisfied_args: list[str] = []
+    unsatisfied_kwargs: list[str] = []
+    unmatched_args = list(args)
+    unmatched_kwargs = list(kwargs)
+    has_varargs = has_var_kwargs = False
+
+    for param in signature.parameters.values():
+        kind = param.kind
+        if kind == param.POSITIONAL_OR_KEYWORD:
+            if param.name in unmatched_kwargs and unmatched_args:
+                pos_kw_conflicts.append(param.name)
+            elif unmatched_args:
+                del unmatched_args[0]
+            elif param.name in unmatched_kwargs:
+                unmatched_kwargs.remove(param.name)
+            elif param.default is param.empty:
+                unsatisfied_args.append(param.name)
+        elif kind == param.POSITIONAL_ONLY:
+            if unmatched_args:
+                del unmatched_args[0]
+            elif param.name in unmatched_kwargs:
+                positional_only_kwargs.append(param.name)
+            elif param.default is param.empty:
+                unsatisfied_args.append(param.name)
+        elif kind == param.KEYWORD_ONLY:
+            if param.name in unmatched_kwargs:
+                unmatched_kwargs.remove(param.name)
+            elif param.default is param.empty:
+                unsatisfied_kwargs.append(param.name)
+        elif kind == param.VAR_POSITIONAL:
+            has_varargs = True
+        elif kind == param.VAR_KEYWORD:
+            has_var_kwargs = True
+
+    if pos_kw_conflicts:
+        raise ValueError(
+            "The following arguments are supplied in both args and kwargs: "
+            + ", ".join(pos_kw_conflicts)
+        )
+    if positional_only_kwargs:
+        raise ValueError(
+            "The following arguments cannot be given as keyword arguments: "
+            + ", ".join(positional_only_kwargs)
+        )
+    if unsatisfied_args:
+        raise ValueError(
+            "The following arguments have not been supplied: " + ", ".join(unsatisfied_args)
+        )
+    if unsatisfied_kwargs:
+        raise ValueError(
+            "The following keyword-only arguments have not been supplied in kwargs: "
+            + ", ".join(unsatisfied_kwargs)
+        )
+    if not has_varargs and unmatched_args:
+        raise ValueError(
+            f"The list of positional arguments is longer than the target callable can handle "
+            f"(allowed: {len(args) - len(unmatched_args)}, given in args: {len(args)})"
+        )
+    if not has_var_kwargs and unmatched_kwargs:
+        raise ValueError(
+            "The target callable does not accept the following keyword arguments: "
+            + ", ".join(unmatched_kwargs)
+        )
