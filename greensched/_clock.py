@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock", "current_clock", "using_clock"]
 
 
 @runtime_checkable
@@ -43,3 +46,25 @@ class SystemClock:
 
 #: The clock used when none is given.
 SYSTEM_CLOCK = SystemClock()
+
+
+_current_clock: ContextVar[Clock] = ContextVar("greensched_clock", default=SYSTEM_CLOCK)
+
+
+def current_clock() -> Clock:
+    """Return the clock in force: the one set by :func:`using_clock`, else the system clock.
+
+    Code that needs "now" outside a scheduler's loop (a trigger filling in a default start
+    date when it is created) reads it here, so that a scheduler's injected clock applies.
+    """
+    return _current_clock.get()
+
+
+@contextmanager
+def using_clock(clock: Clock) -> Iterator[Clock]:
+    """Make ``clock`` the one :func:`current_clock` returns inside the ``with`` block."""
+    token = _current_clock.set(clock)
+    try:
+        yield clock
+    finally:
+        _current_clock.reset(token)

@@ -1,0 +1,76 @@
+"""Plugin lookup: trigger, executor and job store aliases resolved through entry points, with the
+built-in aliases known even when greensched runs from a source checkout that was not installed."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from greensched.util import ref_to_obj
+
+#: entry point group -> built-in alias -> 'module:Class'
+BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
+    "greensched.triggers": {
+        "date": "greensched.triggers.date:DateTrigger",
+        "interval": "greensched.triggers.interval:IntervalTrigger",
+    },
+    "greensched.executors": {
+        "gevent": "greensched.executors.gevent:GeventExecutor",
+        "debug": "greensched.executors.debug:DebugExecutor",
+    },
+    "greensched.jobstores": {
+        "memory": "greensched.jobstores.memory:MemoryJobStore",
+    },
+}
+
+
+class PluginRegistry:
+    """Resolves the aliases of one plugin kind to classes, importing each class once.
+
+    :param kind: what the plugins are, for error messages (``'trigger'``, ...)
+    :param group: the entry point group
+    :param base_class: the class every plugin must subclass
+    """
+
+    def __init__(self, kind: str, group: str, base_class: type) -> None:
+        self.kind = kind
+        self.group = group
+        self.base_class = base_class
+        self._classes: dict[str, type] = {}
+        self._refs: dict[str, Any] | None = None
+
+    def _known(self) -> dict[str, Any]:
+        if self._refs is None:
+            refs: dict[str, Any] = dict(BUILTIN_PLUGINS.get(self.group, {}))
+            for ep in entry_points(group=self.group):
+                refs[ep.name] = ep
+            self._refs = refs
+        return self._refs
+
+    def aliases(self) -> list[str]:
+        """Return the sorted list of known aliases."""
+        return sorted(self._known())
+
+    def resolve(self, alias: str) -> type:
+        """Return the class registered under ``alias``.
+
+        :raises LookupError: if no plugin has that alias
+        :raises TypeError: if the plugin is not a subclass of the expected base class
+        """
+        cls = self._classes.get(alias)
+        if cls is not None:
+            return cls
+        ref = self._known().get(alias)
+        if ref is None:
+            raise LookupError(
+                f'No {self.kind} by the name "{alias}" was found '
+                f"(known: {', '.join(self.aliases())})"
+            )
+        loaded = ref_to_obj(ref) if isinstance(ref, str) else ref.load()
+        if not isinstance(loaded, type) or not issubclass(loaded, self.base_class):
+            raise TypeError(
+                f'The {self.kind} plugin "{alias}" does not point to a '
+                f"{self.base_class.__name__} subclass, got: {loaded!r}"
+            )
+        self._classes[alias] = loaded
+        return loaded

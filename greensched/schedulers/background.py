@@ -1,0 +1,116 @@
+"""BackgroundScheduler: the processing loop in a thread of its own."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import gevent
+from gevent.monkey import is_module_patched
+
+from greensched.schedulers._waker import Waker
+from greensched.schedulers.base import STATE_STOPPED, BaseScheduler
+from greensched.schedulers.blocking import BlockingScheduler
+from greensched.util import asbool
+
+__all__ = ("BackgroundScheduler",)
+
+
+class BackgroundScheduler(BlockingScheduler):
+    """A scheduler that runs in the background, in a thread of its own.
+
+    Without ``gevent.monkey.patch_all()`` the thread is a real OS thread with its own gevent hub,
+    where the processing loop and the job greenlets run; the scheduler's methods may be called
+    from any thread. With patching, ``threading`` makes that thread a greenlet of the caller's
+    hub.
+
+    Extra options:
+
+    ``daemon``: set the ``daemon`` option of the background thread (default ``True``, see
+    :attr:`threading.Thread.daemon`)
+    """
+
+    _thread: threading.Thread | None = None
+    #: set by a shutdown() from another thread: the loop's thread shuts the components down
+    _stopped_remotely = False
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        daemon = asbool(config.pop("daemon", True))
+        super()._configure(config)
+        self._daemon = daemon
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        """Start the scheduler in its background thread and return once it has started.
+
+        See :meth:`BaseScheduler.start` for the arguments; an error while starting is raised
+        here.
+        """
+        if self.running:
+            BaseScheduler.start(self)  # raises SchedulerAlreadyRunningError
+        previous = self._thread
+        if previous is not None and previous is not threading.current_thread():
+            previous.join()  # an earlier shutdown(wait=False) may still be draining its jobs
+        started = threading.Event()
+        failure: list[BaseException] = []
+        thread = threading.Thread(
+            target=self._run,
+            args=(args, kwargs, started, failure),
+            name="greensched",
+            daemon=self._daemon,
+        )
+        self._thread = thread
+        thread.start()
+        started.wait()
+        if failure:
+            thread.join()
+            raise failure[0]
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut down the scheduler, its executors and its job stores.
+
+        From another OS thread, the executors and job stores are shut down in the scheduler's
+        own thread, which lets running jobs finish first; with ``wait=True`` this returns once
+        that is done and the thread has ended, with ``wait=False`` at once.
+        """
+        waker = self._waker
+        if waker is not None and not waker.in_owner_thread():
+            if self.state == STATE_STOPPED:
+                super().shutdown(wait)  # raises SchedulerNotRunningError
+            self._stopped_remotely = True
+            self.state = STATE_STOPPED
+            waker.set()
+        else:
+            super().shutdown(wait)
+        thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        started: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
+        """The body of the scheduler's thread."""
+        real_thread = not is_module_patched("threading")
+        try:
+            self._waker = Waker()
+            self._stopped_remotely = False
+            try:
+                BaseScheduler.start(self, *args, **kwargs)
+            except BaseException as exc:
+                failure.append(exc)
+                return
+            finally:
+                started.set()
+            self._main_loop()
+            if self._stopped_remotely:
+                # Running jobs live in this thread's hub: they must end before the hub goes,
+                # whatever the caller of shutdown() chose to wait for
+                self._shutdown_components(wait=True)
+        finally:
+            if real_thread:
+                # This thread's hub dies with it; drop it so that nothing else wakes it
+                self._waker = None
+                gevent.get_hub().destroy(destroy_loop=True)

@@ -1,0 +1,1130 @@
+"""BaseScheduler: configuration, executors, job stores, listeners, the job API and the
+processing loop shared by every scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from datetime import datetime, timedelta, tzinfo
+from threading import RLock
+from typing import IO, Any, TypeVar
+
+from tzlocal import get_localzone
+
+from greensched import __version__
+from greensched._clock import SYSTEM_CLOCK, Clock, using_clock
+from greensched._plugins import PluginRegistry
+from greensched._serialization import JobEncoder, decode_object
+from greensched.events import (
+    EVENT_ALL,
+    EVENT_ALL_JOBS_REMOVED,
+    EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
+    EVENT_JOB_ADDED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MODIFIED,
+    EVENT_JOB_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
+    EVENT_SCHEDULER_PAUSED,
+    EVENT_SCHEDULER_RESUMED,
+    EVENT_SCHEDULER_SHUTDOWN,
+    EVENT_SCHEDULER_STARTED,
+    JobEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
+from greensched.executors.base import BaseExecutor, MaxInstancesReachedError
+from greensched.job import Job
+from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
+from greensched.schedulers import SchedulerAlreadyRunningError, SchedulerNotRunningError
+from greensched.triggers.base import BaseTrigger
+from greensched.util import asbool, asint, astimezone, maybe_ref, ref_to_obj, undefined
+
+__all__ = ("STATE_PAUSED", "STATE_RUNNING", "STATE_STOPPED", "BaseScheduler")
+
+#: constant indicating a scheduler's stopped state
+STATE_STOPPED = 0
+#: constant indicating a scheduler's running state (started and processing jobs)
+STATE_RUNNING = 1
+#: constant indicating a scheduler's paused state (started but not processing jobs)
+STATE_PAUSED = 2
+
+#: The longest wait the processing loop asks for (about 49 days), as in APScheduler 3.x.
+TIMEOUT_MAX = 4294967
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_Pending = tuple[Job, str, bool]
+
+
+class UnknownAliasError(KeyError, ValueError):
+    """No executor or job store has the given alias (a ``KeyError`` as in APScheduler 3.x, and a
+    ``ValueError`` like every other bad argument)."""
+
+    def __init__(self, kind: str, alias: object, known: Iterable[str]) -> None:
+        self.message = f"No such {kind}: {alias!r} (known: {', '.join(sorted(known)) or 'none'})"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BaseScheduler(metaclass=ABCMeta):
+    """Abstract base class for all schedulers.
+
+    Takes the following keyword arguments:
+
+    :param str|logging.Logger logger: logger to use for the scheduler's logging (defaults to
+        ``greensched.scheduler``)
+    :param str|datetime.tzinfo timezone: the default time zone (defaults to the local timezone)
+    :param int|float jobstore_retry_interval: the minimum number of seconds to wait between
+        retries in the scheduler's main loop if the job store raises an exception when getting
+        the list of due jobs
+    :param dict job_defaults: default values for newly added jobs
+    :param dict jobstores: a dictionary of job store alias -> job store instance or configuration
+        dict
+    :param dict executors: a dictionary of executor alias -> executor instance or configuration
+        dict
+    :param clock: where the scheduler reads the time (an object with ``now()`` and
+        ``monotonic()``, such as :class:`greensched.testing.MockClock`); defaults to the system
+        clock
+
+    :ivar int state: current running state of the scheduler (one of the following constants from
+        ``greensched.schedulers.base``: ``STATE_STOPPED``, ``STATE_RUNNING``, ``STATE_PAUSED``)
+
+    .. versionadded:: greensched 0.1 the ``clock`` option
+    """
+
+    _trigger_plugins = PluginRegistry("trigger", "greensched.triggers", BaseTrigger)
+    _executor_plugins = PluginRegistry("executor", "greensched.executors", BaseExecutor)
+    _jobstore_plugins = PluginRegistry("job store", "greensched.jobstores", BaseJobStore)
+
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
+        super().__init__()
+        self._executors: dict[str, BaseExecutor] = {}
+        self._executors_lock = self._create_lock()
+        self._jobstores: dict[str, BaseJobStore] = {}
+        self._jobstores_lock = self._create_lock()
+        self._listeners: list[tuple[Callable[[Any], Any], int]] = []
+        self._listeners_lock = self._create_lock()
+        self._listener_mask = 0
+        self._pending_jobs: list[_Pending] = []
+        self._clock: Clock = SYSTEM_CLOCK
+        self.state = STATE_STOPPED
+        self.configure(gconfig, **options)
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            "Schedulers cannot be serialized. Ensure that you are not passing a "
+            "scheduler instance as an argument to a job, or scheduling an instance "
+            "method where the instance contains a scheduler as an attribute."
+        )
+
+    #
+    # Public API
+    #
+
+    def configure(
+        self,
+        gconfig: Mapping[str, Any] | None = None,
+        prefix: str | None = "greensched.",
+        **options: Any,
+    ) -> None:
+        """Reconfigure the scheduler with the given options.
+
+        Can only be done when the scheduler isn't running. Nothing changes if an option is bad.
+
+        :param dict gconfig: a "global" configuration dictionary whose values can be overridden by
+            keyword arguments to this method
+        :param str prefix: pick only those keys from ``gconfig`` that are prefixed with this
+            string (pass an empty string or ``None`` to use all keys)
+        :raises SchedulerAlreadyRunningError: if the scheduler is already running
+        """
+        if self.state != STATE_STOPPED:
+            raise SchedulerAlreadyRunningError
+        gconfig = dict(gconfig or {})
+        if prefix:
+            gconfig = {
+                key[len(prefix) :]: value for key, value in gconfig.items() if key.startswith(prefix)
+            }
+
+        # Turn dotted keys into nested dicts: "a.b.c" = d -> {"a": {"b": {"c": d}}}
+        config: dict[str, Any] = {}
+        for key, value in gconfig.items():
+            *parents, leaf = key.split(".")
+            node = config
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        config.update(options)
+        self._configure(config)
+
+    def start(self, paused: bool = False) -> None:
+        """Start the configured executors and job stores and begin processing scheduled jobs.
+
+        :param bool paused: if ``True``, don't start job processing until :meth:`resume` is called
+        :raises SchedulerAlreadyRunningError: if the scheduler is already running
+        :raises ConflictingIdError: if a pending job's id is taken (nothing is started then)
+        """
+        if self.state != STATE_STOPPED:
+            raise SchedulerAlreadyRunningError
+
+        with self._executors_lock:
+            if "default" not in self._executors:
+                self.add_executor(self._create_default_executor(), "default")
+        with self._jobstores_lock:
+            if "default" not in self._jobstores:
+                self.add_jobstore(self._create_default_jobstore(), "default")
+            self._check_pending_jobs()
+
+        started_executors: list[BaseExecutor] = []
+        started_stores: list[BaseJobStore] = []
+        try:
+            with self._executors_lock:
+                for alias, executor in self._executors.items():
+                    executor.start(self, alias)
+                    started_executors.append(executor)
+            with self._jobstores_lock:
+                for alias, store in self._jobstores.items():
+                    store.start(self, alias)
+                    started_stores.append(store)
+                self._check_pending_ids_in_stores()
+                pending, self._pending_jobs = self._pending_jobs, []
+                self.state = STATE_PAUSED if paused else STATE_RUNNING
+                for job, jobstore_alias, replace_existing in pending:
+                    self._real_add_job(job, jobstore_alias, replace_existing)
+        except BaseException:
+            self.state = STATE_STOPPED
+            for executor in started_executors:
+                executor.shutdown(wait=False)
+            for store in started_stores:
+                store.shutdown()
+            raise
+
+        self._logger.info("Scheduler started")
+        self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_STARTED))
+        if not paused:
+            self.wakeup()
+
+    @abstractmethod
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut down the scheduler, along with its executors and job stores.
+
+        Does not interrupt any currently running jobs.
+
+        :param bool wait: ``True`` to wait until all currently executing jobs have finished
+        :raises SchedulerNotRunningError: if the scheduler has not been started yet
+        """
+        if self.state == STATE_STOPPED:
+            raise SchedulerNotRunningError
+        self.state = STATE_STOPPED
+        self._shutdown_components(wait)
+
+    def _shutdown_components(self, wait: bool) -> None:
+        with self._executors_lock:
+            executors = list(self._executors.values())
+        for executor in executors:
+            executor.shutdown(wait)
+        with self._jobstores_lock:
+            for jobstore in self._jobstores.values():
+                jobstore.shutdown()
+        self._logger.info("Scheduler has been shut down")
+        self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_SHUTDOWN))
+
+    def pause(self) -> None:
+        """Pause job processing in the scheduler.
+
+        This will prevent the scheduler from waking up to do job processing until :meth:`resume`
+        is called. It will not however stop any already running job processing.
+
+        :raises SchedulerNotRunningError: if the scheduler has not been started yet
+        """
+        if self.state == STATE_STOPPED:
+            raise SchedulerNotRunningError
+        if self.state == STATE_RUNNING:
+            self.state = STATE_PAUSED
+            self._logger.info("Paused scheduler job processing")
+            self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_PAUSED))
+
+    def resume(self) -> None:
+        """Resume job processing in the scheduler.
+
+        :raises SchedulerNotRunningError: if the scheduler has not been started yet
+        """
+        if self.state == STATE_STOPPED:
+            raise SchedulerNotRunningError
+        if self.state == STATE_PAUSED:
+            self.state = STATE_RUNNING
+            self._logger.info("Resumed scheduler job processing")
+            self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_RESUMED))
+            self.wakeup()
+
+    @property
+    def running(self) -> bool:
+        """``True`` if the scheduler has been started (``state != STATE_STOPPED``)."""
+        return self.state != STATE_STOPPED
+
+    @abstractmethod
+    def wakeup(self) -> None:
+        """Notify the scheduler that there may be jobs due for execution.
+
+        Triggers :meth:`_process_jobs` to be run in an implementation specific manner.
+        """
+
+    def add_executor(self, executor: BaseExecutor | str, alias: str = "default", **executor_opts: Any) -> None:
+        """Add an executor to this scheduler.
+
+        Any extra keyword arguments will be passed to the executor plugin's constructor, assuming
+        that the first argument is the name of an executor plugin.
+
+        :param executor: either an executor instance or the name of an executor plugin
+        :param alias: alias for the executor
+        :raises ValueError: if there is already an executor by the given alias
+        :raises TypeError: if ``executor`` is neither an executor nor a string
+        :raises LookupError: if no executor plugin has that name
+        """
+        with self._executors_lock:
+            if alias in self._executors:
+                raise ValueError(f'This scheduler already has an executor by the alias of "{alias}"')
+            if isinstance(executor, str):
+                executor = self._executor_plugins.resolve(executor)(**executor_opts)
+            elif not isinstance(executor, BaseExecutor):
+                raise TypeError(
+                    f"Expected an executor instance or a string, got {executor.__class__.__name__} "
+                    "instead"
+                )
+            if self.state != STATE_STOPPED:
+                executor.start(self, alias)
+            self._executors[alias] = executor
+        self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias))
+
+    def remove_executor(self, alias: str, shutdown: bool = True) -> None:
+        """Remove the executor by the given alias from this scheduler.
+
+        :param alias: alias of the executor
+        :param shutdown: ``True`` to shut down the executor after removing it
+        :raises KeyError: if there is no executor by that alias
+        """
+        with self._executors_lock:
+            executor = self._lookup_executor(alias)
+            del self._executors[alias]
+        if shutdown:
+            executor.shutdown()
+        self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_REMOVED, alias))
+
+    def add_jobstore(self, jobstore: BaseJobStore | str, alias: str = "default", **jobstore_opts: Any) -> None:
+        """Add a job store to this scheduler.
+
+        Any extra keyword arguments will be passed to the job store plugin's constructor, assuming
+        that the first argument is the name of a job store plugin.
+
+        :param jobstore: job store to be added, or the name of a job store plugin
+        :param alias: alias for the job store
+        :raises ValueError: if there is already a job store by the given alias
+        :raises TypeError: if ``jobstore`` is neither a job store nor a string
+        :raises LookupError: if no job store plugin has that name
+        """
+        with self._jobstores_lock:
+            if alias in self._jobstores:
+                raise ValueError(f'This scheduler already has a job store by the alias of "{alias}"')
+            if isinstance(jobstore, str):
+                jobstore = self._jobstore_plugins.resolve(jobstore)(**jobstore_opts)
+            elif not isinstance(jobstore, BaseJobStore):
+                raise TypeError(
+                    f"Expected a job store instance or a string, got {jobstore.__class__.__name__} "
+                    "instead"
+                )
+            if self.state != STATE_STOPPED:
+                jobstore.start(self, alias)
+            self._jobstores[alias] = jobstore
+
+        self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias))
+        if self.state != STATE_STOPPED:
+            self.wakeup()
+
+    def remove_jobstore(self, alias: str, shutdown: bool = True) -> None:
+        """Remove the job store by the given alias from this scheduler.
+
+        :param alias: alias of the job store
+        :param shutdown: ``True`` to shut down the job store after removing it
+        :raises KeyError: if there is no job store by that alias
+        """
+        with self._jobstores_lock:
+            jobstore = self._lookup_jobstore(alias)
+            del self._jobstores[alias]
+        if shutdown:
+            jobstore.shutdown()
+        self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_REMOVED, alias))
+
+    def add_listener(self, callback: Callable[[Any], Any], mask: int = EVENT_ALL) -> None:
+        """Add a listener for scheduler events.
+
+        When a matching event occurs, ``callback`` is executed with the event object as its sole
+        argument. If the ``mask`` parameter is not provided, the callback will receive events of
+        all types. A listener that raises is logged; it never stops the scheduler.
+
+        :param callback: any callable that takes one argument
+        :param mask: bitmask that indicates which events should be listened to
+        :raises TypeError: if ``callback`` is not callable or ``mask`` not an int
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got: {callback!r}")
+        if not isinstance(mask, int) or isinstance(mask, bool):
+            raise TypeError(f"mask must be an int, got: {mask!r}")
+        with self._listeners_lock:
+            self._listeners.append((callback, mask))
+            self._listener_mask |= mask
+
+    def remove_listener(self, callback: Callable[[Any], Any]) -> None:
+        """Remove a previously added event listener."""
+        with self._listeners_lock:
+            self._listeners = [(cb, mask) for cb, mask in self._listeners if cb != callback]
+            self._listener_mask = 0
+            for _, mask in self._listeners:
+                self._listener_mask |= mask
+
+    def add_job(
+        self,
+        func: Callable[..., Any] | str,
+        trigger: BaseTrigger | str | None = None,
+        args: Iterable[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: Any = undefined,
+        coalesce: Any = undefined,
+        max_instances: Any = undefined,
+        next_run_time: Any = undefined,
+        jobstore: str = "default",
+        executor: str = "default",
+        replace_existing: bool = False,
+        **trigger_args: Any,
+    ) -> Job:
+        """Add the given job to the job list and wake up the scheduler if it's already running.
+
+        Any option that defaults to ``undefined`` will be replaced with the corresponding default
+        value when the job is scheduled (which happens when the scheduler is started, or
+        immediately if the scheduler is already running).
+
+        The ``func`` argument can be given either as a callable object or a textual reference in
+        the ``package.module:some.object`` format, where the first half (separated by ``:``) is an
+        importable module and the second half is a reference to the callable object, relative to
+        the module.
+
+        The ``trigger`` argument can either be:
+          #. the alias name of the trigger (e.g. ``date`` or ``interval``), in which case any
+             extra keyword arguments to this method are passed on to the trigger's constructor
+          #. an instance of a trigger class
+
+        :param func: callable (or a textual reference to one) to run at the given time
+        :param trigger: trigger that determines when ``func`` is called
+        :param args: list of positional arguments to call func with
+        :param kwargs: dict of keyword arguments to call func with
+        :param id: explicit identifier for the job (for modifying it later)
+        :param name: textual description of the job
+        :param misfire_grace_time: seconds after the designated runtime that the job is still
+            allowed to be run (or ``None`` to allow the job to run no matter how late it is)
+        :param coalesce: run once instead of many times if the scheduler determines that the
+            job should be run more than once in succession
+        :param max_instances: maximum number of concurrently running instances allowed for this
+            job
+        :param next_run_time: when to first run the job, regardless of the trigger (pass
+            ``None`` to add the job as paused)
+        :param jobstore: alias of the job store to store the job in
+        :param executor: alias of the executor to run the job with
+        :param replace_existing: ``True`` to replace an existing job with the same ``id``
+            (but retain the number of runs from the existing one)
+        :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
+        :rtype: Job
+        """
+        job_kwargs: dict[str, Any] = {
+            "trigger": self._create_trigger(trigger, trigger_args),
+            "executor": executor,
+            "func": func,
+            "args": args,
+            "kwargs": kwargs,
+            "id": id,
+            "name": name,
+            "misfire_grace_time": misfire_grace_time,
+            "coalesce": coalesce,
+            "max_instances": max_instances,
+            "next_run_time": next_run_time,
+        }
+        job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
+        if job_kwargs["name"] is None:
+            del job_kwargs["name"]
+        job = Job(self, **job_kwargs)
+
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                self._add_pending_job(job, jobstore, replace_existing)
+                self._logger.info(
+                    "Adding job tentatively -- it will be properly scheduled when the scheduler starts"
+                )
+            else:
+                self._real_add_job(job, jobstore, replace_existing)
+        return job
+
+    def scheduled_job(
+        self,
+        trigger: BaseTrigger | str | None,
+        args: Iterable[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: Any = undefined,
+        coalesce: Any = undefined,
+        max_instances: Any = undefined,
+        next_run_time: Any = undefined,
+        jobstore: str = "default",
+        executor: str = "default",
+        **trigger_args: Any,
+    ) -> Callable[[_F], _F]:
+        """A decorator version of :meth:`add_job`, except that ``replace_existing`` is always
+        ``True``.
+
+        .. important:: The ``id`` argument must be given if scheduling a job in a persistent job
+           store. The scheduler cannot, however, enforce this requirement.
+        """
+
+        def inner(func: _F) -> _F:
+            self.add_job(
+                func,
+                trigger,
+                args,
+                kwargs,
+                id,
+                name,
+                misfire_grace_time,
+                coalesce,
+                max_instances,
+                next_run_time,
+                jobstore,
+                executor,
+                True,
+                **trigger_args,
+            )
+            return func
+
+        return inner
+
+    def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Job:
+        """Modify the properties of a single job.
+
+        Modifications are passed to this method as extra keyword arguments. They are all applied
+        or, if one is bad, none is.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that contains the job
+        :raises JobLookupError: if the job was not found
+        :return: the relevant job instance
+        """
+        with self._jobstores_lock:
+            job, jobstore_alias = self._lookup_job(job_id, jobstore)
+            if jobstore_alias is None:
+                job._modify(**changes)
+            else:
+                self._modify_stored_job(job, jobstore_alias, changes)
+
+        self._dispatch_event(JobEvent(EVENT_JOB_MODIFIED, job_id, jobstore_alias))
+        if self.state == STATE_RUNNING:
+            self.wakeup()
+        return job
+
+    def reschedule_job(
+        self,
+        job_id: str,
+        jobstore: str | None = None,
+        trigger: BaseTrigger | str | None = None,
+        **trigger_args: Any,
+    ) -> Job:
+        """Construct a new trigger for a job and update its next run time.
+
+        Extra keyword arguments are passed directly to the trigger's constructor.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that contains the job
+        :param trigger: alias of the trigger type or a trigger instance
+        :raises JobLookupError: if the job was not found
+        :return: the relevant job instance
+        """
+        trigger = self._create_trigger(trigger, trigger_args)
+        next_run_time = trigger.get_next_fire_time(None, self._now())
+        return self.modify_job(job_id, jobstore, trigger=trigger, next_run_time=next_run_time)
+
+    def pause_job(self, job_id: str, jobstore: str | None = None) -> Job:
+        """Cause the given job not to be executed until it is explicitly resumed.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that contains the job
+        :raises JobLookupError: if the job was not found
+        :return: the relevant job instance
+        """
+        return self.modify_job(job_id, jobstore, next_run_time=None)
+
+    def resume_job(self, job_id: str, jobstore: str | None = None) -> Job | None:
+        """Resume the schedule of the given job, or remove the job if its schedule is finished.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that contains the job
+        :raises JobLookupError: if the job was not found
+        :return: the relevant job instance if the job was rescheduled, or ``None`` if no next
+            run time could be calculated and the job was removed
+        """
+        with self._jobstores_lock:
+            job, jobstore_alias = self._lookup_job(job_id, jobstore)
+            next_run_time = job.trigger.get_next_fire_time(None, self._now())
+            if next_run_time is not None:
+                return self.modify_job(job_id, jobstore_alias, next_run_time=next_run_time)
+            self.remove_job(job.id, jobstore_alias)
+            return None
+
+    def get_jobs(self, jobstore: str | None = None, pending: Any = None) -> list[Job]:
+        """Return a list of pending jobs (if the scheduler hasn't been started yet) and scheduled
+        jobs, either from a specific job store or from all of them.
+
+        If the scheduler has not been started yet, only pending jobs can be returned because the
+        job stores haven't been started yet either.
+
+        :param jobstore: alias of the job store
+        :param pending: **DEPRECATED**, ignored (as in APScheduler 3.x)
+        """
+        if pending is not None:
+            import warnings
+
+            warnings.warn(
+                'The "pending" option is deprecated -- get_jobs() always returns scheduled jobs if '
+                "the scheduler has been started and pending jobs otherwise",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                return [job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)]
+            jobs: list[Job] = []
+            for alias, store in self._jobstores.items():
+                if jobstore in (None, alias):
+                    jobs.extend(store.get_all_jobs())
+            return jobs
+
+    def get_job(self, job_id: str, jobstore: str | None = None) -> Job | None:
+        """Return the Job that matches the given ``job_id``, or ``None`` if there is none.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that most likely contains the job
+        """
+        with self._jobstores_lock:
+            try:
+                return self._lookup_job(job_id, jobstore)[0]
+            except JobLookupError:
+                return None
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        """Remove a job, preventing it from being run any more.
+
+        :param job_id: the identifier of the job
+        :param jobstore: alias of the job store that contains the job
+        :raises JobLookupError: if the job was not found
+        """
+        with self._jobstores_lock:
+            event = self._remove_job(job_id, jobstore)
+        self._dispatch_event(event)
+
+    def remove_all_jobs(self, jobstore: str | None = None) -> None:
+        """Remove all jobs from the specified job store, or all job stores if none is given.
+
+        :param jobstore: alias of the job store
+        """
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                self._pending_jobs = [
+                    pending for pending in self._pending_jobs if jobstore not in (None, pending[1])
+                ]
+            else:
+                for alias, store in self._jobstores.items():
+                    if jobstore in (None, alias):
+                        store.remove_all_jobs()
+        self._dispatch_event(SchedulerEvent(EVENT_ALL_JOBS_REMOVED, jobstore))
+
+    def print_jobs(self, jobstore: str | None = None, out: IO[str] | None = None) -> None:
+        """Print out a textual listing of all jobs currently scheduled on either all job stores
+        or just a specific one.
+
+        :param jobstore: alias of the job store, ``None`` to list jobs from all stores
+        :param out: a file-like object to print to (defaults to **sys.stdout** if nothing is
+            given)
+        """
+        out = out or sys.stdout
+        lines: list[str] = []
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                lines.append("Pending jobs:")
+                pending = [job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)]
+                lines.extend(f"    {job}" for job in pending)
+                if not pending:
+                    lines.append("    No pending jobs")
+            else:
+                for alias, store in sorted(self._jobstores.items()):
+                    if jobstore in (None, alias):
+                        lines.append(f"Jobstore {alias}:")
+                        jobs = store.get_all_jobs()
+                        lines.extend(f"    {job}" for job in jobs)
+                        if not jobs:
+                            lines.append("    No scheduled jobs")
+        out.write("".join(line + "\n" for line in lines))
+
+    def export_jobs(self, outfile: str | IO[str], jobstore: str | None = None) -> None:
+        """Export stored jobs as JSON.
+
+        :param outfile: either a file object opened in text write mode ("w"), or a path to the
+            target file
+        :param jobstore: alias of the job store to export jobs from (if omitted, export from all
+            configured job stores)
+        :raises ValueError: if a job's callable has no importable reference
+        """
+        jobs = self.get_jobs(jobstore)
+        # Build every state first: a job that cannot be exported leaves no half-written file
+        document = {
+            "version": 1,
+            "scheduler_version": __version__,
+            "jobs": [job.__getstate__() for job in jobs],
+        }
+        text = json.dumps(document, cls=JobEncoder)
+        if isinstance(outfile, str):
+            with open(outfile, "w", encoding="utf-8") as file:
+                file.write(text)
+        else:
+            outfile.write(text)
+
+    def import_jobs(self, infile: str | IO[str], jobstore: str = "default") -> None:
+        """Import jobs previously exported via :meth:`export_jobs` (or by APScheduler 3.x).
+
+        The imported jobs are full jobs of this scheduler: bound to it, announced with
+        ``EVENT_JOB_ADDED`` and waking the scheduler up, like jobs from :meth:`add_job`.
+
+        :param infile: either a file object opened in text read mode ("r") or a path to the
+            source file
+        :param jobstore: the alias of the job store to import the jobs to
+        :raises ValueError: if the file is not an export (nothing is imported then)
+
+        .. warning:: Values in the file are unpickled: import only files you trust.
+        .. note:: APScheduler 3.x adds imported jobs straight to the store, so they do not
+           announce themselves and do not wake the scheduler.
+        """
+        if isinstance(infile, str):
+            with open(infile, encoding="utf-8") as file:
+                document = json.load(file, object_hook=decode_object)
+        else:
+            document = json.load(infile, object_hook=decode_object)
+        if not isinstance(document, dict) or not isinstance(document.get("jobs"), list):
+            raise ValueError(f"infile must hold a job export with a 'jobs' list, got: {document!r:.200}")
+
+        jobs = []
+        for state in document["jobs"]:
+            job = Job.__new__(Job)
+            job.__setstate__(state)
+            job._scheduler = self
+            job._jobstore_alias = None
+            jobs.append(job)
+        with self._jobstores_lock:
+            for job in jobs:
+                if self.state == STATE_STOPPED:
+                    self._add_pending_job(job, jobstore, False)
+                else:
+                    self._real_add_job(job, jobstore, False)
+
+    #
+    # Private API
+    #
+
+    def _now(self) -> datetime:
+        """The current time in the scheduler's zone, read from the injected clock."""
+        return self._clock.now().astimezone(self.timezone)
+
+    def _configure(self, config: dict[str, Any]) -> None:
+        # Build and validate everything before changing anything
+        logger = config.pop("logger", None) or "greensched.scheduler"
+        if isinstance(logger, str):
+            # 'module:attribute' refers to a logger object (APScheduler 3.x); a plain name is
+            # the logger's name
+            logger = ref_to_obj(logger) if ":" in logger else logging.getLogger(logger)
+        timezone = astimezone(config.pop("timezone", None)) or get_localzone()
+        retry = config.pop("jobstore_retry_interval", 10)
+        try:
+            jobstore_retry_interval = float(retry)
+        except (TypeError, ValueError):
+            raise TypeError(f"jobstore_retry_interval must be a number of seconds, got: {retry!r}") from None
+        if jobstore_retry_interval <= 0:
+            raise ValueError(f"jobstore_retry_interval must be positive, got: {retry!r}")
+        clock = config.pop("clock", None) or SYSTEM_CLOCK
+        if not isinstance(clock, Clock):
+            raise TypeError(f"clock must have now() and monotonic() methods, got: {clock!r}")
+
+        job_defaults = dict(config.pop("job_defaults", None) or {})
+        misfire = job_defaults.pop("misfire_grace_time", 1)
+        defaults = {
+            "misfire_grace_time": asint(misfire) if misfire is not None else None,
+            "coalesce": asbool(job_defaults.pop("coalesce", True)),
+            "max_instances": asint(job_defaults.pop("max_instances", 1)),
+        }
+        if job_defaults:
+            raise ValueError(
+                f"job_defaults may only hold misfire_grace_time, coalesce and max_instances, "
+                f"got: {sorted(job_defaults)!r}"
+            )
+        probe = Job.__new__(Job)  # validates the defaults with the same rules as a job's options
+        probe._scheduler = self
+        probe._modify(**defaults)
+
+        executors = {
+            alias: self._build_component(
+                "executor", alias, value, BaseExecutor, self._executor_plugins
+            )
+            for alias, value in dict(config.pop("executors", None) or {}).items()
+        }
+        jobstores = {
+            alias: self._build_component(
+                "job store", alias, value, BaseJobStore, self._jobstore_plugins
+            )
+            for alias, value in dict(config.pop("jobstores", None) or {}).items()
+        }
+        if config:
+            raise ValueError(f"Unknown scheduler options: {', '.join(sorted(config))}")
+
+        self._logger = logger
+        self.timezone: tzinfo = timezone
+        self.jobstore_retry_interval = jobstore_retry_interval
+        self._clock = clock
+        self._job_defaults = defaults
+        with self._executors_lock:
+            self._executors.clear()
+        for alias, executor in executors.items():
+            self.add_executor(executor, alias)
+        with self._jobstores_lock:
+            self._jobstores.clear()
+        for alias, jobstore in jobstores.items():
+            self.add_jobstore(jobstore, alias)
+
+    @staticmethod
+    def _build_component(
+        kind: str, alias: str, value: Any, base_class: type, plugins: PluginRegistry
+    ) -> Any:
+        """Return the executor or job store that a configuration value describes."""
+        if isinstance(value, base_class):
+            return value
+        if isinstance(value, MutableMapping):
+            options = dict(value)
+            class_ref = options.pop("class", None)
+            plugin = options.pop("type", None)
+            if plugin:
+                return plugins.resolve(plugin)(**options)
+            if class_ref:
+                cls = maybe_ref(class_ref)
+                if not (isinstance(cls, type) and issubclass(cls, base_class)):
+                    raise TypeError(
+                        f"class of {kind} {alias!r} must be a {base_class.__name__} subclass, "
+                        f"got: {class_ref!r}"
+                    )
+                return cls(**options)
+            raise ValueError(f'Cannot create {kind} "{alias}" -- either "type" or "class" must be defined')
+        raise TypeError(
+            f"Expected {kind} instance or dict for {kind}s[{alias!r}], got "
+            f"{value.__class__.__name__} instead"
+        )
+
+    def _create_default_executor(self) -> BaseExecutor:
+        """Create a default executor, specific to the particular scheduler type."""
+        from greensched.executors.gevent import GeventExecutor
+
+        return GeventExecutor()
+
+    def _create_default_jobstore(self) -> BaseJobStore:
+        """Create a default job store, specific to the particular scheduler type."""
+        from greensched.jobstores.memory import MemoryJobStore
+
+        return MemoryJobStore()
+
+    def _lookup_executor(self, alias: str) -> BaseExecutor:
+        """Return the executor by the given alias.
+
+        :raises KeyError: if there is no executor by that alias
+        """
+        try:
+            return self._executors[alias]
+        except KeyError:
+            raise UnknownAliasError("executor", alias, self._executors) from None
+
+    def _lookup_jobstore(self, alias: str) -> BaseJobStore:
+        """Return the job store by the given alias.
+
+        :raises KeyError: if there is no job store by that alias
+        """
+        try:
+            return self._jobstores[alias]
+        except KeyError:
+            raise UnknownAliasError("job store", alias, self._jobstores) from None
+
+    def _lookup_job(self, job_id: str, jobstore_alias: str | None = None) -> tuple[Job, str | None]:
+        """Find a job by its ID.
+
+        :return: the job and its job store alias (``None`` for a pending job)
+        :raises JobLookupError: if there is no such job
+        """
+        if self.state == STATE_STOPPED:
+            for job, alias, _ in self._pending_jobs:
+                if job.id == job_id and jobstore_alias in (None, alias):
+                    return job, None
+        else:
+            for alias, store in self._jobstores.items():
+                if jobstore_alias in (None, alias):
+                    found = store.lookup_job(job_id)
+                    if found is not None:
+                        return found, alias
+        raise JobLookupError(job_id)
+
+    def _modify_stored_job(self, job: Job, jobstore_alias: str, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` to a stored job and save it; if the store refuses, the job is put
+        back as it was."""
+        saved = {
+            name: getattr(job, name)
+            for name in Job.__slots__
+            if not name.startswith("__") and hasattr(job, name)
+        }
+        job._modify(**changes)
+        try:
+            self._lookup_jobstore(jobstore_alias).update_job(job)
+        except BaseException:
+            for name, value in saved.items():
+                setattr(job, name, value)
+            raise
+
+    def _remove_job(self, job_id: str, jobstore: str | None) -> JobEvent:
+        """Remove a job (pending or stored) and return the event to dispatch for it."""
+        jobstore_alias = None
+        if self.state == STATE_STOPPED:
+            for i, (job, alias, _) in enumerate(self._pending_jobs):
+                if job.id == job_id and jobstore in (None, alias):
+                    del self._pending_jobs[i]
+                    jobstore_alias = alias
+                    break
+        else:
+            for alias, store in self._jobstores.items():
+                if jobstore in (None, alias):
+                    try:
+                        store.remove_job(job_id)
+                    except JobLookupError:
+                        continue
+                    jobstore_alias = alias
+                    break
+        if jobstore_alias is None:
+            raise JobLookupError(job_id)
+        self._logger.info("Removed job %s", job_id)
+        return JobEvent(EVENT_JOB_REMOVED, job_id, jobstore_alias)
+
+    def _dispatch_event(self, event: SchedulerEvent) -> None:
+        """Dispatch the given event to interested listeners; a listener that raises is logged.
+
+        :param event: the event to send
+        """
+        if not event.code & self._listener_mask:
+            return
+        for callback, mask in tuple(self._listeners):
+            if event.code & mask:
+                try:
+                    callback(event)
+                except Exception:
+                    self._logger.exception("Error notifying listener")
+
+    def _add_pending_job(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
+        """Keep a job until the scheduler starts; an id already pending is a conflict unless
+        ``replace_existing``."""
+        for i, (pending, alias, _) in enumerate(self._pending_jobs):
+            if pending.id == job.id and alias == jobstore_alias:
+                if not replace_existing:
+                    raise ConflictingIdError(job.id)
+                self._pending_jobs[i] = (job, jobstore_alias, replace_existing)
+                return
+        self._pending_jobs.append((job, jobstore_alias, replace_existing))
+
+    def _check_pending_jobs(self) -> None:
+        """Check, before anything starts, that every pending job names a known store and
+        executor."""
+        for job, jobstore_alias, _ in self._pending_jobs:
+            self._lookup_jobstore(jobstore_alias)
+            if job.executor not in self._executors:
+                raise UnknownAliasError("executor", job.executor, self._executors)
+
+    def _check_pending_ids_in_stores(self) -> None:
+        """Check that no pending job conflicts with a job already stored (persistent stores)."""
+        for job, jobstore_alias, replace_existing in self._pending_jobs:
+            if not replace_existing and self._jobstores[jobstore_alias].lookup_job(job.id) is not None:
+                raise ConflictingIdError(job.id)
+
+    def _real_add_job(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
+        """Fill in the job's defaults and next run time and add it to a started job store.
+
+        :raises KeyError: if the job store or executor alias is unknown
+        :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
+        """
+        store = self._lookup_jobstore(jobstore_alias)
+        self._lookup_executor(job.executor)
+
+        replacements = {
+            key: value for key, value in self._job_defaults.items() if not hasattr(job, key)
+        }
+        if not hasattr(job, "next_run_time"):
+            replacements["next_run_time"] = job.trigger.get_next_fire_time(None, self._now())
+        job._modify(**replacements)
+
+        try:
+            store.add_job(job)
+        except ConflictingIdError:
+            if not replace_existing:
+                raise
+            store.update_job(job)
+        job._jobstore_alias = jobstore_alias
+
+        self._dispatch_event(JobEvent(EVENT_JOB_ADDED, job.id, jobstore_alias))
+        self._logger.info('Added job "%s" to job store "%s"', job.name, jobstore_alias)
+        if self.state == STATE_RUNNING:
+            self.wakeup()
+
+    def _create_trigger(self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]) -> BaseTrigger:
+        if isinstance(trigger, BaseTrigger):
+            return trigger
+        if trigger is None:
+            trigger = "date"
+            trigger_args.setdefault("run_date", self._now())
+        elif not isinstance(trigger, str):
+            raise TypeError(
+                f"Expected a trigger instance or string, got {trigger.__class__.__name__} instead"
+            )
+        # Use the scheduler's time zone if nothing else is specified
+        trigger_args.setdefault("timezone", self.timezone)
+        trigger_class = self._trigger_plugins.resolve(trigger)
+        with using_clock(self._clock):  # a default start date comes from the scheduler's clock
+            instance: BaseTrigger = trigger_class(**trigger_args)
+        return instance
+
+    def _create_lock(self) -> Any:
+        """Create a reentrant lock object."""
+        return RLock()
+
+    def _process_jobs(self) -> float | None:
+        """Iterate through jobs in every job store, start jobs that are due and figure out how
+        long to wait for the next round.
+
+        If a job store raises while listing its due jobs, it is retried at the latest in
+        ``jobstore_retry_interval`` seconds.
+
+        :return: the number of seconds until the next round, or ``None`` if there is nothing to
+            wait for (paused, or no jobs)
+        """
+        if self.state == STATE_PAUSED:
+            self._logger.debug("Scheduler is paused -- not processing jobs")
+            return None
+
+        self._logger.debug("Looking for jobs to run")
+        now = self._now()
+        next_wakeup_time: datetime | None = None
+        events: list[SchedulerEvent] = []
+
+        with self._jobstores_lock:
+            for jobstore_alias, jobstore in tuple(self._jobstores.items()):
+                try:
+                    due_jobs = jobstore.acquire_due_jobs(now)
+                except Exception as exc:
+                    self._logger.warning(
+                        "Error getting due jobs from job store %r: %s", jobstore_alias, exc
+                    )
+                    retry_wakeup_time = now + timedelta(seconds=self.jobstore_retry_interval)
+                    if next_wakeup_time is None or next_wakeup_time > retry_wakeup_time:
+                        next_wakeup_time = retry_wakeup_time
+                    continue
+
+                for job in due_jobs:
+                    try:
+                        self._process_due_job(job, jobstore_alias, jobstore, now, events)
+                    except Exception:
+                        self._logger.exception(
+                            'Error processing due job "%s" of job store %r', job, jobstore_alias
+                        )
+
+                try:
+                    jobstore_next_run_time = jobstore.get_next_run_time()
+                except Exception as exc:
+                    self._logger.warning(
+                        "Error getting the next run time from job store %r: %s", jobstore_alias, exc
+                    )
+                    jobstore_next_run_time = now + timedelta(seconds=self.jobstore_retry_interval)
+                if jobstore_next_run_time is not None and (
+                    next_wakeup_time is None or jobstore_next_run_time < next_wakeup_time
+                ):
+                    next_wakeup_time = jobstore_next_run_time
+
+        for event in events:
+            self._dispatch_event(event)
+
+        if self.state == STATE_PAUSED:
+            self._logger.debug("Scheduler is paused; waiting until resume() is called")
+            return None
+        if next_wakeup_time is None:
+            self._logger.debug("No jobs; waiting until a job is added")
+            return None
+        wait_seconds = min(max((next_wakeup_time - now).total_seconds(), 0.0), TIMEOUT_MAX)
+        self._logger.debug("Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds)
+        return wait_seconds
+
+    def _process_due_job(
+        self,
+        job: Job,
+        jobstore_alias: str,
+        jobstore: BaseJobStore,
+        now: datetime,
+        events: list[SchedulerEvent],
+    ) -> None:
+        """Submit one due job and give it its next run time (or remove it); its events are
+        appended to ``events`` in the order things happened."""
+        try:
+            executor = self._executors[job.executor]
+        except KeyError:
+            self._logger.error(
+                'Executor lookup ("%s") failed for job "%s" -- removing it from the job store',
+                job.executor,
+                job,
+            )
+            events.append(self._remove_job(job.id, jobstore_alias))
+            return
+
+        run_times = job._get_run_times(now)
+        if job.coalesce and len(run_times) > 1:
+            run_times = run_times[-1:]
+        if not run_times:
+            return
+
+        try:
+            executor.submit_job(job, run_times)
+        except MaxInstancesReachedError:
+            self._logger.warning(
+                'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                job,
+                job.max_instances,
+            )
+            events.append(
+                JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
+            )
+        except Exception:
+            self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
+        else:
+            events.append(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times))
+
+        job_next_run = job.trigger.get_next_fire_time(run_times[-1], now)
+        if job_next_run is not None:
+            job._modify(next_run_time=job_next_run)
+            jobstore.update_job(job)
+        else:
+            events.append(self._remove_job(job.id, jobstore_alias))

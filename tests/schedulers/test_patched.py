@@ -1,0 +1,141 @@
+"""The schedulers in monkey-patched programs, each in a subprocess so patching never leaks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRELUDE = """
+from gevent import monkey
+monkey.patch_all()
+import threading, time
+from datetime import datetime, timedelta, timezone
+import gevent
+from greensched._clock import SYSTEM_CLOCK
+
+def soon(seconds=0.0):
+    return SYSTEM_CLOCK.now() + timedelta(seconds=seconds)
+"""
+
+
+def run_patched(body: str, timeout: float = 30) -> list[str]:
+    """Run ``body`` after ``monkey.patch_all()`` in a fresh interpreter; return its output lines."""
+    script = PRELUDE + textwrap.dedent(body)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_gevent_scheduler_overlaps_jobs_that_block_on_patched_calls() -> None:
+    lines = run_patched(
+        """
+        from greensched.schedulers.gevent import GeventScheduler
+        scheduler = GeventScheduler(timezone="UTC")
+        order = []
+        def sleeper(name):
+            order.append(name + " start")
+            time.sleep(0.1)  # patched: yields to the hub
+            order.append(name + " end")
+        loop = scheduler.start()
+        when = soon(0.05)
+        scheduler.add_job(sleeper, "date", run_date=when, args=["a"])
+        scheduler.add_job(sleeper, "date", run_date=when, args=["b"])
+        gevent.sleep(0.5)
+        scheduler.shutdown()
+        print(",".join(order))
+        """
+    )
+    assert lines == ["a start,b start,a end,b end"]
+
+
+def test_wakeup_from_a_real_os_thread() -> None:
+    lines = run_patched(
+        """
+        from gevent.monkey import get_original
+        from greensched.schedulers.gevent import GeventScheduler
+
+        class Counting(GeventScheduler):
+            rounds = 0
+            def _process_jobs(self):
+                self.rounds += 1
+                return super()._process_jobs()
+
+        scheduler = Counting(timezone="UTC")
+        scheduler.start()
+        gevent.sleep(0.01)
+        before = scheduler.rounds
+        start_new_thread = get_original("_thread", "start_new_thread")
+        start_new_thread(scheduler.wakeup, ())
+        for _ in range(500):
+            if scheduler.rounds > before:
+                break
+            gevent.sleep(0.01)
+        print(scheduler.rounds - before)
+        scheduler.shutdown()
+        """
+    )
+    assert lines == ["1"]
+
+
+def test_blocking_scheduler_when_patched() -> None:
+    lines = run_patched(
+        """
+        from greensched.schedulers.blocking import BlockingScheduler
+        scheduler = BlockingScheduler(timezone="UTC")
+        runs = []
+        def job():
+            runs.append(1)
+            if len(runs) == 2:
+                scheduler.shutdown(wait=False)
+        scheduler.add_job(job, "interval", seconds=0.02)
+        scheduler.start()
+        print("runs", len(runs))
+        """
+    )
+    assert lines == ["runs 2"]
+
+
+def test_background_scheduler_when_patched() -> None:
+    lines = run_patched(
+        """
+        from greensched.schedulers.background import BackgroundScheduler
+        scheduler = BackgroundScheduler(timezone="UTC")
+        ran = threading.Event()
+        scheduler.start()
+        scheduler.add_job(ran.set, "date", run_date=soon(0.01))
+        print("ran", ran.wait(5))
+        scheduler.shutdown()
+        print("running", scheduler.running)
+        """
+    )
+    assert lines == ["ran True", "running False"]
+
+
+def test_the_readme_example_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "examples/basic.py", "2.3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("tick from every second") >= 2
+    assert "tick from every 2 s" in out
+    assert "event: job 'every-second' done" in out
+    assert out.rstrip().endswith("scheduler shut down")

@@ -1,0 +1,312 @@
+"""The processing loop (``_process_jobs``) driven on a mock clock: no sleeping, no greenlets."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from greensched.events import (
+    EVENT_JOB_ADDED,
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+    SchedulerEvent,
+)
+from greensched.executors.debug import DebugExecutor
+from greensched.job import Job
+from greensched.jobstores.memory import MemoryJobStore
+from greensched.schedulers.base import TIMEOUT_MAX
+from greensched.testing import MockClock
+
+from .conftest import RecordingExecutor, RecordingScheduler
+
+calls: list[Any] = []
+
+
+def record(value: Any = None) -> Any:
+    calls.append(value)
+    return value
+
+
+def fail() -> None:
+    raise ValueError("job failed")
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls() -> None:
+    calls.clear()
+
+
+def job_codes(events: list[SchedulerEvent]) -> list[tuple[int, str]]:
+    """The job events other than EVENT_JOB_ADDED, as (code, job id)."""
+    return [
+        (event.code, event.job_id)
+        for event in events
+        if isinstance(event, JobEvent) and event.code != EVENT_JOB_ADDED
+    ]
+
+
+class BrokenStore(MemoryJobStore):
+    """A store whose due-job query fails (a database that is down)."""
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        raise ConnectionError("database is down")
+
+
+def test_no_jobs_means_no_wakeup(scheduler: RecordingScheduler) -> None:
+    scheduler.start()
+    assert scheduler._process_jobs() is None
+
+
+def test_returns_seconds_until_next_run(scheduler: RecordingScheduler, mock_clock: MockClock) -> None:
+    scheduler.start()
+    scheduler.add_job(record, "interval", seconds=90)
+    assert scheduler._process_jobs() == 90.0
+    mock_clock.jump(30.5)
+    assert scheduler._process_jobs() == 59.5
+
+
+def test_wait_is_capped(scheduler: RecordingScheduler, mock_clock: MockClock) -> None:
+    scheduler.start()
+    scheduler.add_job(record, "interval", weeks=100)
+    assert scheduler._process_jobs() == TIMEOUT_MAX
+
+
+def test_due_job_is_submitted_and_rescheduled(
+    scheduler: RecordingScheduler,
+    executor: RecordingExecutor,
+    mock_clock: MockClock,
+    events: list[SchedulerEvent],
+) -> None:
+    scheduler.start()
+    job = scheduler.add_job(record, "interval", seconds=10, id="tick")
+    first = job.next_run_time
+    mock_clock.jump(10)
+    assert scheduler._process_jobs() == 10.0
+    assert executor.submitted == [("tick", [first])]
+    assert job.next_run_time == first + timedelta(seconds=10)
+    assert job_codes(events)[-1] == (EVENT_JOB_SUBMITTED, "tick")
+    assert events[-1].scheduled_run_times == [first]  # type: ignore[attr-defined]
+
+
+def test_daily_job_runs_on_the_mock_clock(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """A daily job, driven for a week of mock time without sleeping."""
+    scheduler.start()
+    scheduler.add_job(record, "interval", days=1, id="daily")
+    for _ in range(7):
+        wait = scheduler._process_jobs()
+        assert wait == 86400.0
+        mock_clock.jump(wait)
+        scheduler._process_jobs()
+        executor.finish("daily")
+        mock_clock.jump(0)
+    assert len(executor.submitted) == 7
+
+
+def test_coalesce_submits_only_the_last_missed_run(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    scheduler.start()
+    job = scheduler.add_job(record, "interval", minutes=1, id="c", coalesce=True)
+    start = job.next_run_time
+    mock_clock.jump(timedelta(minutes=5, seconds=30))
+    scheduler._process_jobs()
+    assert executor.submitted == [("c", [start + timedelta(minutes=4)])]
+    assert job.next_run_time == start + timedelta(minutes=5)
+
+
+def test_without_coalesce_every_missed_run_is_submitted(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    scheduler.start()
+    job = scheduler.add_job(record, "interval", minutes=1, id="n", coalesce=False)
+    start = job.next_run_time
+    mock_clock.jump(timedelta(minutes=3))
+    scheduler._process_jobs()
+    assert executor.submitted == [("n", [start + timedelta(minutes=i) for i in range(3)])]
+
+
+def test_max_instances_reached(
+    scheduler: RecordingScheduler,
+    executor: RecordingExecutor,
+    mock_clock: MockClock,
+    events: list[SchedulerEvent],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler.start()
+    job = scheduler.add_job(record, "interval", seconds=10, id="m", max_instances=1)
+    mock_clock.jump(10)
+    scheduler._process_jobs()
+    mock_clock.jump(10)
+    with caplog.at_level(logging.WARNING):
+        scheduler._process_jobs()
+    assert len(executor.submitted) == 1
+    assert job_codes(events)[-2:] == [(EVENT_JOB_SUBMITTED, "m"), (EVENT_JOB_MAX_INSTANCES, "m")]
+    assert "maximum number of running instances reached (1)" in caplog.text
+    # the skipped run is not retried: the job moved on to its next run time
+    assert job.next_run_time == mock_clock.now() + timedelta(seconds=10)
+    executor.finish("m")
+    mock_clock.jump(10)
+    scheduler._process_jobs()
+    assert len(executor.submitted) == 2
+
+
+def test_job_with_missing_executor_is_removed(
+    scheduler: RecordingScheduler,
+    mock_clock: MockClock,
+    events: list[SchedulerEvent],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler.add_executor(RecordingExecutor(), "temporary")
+    scheduler.start()
+    scheduler.add_job(record, "interval", seconds=10, id="orphan", executor="temporary")
+    scheduler.remove_executor("temporary")
+    mock_clock.jump(10)
+    with caplog.at_level(logging.ERROR):
+        assert scheduler._process_jobs() is None
+    assert scheduler.get_job("orphan") is None
+    assert job_codes(events)[-1] == (EVENT_JOB_REMOVED, "orphan")
+    assert 'Executor lookup ("temporary") failed for job' in caplog.text
+
+
+def test_failing_store_is_retried_after_the_retry_interval(
+    scheduler: RecordingScheduler, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler.configure(
+        clock=mock_clock, jobstore_retry_interval=7, jobstores={"broken": BrokenStore()}
+    )
+    scheduler.start()
+    scheduler.add_job(record, "interval", seconds=60, id="fine")
+    with caplog.at_level(logging.WARNING):
+        assert scheduler._process_jobs() == 7.0
+    assert "Error getting due jobs from job store 'broken': database is down" in caplog.text
+
+
+def test_a_failing_store_does_not_stop_the_others(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    scheduler.configure(
+        clock=mock_clock,
+        executors={"default": executor},
+        jobstores={"broken": BrokenStore(), "default": MemoryJobStore()},
+    )
+    scheduler.start()
+    scheduler.add_job(record, "interval", seconds=5, id="fine")
+    mock_clock.jump(5)
+    scheduler._process_jobs()
+    assert [job_id for job_id, _ in executor.submitted] == ["fine"]
+
+
+def test_finished_date_job_events_come_in_causal_order(
+    scheduler: RecordingScheduler, mock_clock: MockClock, events: list[SchedulerEvent]
+) -> None:
+    """SUBMITTED before the REMOVED of the finished one-off job (APScheduler 3.x has them the
+    other way round)."""
+    scheduler.start()
+    scheduler.add_job(record, "date", run_date=mock_clock.now() + timedelta(seconds=5), id="once")
+    mock_clock.jump(5)
+    assert scheduler._process_jobs() is None
+    assert job_codes(events) == [(EVENT_JOB_SUBMITTED, "once"), (EVENT_JOB_REMOVED, "once")]
+    assert scheduler.get_jobs() == []
+
+
+def test_paused_job_is_not_run(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    scheduler.start()
+    scheduler.add_job(record, "interval", seconds=5, id="p")
+    scheduler.pause_job("p")
+    mock_clock.jump(60)
+    assert scheduler._process_jobs() is None
+    assert executor.submitted == []
+
+
+def test_submission_error_is_logged_and_the_job_moves_on(
+    scheduler: RecordingScheduler, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class FailingExecutor(RecordingExecutor):
+        def _do_submit_job(self, job: Job, run_times: Any) -> None:
+            raise OSError("no workers")
+
+    scheduler.add_executor(FailingExecutor(), "failing")
+    scheduler.start()
+    job = scheduler.add_job(record, "interval", seconds=5, id="f", executor="failing")
+    mock_clock.jump(5)
+    with caplog.at_level(logging.ERROR):
+        assert scheduler._process_jobs() == 5.0
+    assert 'Error submitting job "record' in caplog.text
+    assert job.next_run_time == mock_clock.now() + timedelta(seconds=5)
+
+
+class TestWithDebugExecutor:
+    """Runs inline, so the whole path from due job to execution event is visible."""
+
+    @pytest.fixture
+    def inline(self, mock_clock: MockClock, timezone: Any, events: list[SchedulerEvent]) -> RecordingScheduler:
+        scheduler = RecordingScheduler(
+            clock=mock_clock, timezone=timezone, executors={"default": DebugExecutor()}
+        )
+        scheduler.add_listener(events.append)
+        scheduler.start()
+        return scheduler
+
+    def test_job_runs_with_its_arguments(
+        self, inline: RecordingScheduler, mock_clock: MockClock, events: list[SchedulerEvent]
+    ) -> None:
+        inline.add_job(record, "interval", seconds=1, args=["hello"], id="r")
+        mock_clock.jump(1)
+        inline._process_jobs()
+        assert calls == ["hello"]
+        executed = [e for e in events if e.code == EVENT_JOB_EXECUTED]
+        assert len(executed) == 1 and isinstance(executed[0], JobExecutionEvent)
+        assert executed[0].retval == "hello"
+
+    def test_job_error_event_carries_exception_and_traceback(
+        self, inline: RecordingScheduler, mock_clock: MockClock, events: list[SchedulerEvent]
+    ) -> None:
+        inline.add_job(fail, "interval", seconds=1, id="bad")
+        mock_clock.jump(1)
+        inline._process_jobs()
+        errors = [e for e in events if e.code == EVENT_JOB_ERROR]
+        assert len(errors) == 1
+        assert isinstance(errors[0].exception, ValueError)  # type: ignore[attr-defined]
+        assert "job failed" in str(errors[0].exception)  # type: ignore[attr-defined]
+        assert 'raise ValueError("job failed")' in errors[0].traceback  # type: ignore[attr-defined]
+
+    def test_runs_later_than_the_grace_time_are_missed(
+        self, inline: RecordingScheduler, mock_clock: MockClock, events: list[SchedulerEvent]
+    ) -> None:
+        job = inline.add_job(
+            record, "interval", minutes=1, id="late", coalesce=False, misfire_grace_time=30
+        )
+        start = job.next_run_time
+        mock_clock.jump(timedelta(minutes=3, seconds=10))
+        inline._process_jobs()
+        outcome = [
+            (e.code, e.scheduled_run_time - start)  # type: ignore[attr-defined]
+            for e in events
+            if e.code in (EVENT_JOB_MISSED, EVENT_JOB_EXECUTED)
+        ]
+        assert outcome == [
+            (EVENT_JOB_MISSED, timedelta(0)),  # 130 s late
+            (EVENT_JOB_MISSED, timedelta(minutes=1)),  # 70 s late
+            (EVENT_JOB_EXECUTED, timedelta(minutes=2)),  # 10 s late: within the grace time
+        ]
+
+    def test_no_grace_limit_runs_however_late(
+        self, inline: RecordingScheduler, mock_clock: MockClock
+    ) -> None:
+        inline.add_job(record, "interval", hours=1, args=["late"], misfire_grace_time=None)
+        mock_clock.jump(timedelta(days=3))
+        inline._process_jobs()
+        assert calls == ["late"]
