@@ -691,7 +691,7 @@ class BaseScheduler(metaclass=ABCMeta):
         document = {
             "version": 1,
             "scheduler_version": __version__,
-            "jobs": [job.__getstate__() for job in jobs],
+            "jobs": [self._export_state(job) for job in jobs],
         }
         text = json.dumps(document, cls=JobEncoder)
         if isinstance(outfile, str):
@@ -889,17 +889,12 @@ class BaseScheduler(metaclass=ABCMeta):
     def _modify_stored_job(self, job: Job, jobstore_alias: str, changes: dict[str, Any]) -> None:
         """Apply ``changes`` to a stored job and save it; if the store refuses, the job is put
         back as it was."""
-        saved = {
-            name: getattr(job, name)
-            for name in Job.__slots__
-            if not name.startswith("__") and hasattr(job, name)
-        }
+        saved = job._attributes()
         job._modify(**changes)
         try:
             self._lookup_jobstore(jobstore_alias).update_job(job)
         except BaseException:
-            for name, value in saved.items():
-                setattr(job, name, value)
+            job._set_attributes(saved)
             raise
 
     def _remove_job(self, job_id: str, jobstore: str | None) -> JobEvent:
@@ -973,12 +968,7 @@ class BaseScheduler(metaclass=ABCMeta):
         store = self._lookup_jobstore(jobstore_alias)
         self._lookup_executor(job.executor)
 
-        replacements = {
-            key: value for key, value in self._job_defaults.items() if not hasattr(job, key)
-        }
-        if not hasattr(job, "next_run_time"):
-            replacements["next_run_time"] = job.trigger.get_next_fire_time(None, self._now())
-        job._modify(**replacements)
+        job._modify(**self._missing_job_options(job))
 
         try:
             store.add_job(job)
@@ -992,6 +982,23 @@ class BaseScheduler(metaclass=ABCMeta):
         self._logger.info('Added job "%s" to job store "%s"', job.name, jobstore_alias)
         if self.state == STATE_RUNNING:
             self.wakeup()
+
+    def _missing_job_options(self, job: Job) -> dict[str, Any]:
+        """Return the job defaults and first run time that a pending job has yet to get."""
+        missing = {key: value for key, value in self._job_defaults.items() if not hasattr(job, key)}
+        if not hasattr(job, "next_run_time"):
+            missing["next_run_time"] = job.trigger.get_next_fire_time(None, self._now())
+        return missing
+
+    def _export_state(self, job: Job) -> dict[str, Any]:
+        """Return the state of a job as it is, or as it will be once the scheduler starts."""
+        missing = self._missing_job_options(job)
+        if missing:
+            completed = Job.__new__(Job)
+            completed._set_attributes(job._attributes())
+            completed._modify(**missing)
+            job = completed
+        return job.__getstate__()
 
     def _create_trigger(self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]) -> BaseTrigger:
         if isinstance(trigger, BaseTrigger):
@@ -1042,7 +1049,10 @@ class BaseScheduler(metaclass=ABCMeta):
                         "Error getting due jobs from job store %r: %s", jobstore_alias, exc
                     )
                     retry_wakeup_time = now + timedelta(seconds=self.jobstore_retry_interval)
-                    if next_wakeup_time is None or next_wakeup_time > retry_wakeup_time:
+                    if (
+                        next_wakeup_time is None
+                        or next_wakeup_time.timestamp() > retry_wakeup_time.timestamp()
+                    ):
                         next_wakeup_time = retry_wakeup_time
                     continue
 
@@ -1062,7 +1072,8 @@ class BaseScheduler(metaclass=ABCMeta):
                     )
                     jobstore_next_run_time = now + timedelta(seconds=self.jobstore_retry_interval)
                 if jobstore_next_run_time is not None and (
-                    next_wakeup_time is None or jobstore_next_run_time < next_wakeup_time
+                    next_wakeup_time is None
+                    or jobstore_next_run_time.timestamp() < next_wakeup_time.timestamp()
                 ):
                     next_wakeup_time = jobstore_next_run_time
 
@@ -1075,7 +1086,8 @@ class BaseScheduler(metaclass=ABCMeta):
         if next_wakeup_time is None:
             self._logger.debug("No jobs; waiting until a job is added")
             return None
-        wait_seconds = min(max((next_wakeup_time - now).total_seconds(), 0.0), TIMEOUT_MAX)
+        # timestamps: two datetimes of one zone subtract as wall times, wrong across DST
+        wait_seconds = min(max(next_wakeup_time.timestamp() - now.timestamp(), 0.0), TIMEOUT_MAX)
         self._logger.debug("Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds)
         return wait_seconds
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import random
 from abc import ABCMeta, abstractmethod
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from greensched.util import localize, normalize
 
 __all__ = ("BaseTrigger",)
 
@@ -34,10 +38,60 @@ class BaseTrigger(metaclass=ABCMeta):
     ) -> datetime | None:
         """Delay ``next_fire_time`` by a random amount between 0 and ``jitter`` seconds.
 
+        The delay is elapsed time, so the result is a real instant in ``next_fire_time``'s zone,
+        never a wall time inside a daylight saving gap.
+
         :param next_fire_time: the fire time without jitter (``None`` passes through)
         :param jitter: the largest delay in seconds (``None`` or 0: no jitter)
         :param now: current datetime (kept for APScheduler 3.x compatibility)
         """
         if next_fire_time is None or not jitter:
             return next_fire_time
-        return next_fire_time + timedelta(seconds=random.uniform(0, jitter))
+        delay = timedelta(seconds=random.uniform(0, jitter))
+        zone = next_fire_time.tzinfo
+        if zone is None:
+            return next_fire_time + delay
+        return (next_fire_time.astimezone(timezone.utc) + delay).astimezone(zone)
+
+
+def require_state_version(obj: object, state: Mapping[str, Any], max_version: int) -> int:
+    """Check the ``version`` of a pickled state before ``obj.__setstate__`` restores it.
+
+    A state without a ``version`` key is version 1.
+
+    :param obj: the object being restored (named in the error message)
+    :param state: the state dict given to ``__setstate__``
+    :param max_version: the newest state version this release can read
+    :return: the state's version
+    :raises TypeError: if ``state`` is not a mapping
+    :raises ValueError: if the version is not a positive integer, or is newer than
+        ``max_version`` (the state was saved by a newer release of greensched)
+    """
+    class_name = type(obj).__name__
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{class_name} state must be a dict, got: {state!r}")
+    version = state.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"{class_name} state version must be a positive integer, got: {version!r}"
+        )
+    if version > max_version:
+        raise ValueError(
+            f"Cannot restore {class_name} from state version {version}: this release of "
+            f"greensched reads versions up to {max_version} (the state was saved by a newer "
+            "release)"
+        )
+    return version
+
+
+def skip_dst_gap(dt: datetime) -> datetime:
+    """Return the aware ``dt`` unchanged if its wall time exists in its zone; otherwise (the
+    wall time is inside a daylight saving gap) the first instant after the gap.
+
+    :param dt: an aware datetime
+    """
+    zone = dt.tzinfo
+    assert zone is not None, "skip_dst_gap() needs an aware datetime"
+    if normalize(dt).replace(tzinfo=None, fold=0) == dt.replace(tzinfo=None, fold=0):
+        return dt
+    return localize(dt.replace(tzinfo=None), zone)

@@ -1,0 +1,71 @@
+"""A trigger that fires once, at a given date and time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from tzlocal import get_localzone
+
+from greensched import _clock
+from greensched.triggers.base import BaseTrigger, require_state_version, skip_dst_gap
+from greensched.util import astimezone, convert_to_datetime, datetime_repr
+
+__all__ = ("DateTrigger",)
+
+
+class DateTrigger(BaseTrigger):
+    """Fires once, on ``run_date``.
+
+    :param run_date: when to run the job: a datetime, a date (midnight) or an ISO 8601 string;
+        if omitted, the current time of the clock in force
+        (:func:`greensched._clock.current_clock`)
+    :param timezone: the zone of a ``run_date`` that has none (a tzinfo or an IANA zone name);
+        the local zone if omitted
+    :raises ValueError: if ``timezone`` is an unknown zone name, or ``run_date`` is a string
+        that is not ISO 8601
+    :raises TypeError: if ``timezone`` or ``run_date`` is of an unsupported type
+
+    .. note:: A ``run_date`` whose wall time does not exist (inside a daylight saving gap) is
+       moved to the first instant after the gap. APScheduler 3.x moves a naive one by the
+       length of the gap and keeps an aware one as given, so it can fire on a wall time that
+       never happens.
+    """
+
+    __slots__ = ("run_date",)
+
+    run_date: datetime
+
+    def __init__(
+        self, run_date: datetime | date | str | None = None, timezone: tzinfo | str | None = None
+    ) -> None:
+        zone = astimezone(timezone) or get_localzone()
+        if run_date is None:
+            self.run_date = _clock.current_clock().now().astimezone(zone)
+        else:
+            converted = convert_to_datetime(run_date, zone, "run_date")
+            assert converted is not None
+            self.run_date = skip_dst_gap(converted)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Return ``run_date`` on the first call, ``None`` once it has fired.
+
+        :param previous_fire_time: the previous time the trigger fired, or ``None``
+        :param now: current datetime (not used)
+        """
+        return self.run_date if previous_fire_time is None else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"version": 1, "run_date": self.run_date}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        require_state_version(self, state, 1)
+        self.run_date = state["run_date"]
+
+    def __str__(self) -> str:
+        return f"date[{datetime_repr(self.run_date)}]"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} (run_date='{datetime_repr(self.run_date)}')>"

@@ -1,0 +1,230 @@
+"""A trigger that fires at fixed intervals of elapsed time."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta, tzinfo
+from datetime import timezone as _timezone
+from typing import Any
+
+from tzlocal import get_localzone
+
+from greensched import _clock
+from greensched._validators import non_negative_number
+from greensched.triggers.base import BaseTrigger, require_state_version, skip_dst_gap
+from greensched.util import astimezone, convert_to_datetime, datetime_repr
+
+__all__ = ("IntervalTrigger",)
+
+_UTC = _timezone.utc
+
+
+class IntervalTrigger(BaseTrigger):
+    """Fires every ``weeks + days + hours + minutes + seconds``, starting on ``start_date``.
+
+    The fire times form a grid ``start_date + k * interval`` of *elapsed* time, as in
+    APScheduler 3.x: across a daylight saving change the wall time of the fire times shifts by
+    the change (``hours=24`` fires at 12:00 before spring forward and at 13:00 after it). Fire
+    times are returned in ``timezone``. When the first fire time is asked for after
+    ``start_date`` has passed, it is the first grid point at or after ``now``: missed grid points
+    are not replayed and the grid keeps its alignment.
+
+    An interval of zero becomes one second, as in APScheduler 3.x.
+
+    :param weeks: number of weeks to wait
+    :param days: number of days to wait
+    :param hours: number of hours to wait
+    :param minutes: number of minutes to wait
+    :param seconds: number of seconds to wait
+    :param start_date: the first fire time and the origin of the grid (a datetime, a date or an
+        ISO 8601 string); if omitted, the current time of the clock in force
+        (:func:`greensched._clock.current_clock`) plus one interval
+    :param end_date: the latest time the trigger may fire on
+    :param timezone: the zone of naive dates and of the returned fire times (a tzinfo or an IANA
+        zone name); if omitted, the zone of an aware ``start_date``, else of an aware
+        ``end_date``, else the local zone
+    :param jitter: delay each fire time by a random number of seconds between 0 and ``jitter``
+    :raises TypeError: if a length or ``jitter`` is not a number, or a date or ``timezone`` is
+        of an unsupported type
+    :raises ValueError: if a length or ``jitter`` is negative or not finite, the interval is too
+        long for a :class:`~datetime.timedelta`, ``timezone`` is an unknown zone name, or a date
+        string is not ISO 8601
+
+    .. note:: Jitter does not accumulate. APScheduler 3.x adds the next interval to the previous
+       *jittered* fire time, so each delay shifts every later fire time and the schedule drifts
+       by about ``jitter / 2`` per fire. greensched computes the next fire time on the
+       unjittered grid, then delays it: each fire time lies in ``[grid point, grid point +
+       jitter]``. The grid point is recovered from the previous fire time as the last grid point
+       at or before it, which is exact while ``jitter < interval``; with a larger jitter a
+       delayed fire can pass the next grid point, which is then skipped (fire times still
+       increase and stay on the grid).
+
+    .. note:: APScheduler 3.x accepts negative lengths (and then fires backwards in time);
+       greensched rejects them with :exc:`ValueError`. A ``start_date`` or ``end_date`` whose
+       wall time falls in a daylight saving gap is moved to the first instant after the gap.
+    """
+
+    __slots__ = ("end_date", "interval", "interval_length", "jitter", "start_date", "timezone")
+
+    interval: timedelta
+    interval_length: float
+    timezone: tzinfo
+    start_date: datetime
+    end_date: datetime | None
+    jitter: float | None
+
+    def __init__(
+        self,
+        weeks: float = 0,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+        start_date: datetime | date | str | None = None,
+        end_date: datetime | date | str | None = None,
+        timezone: tzinfo | str | None = None,
+        jitter: float | None = None,
+    ) -> None:
+        lengths = {
+            "weeks": weeks,
+            "days": days,
+            "hours": hours,
+            "minutes": minutes,
+            "seconds": seconds,
+        }
+        for name, value in lengths.items():
+            _check_length(name, value)
+        try:
+            interval = timedelta(**lengths)
+        except OverflowError:
+            given = ", ".join(f"{name}={value!r}" for name, value in lengths.items() if value)
+            raise ValueError(f"interval must be at most {timedelta.max}, got: {given}") from None
+        if not interval:
+            interval = timedelta(seconds=1)
+        self.interval = interval
+        self.interval_length = interval.total_seconds()
+
+        zone: tzinfo | None
+        if timezone:
+            zone = astimezone(timezone)
+        elif isinstance(start_date, datetime) and start_date.tzinfo is not None:
+            zone = start_date.tzinfo
+        elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
+            zone = end_date.tzinfo
+        else:
+            zone = get_localzone()
+        assert zone is not None
+        self.timezone = zone
+
+        if start_date is None:
+            self.start_date = (
+                _clock.current_clock().now().astimezone(_UTC) + interval
+            ).astimezone(zone)
+        else:
+            converted = convert_to_datetime(start_date, zone, "start_date")
+            assert converted is not None
+            self.start_date = skip_dst_gap(converted)
+        converted = convert_to_datetime(end_date, zone, "end_date")
+        self.end_date = None if converted is None else skip_dst_gap(converted)
+        self.jitter = _check_jitter(jitter)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Return the next fire time, or ``None`` once past ``end_date``.
+
+        :param previous_fire_time: the previous fire time this trigger returned, or ``None``
+            on the first call
+        :param now: current datetime
+        """
+        start = self.start_date.astimezone(_UTC)
+        if previous_fire_time is not None:
+            previous = previous_fire_time.astimezone(_UTC)
+            if self.jitter:
+                # the grid point the (jittered) previous fire time came from, plus one
+                slot = max((previous - start) // self.interval + 1, 0)
+                next_time = start + slot * self.interval
+            else:
+                next_time = previous + self.interval
+        else:
+            current = now.astimezone(_UTC)
+            if start > current:
+                next_time = start
+            else:  # the first grid point at or after now
+                next_time = start - ((start - current) // self.interval) * self.interval
+
+        if self.end_date is not None and next_time > self.end_date:
+            return None
+        next_fire_time = next_time.astimezone(self.timezone)
+        if not self.jitter:
+            return next_fire_time
+        jittered = self._apply_jitter(next_fire_time, self.jitter, now)
+        # as in APScheduler 3.x, a delay past end_date ends the schedule (compared in UTC: two
+        # datetimes sharing a tzinfo compare by wall time, which is wrong in a fall-back overlap)
+        if jittered is None or (
+            self.end_date is not None and jittered.astimezone(_UTC) > self.end_date
+        ):
+            return None
+        return jittered
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "version": 2,
+            "timezone": self.timezone,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "interval": self.interval,
+            "jitter": self.jitter,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        require_state_version(self, state, 2)
+        self.timezone = state["timezone"]
+        self.start_date = state["start_date"]
+        self.end_date = state["end_date"]
+        self.interval = state["interval"]
+        self.interval_length = self.interval.total_seconds()
+        self.jitter = state.get("jitter")  # version 1 has no jitter
+
+    def __str__(self) -> str:
+        return f"interval[{self.interval}]"
+
+    def __repr__(self) -> str:
+        options = [
+            f"interval={self.interval!r}",
+            f"start_date={datetime_repr(self.start_date)!r}",
+        ]
+        if self.end_date is not None:
+            options.append(f"end_date={datetime_repr(self.end_date)!r}")
+        if self.jitter:
+            options.append(f"jitter={self.jitter}")
+        return f"<{type(self).__name__} ({', '.join(options)}, timezone='{self.timezone}')>"
+
+
+def _check_length(name: str, value: Any) -> None:
+    """Reject an interval length that is not a finite number of zero or more.
+
+    :raises TypeError: if ``value`` is not an int or a float
+    :raises ValueError: if it is negative, infinite or NaN
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got: {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got: {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be zero or more, got: {value!r}")
+
+
+def _check_jitter(jitter: Any) -> float | None:
+    """Return ``jitter`` as given (``None``, or a finite number of seconds, zero or more).
+
+    :raises TypeError: if ``jitter`` is not ``None``, an int or a float
+    :raises ValueError: if it is negative, infinite or NaN
+    """
+    if jitter is None:
+        return None
+    non_negative_number("jitter", jitter)
+    if not math.isfinite(jitter):
+        raise ValueError(f"jitter must be a finite number of seconds, got: {jitter!r}")
+    checked: float = jitter
+    return checked
