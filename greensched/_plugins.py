@@ -24,6 +24,14 @@ BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
 }
 
 
+def _group_entry_points(group: str) -> list[Any]:
+    """Return the installed entry points of one group (Python 3.9 has no ``group=`` filter)."""
+    found = entry_points()
+    if hasattr(found, "select"):
+        return list(found.select(group=group))
+    return list(found.get(group, ()))  # type: ignore[attr-defined]
+
+
 class PluginRegistry:
     """Resolves the aliases of one plugin kind to classes, importing each class once.
 
@@ -42,7 +50,7 @@ class PluginRegistry:
     def _known(self) -> dict[str, Any]:
         if self._refs is None:
             refs: dict[str, Any] = dict(BUILTIN_PLUGINS.get(self.group, {}))
-            for ep in entry_points(group=self.group):
+            for ep in _group_entry_points(self.group):
                 refs[ep.name] = ep
             self._refs = refs
         return self._refs

@@ -89,8 +89,15 @@ class BaseExecutor(metaclass=ABCMeta):
             instances = self._instances.get(job.id, 0)
             if instances >= job.max_instances:
                 raise MaxInstancesReachedError(job)
-            self._do_submit_job(job, run_times)
+            # Count the run before submitting it: an executor that runs the job inline
+            # (DebugExecutor) reports, and so releases the instance, before _do_submit_job returns
             self._instances[job.id] = instances + 1
+            try:
+                self._do_submit_job(job, run_times)
+            except BaseException:
+                # Not submitted: give the instance back
+                self._release_instance(job.id)
+                raise
 
     @abstractmethod
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:

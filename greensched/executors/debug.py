@@ -1,0 +1,48 @@
+"""An executor that runs each job inline, in the greenlet that submits it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from greensched.executors.base import BaseExecutor, run_job
+
+if TYPE_CHECKING:
+    from greensched.job import Job
+
+__all__ = ("DebugExecutor",)
+
+
+class DebugExecutor(BaseExecutor):
+    """A special executor that runs the job directly, in the calling greenlet, instead of
+    deferring it to a greenlet, thread or process. :meth:`submit_job` returns once the run is over
+    and its events have been dispatched.
+
+    Exceptions raised by the job are reported as ``EVENT_JOB_ERROR`` events; an error in the run
+    machinery itself (outside the job) is logged through :meth:`_run_job_error`.
+
+    Plugin alias: ``debug``
+
+    .. note:: A :exc:`~greenlet.GreenletExit`, :exc:`KeyboardInterrupt` or :exc:`SystemExit`
+       raised while the job runs is not swallowed: the run's instance is released and the
+       exception propagates to the caller of :meth:`submit_job`, because it is aimed at the
+       calling greenlet (the scheduler's). APScheduler 3.x's ``run_job`` turns it into an
+       ``EVENT_JOB_ERROR`` event and carries on, so a killed scheduler greenlet kept running.
+    """
+
+    def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
+        try:
+            try:
+                events = run_job(
+                    job, job._jobstore_alias, run_times, self._logger.name, clock=self._clock
+                )
+            except Exception as exc:  # noqa: BLE001 (reported through _run_job_error)
+                # run_job catches the job's own exceptions: this one came from around the job
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, events)
+        except Exception:
+            # The report released the run's instance first thing: letting this reach submit_job
+            # would release it a second time
+            self._logger.exception("Error reporting the run of job %s", job.id)
