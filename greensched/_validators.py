@@ -6,6 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 
+class InvalidValueError(ValueError, TypeError):
+    """A value of the right type that breaks a rule (a non-positive ``max_instances``).
+
+    A ``ValueError``, as greensched documents, and a ``TypeError``, which is what APScheduler
+    3.x raises for these values, so that code written against either catches it.
+    """
+
+
 def _reject(field: str, rule: str, value: Any, exc_type: type[Exception] = ValueError) -> Exception:
     return exc_type(f"{field} must be {rule}, got: {value!r}")
 
@@ -19,7 +27,7 @@ def positive_int(field: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise _reject(field, "a positive integer", value, TypeError)
     if value <= 0:
-        raise _reject(field, "a positive integer", value)
+        raise _reject(field, "a positive integer", value, InvalidValueError)
     return value
 
 
@@ -30,7 +38,7 @@ def optional_positive_int(field: str, value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise _reject(field, "a positive integer or None", value, TypeError)
     if value <= 0:
-        raise _reject(field, "a positive integer or None", value)
+        raise _reject(field, "a positive integer or None", value, InvalidValueError)
     return value
 
 

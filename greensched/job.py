@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -148,7 +148,9 @@ class Job:
         run_times = []
         next_run_time = self.next_run_time
         trigger = self.trigger
-        while next_run_time is not None and next_run_time <= now:
+        # Compare in UTC: datetimes sharing a tzinfo compare by wall time, ignoring ``fold``
+        now_utc = now.astimezone(timezone.utc)
+        while next_run_time is not None and next_run_time.astimezone(timezone.utc) <= now_utc:
             run_times.append(next_run_time)
             next_run_time = trigger.get_next_fire_time(next_run_time, now)
         return run_times
@@ -204,10 +206,11 @@ class Job:
                 raise TypeError(f"kwargs must be a dict-like object, got: {kwargs!r}")
             check_callable_args(func, args, kwargs)
             approved.update(func=func, func_ref=func_ref, args=args, kwargs=kwargs)
-            if "name" not in changes and not hasattr(self, "name"):
+            # name=None (add_job's default) also means: name the job after its callable
+            if changes.get("name") is None and not hasattr(self, "name"):
                 approved["name"] = get_callable_name(func)
 
-        if "name" in changes:
+        if "name" in changes and "name" not in approved:
             approved["name"] = validate.string("name", changes["name"])
         if "misfire_grace_time" in changes:
             approved["misfire_grace_time"] = validate.optional_positive_int(
@@ -233,6 +236,19 @@ class Job:
 
         for key, value in approved.items():
             setattr(self, key, value)
+
+    def _attributes(self) -> dict[str, Any]:
+        """Return the attributes that are set, for :meth:`_set_attributes` to restore."""
+        return {
+            name: getattr(self, name)
+            for name in Job.__slots__
+            if not name.startswith("__") and hasattr(self, name)
+        }
+
+    def _set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set attributes taken by :meth:`_attributes` (no validation: they were valid)."""
+        for name, value in attributes.items():
+            setattr(self, name, value)
 
     def __getstate__(self) -> dict[str, Any]:
         if not self.func_ref:
@@ -268,8 +284,8 @@ class Job:
         self.func = ref_to_obj(self.func_ref)
         self.trigger = state["trigger"]
         self.executor = state["executor"]
-        self.args = state["args"]
-        self.kwargs = state["kwargs"]
+        self.args = tuple(state["args"])
+        self.kwargs = dict(state["kwargs"])
         self.name = state["name"]
         self.misfire_grace_time = state["misfire_grace_time"]
         self.coalesce = state["coalesce"]

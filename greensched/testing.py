@@ -21,7 +21,7 @@ class MockClock:
         defaults to 2020-01-01 00:00 UTC
     """
 
-    __slots__ = ("_now", "_monotonic")
+    __slots__ = ("_monotonic", "_now")
 
     def __init__(self, start: datetime | None = None) -> None:
         if start is None:
@@ -48,11 +48,16 @@ class MockClock:
         :raises ValueError: if ``seconds`` is negative
         """
         if isinstance(seconds, timedelta):
-            seconds = seconds.total_seconds()
-        if seconds < 0:
+            delta, backwards = seconds, seconds < timedelta(0)
+        else:
+            delta, backwards = timedelta(seconds=seconds), seconds < 0
+        if backwards:
             raise ValueError("time can't go backwards")
-        self._now += timedelta(seconds=seconds)
-        self._monotonic += seconds
+        # Add in UTC: wall-clock arithmetic in a zone with DST would land in a gap or be an
+        # hour off across a transition
+        now = self._now
+        self._now = (now.astimezone(timezone.utc) + delta).astimezone(now.tzinfo)
+        self._monotonic += delta.total_seconds()
 
     def set(self, when: datetime) -> None:
         """Move time forward to ``when`` (aware datetime).
@@ -61,7 +66,8 @@ class MockClock:
         """
         if when.tzinfo is None:
             raise ValueError(f"when must be an aware datetime, got: {when!r}")
-        self.jump((when - self._now).total_seconds())
+        # Subtract in UTC: datetimes sharing a tzinfo subtract as wall times, ignoring DST
+        self.jump(when.astimezone(timezone.utc) - self._now.astimezone(timezone.utc))
 
     def __repr__(self) -> str:
         return f"MockClock({self._now.isoformat()})"

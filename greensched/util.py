@@ -51,6 +51,21 @@ class _Undefined:
 #: Marks an argument that was not given, where ``None`` is a meaningful value.
 undefined = _Undefined()
 
+class UnknownTimeZoneError(ZoneInfoNotFoundError, ValueError):
+    """A zone name that is not in the time zone database.
+
+    A ``ValueError`` like every other bad argument, and a ``ZoneInfoNotFoundError`` (a
+    ``KeyError``), which is what APScheduler 3.x lets through.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.message = f"timezone must be a known IANA zone name, got: {name!r}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 _TRUE_STRINGS = frozenset(("true", "yes", "on", "y", "t", "1"))
 _FALSE_STRINGS = frozenset(("false", "no", "off", "n", "f", "0"))
 
@@ -58,16 +73,20 @@ _FALSE_STRINGS = frozenset(("false", "no", "off", "n", "f", "0"))
 def asint(text: Any) -> int | None:
     """Convert to an integer, letting ``None`` through.
 
-    :raises ValueError: if ``text`` is not an integer or a string holding one
+    :raises ValueError: if ``text`` is a string not holding an integer, a bool or a float with
+        a fractional part
+    :raises TypeError: if ``text`` is of a type that cannot be converted to an integer
     """
     if text is None:
         return None
-    if isinstance(text, bool) or isinstance(text, float) and not text.is_integer():
+    if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
         raise ValueError(f"expected an integer, got: {text!r}")
     try:
         return int(text)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ValueError(f"expected an integer, got: {text!r}") from None
+    except TypeError:  # the type APScheduler 3.x raises for such objects
+        raise TypeError(f"expected an integer, got: {text!r}") from None
 
 
 def asbool(obj: Any) -> bool:
@@ -87,28 +106,35 @@ def asbool(obj: Any) -> bool:
     return bool(obj)
 
 
+_LOCAL_TIMEZONE_MESSAGE = (
+    "Unable to determine the name of the local timezone -- you must explicitly specify the name "
+    "of the local timezone. Please refrain from using timezones like EST to prevent problems "
+    "with daylight saving time. Instead, use a locale based timezone name (such as "
+    "Europe/Helsinki)."
+)
+
+
 def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
     """Turn a zone name or a tzinfo into a tzinfo (``None`` stays ``None``).
 
     :raises TypeError: if ``obj`` is neither a string nor a tzinfo
     :raises ValueError: if the zone name is unknown, or the tzinfo is ``'local'``
     """
-    if obj is None or isinstance(obj, tzinfo):
+    if obj is None:
+        return None
+    if isinstance(obj, tzinfo):
+        if obj.tzname(None) == "local":
+            raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
         return obj
     if isinstance(obj, str):
         if obj == "local":
-            raise ValueError(
-                "Unable to determine the name of the local timezone -- you must explicitly "
-                "specify the name of the local timezone. Please refrain from using timezones "
-                "like EST to prevent problems with daylight saving time. Instead, use a "
-                "locale based timezone name (such as Europe/Helsinki)."
-            )
+            raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
         if obj.upper() == "UTC":
             return timezone.utc
         try:
             return ZoneInfo(obj)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone must be a known IANA zone name, got: {obj!r}") from None
+            raise UnknownTimeZoneError(obj) from None
     raise TypeError(f"Expected tzinfo, got {obj.__class__.__name__} instead")
 
 
@@ -118,7 +144,26 @@ def localize(dt: datetime, tzinfo: tzinfo) -> datetime:
     localize_method = getattr(tzinfo, "localize", None)  # pytz zones
     if localize_method is not None:
         return localize_method(dt)  # type: ignore[no-any-return]
-    return normalize(dt.replace(tzinfo=tzinfo))
+    wall = dt.replace(tzinfo=None)
+    result = normalize(dt.replace(tzinfo=tzinfo))
+    if result.replace(tzinfo=None, fold=0) == wall.replace(fold=0):
+        return result
+    # ``wall`` is inside a gap. Its two readings (fold=0 and fold=1) are instants on either side
+    # of the transition; the first instant whose wall time lies past ``wall`` is the transition.
+    readings = (
+        dt.replace(tzinfo=tzinfo, fold=0).astimezone(timezone.utc),
+        dt.replace(tzinfo=tzinfo, fold=1).astimezone(timezone.utc),
+    )
+    before, after = min(readings), max(readings)
+    low, high = 0, (after - before) // timedelta(microseconds=1)
+    while low < high:  # binary search on whole microseconds
+        middle = (low + high) // 2
+        instant = before + timedelta(microseconds=middle)
+        if instant.astimezone(tzinfo).replace(tzinfo=None, fold=0) > wall.replace(fold=0):
+            high = middle
+        else:
+            low = middle + 1
+    return (before + timedelta(microseconds=low)).astimezone(tzinfo)
 
 
 def normalize(dt: datetime) -> datetime:
@@ -130,7 +175,36 @@ def normalize(dt: datetime) -> datetime:
     return datetime.fromtimestamp(dt.timestamp(), dt.tzinfo)
 
 
-_DATE_RE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$")
+# What datetime.fromisoformat() rejects but APScheduler 3.x accepts: one-digit fields
+# ("2009-8-1 3:04:05") and, on Python < 3.11, fractions of other than 3 or 6 digits.
+_DATETIME_RE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{1,2})"
+    r"(?::(?P<second>\d{1,2})(?:\.(?P<fraction>\d{1,6}))?)?"
+    r"(?P<offset>[+-]\d{2}:\d{2})?)?$"
+)
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    """Parse the forms of :data:`_DATETIME_RE`; ``None`` if ``text`` is not one of them."""
+    match = _DATETIME_RE.match(text)
+    if match is None:
+        return None
+    fields = match.groupdict()
+    offset = fields.pop("offset")
+    fraction = fields.pop("fraction") or ""
+    zone = None
+    if offset:
+        sign = -1 if offset[0] == "-" else 1
+        zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    try:
+        return datetime(
+            **{key: int(value or 0) for key, value in fields.items()},
+            microsecond=int(fraction.ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError:  # a field out of range
+        return None
 
 
 def convert_to_datetime(
@@ -159,12 +233,12 @@ def convert_to_datetime(
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            match = _DATE_RE.match(text)
-            if match is None:
+            parsed = _parse_datetime(text)
+            if parsed is None:
                 raise ValueError(
                     f"{arg_name} must be an ISO 8601 date or datetime string, got: {input!r}"
                 ) from None
-            dt = datetime(*(int(value) for value in match.groups()))
+            dt = parsed
     else:
         raise TypeError(
             f"Unsupported type for {arg_name}: {input.__class__.__name__} "
@@ -183,9 +257,11 @@ def convert_to_datetime(
 
 
 def datetime_to_utc_timestamp(timeval: datetime | None) -> float | None:
-    """Return the POSIX timestamp of an aware datetime (``None`` stays ``None``)."""
+    """Return the POSIX timestamp of a datetime (naive: UTC; ``None`` stays ``None``)."""
     if timeval is None:
         return None
+    if timeval.tzinfo is None:  # taken as UTC, as APScheduler 3.x does (not as local time)
+        timeval = timeval.replace(tzinfo=timezone.utc)
     return timeval.timestamp()
 
 
@@ -204,7 +280,12 @@ def timedelta_seconds(delta: timedelta) -> float:
 def datetime_ceil(dateval: datetime) -> datetime:
     """Round a datetime up to the next whole second (unchanged if already whole)."""
     if dateval.microsecond > 0:
-        return dateval + timedelta(seconds=1, microseconds=-dateval.microsecond)
+        delta = timedelta(seconds=1, microseconds=-dateval.microsecond)
+        zone = dateval.tzinfo
+        if zone is None:
+            return dateval + delta
+        # Add in UTC: wall-clock addition would land in a DST gap or skip an overlap
+        return (dateval.astimezone(timezone.utc) + delta).astimezone(zone)
     return dateval
 
 
@@ -216,8 +297,10 @@ def datetime_repr(dateval: datetime | None) -> str:
 def get_callable_name(func: Callable[..., Any]) -> str:
     """Return the best available display name of a callable.
 
-    :raises TypeError: if no name can be determined
+    :raises TypeError: if ``func`` is not callable
     """
+    if not callable(func):
+        raise TypeError(f"Unable to determine a name for {func!r} -- maybe it is not a callable?")
     if isinstance(func, partial):
         return get_callable_name(func.func)
     if inspect.ismethod(func):
@@ -230,20 +313,22 @@ def get_callable_name(func: Callable[..., Any]) -> str:
     name = getattr(func, "__name__", None)
     if name is not None:
         return str(name)
-    if callable(func) and hasattr(type(func), "__call__"):  # noqa: B004
-        return type(func).__qualname__
-    raise TypeError(f"Unable to determine a name for {func!r} -- maybe it is not a callable?")
+    return type(func).__qualname__  # an instance of a class with __call__
 
 
 def obj_to_ref(obj: Any) -> str:
     """Return the ``'package.module:qualname'`` reference that :func:`ref_to_obj` resolves back
     to ``obj``.
 
+    :raises TypeError: if ``obj`` is not callable
     :raises ValueError: if ``obj`` has no such reference (a lambda, a nested function, a
         partial, a bound method of an instance, ...)
     """
+    if not callable(obj):
+        raise TypeError(f"Cannot create a reference to {obj!r}: it is not callable")
     if isinstance(obj, partial):
-        raise ValueError(f"Cannot create a reference to a partial(): {obj!r}")
+        # ValueError, not TypeError: what APScheduler 3.x raises for a partial
+        raise ValueError(f"Cannot create a reference to a partial(): {obj!r}")  # noqa: TRY004
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     if inspect.ismethod(obj):
@@ -262,7 +347,7 @@ def obj_to_ref(obj: Any) -> str:
     ref = f"{module}:{qualname}"
     try:
         resolved = ref_to_obj(ref)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever stops the reference from resolving
         raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} does not resolve") from None
     if resolved != obj:
         raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} resolves to another object")
@@ -279,7 +364,8 @@ def ref_to_obj(ref: str) -> Any:
     if not isinstance(ref, str):
         raise TypeError(f"References must be strings, got: {ref!r}")
     modulename, sep, rest = ref.partition(":")
-    if not sep or not modulename or not rest:
+    # a relative module name would make import_module() raise TypeError
+    if not sep or not modulename or not rest or modulename.startswith("."):
         raise ValueError(f"Invalid reference {ref!r}: expected 'package.module:qualname'")
     try:
         obj: Any = import_module(modulename)

@@ -455,8 +455,6 @@ class BaseScheduler(metaclass=ABCMeta):
             "next_run_time": next_run_time,
         }
         job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
-        if job_kwargs["name"] is None:
-            del job_kwargs["name"]
         job = Job(self, **job_kwargs)
 
         with self._jobstores_lock:

@@ -1,0 +1,125 @@
+"""Tests for greensched._validators: each validator accepts, or rejects with an exact message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from greensched import _validators as validate
+
+
+def _message(field: str, rule: str, value: Any) -> str:
+    return rf"^{re.escape(f'{field} must be {rule}, got: {value!r}')}$"
+
+
+# positive_int
+
+
+@pytest.mark.parametrize("value", [1, 2, 10**12])
+def test_positive_int_accepts(value: int) -> None:
+    assert validate.positive_int("max_instances", value) == value
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_positive_int_rejects_non_positive(value: int) -> None:
+    with pytest.raises(ValueError, match=_message("max_instances", "a positive integer", value)):
+        validate.positive_int("max_instances", value)
+
+
+@pytest.mark.parametrize(
+    "value", [True, False, 1.0, "1", None], ids=["true", "false", "float", "string", "none"]
+)
+def test_positive_int_rejects_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match=_message("max_instances", "a positive integer", value)):
+        validate.positive_int("max_instances", value)
+
+
+# optional_positive_int
+
+
+@pytest.mark.parametrize("value", [1, 30, None])
+def test_optional_positive_int_accepts(value: int | None) -> None:
+    assert validate.optional_positive_int("misfire_grace_time", value) == value
+
+
+@pytest.mark.parametrize("value", [0, -5])
+def test_optional_positive_int_rejects_non_positive(value: int) -> None:
+    with pytest.raises(
+        ValueError, match=_message("misfire_grace_time", "a positive integer or None", value)
+    ):
+        validate.optional_positive_int("misfire_grace_time", value)
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "1"], ids=["bool", "float", "string"])
+def test_optional_positive_int_rejects_other_types(value: Any) -> None:
+    with pytest.raises(
+        TypeError, match=_message("misfire_grace_time", "a positive integer or None", value)
+    ):
+        validate.optional_positive_int("misfire_grace_time", value)
+
+
+# non_negative_number
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0, 0.0), (5, 5.0), (0.25, 0.25)], ids=["zero", "int", "float"]
+)
+def test_non_negative_number_accepts_and_returns_a_float(value: float, expected: float) -> None:
+    result = validate.non_negative_number("jitter", value)
+    assert result == expected
+    assert type(result) is float
+
+
+@pytest.mark.parametrize("value", [-1, -0.5])
+def test_non_negative_number_rejects_negative(value: float) -> None:
+    with pytest.raises(ValueError, match=_message("jitter", "zero or more seconds", value)):
+        validate.non_negative_number("jitter", value)
+
+
+@pytest.mark.parametrize("value", [True, "1", None], ids=["bool", "string", "none"])
+def test_non_negative_number_rejects_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match=_message("jitter", "a number of seconds", value)):
+        validate.non_negative_number("jitter", value)
+
+
+# boolean
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_boolean_accepts(value: bool) -> None:
+    assert validate.boolean("coalesce", value) is value
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", None], ids=["one", "zero", "string", "none"])
+def test_boolean_rejects_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match=_message("coalesce", "a bool", value)):
+        validate.boolean("coalesce", value)
+
+
+# string
+
+
+def test_string_accepts() -> None:
+    assert validate.string("name", "job") == "job"
+
+
+def test_string_rejects_empty() -> None:
+    with pytest.raises(ValueError, match=_message("name", "a non-empty string", "")):
+        validate.string("name", "")
+
+
+@pytest.mark.parametrize("value", [1, None, b"job"], ids=["int", "none", "bytes"])
+def test_string_rejects_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match=_message("name", "a string", value)):
+        validate.string("name", value)
+
+
+@pytest.mark.parametrize("validator", [validate.positive_int, validate.optional_positive_int])
+def test_non_positive_value_is_both_value_and_type_error(validator: Any) -> None:
+    """APScheduler 3.x raises TypeError for max_instances=0; greensched documents ValueError."""
+    with pytest.raises(ValueError, match=r"^field must be a positive integer"):
+        validator("field", 0)
+    with pytest.raises(TypeError, match=r"^field must be a positive integer"):
+        validator("field", -3)
