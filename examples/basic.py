@@ -3,17 +3,19 @@
 Run it with ``python examples/basic.py [seconds]`` (default: 6 seconds).
 """
 
+from __future__ import annotations
+
 from gevent import monkey
 
 monkey.patch_all()
 
-import sys  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
+import sys
+from datetime import datetime, timedelta, timezone
 
-import gevent  # noqa: E402
+import gevent
 
-from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED  # noqa: E402
-from greensched.schedulers.gevent import GeventScheduler  # noqa: E402
+from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from greensched.schedulers.gevent import GeventScheduler
 
 
 def tick(label):

@@ -29,7 +29,7 @@ def _group_entry_points(group: str) -> list[Any]:
     found = entry_points()
     if hasattr(found, "select"):
         return list(found.select(group=group))
-    return list(found.get(group, ()))  # type: ignore[attr-defined]
+    return list(found.get(group, ()))
 
 
 class PluginRegistry:

@@ -35,7 +35,9 @@ class JobEncoder(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, BaseTrigger):
             return {_CLASS_KEYS[0]: obj_to_ref(type(o)), _STATE_KEYS[0]: o.__getstate__()}
-        return {_PICKLE_KEYS[0]: b64encode(pickle.dumps(o, pickle.HIGHEST_PROTOCOL)).decode("ascii")}
+        return {
+            _PICKLE_KEYS[0]: b64encode(pickle.dumps(o, pickle.HIGHEST_PROTOCOL)).decode("ascii")
+        }
 
 
 def decode_object(obj: dict[str, Any]) -> Any:
@@ -46,7 +48,7 @@ def decode_object(obj: dict[str, Any]) -> Any:
             if not (isinstance(cls, type) and issubclass(cls, BaseTrigger)):
                 raise ValueError(f"{class_key} must name a trigger class, got: {obj[class_key]!r}")
             instance = cls.__new__(cls)
-            instance.__setstate__(obj[state_key])
+            instance.__setstate__(obj[state_key])  # type: ignore[attr-defined]
             return instance
     for pickle_key in _PICKLE_KEYS:
         if pickle_key in obj:

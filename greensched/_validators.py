@@ -14,7 +14,9 @@ class InvalidValueError(ValueError, TypeError):
     """
 
 
-def _reject(field: str, rule: str, value: Any, exc_type: type[Exception] = ValueError) -> Exception:
+def _reject(
+    field: str, rule: str, value: Any, exc_type: type[Exception] = ValueError
+) -> Exception:
     return exc_type(f"{field} must be {rule}, got: {value!r}")
 
 

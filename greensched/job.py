@@ -172,7 +172,9 @@ class Job:
             value = changes["id"]
             if hasattr(self, "id"):
                 if value != self.id:
-                    raise ValueError(f"The job ID may not be changed (job {self.id!r}, got: {value!r})")
+                    raise ValueError(
+                        f"The job ID may not be changed (job {self.id!r}, got: {value!r})"
+                    )
             else:
                 approved["id"] = validate.string("id", value)
 
@@ -189,9 +191,13 @@ class Job:
                 except ValueError:
                     func_ref = None
             else:
-                raise TypeError(f"func must be a callable or a 'module:name' reference, got: {func!r}")
+                raise TypeError(
+                    f"func must be a callable or a 'module:name' reference, got: {func!r}"
+                )
             if not callable(func):
-                raise TypeError(f"func reference {func_ref!r} does not point to a callable, got: {func!r}")
+                raise TypeError(
+                    f"func reference {func_ref!r} does not point to a callable, got: {func!r}"
+                )
             if args is None:
                 args = ()
             elif isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
@@ -219,13 +225,13 @@ class Job:
         if "coalesce" in changes:
             approved["coalesce"] = validate.boolean("coalesce", changes["coalesce"])
         if "max_instances" in changes:
-            approved["max_instances"] = validate.positive_int("max_instances", changes["max_instances"])
+            approved["max_instances"] = validate.positive_int(
+                "max_instances", changes["max_instances"]
+            )
         if "trigger" in changes:
             trigger = changes["trigger"]
             if not isinstance(trigger, BaseTrigger):
-                raise TypeError(
-                    f"trigger must be a BaseTrigger instance, got: {trigger!r}"
-                )
+                raise TypeError(f"trigger must be a BaseTrigger instance, got: {trigger!r}")
             approved["trigger"] = trigger
         if "executor" in changes:
             approved["executor"] = validate.string("executor", changes["executor"])
@@ -313,5 +319,3 @@ class Job:
         else:
             status = "pending"
         return f"{self.name} (trigger: {self.trigger}, {status})"
-
-

@@ -51,6 +51,7 @@ class _Undefined:
 #: Marks an argument that was not given, where ``None`` is a meaningful value.
 undefined = _Undefined()
 
+
 class UnknownTimeZoneError(ZoneInfoNotFoundError, ValueError):
     """A zone name that is not in the time zone database.
 
@@ -334,7 +335,9 @@ def obj_to_ref(obj: Any) -> str:
     if inspect.ismethod(obj):
         owner = obj.__self__
         if not inspect.isclass(owner):
-            raise ValueError(f"Cannot create a reference to a bound method of an instance: {obj!r}")
+            raise ValueError(
+                f"Cannot create a reference to a bound method of an instance: {obj!r}"
+            )
         module, qualname = owner.__module__, f"{owner.__qualname__}.{obj.__func__.__name__}"
     if not module or not qualname:
         raise ValueError(f"Cannot create a reference to {obj!r}: it has no module or qualname")
@@ -348,9 +351,13 @@ def obj_to_ref(obj: Any) -> str:
     try:
         resolved = ref_to_obj(ref)
     except Exception:  # noqa: BLE001 - whatever stops the reference from resolving
-        raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} does not resolve") from None
+        raise ValueError(
+            f"Cannot create a reference to {obj!r}: {ref!r} does not resolve"
+        ) from None
     if resolved != obj:
-        raise ValueError(f"Cannot create a reference to {obj!r}: {ref!r} resolves to another object")
+        raise ValueError(
+            f"Cannot create a reference to {obj!r}: {ref!r} resolves to another object"
+        )
     return ref
 
 

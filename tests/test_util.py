@@ -1008,7 +1008,9 @@ def test_normalize_second_occurrence_keeps_fold() -> None:
 def test_unknown_zone_is_both_value_error_and_apscheduler_key_error() -> None:
     from zoneinfo import ZoneInfoNotFoundError
 
-    with pytest.raises(ValueError, match=r"^timezone must be a known IANA zone name, got: 'Mars/X'$"):
+    with pytest.raises(
+        ValueError, match=r"^timezone must be a known IANA zone name, got: 'Mars/X'$"
+    ):
         astimezone("Mars/X")
     with pytest.raises(ZoneInfoNotFoundError, match=r"^timezone must be a known IANA zone name"):
         astimezone("Mars/X")

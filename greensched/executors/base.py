@@ -64,7 +64,7 @@ class BaseExecutor(metaclass=ABCMeta):
         self._lock = scheduler._create_lock()
         self._logger = logging.getLogger(f"greensched.executors.{alias}")
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True) -> None:  # noqa: B027 (optional for subclasses)
         """Shut down this executor.
 
         :param wait: ``True`` to wait until all submitted jobs have been executed
@@ -119,9 +119,7 @@ class BaseExecutor(metaclass=ABCMeta):
         for event in events:
             self._scheduler._dispatch_event(event)
 
-    def _run_job_error(
-        self, job_id: str, exc: BaseException, traceback: Any = None
-    ) -> None:
+    def _run_job_error(self, job_id: str, exc: BaseException, traceback: Any = None) -> None:
         """Called by the executor with the exception if there is an error calling
         :func:`run_job`."""
         self._release_instance(job_id)
@@ -159,7 +157,9 @@ def run_job(
         if grace is not None:
             lateness = (clock.now() - run_time).total_seconds()
             if lateness > grace:
-                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time))
+                events.append(
+                    JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
+                )
                 logger.warning('Run time of job "%s" was missed by %.6fs', job, lateness)
                 continue
 
@@ -189,7 +189,9 @@ def run_job(
                 raise
         else:
             events.append(
-                JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)
+                JobExecutionEvent(
+                    EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval
+                )
             )
             logger.info('Job "%s" executed successfully', job)
     return events

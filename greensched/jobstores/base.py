@@ -65,7 +65,7 @@ class BaseJobStore(metaclass=ABCMeta):
         self._alias = alias
         self._logger = logging.getLogger(f"greensched.jobstores.{alias}")
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 (optional for subclasses)
         """Free any resources still bound to this job store."""
 
     def _fix_paused_jobs(self, jobs: list[Job]) -> None:
@@ -147,5 +147,3 @@ class BaseJobStore(metaclass=ABCMeta):
         job._scheduler = self._scheduler  # type: ignore[assignment]
         job._jobstore_alias = self._alias
         return job
-
-

@@ -99,7 +99,7 @@ class BackgroundScheduler(BlockingScheduler):
             self._stopped_remotely = False
             try:
                 BaseScheduler.start(self, *args, **kwargs)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 (raised again in the caller's thread)
                 failure.append(exc)
                 return
             finally:

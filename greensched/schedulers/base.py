@@ -149,7 +149,9 @@ class BaseScheduler(metaclass=ABCMeta):
         gconfig = dict(gconfig or {})
         if prefix:
             gconfig = {
-                key[len(prefix) :]: value for key, value in gconfig.items() if key.startswith(prefix)
+                key[len(prefix) :]: value
+                for key, value in gconfig.items()
+                if key.startswith(prefix)
             }
 
         # Turn dotted keys into nested dicts: "a.b.c" = d -> {"a": {"b": {"c": d}}}
@@ -275,7 +277,9 @@ class BaseScheduler(metaclass=ABCMeta):
         Triggers :meth:`_process_jobs` to be run in an implementation specific manner.
         """
 
-    def add_executor(self, executor: BaseExecutor | str, alias: str = "default", **executor_opts: Any) -> None:
+    def add_executor(
+        self, executor: BaseExecutor | str, alias: str = "default", **executor_opts: Any
+    ) -> None:
         """Add an executor to this scheduler.
 
         Any extra keyword arguments will be passed to the executor plugin's constructor, assuming
@@ -289,9 +293,12 @@ class BaseScheduler(metaclass=ABCMeta):
         """
         with self._executors_lock:
             if alias in self._executors:
-                raise ValueError(f'This scheduler already has an executor by the alias of "{alias}"')
+                raise ValueError(
+                    f'This scheduler already has an executor by the alias of "{alias}"'
+                )
             if isinstance(executor, str):
-                executor = self._executor_plugins.resolve(executor)(**executor_opts)
+                resolved: BaseExecutor = self._executor_plugins.resolve(executor)(**executor_opts)
+                executor = resolved
             elif not isinstance(executor, BaseExecutor):
                 raise TypeError(
                     f"Expected an executor instance or a string, got {executor.__class__.__name__} "
@@ -316,7 +323,9 @@ class BaseScheduler(metaclass=ABCMeta):
             executor.shutdown()
         self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_REMOVED, alias))
 
-    def add_jobstore(self, jobstore: BaseJobStore | str, alias: str = "default", **jobstore_opts: Any) -> None:
+    def add_jobstore(
+        self, jobstore: BaseJobStore | str, alias: str = "default", **jobstore_opts: Any
+    ) -> None:
         """Add a job store to this scheduler.
 
         Any extra keyword arguments will be passed to the job store plugin's constructor, assuming
@@ -330,9 +339,12 @@ class BaseScheduler(metaclass=ABCMeta):
         """
         with self._jobstores_lock:
             if alias in self._jobstores:
-                raise ValueError(f'This scheduler already has a job store by the alias of "{alias}"')
+                raise ValueError(
+                    f'This scheduler already has a job store by the alias of "{alias}"'
+                )
             if isinstance(jobstore, str):
-                jobstore = self._jobstore_plugins.resolve(jobstore)(**jobstore_opts)
+                store: BaseJobStore = self._jobstore_plugins.resolve(jobstore)(**jobstore_opts)
+                jobstore = store
             elif not isinstance(jobstore, BaseJobStore):
                 raise TypeError(
                     f"Expected a job store instance or a string, got {jobstore.__class__.__name__} "
@@ -661,7 +673,9 @@ class BaseScheduler(metaclass=ABCMeta):
         with self._jobstores_lock:
             if self.state == STATE_STOPPED:
                 lines.append("Pending jobs:")
-                pending = [job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)]
+                pending = [
+                    job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)
+                ]
                 lines.extend(f"    {job}" for job in pending)
                 if not pending:
                     lines.append("    No pending jobs")
@@ -719,7 +733,9 @@ class BaseScheduler(metaclass=ABCMeta):
         else:
             document = json.load(infile, object_hook=decode_object)
         if not isinstance(document, dict) or not isinstance(document.get("jobs"), list):
-            raise ValueError(f"infile must hold a job export with a 'jobs' list, got: {document!r:.200}")
+            raise ValueError(  # noqa: TRY004 (the file's content is the bad value)
+                f"infile must hold a job export with a 'jobs' list, got: {document!r:.200}"
+            )
 
         jobs = []
         for state in document["jobs"]:
@@ -755,7 +771,9 @@ class BaseScheduler(metaclass=ABCMeta):
         try:
             jobstore_retry_interval = float(retry)
         except (TypeError, ValueError):
-            raise TypeError(f"jobstore_retry_interval must be a number of seconds, got: {retry!r}") from None
+            raise TypeError(
+                f"jobstore_retry_interval must be a number of seconds, got: {retry!r}"
+            ) from None
         if jobstore_retry_interval <= 0:
             raise ValueError(f"jobstore_retry_interval must be positive, got: {retry!r}")
         clock = config.pop("clock", None) or SYSTEM_CLOCK
@@ -828,7 +846,9 @@ class BaseScheduler(metaclass=ABCMeta):
                         f"got: {class_ref!r}"
                     )
                 return cls(**options)
-            raise ValueError(f'Cannot create {kind} "{alias}" -- either "type" or "class" must be defined')
+            raise ValueError(
+                f'Cannot create {kind} "{alias}" -- either "type" or "class" must be defined'
+            )
         raise TypeError(
             f"Expected {kind} instance or dict for {kind}s[{alias!r}], got "
             f"{value.__class__.__name__} instead"
@@ -866,7 +886,9 @@ class BaseScheduler(metaclass=ABCMeta):
         except KeyError:
             raise UnknownAliasError("job store", alias, self._jobstores) from None
 
-    def _lookup_job(self, job_id: str, jobstore_alias: str | None = None) -> tuple[Job, str | None]:
+    def _lookup_job(
+        self, job_id: str, jobstore_alias: str | None = None
+    ) -> tuple[Job, str | None]:
         """Find a job by its ID.
 
         :return: the job and its job store alias (``None`` for a pending job)
@@ -954,7 +976,10 @@ class BaseScheduler(metaclass=ABCMeta):
     def _check_pending_ids_in_stores(self) -> None:
         """Check that no pending job conflicts with a job already stored (persistent stores)."""
         for job, jobstore_alias, replace_existing in self._pending_jobs:
-            if not replace_existing and self._jobstores[jobstore_alias].lookup_job(job.id) is not None:
+            if (
+                not replace_existing
+                and self._jobstores[jobstore_alias].lookup_job(job.id) is not None
+            ):
                 raise ConflictingIdError(job.id)
 
     def _real_add_job(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
@@ -983,7 +1008,9 @@ class BaseScheduler(metaclass=ABCMeta):
 
     def _missing_job_options(self, job: Job) -> dict[str, Any]:
         """Return the job defaults and first run time that a pending job has yet to get."""
-        missing = {key: value for key, value in self._job_defaults.items() if not hasattr(job, key)}
+        missing = {
+            key: value for key, value in self._job_defaults.items() if not hasattr(job, key)
+        }
         if not hasattr(job, "next_run_time"):
             missing["next_run_time"] = job.trigger.get_next_fire_time(None, self._now())
         return missing
@@ -998,7 +1025,9 @@ class BaseScheduler(metaclass=ABCMeta):
             job = completed
         return job.__getstate__()
 
-    def _create_trigger(self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]) -> BaseTrigger:
+    def _create_trigger(
+        self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]
+    ) -> BaseTrigger:
         if isinstance(trigger, BaseTrigger):
             return trigger
         if trigger is None:
@@ -1042,7 +1071,7 @@ class BaseScheduler(metaclass=ABCMeta):
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
                 try:
                     due_jobs = jobstore.acquire_due_jobs(now)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
                     self._logger.warning(
                         "Error getting due jobs from job store %r: %s", jobstore_alias, exc
                     )
@@ -1057,16 +1086,18 @@ class BaseScheduler(metaclass=ABCMeta):
                 for job in due_jobs:
                     try:
                         self._process_due_job(job, jobstore_alias, jobstore, now, events)
-                    except Exception:
+                    except Exception:  # noqa: PERF203 (one bad job must not stop the others)
                         self._logger.exception(
                             'Error processing due job "%s" of job store %r', job, jobstore_alias
                         )
 
                 try:
                     jobstore_next_run_time = jobstore.get_next_run_time()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
                     self._logger.warning(
-                        "Error getting the next run time from job store %r: %s", jobstore_alias, exc
+                        "Error getting the next run time from job store %r: %s",
+                        jobstore_alias,
+                        exc,
                     )
                     jobstore_next_run_time = now + timedelta(seconds=self.jobstore_retry_interval)
                 if jobstore_next_run_time is not None and (
@@ -1086,7 +1117,9 @@ class BaseScheduler(metaclass=ABCMeta):
             return None
         # timestamps: two datetimes of one zone subtract as wall times, wrong across DST
         wait_seconds = min(max(next_wakeup_time.timestamp() - now.timestamp(), 0.0), TIMEOUT_MAX)
-        self._logger.debug("Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds)
+        self._logger.debug(
+            "Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds
+        )
         return wait_seconds
 
     def _process_due_job(
@@ -1130,7 +1163,9 @@ class BaseScheduler(metaclass=ABCMeta):
         except Exception:
             self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
         else:
-            events.append(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times))
+            events.append(
+                JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
+            )
 
         job_next_run = job.trigger.get_next_fire_time(run_times[-1], now)
         if job_next_run is not None:

@@ -28,7 +28,7 @@ class GeventScheduler(BlockingScheduler):
 
     _greenlet: Greenlet | None = None
 
-    def start(self, *args: Any, **kwargs: Any) -> Greenlet:  # type: ignore[override]
+    def start(self, *args: Any, **kwargs: Any) -> Greenlet:
         """Start the scheduler and spawn its processing loop.
 
         See :meth:`BaseScheduler.start` for the arguments.

@@ -46,13 +46,18 @@ def codes(events: list[SchedulerEvent]) -> list[int]:
 
 class TestStates:
     def test_start_pause_resume_shutdown(
-        self, scheduler: RecordingScheduler, events: list[SchedulerEvent], executor: RecordingExecutor
+        self,
+        scheduler: RecordingScheduler,
+        events: list[SchedulerEvent],
+        executor: RecordingExecutor,
     ) -> None:
         assert not scheduler.running
         scheduler.start()
-        assert scheduler.state == STATE_RUNNING and scheduler.running
+        assert scheduler.state == STATE_RUNNING
+        assert scheduler.running
         scheduler.pause()
-        assert scheduler.state == STATE_PAUSED and scheduler.running
+        assert scheduler.state == STATE_PAUSED
+        assert scheduler.running
         assert scheduler._process_jobs() is None
         scheduler.resume()
         assert scheduler.state == STATE_RUNNING
@@ -106,7 +111,8 @@ class TestExecutorsAndStores:
         assert extra._scheduler is scheduler  # started with the scheduler
         scheduler.remove_executor("extra")
         assert extra.shut_down == [True]
-        assert EVENT_EXECUTOR_ADDED in codes(events) and EVENT_EXECUTOR_REMOVED in codes(events)
+        assert EVENT_EXECUTOR_ADDED in codes(events)
+        assert EVENT_EXECUTOR_REMOVED in codes(events)
 
     def test_executor_added_while_running_is_started(self, scheduler: RecordingScheduler) -> None:
         scheduler.start()
@@ -147,7 +153,8 @@ class TestExecutorsAndStores:
         scheduler.add_jobstore("memory", "other")
         assert scheduler.wakeups == wakeups + 1
         scheduler.remove_jobstore("other")
-        assert EVENT_JOBSTORE_ADDED in codes(events) and EVENT_JOBSTORE_REMOVED in codes(events)
+        assert EVENT_JOBSTORE_ADDED in codes(events)
+        assert EVENT_JOBSTORE_REMOVED in codes(events)
         with pytest.raises(KeyError, match=r"No such job store: 'other'"):
             scheduler.remove_jobstore("other")
 
@@ -193,7 +200,8 @@ class TestListeners:
         with caplog.at_level(logging.ERROR):
             scheduler.start()
         assert [event.code for event in seen] == [EVENT_JOBSTORE_ADDED, EVENT_SCHEDULER_STARTED]
-        assert "Error notifying listener" in caplog.text and "listener bug" in caplog.text
+        assert "Error notifying listener" in caplog.text
+        assert "listener bug" in caplog.text
 
     def test_bad_listener_arguments(self, scheduler: RecordingScheduler) -> None:
         with pytest.raises(TypeError, match=r"^callback must be callable, got: 3$"):
@@ -215,7 +223,9 @@ class TestPendingJobs:
         scheduler.start()
         assert not job.pending
         assert job.next_run_time == mock_clock.now() + timedelta(minutes=10)
-        assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time == 1
+        assert job.max_instances == 1
+        assert job.coalesce is True
+        assert job.misfire_grace_time == 1
         assert scheduler.get_jobs() == [job]
 
     def test_pending_job_can_be_modified_and_removed(self, scheduler: RecordingScheduler) -> None:
@@ -231,7 +241,8 @@ class TestPendingJobs:
             scheduler.add_job(job_func, "interval", minutes=5, id="p")
         assert scheduler.get_jobs() == [first]
         second = scheduler.add_job(job_func, "interval", minutes=5, id="p", replace_existing=True)
-        assert scheduler.get_jobs() == [second] and second is not first
+        assert scheduler.get_jobs() == [second]
+        assert second is not first
 
     def test_unknown_store_of_pending_job_fails_start_cleanly(
         self, scheduler: RecordingScheduler, executor: RecordingExecutor
@@ -243,7 +254,9 @@ class TestPendingJobs:
         assert executor._scheduler is None  # nothing was started
         assert len(scheduler.get_jobs()) == 1
 
-    def test_unknown_executor_of_pending_job_fails_start(self, scheduler: RecordingScheduler) -> None:
+    def test_unknown_executor_of_pending_job_fails_start(
+        self, scheduler: RecordingScheduler
+    ) -> None:
         scheduler.add_job(job_func, "interval", minutes=10, executor="nowhere")
         with pytest.raises(ValueError, match=r"No such executor: 'nowhere' \(known: default\)"):
             scheduler.start()
@@ -271,17 +284,21 @@ class TestJobApi:
     ) -> None:
         scheduler.start()
         wakeups = scheduler.wakeups
-        job = scheduler.add_job(job_func, "interval", seconds=30, args=[1], kwargs={"b": 2}, id="j")
+        job = scheduler.add_job(
+            job_func, "interval", seconds=30, args=[1], kwargs={"b": 2}, id="j"
+        )
         assert not job.pending
         assert job.next_run_time == mock_clock.now() + timedelta(seconds=30)
         assert scheduler.wakeups == wakeups + 1
-        assert events[-1].code == EVENT_JOB_ADDED and events[-1].job_id == "j"
+        assert events[-1].code == EVENT_JOB_ADDED
+        assert events[-1].job_id == "j"
         assert events[-1].jobstore == "default"
 
     def test_add_job_by_reference(self, scheduler: RecordingScheduler) -> None:
         scheduler.start()
         job = scheduler.add_job(f"{__name__}:job_func", "interval", seconds=30)
-        assert job.func is job_func and job.name == "job_func"
+        assert job.func is job_func
+        assert job.name == "job_func"
 
     def test_default_trigger_is_date_now(
         self, scheduler: RecordingScheduler, mock_clock: MockClock
@@ -291,7 +308,9 @@ class TestJobApi:
         assert isinstance(job.trigger, DateTrigger)
         assert job.next_run_time == mock_clock.now()
 
-    def test_trigger_gets_scheduler_timezone(self, scheduler: RecordingScheduler, timezone: Any) -> None:
+    def test_trigger_gets_scheduler_timezone(
+        self, scheduler: RecordingScheduler, timezone: Any
+    ) -> None:
         scheduler.start()
         job = scheduler.add_job(job_func, "interval", hours=1)
         assert job.trigger.timezone == timezone
@@ -334,10 +353,16 @@ class TestJobApi:
                 id="misfire",
             ),
             pytest.param(
-                {"trigger": "sometimes"}, LookupError, r'^No trigger by the name "sometimes"', id="trigger"
+                {"trigger": "sometimes"},
+                LookupError,
+                r'^No trigger by the name "sometimes"',
+                id="trigger",
             ),
             pytest.param(
-                {"trigger": 5}, TypeError, r"^Expected a trigger instance or string, got int", id="trigger-type"
+                {"trigger": 5},
+                TypeError,
+                r"^Expected a trigger instance or string, got int",
+                id="trigger-type",
             ),
             pytest.param(
                 {"jobstore": "nowhere"}, KeyError, r"No such job store: 'nowhere'", id="store"
@@ -346,9 +371,14 @@ class TestJobApi:
                 {"executor": "nowhere"}, ValueError, r"No such executor: 'nowhere'", id="executor"
             ),
             pytest.param(
-                {"next_run_time": "tomorrow"}, ValueError, r"next_run_time must be an ISO 8601", id="nrt"
+                {"next_run_time": "tomorrow"},
+                ValueError,
+                r"next_run_time must be an ISO 8601",
+                id="nrt",
             ),
-            pytest.param({"id": "taken"}, ConflictingIdError, r"conflicts with an existing job", id="id"),
+            pytest.param(
+                {"id": "taken"}, ConflictingIdError, r"conflicts with an existing job", id="id"
+            ),
         ],
     )
     def test_bad_add_job_changes_nothing(
@@ -393,14 +423,18 @@ class TestJobApi:
         scheduler.add_job(job_func, "interval", hours=1, id="j")
         job = scheduler.modify_job("j", name="renamed", max_instances=4)
         assert (job.name, job.max_instances) == ("renamed", 4)
-        assert events[-1].code == EVENT_JOB_MODIFIED and events[-1].job_id == "j"
+        assert events[-1].code == EVENT_JOB_MODIFIED
+        assert events[-1].job_id == "j"
 
     def test_bad_modify_changes_nothing(self, scheduler: RecordingScheduler) -> None:
         scheduler.start()
         job = scheduler.add_job(job_func, "interval", hours=1, id="j", name="before")
-        with pytest.raises(ValueError, match=r"^max_instances must be a positive integer, got: -1$"):
+        with pytest.raises(
+            ValueError, match=r"^max_instances must be a positive integer, got: -1$"
+        ):
             scheduler.modify_job("j", name="after", max_instances=-1)
-        assert job.name == "before" and job.max_instances == 1
+        assert job.name == "before"
+        assert job.max_instances == 1
 
     def test_modify_next_run_time_reorders_store(
         self, scheduler: RecordingScheduler, mock_clock: MockClock
@@ -428,7 +462,9 @@ class TestJobApi:
         job = scheduler.reschedule_job("j", trigger="interval", minutes=5)
         assert job.next_run_time == mock_clock.now() + timedelta(minutes=5)
 
-    def test_pause_and_resume_job(self, scheduler: RecordingScheduler, mock_clock: MockClock) -> None:
+    def test_pause_and_resume_job(
+        self, scheduler: RecordingScheduler, mock_clock: MockClock
+    ) -> None:
         scheduler.start()
         job = scheduler.add_job(job_func, "interval", hours=1, id="j")
         scheduler.add_job(job_func, "interval", hours=2, id="k")
@@ -444,7 +480,9 @@ class TestJobApi:
         self, scheduler: RecordingScheduler, mock_clock: MockClock, events: list[SchedulerEvent]
     ) -> None:
         scheduler.start()
-        scheduler.add_job(job_func, "date", run_date=mock_clock.now() + timedelta(seconds=1), id="d")
+        scheduler.add_job(
+            job_func, "date", run_date=mock_clock.now() + timedelta(seconds=1), id="d"
+        )
         scheduler.pause_job("d")
         assert scheduler.resume_job("d") is not None  # the date is still ahead
         scheduler.pause_job("d")
@@ -461,7 +499,8 @@ class TestJobApi:
         scheduler.add_job(job_func, "interval", hours=1, id="j")
         scheduler.remove_job("j")
         assert scheduler.get_job("j") is None
-        assert events[-1].code == EVENT_JOB_REMOVED and events[-1].jobstore == "default"
+        assert events[-1].code == EVENT_JOB_REMOVED
+        assert events[-1].jobstore == "default"
         with pytest.raises(JobLookupError):
             scheduler.remove_job("j")
 
@@ -479,7 +518,9 @@ class TestJobApi:
         job.remove()
         assert scheduler.get_job("j") is None
 
-    def test_remove_all_jobs(self, scheduler: RecordingScheduler, events: list[SchedulerEvent]) -> None:
+    def test_remove_all_jobs(
+        self, scheduler: RecordingScheduler, events: list[SchedulerEvent]
+    ) -> None:
         scheduler.start()
         scheduler.add_jobstore(MemoryJobStore(), "other")
         scheduler.add_job(job_func, "interval", hours=1, id="a")

@@ -19,7 +19,11 @@ from .conftest import RecordingScheduler
 
 def test_defaults_match_apscheduler() -> None:
     scheduler = RecordingScheduler(timezone="UTC")
-    assert scheduler._job_defaults == {"misfire_grace_time": 1, "coalesce": True, "max_instances": 1}
+    assert scheduler._job_defaults == {
+        "misfire_grace_time": 1,
+        "coalesce": True,
+        "max_instances": 1,
+    }
     assert scheduler.jobstore_retry_interval == 10.0
     assert scheduler._logger.name == "greensched.scheduler"
     assert scheduler.timezone is dt_timezone.utc
@@ -46,7 +50,11 @@ def test_gconfig_with_prefix_builds_nested_options() -> None:
     }
     scheduler = RecordingScheduler(gconfig)
     assert scheduler.timezone == ZoneInfo("Europe/Berlin")
-    assert scheduler._job_defaults == {"misfire_grace_time": 30, "coalesce": False, "max_instances": 3}
+    assert scheduler._job_defaults == {
+        "misfire_grace_time": 30,
+        "coalesce": False,
+        "max_instances": 3,
+    }
     assert scheduler.jobstore_retry_interval == 2.5
     assert isinstance(scheduler._executors["default"], DebugExecutor)
     assert isinstance(scheduler._executors["pool"], GeventExecutor)
@@ -170,11 +178,17 @@ def test_bad_option_is_rejected_and_changes_nothing(
         scheduler.configure(**options)
     assert scheduler.timezone is dt_timezone.utc
     assert scheduler._executors == {"default": executor}
-    assert scheduler._job_defaults == {"misfire_grace_time": 1, "coalesce": True, "max_instances": 1}
+    assert scheduler._job_defaults == {
+        "misfire_grace_time": 1,
+        "coalesce": True,
+        "max_instances": 1,
+    }
 
 
 def test_configure_replaces_executors_and_stores() -> None:
-    scheduler = RecordingScheduler(executors={"a": DebugExecutor()}, jobstores={"b": MemoryJobStore()})
+    scheduler = RecordingScheduler(
+        executors={"a": DebugExecutor()}, jobstores={"b": MemoryJobStore()}
+    )
     scheduler.configure(executors={"c": DebugExecutor()})
     assert list(scheduler._executors) == ["c"]
     assert scheduler._jobstores == {}

@@ -25,16 +25,22 @@ def job_func(a: Any = None, b: Any = None) -> Any:
     return a
 
 
-def make_scheduler(clock: MockClock, executor: RecordingExecutor | None = None) -> RecordingScheduler:
+def make_scheduler(
+    clock: MockClock, executor: RecordingExecutor | None = None
+) -> RecordingScheduler:
     return RecordingScheduler(
-        clock=clock, timezone="Europe/Berlin", executors={"default": executor or RecordingExecutor()}
+        clock=clock,
+        timezone="Europe/Berlin",
+        executors={"default": executor or RecordingExecutor()},
     )
 
 
 def test_round_trip_gives_working_jobs(mock_clock: MockClock) -> None:
     source = make_scheduler(mock_clock)
     source.start()
-    source.add_job(job_func, "interval", minutes=15, args=[1], kwargs={"b": 2}, id="i", name="quarter")
+    source.add_job(
+        job_func, "interval", minutes=15, args=[1], kwargs={"b": 2}, id="i", name="quarter"
+    )
     source.add_job(job_func, "date", run_date=mock_clock.now() + timedelta(hours=1), id="d")
     source.add_job(job_func, "interval", hours=1, id="paused", next_run_time=None)
     out = io.StringIO()
@@ -52,13 +58,17 @@ def test_round_trip_gives_working_jobs(mock_clock: MockClock) -> None:
     jobs = {job.id: job for job in target.get_jobs()}
     assert set(jobs) == {"i", "d", "paused"}
     imported = jobs["i"]
-    assert imported.func is job_func and imported.args == (1,) and imported.kwargs == {"b": 2}
-    assert imported.name == "quarter" and isinstance(imported.trigger, IntervalTrigger)
+    assert imported.func is job_func
+    assert imported.args == (1,)
+    assert imported.kwargs == {"b": 2}
+    assert imported.name == "quarter"
+    assert isinstance(imported.trigger, IntervalTrigger)
     assert imported.next_run_time == source.get_job("i").next_run_time
     assert isinstance(jobs["d"].trigger, DateTrigger)
     assert jobs["paused"].next_run_time is None
     # bound to the scheduler, announced, and the scheduler was woken up
-    assert imported._scheduler is target and not imported.pending
+    assert imported._scheduler is target
+    assert not imported.pending
     assert [e.job_id for e in events if e.code == EVENT_JOB_ADDED] == ["i", "d", "paused"]  # type: ignore[attr-defined]
     assert target.wakeups > wakeups
     imported.modify(name="renamed")
@@ -118,7 +128,9 @@ def test_imports_an_apscheduler_3_11_export(mock_clock: MockClock) -> None:
     scheduler.import_jobs(str(DATA / "apscheduler-3.11-export.json"))
     jobs = {job.id: job for job in scheduler.get_jobs()}
     quarter = jobs["every-15-min"]
-    assert quarter.func is job_func and quarter.args == (1,) and quarter.kwargs == {"b": 2}
+    assert quarter.func is job_func
+    assert quarter.args == (1,)
+    assert quarter.kwargs == {"b": 2}
     assert (quarter.coalesce, quarter.misfire_grace_time) == (False, 30)
     assert isinstance(quarter.trigger, IntervalTrigger)
     assert quarter.trigger.interval == timedelta(minutes=15)

@@ -66,7 +66,9 @@ def test_no_jobs_means_no_wakeup(scheduler: RecordingScheduler) -> None:
     assert scheduler._process_jobs() is None
 
 
-def test_returns_seconds_until_next_run(scheduler: RecordingScheduler, mock_clock: MockClock) -> None:
+def test_returns_seconds_until_next_run(
+    scheduler: RecordingScheduler, mock_clock: MockClock
+) -> None:
     scheduler.start()
     scheduler.add_job(record, "interval", seconds=90)
     assert scheduler._process_jobs() == 90.0
@@ -252,7 +254,9 @@ class TestWithDebugExecutor:
     """Runs inline, so the whole path from due job to execution event is visible."""
 
     @pytest.fixture
-    def inline(self, mock_clock: MockClock, timezone: Any, events: list[SchedulerEvent]) -> RecordingScheduler:
+    def inline(
+        self, mock_clock: MockClock, timezone: Any, events: list[SchedulerEvent]
+    ) -> RecordingScheduler:
         scheduler = RecordingScheduler(
             clock=mock_clock, timezone=timezone, executors={"default": DebugExecutor()}
         )
@@ -268,7 +272,8 @@ class TestWithDebugExecutor:
         inline._process_jobs()
         assert calls == ["hello"]
         executed = [e for e in events if e.code == EVENT_JOB_EXECUTED]
-        assert len(executed) == 1 and isinstance(executed[0], JobExecutionEvent)
+        assert len(executed) == 1
+        assert isinstance(executed[0], JobExecutionEvent)
         assert executed[0].retval == "hello"
 
     def test_job_error_event_carries_exception_and_traceback(

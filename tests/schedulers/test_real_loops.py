@@ -53,7 +53,8 @@ def test_gevent_scheduler_runs_jobs_in_greenlets() -> None:
     assert isinstance(loop, gevent.Greenlet)
     scheduler.add_job(job, "date", run_date=soon(0.02))
     assert done.wait(PATIENCE)
-    assert ran_in[0] is not loop and ran_in[0] is not gevent.getcurrent()
+    assert ran_in[0] is not loop
+    assert ran_in[0] is not gevent.getcurrent()
     scheduler.shutdown()
     assert loop.dead
 
