@@ -1,0 +1,154 @@
+"""A job store that keeps the jobs in memory, indexed by a heap (no persistence)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+from greensched._heap import DeadlineHeap, HeapEntry
+from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
+
+if TYPE_CHECKING:
+    from greensched.job import Job
+
+__all__ = ("MemoryJobStore",)
+
+
+class MemoryJobStore(BaseJobStore):
+    """Stores jobs in memory. Provides no persistence support: the store keeps the
+    :class:`~greensched.job.Job` objects themselves, and they are lost when the process exits.
+
+    Plugin alias: ``memory``
+
+    Jobs with a next run time are in a heap ordered by that time; paused jobs (no next run
+    time) are kept apart. An index by job id sits next
+    to both. With n jobs:
+
+    * :meth:`add_job`, :meth:`update_job` and :meth:`remove_job` cost O(log n), amortized;
+    * :meth:`lookup_job` costs O(1);
+    * :meth:`get_next_run_time` costs O(1), amortized;
+    * :meth:`get_due_jobs` costs O(k log k) for k due jobs, whatever n is;
+    * :meth:`get_all_jobs` costs O(n log n).
+
+    Like every job store, it relies on the scheduler to serialize calls (the scheduler holds its
+    jobstore lock around them); it takes no lock itself.
+
+    Jobs with the same next run time come in job id order, and paused jobs last, by job id,
+    as in APScheduler 3.x.
+
+    .. note:: APScheduler 3.x keeps a sorted list, so each add, update or removal costs O(n).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._heap: DeadlineHeap[Job] = DeadlineHeap()
+        self._entries: dict[str, HeapEntry[Job]] = {}  # every job, by id
+        self._paused: dict[str, HeapEntry[Job]] = {}  # jobs with no next run time, by id
+
+    def shutdown(self) -> None:
+        """Remove every job, like APScheduler 3.x's memory store does."""
+        self.remove_all_jobs()
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        """Return the job with the given id, or ``None`` if there is none.
+
+        :param job_id: the identifier of the job
+        """
+        entry = self._entries.get(job_id)
+        return None if entry is None else entry.value
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        """Return the jobs whose next run time is ``now`` or earlier, earliest first. The jobs
+        stay in the store: the scheduler updates or removes each of them afterwards.
+
+        :param now: the current time (an aware datetime)
+        """
+        return [entry.value for entry in self._heap.due(now.timestamp())]
+
+    def get_next_run_time(self) -> datetime | None:
+        """Return the earliest next run time of the jobs in this store, or ``None`` if every
+        job is paused or there are none."""
+        entry = self._heap.peek()
+        return None if entry is None else entry.value.next_run_time
+
+    def get_all_jobs(self) -> list[Job]:
+        """Return every job, by next run time (ascending), paused jobs last."""
+        jobs = [entry.value for entry in self._heap.ordered()]
+        jobs.extend(
+            job
+            for job in sorted(
+                (entry.value for entry in self._paused.values()), key=attrgetter("id")
+            )
+        )
+        return jobs
+
+    def add_job(self, job: Job) -> None:
+        """Add a job, scheduled at its ``next_run_time`` (paused if that is ``None``).
+
+        :param job: the job to add
+        :raises ConflictingIdError: if the store already has a job with the same id
+        """
+        job_id = job.id
+        if job_id in self._entries:
+            raise ConflictingIdError(job_id)
+        entry = HeapEntry(job, job_id)
+        next_run_time = job.next_run_time
+        if next_run_time is None:
+            self._paused[job_id] = entry
+        else:
+            self._heap.push(entry, next_run_time.timestamp())
+        self._entries[job_id] = entry
+
+    def update_job(self, job: Job) -> None:
+        """Replace the stored job that has the same id, and move it to its ``next_run_time``
+        (pause it if that is ``None``).
+
+        The job may be the stored object itself, already modified in place (that is what the
+        scheduler does), or another object with the same id.
+
+        :param job: the new version of the job
+        :raises JobLookupError: if the store has no job with that id
+        """
+        job_id = job.id
+        entry = self._entries.get(job_id)
+        if entry is None:
+            raise JobLookupError(job_id)
+        next_run_time = job.next_run_time
+        if next_run_time is None:
+            if entry.when is not None:
+                self._heap.cancel(entry)
+                self._paused[job_id] = entry
+        else:
+            when = next_run_time.timestamp()
+            if entry.when is not None:  # scheduled (faster to read than entry.scheduled)
+                self._heap.reschedule(entry, when)
+            else:
+                self._heap.push(entry, when)
+                del self._paused[job_id]
+        entry.value = job
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove a job.
+
+        :param job_id: the identifier of the job
+        :raises JobLookupError: if the store has no job with that id
+        """
+        entry = self._entries.pop(job_id, None)
+        if entry is None:
+            raise JobLookupError(job_id)
+        if entry.when is not None:  # scheduled
+            self._heap.cancel(entry)
+        else:
+            del self._paused[job_id]
+
+    def remove_all_jobs(self) -> None:
+        """Remove every job."""
+        self._heap.clear()
+        self._entries.clear()
+        self._paused.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{self.__class__.__name__} (jobs={len(self._entries)}, paused={len(self._paused)})>"
+        )

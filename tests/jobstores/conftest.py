@@ -1,0 +1,52 @@
+"""Fixtures for the job store tests: real Job objects built without a scheduler."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone, tzinfo
+from typing import Any, Callable
+
+import pytest
+
+from greensched.job import Job
+from greensched.triggers.base import BaseTrigger
+
+
+class StubTrigger(BaseTrigger):
+    """A trigger that never fires again (stores never call it; jobs just need one)."""
+
+    __slots__ = ()
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        return None
+
+    def __str__(self) -> str:
+        return "stub"
+
+
+class StubScheduler:
+    """The one thing a Job asks its scheduler for while it is built: the default time zone."""
+
+    timezone: tzinfo = timezone.utc
+
+
+def noop() -> None:
+    """The function every test job would run."""
+
+
+@pytest.fixture
+def make_job() -> Callable[..., Job]:
+    """Return a factory: ``make_job(id, next_run_time, **options) -> Job``."""
+    scheduler = StubScheduler()
+
+    def make(job_id: str, next_run_time: datetime | None, **options: Any) -> Job:
+        options.setdefault("func", noop)
+        options.setdefault("trigger", StubTrigger())
+        options.setdefault("executor", "default")
+        options.setdefault("misfire_grace_time", 1)
+        options.setdefault("coalesce", True)
+        options.setdefault("max_instances", 1)
+        return Job(scheduler, id=job_id, next_run_time=next_run_time, **options)  # type: ignore[arg-type]
+
+    return make
