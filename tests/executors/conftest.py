@@ -13,21 +13,7 @@ import pytest
 from greensched.events import JobExecutionEvent
 from greensched.job import Job
 from greensched.testing import MockClock
-from greensched.triggers.base import BaseTrigger
-
-
-class NeverTrigger(BaseTrigger):
-    """A trigger with no fire times: executors never ask it anything."""
-
-    __slots__ = ()
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        return None
-
-    def __str__(self) -> str:
-        return "never"
+from tests.support import NeverTrigger
 
 
 class FakeScheduler:

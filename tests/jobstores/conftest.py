@@ -8,21 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from greensched.job import Job
-from greensched.triggers.base import BaseTrigger
-
-
-class StubTrigger(BaseTrigger):
-    """A trigger that never fires again (stores never call it; jobs just need one)."""
-
-    __slots__ = ()
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        return None
-
-    def __str__(self) -> str:
-        return "stub"
+from tests.support import NeverTrigger
 
 
 class StubScheduler:
@@ -42,7 +28,7 @@ def make_job() -> Callable[..., Job]:
 
     def make(job_id: str, next_run_time: datetime | None, **options: Any) -> Job:
         options.setdefault("func", noop)
-        options.setdefault("trigger", StubTrigger())
+        options.setdefault("trigger", NeverTrigger())
         options.setdefault("executor", "default")
         options.setdefault("misfire_grace_time", 1)
         options.setdefault("coalesce", True)
