@@ -279,12 +279,7 @@ class Job:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.get("version", 1)
-        if version > JOB_STATE_VERSION:
-            raise ValueError(
-                f"Job has version {version}, but only version {JOB_STATE_VERSION} and lower "
-                "can be handled (saved by a newer greensched?)"
-            )
+        validate.require_state_version(self, state, JOB_STATE_VERSION)
         self.id = state["id"]
         self.func_ref = state["func"]
         self.func = ref_to_obj(self.func_ref)

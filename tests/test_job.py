@@ -609,8 +609,8 @@ def test_setstate_newer_version() -> None:
     state["version"] = 2
     with pytest.raises(
         ValueError,
-        match=r"^Job has version 2, but only version 1 and lower can be handled "
-        r"\(saved by a newer greensched\?\)$",
+        match=r"^Cannot restore Job from state version 2: this release of greensched reads "
+        r"versions up to 1 \(the state was saved by a newer release\)$",
     ):
         Job.__new__(Job).__setstate__(state)
 

@@ -123,3 +123,41 @@ def test_non_positive_value_is_both_value_and_type_error(validator: Any) -> None
         validator("field", 0)
     with pytest.raises(TypeError, match=r"^field must be a positive integer"):
         validator("field", -3)
+
+
+class _Thing:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"), [({"version": 2}, 2), ({}, 1), ({"version": 1, "x": 0}, 1)]
+)
+def test_require_state_version_accepts_known_versions(
+    state: dict[str, Any], expected: int
+) -> None:
+    assert validate.require_state_version(_Thing(), state, 2) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "exc_type", "message"),
+    [
+        (
+            {"version": 3},
+            ValueError,
+            r"^Cannot restore _Thing from state version 3: this release of greensched reads "
+            r"versions up to 2 \(the state was saved by a newer release\)$",
+        ),
+        (
+            {"version": "2"},
+            ValueError,
+            r"^_Thing state version must be a positive integer, got: '2'$",
+        ),
+        ({"version": 0}, ValueError, r"^_Thing state version must be a positive integer, got: 0$"),
+        ([1, 2], TypeError, r"^_Thing state must be a dict, got: \[1, 2\]$"),
+    ],
+)
+def test_require_state_version_rejects(
+    state: Any, exc_type: type[Exception], message: str
+) -> None:
+    with pytest.raises(exc_type, match=message):
+        validate.require_state_version(_Thing(), state, 2)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import random
 from abc import ABCMeta, abstractmethod
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from greensched.util import localize, normalize
 
@@ -52,36 +50,6 @@ class BaseTrigger(metaclass=ABCMeta):
         if zone is None:
             return next_fire_time + delay
         return (next_fire_time.astimezone(timezone.utc) + delay).astimezone(zone)
-
-
-def require_state_version(obj: object, state: Mapping[str, Any], max_version: int) -> int:
-    """Check the ``version`` of a pickled state before ``obj.__setstate__`` restores it.
-
-    A state without a ``version`` key is version 1.
-
-    :param obj: the object being restored (named in the error message)
-    :param state: the state dict given to ``__setstate__``
-    :param max_version: the newest state version this release can read
-    :return: the state's version
-    :raises TypeError: if ``state`` is not a mapping
-    :raises ValueError: if the version is not a positive integer, or is newer than
-        ``max_version`` (the state was saved by a newer release of greensched)
-    """
-    class_name = type(obj).__name__
-    if not isinstance(state, Mapping):
-        raise TypeError(f"{class_name} state must be a dict, got: {state!r}")
-    version = state.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(
-            f"{class_name} state version must be a positive integer, got: {version!r}"
-        )
-    if version > max_version:
-        raise ValueError(
-            f"Cannot restore {class_name} from state version {version}: this release of "
-            f"greensched reads versions up to {max_version} (the state was saved by a newer "
-            "release)"
-        )
-    return version
 
 
 def skip_dst_gap(dt: datetime) -> datetime:

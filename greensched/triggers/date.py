@@ -8,7 +8,8 @@ from typing import Any
 from tzlocal import get_localzone
 
 from greensched import _clock
-from greensched.triggers.base import BaseTrigger, require_state_version, skip_dst_gap
+from greensched import _validators as validate
+from greensched.triggers.base import BaseTrigger, skip_dst_gap
 from greensched.util import astimezone, convert_to_datetime, datetime_repr
 
 __all__ = ("DateTrigger",)
@@ -61,7 +62,7 @@ class DateTrigger(BaseTrigger):
         return {"version": 1, "run_date": self.run_date}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        require_state_version(self, state, 1)
+        validate.require_state_version(self, state, 1)
         self.run_date = state["run_date"]
 
     def __str__(self) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 from tzlocal import get_localzone
 
 from greensched import _clock
-from greensched._validators import non_negative_number
-from greensched.triggers.base import BaseTrigger, require_state_version, skip_dst_gap
+from greensched._validators import non_negative_number, require_state_version
+from greensched.triggers.base import BaseTrigger, skip_dst_gap
 from greensched.util import astimezone, convert_to_datetime, datetime_repr
 
 __all__ = ("IntervalTrigger",)
