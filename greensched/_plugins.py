@@ -82,3 +82,20 @@ class PluginRegistry:
             )
         self._classes[alias] = loaded
         return loaded
+
+    def instantiate(self, plugin: Any, options: dict[str, Any]) -> Any:
+        """Return ``plugin`` if it is already an instance of the base class; create the plugin
+        named ``plugin`` with ``options`` if it is a string.
+
+        :raises TypeError: if ``plugin`` is neither
+        :raises LookupError: if no plugin has that name
+        """
+        if isinstance(plugin, str):
+            return self.resolve(plugin)(**options)
+        if isinstance(plugin, self.base_class):
+            return plugin
+        article = "an" if self.kind[0] in "aeiou" else "a"
+        raise TypeError(
+            f"Expected {article} {self.kind} instance or a string, got "
+            f"{plugin.__class__.__name__} instead"
+        )

@@ -296,17 +296,10 @@ class BaseScheduler(metaclass=ABCMeta):
                 raise ValueError(
                     f'This scheduler already has an executor by the alias of "{alias}"'
                 )
-            if isinstance(executor, str):
-                resolved: BaseExecutor = self._executor_plugins.resolve(executor)(**executor_opts)
-                executor = resolved
-            elif not isinstance(executor, BaseExecutor):
-                raise TypeError(
-                    f"Expected an executor instance or a string, got {executor.__class__.__name__} "
-                    "instead"
-                )
+            instance: BaseExecutor = self._executor_plugins.instantiate(executor, executor_opts)
             if self.state != STATE_STOPPED:
-                executor.start(self, alias)
-            self._executors[alias] = executor
+                instance.start(self, alias)
+            self._executors[alias] = instance
         self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias))
 
     def remove_executor(self, alias: str, shutdown: bool = True) -> None:
@@ -342,17 +335,10 @@ class BaseScheduler(metaclass=ABCMeta):
                 raise ValueError(
                     f'This scheduler already has a job store by the alias of "{alias}"'
                 )
-            if isinstance(jobstore, str):
-                store: BaseJobStore = self._jobstore_plugins.resolve(jobstore)(**jobstore_opts)
-                jobstore = store
-            elif not isinstance(jobstore, BaseJobStore):
-                raise TypeError(
-                    f"Expected a job store instance or a string, got {jobstore.__class__.__name__} "
-                    "instead"
-                )
+            store: BaseJobStore = self._jobstore_plugins.instantiate(jobstore, jobstore_opts)
             if self.state != STATE_STOPPED:
-                jobstore.start(self, alias)
-            self._jobstores[alias] = jobstore
+                store.start(self, alias)
+            self._jobstores[alias] = store
 
         self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias))
         if self.state != STATE_STOPPED:
@@ -837,7 +823,7 @@ class BaseScheduler(metaclass=ABCMeta):
             class_ref = options.pop("class", None)
             plugin = options.pop("type", None)
             if plugin:
-                return plugins.resolve(plugin)(**options)
+                return plugins.instantiate(plugin, options)
             if class_ref:
                 cls = maybe_ref(class_ref)
                 if not (isinstance(cls, type) and issubclass(cls, base_class)):
@@ -1039,9 +1025,8 @@ class BaseScheduler(metaclass=ABCMeta):
             )
         # Use the scheduler's time zone if nothing else is specified
         trigger_args.setdefault("timezone", self.timezone)
-        trigger_class = self._trigger_plugins.resolve(trigger)
         with using_clock(self._clock):  # a default start date comes from the scheduler's clock
-            instance: BaseTrigger = trigger_class(**trigger_args)
+            instance: BaseTrigger = self._trigger_plugins.instantiate(trigger, trigger_args)
         return instance
 
     def _create_lock(self) -> Any:
