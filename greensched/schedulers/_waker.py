@@ -35,8 +35,14 @@ class Waker:
         """Wake the waiting loop; safe from any thread."""
         if _get_thread_ident() == self._thread_ident:
             self._event.set()
-        else:
+            return
+        try:
             self._loop.run_callback_threadsafe(self._event.set)
+        except ValueError:
+            # "operation on destroyed loop": the owner thread has ended (a background
+            # scheduler that shut down); there is no loop left to wake
+            if self._loop.ptr:
+                raise
 
     def wait(self, timeout: float | None) -> None:
         """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta, tzinfo
@@ -590,8 +591,6 @@ class BaseScheduler(metaclass=ABCMeta):
         :param pending: **DEPRECATED**, ignored (as in APScheduler 3.x)
         """
         if pending is not None:
-            import warnings
-
             warnings.warn(
                 'The "pending" option is deprecated -- get_jobs() always returns scheduled jobs if '
                 "the scheduler has been started and pending jobs otherwise",
