@@ -144,8 +144,10 @@ def test_require_state_version_accepts_known_versions(
         (
             {"version": 3},
             ValueError,
-            r"^Cannot restore _Thing from state version 3: this release of greensched reads "
-            r"versions up to 2 \(the state was saved by a newer release\)$",
+            (
+                r"^Cannot restore _Thing from state version 3: this release of greensched reads "
+                r"versions up to 2 \(the state was saved by a newer release\)$"
+            ),
         ),
         (
             {"version": "2"},
