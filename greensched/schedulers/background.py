@@ -8,6 +8,7 @@ from typing import Any
 import gevent
 from gevent.monkey import is_module_patched
 
+from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import STATE_STOPPED, BaseScheduler
 from greensched.schedulers.blocking import BlockingScheduler
@@ -46,7 +47,7 @@ class BackgroundScheduler(BlockingScheduler):
         here.
         """
         if self.running:
-            BaseScheduler.start(self)  # raises SchedulerAlreadyRunningError
+            raise SchedulerAlreadyRunningError
         previous = self._thread
         if previous is not None and previous is not threading.current_thread():
             previous.join()  # an earlier shutdown(wait=False) may still be draining its jobs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import STATE_STOPPED, TIMEOUT_MAX, BaseScheduler
 
@@ -24,6 +25,8 @@ class BlockingScheduler(BaseScheduler):
 
         See :meth:`BaseScheduler.start` for the arguments.
         """
+        if self.running:
+            raise SchedulerAlreadyRunningError  # before the running loop's waker is replaced
         self._waker = Waker()
         super().start(*args, **kwargs)
         self._main_loop()

@@ -8,6 +8,7 @@ import gevent
 import gevent.lock
 from gevent import Greenlet
 
+from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import BaseScheduler
 from greensched.schedulers.blocking import BlockingScheduler
@@ -35,6 +36,8 @@ class GeventScheduler(BlockingScheduler):
 
         :return: the greenlet running the processing loop
         """
+        if self.running:
+            raise SchedulerAlreadyRunningError  # before the running loop's waker is replaced
         self._waker = Waker()
         BaseScheduler.start(self, *args, **kwargs)
         self._greenlet = gevent.spawn(self._main_loop)

@@ -16,6 +16,7 @@ import pytest
 
 from greensched._clock import SYSTEM_CLOCK
 from greensched.events import EVENT_JOB_EXECUTED, SchedulerEvent
+from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers.background import BackgroundScheduler
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.schedulers.gevent import GeventScheduler
@@ -196,4 +197,20 @@ def test_aware_run_date_in_another_zone() -> None:
     scheduler.start()
     scheduler.add_job(done.set, "date", run_date=soon().astimezone(timezone.utc))
     assert done.wait(PATIENCE)
+    scheduler.shutdown()
+
+
+@pytest.mark.parametrize("scheduler_class", [GeventScheduler, BackgroundScheduler])
+def test_second_start_is_refused_and_the_loop_still_wakes(scheduler_class: type) -> None:
+    scheduler = scheduler_class(timezone="UTC")
+    scheduler.start()
+    gevent.sleep(0.01)  # the loop is now asleep, waiting for a wakeup
+    with pytest.raises(SchedulerAlreadyRunningError, match=r"^Scheduler is already running$"):
+        scheduler.start()
+    ran = threading.Event()
+    scheduler.add_job(ran.set, "date", run_date=soon())
+    deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
+    while not ran.is_set() and SYSTEM_CLOCK.monotonic() < deadline:
+        gevent.sleep(0.005)
+    assert ran.is_set()
     scheduler.shutdown()
