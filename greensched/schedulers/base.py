@@ -707,6 +707,7 @@ class BaseScheduler(metaclass=ABCMeta):
             source file
         :param jobstore: the alias of the job store to import the jobs to
         :raises ValueError: if the file is not an export (nothing is imported then)
+        :raises ConflictingIdError: if a job's id is taken (nothing is imported then)
 
         .. warning:: Values in the file are unpickled: import only files you trust.
         .. note:: APScheduler 3.x adds imported jobs straight to the store, so they do not
@@ -730,11 +731,25 @@ class BaseScheduler(metaclass=ABCMeta):
             job._jobstore_alias = None
             jobs.append(job)
         with self._jobstores_lock:
+            self._check_import_conflicts(jobs, jobstore)
             for job in jobs:
                 if self.state == STATE_STOPPED:
                     self._add_pending_job(job, jobstore, False)
                 else:
                     self._real_add_job(job, jobstore, False)
+
+    def _check_import_conflicts(self, jobs: list[Job], jobstore: str) -> None:
+        """Refuse an import, before anything is added, if one of its ids is taken."""
+        taken: set[str] = set()
+        if self.state == STATE_STOPPED:
+            taken.update(job.id for job, alias, _ in self._pending_jobs if alias == jobstore)
+        else:
+            store = self._lookup_jobstore(jobstore)
+            taken.update(job.id for job in jobs if store.lookup_job(job.id) is not None)
+        for job in jobs:
+            if job.id in taken:
+                raise ConflictingIdError(job.id)
+            taken.add(job.id)
 
     #
     # Private API

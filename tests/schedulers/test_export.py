@@ -111,14 +111,35 @@ def test_import_of_a_file_that_is_not_an_export(mock_clock: MockClock) -> None:
     assert scheduler.get_jobs() == []
 
 
-def test_import_conflicting_id(mock_clock: MockClock) -> None:
-    scheduler = make_scheduler(mock_clock)
-    scheduler.start()
-    scheduler.add_job(job_func, "interval", minutes=5, id="same")
+@pytest.mark.parametrize("started", [True, False], ids=["running", "pending"])
+def test_import_with_a_taken_id_imports_nothing(mock_clock: MockClock, started: bool) -> None:
+    source = make_scheduler(mock_clock)
+    source.add_job(job_func, "interval", minutes=5, id="fresh")
+    source.add_job(job_func, "interval", minutes=5, id="same")
     out = io.StringIO()
-    scheduler.export_jobs(out)
-    with pytest.raises(KeyError, match="conflicts with an existing job"):
-        scheduler.import_jobs(io.StringIO(out.getvalue()))
+    source.export_jobs(out)
+
+    target = make_scheduler(mock_clock)
+    if started:
+        target.start()
+    target.add_job(job_func, "interval", minutes=7, id="same")
+    with pytest.raises(KeyError, match=r"Job identifier \(same\) conflicts with an existing job"):
+        target.import_jobs(io.StringIO(out.getvalue()))
+    assert [job.id for job in target.get_jobs()] == ["same"]
+
+
+def test_import_of_a_file_with_one_id_twice_imports_nothing(mock_clock: MockClock) -> None:
+    source = make_scheduler(mock_clock)
+    source.add_job(job_func, "interval", minutes=5, id="twice")
+    out = io.StringIO()
+    source.export_jobs(out)
+    document = json.loads(out.getvalue())
+    document["jobs"] *= 2
+    target = make_scheduler(mock_clock)
+    target.start()
+    with pytest.raises(KeyError, match=r"Job identifier \(twice\) conflicts"):
+        target.import_jobs(io.StringIO(json.dumps(document)))
+    assert target.get_jobs() == []
 
 
 def test_imports_an_apscheduler_3_11_export(mock_clock: MockClock) -> None:
