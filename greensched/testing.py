@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 __all__ = ["MockClock"]
@@ -14,14 +15,24 @@ __all__ = ["MockClock"]
 class MockClock:
     """A clock that only moves when told to.
 
-    Pass it to a scheduler as ``clock=MockClock(...)`` and drive the scheduler's
-    ``_process_jobs()`` (or ``wakeup()``) after each :meth:`jump`.
+    Pass it to a scheduler as ``clock=MockClock(...)``: a started scheduler subscribes its
+    :meth:`~greensched.schedulers.base.BaseScheduler.wakeup` to the clock, so each :meth:`jump`
+    wakes its processing loop, which then runs whatever became due. A test of a daily job jumps
+    a day and yields to the hub (``gevent.sleep(0)``) instead of waiting a day::
+
+        clock = MockClock()
+        scheduler = GeventScheduler(clock=clock, timezone="UTC")
+        scheduler.add_job(report, "interval", days=1)
+        scheduler.start()
+        clock.jump(timedelta(days=1))
+        gevent.sleep(0)  # the loop runs the job's first run
+
 
     :param start: the initial wall time (an aware datetime; a naive one is taken as UTC);
         defaults to 2020-01-01 00:00 UTC
     """
 
-    __slots__ = ("_monotonic", "_now")
+    __slots__ = ("_listeners", "_monotonic", "_now")
 
     def __init__(self, start: datetime | None = None) -> None:
         if start is None:
@@ -32,6 +43,7 @@ class MockClock:
             start = start.replace(tzinfo=timezone.utc)
         self._now = start
         self._monotonic = 0.0
+        self._listeners: list[Callable[[], object]] = []
 
     def now(self) -> datetime:
         """Return the current (mock) wall time."""
@@ -58,6 +70,20 @@ class MockClock:
         now = self._now
         self._now = (now.astimezone(timezone.utc) + delta).astimezone(now.tzinfo)
         self._monotonic += delta.total_seconds()
+        for listener in tuple(self._listeners):
+            listener()
+
+    def subscribe(self, listener: Callable[[], object]) -> None:
+        """Call ``listener()`` after every :meth:`jump` (and :meth:`set`).
+
+        Schedulers subscribe their ``wakeup`` when they start.
+        """
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], object]) -> None:
+        """Stop calling ``listener``; does nothing if it was not subscribed."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def set(self, when: datetime) -> None:
         """Move time forward to ``when`` (aware datetime).

@@ -208,3 +208,22 @@ def test_mock_clock_monotonic_follows_jumps() -> None:
 
 def test_mock_clock_repr() -> None:
     assert repr(MockClock()) == "MockClock(2020-01-01T00:00:00+00:00)"
+
+
+def test_mock_clock_calls_subscribers_after_each_move() -> None:
+    clock = MockClock(datetime(2024, 1, 1, tzinfo=timezone.utc))
+    seen: list[datetime] = []
+
+    def listener() -> None:
+        seen.append(clock.now())
+
+    clock.subscribe(listener)
+    clock.jump(10)
+    clock.set(datetime(2024, 1, 2, tzinfo=timezone.utc))
+    clock.unsubscribe(listener)
+    clock.unsubscribe(listener)  # not subscribed any more: nothing happens
+    clock.jump(10)
+    assert seen == [
+        datetime(2024, 1, 1, 0, 0, 10, tzinfo=timezone.utc),
+        datetime(2024, 1, 2, tzinfo=timezone.utc),
+    ]

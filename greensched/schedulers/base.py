@@ -208,6 +208,9 @@ class BaseScheduler(metaclass=ABCMeta):
                 store.shutdown()
             raise
 
+        subscribe = getattr(self._clock, "subscribe", None)
+        if subscribe is not None:  # a mock clock: each jump of time wakes the loop
+            subscribe(self.wakeup)
         self._logger.info("Scheduler started")
         self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_STARTED))
         if not paused:
@@ -228,6 +231,9 @@ class BaseScheduler(metaclass=ABCMeta):
         self._shutdown_components(wait)
 
     def _shutdown_components(self, wait: bool) -> None:
+        unsubscribe = getattr(self._clock, "unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe(self.wakeup)
         with self._executors_lock:
             executors = list(self._executors.values())
         for executor in executors:
