@@ -186,6 +186,7 @@ class BaseScheduler(metaclass=ABCMeta):
 
         started_executors: list[BaseExecutor] = []
         started_stores: list[BaseJobStore] = []
+        pending: list[_Pending] = []
         try:
             with self._executors_lock:
                 for alias, executor in self._executors.items():
@@ -202,6 +203,10 @@ class BaseScheduler(metaclass=ABCMeta):
                     self._real_add_job(job, jobstore_alias, replace_existing)
         except BaseException:
             self.state = STATE_STOPPED
+            if pending:  # the jobs stay pending, for the next start()
+                self._pending_jobs = pending + self._pending_jobs
+                for job, _, _ in pending:
+                    job._jobstore_alias = None
             for executor in started_executors:
                 executor.shutdown(wait=False)
             for store in started_stores:

@@ -567,3 +567,27 @@ def test_interval_trigger_instance_is_used_as_is(scheduler: RecordingScheduler) 
     trigger = IntervalTrigger(minutes=7, timezone="UTC")
     scheduler.start()
     assert scheduler.add_job(job_func, trigger).trigger is trigger
+
+
+def test_failed_start_keeps_the_pending_jobs(scheduler: RecordingScheduler) -> None:
+    class RefusingStore(MemoryJobStore):
+        def add_job(self, job: Any) -> None:
+            if job.id == "second":
+                raise OSError("disk full")
+            super().add_job(job)
+
+    scheduler.configure(
+        clock=scheduler._clock,
+        executors={"default": RecordingExecutor()},
+        jobstores={"default": RefusingStore()},
+    )
+    scheduler.add_job(job_func, "interval", minutes=1, id="first")
+    scheduler.add_job(job_func, "interval", minutes=1, id="second")
+    with pytest.raises(OSError, match="^disk full$"):
+        scheduler.start()
+    assert scheduler.state == STATE_STOPPED
+    assert [job.id for job in scheduler.get_jobs()] == ["first", "second"]
+    assert all(job.pending for job in scheduler.get_jobs())
+    scheduler.remove_job("second")
+    scheduler.start()  # the memory store was emptied by its shutdown: no conflict
+    assert [job.id for job in scheduler.get_jobs()] == ["first"]
