@@ -583,7 +583,7 @@ def test_failed_start_keeps_the_pending_jobs(scheduler: RecordingScheduler) -> N
     )
     scheduler.add_job(job_func, "interval", minutes=1, id="first")
     scheduler.add_job(job_func, "interval", minutes=1, id="second")
-    with pytest.raises(OSError, match="^disk full$"):
+    with pytest.raises(OSError, match=r"^disk full$"):
         scheduler.start()
     assert scheduler.state == STATE_STOPPED
     assert [job.id for job in scheduler.get_jobs()] == ["first", "second"]
