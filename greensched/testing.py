@@ -18,14 +18,14 @@ class MockClock:
     Pass it to a scheduler as ``clock=MockClock(...)``: a started scheduler subscribes its
     :meth:`~greensched.schedulers.base.BaseScheduler.wakeup` to the clock, so each :meth:`jump`
     wakes its processing loop, which then runs whatever became due. A test of a daily job jumps
-    a day and yields to the hub (``gevent.sleep(0)``) instead of waiting a day::
+    a day and lets the hub run what is ready (:func:`gevent.idle`) instead of waiting a day::
 
         clock = MockClock()
         scheduler = GeventScheduler(clock=clock, timezone="UTC")
         scheduler.add_job(report, "interval", days=1)
         scheduler.start()
         clock.jump(timedelta(days=1))
-        gevent.sleep(0)  # the loop runs the job's first run
+        gevent.idle()  # the loop has run the job's first run
 
 
     :param start: the initial wall time (an aware datetime; a naive one is taken as UTC);
