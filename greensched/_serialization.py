@@ -1,9 +1,10 @@
 """The JSON format of ``export_jobs`` / ``import_jobs``.
 
-Triggers are written as their class reference plus their ``__getstate__()`` dict; any other value
-JSON cannot hold (datetimes, time zones, timedeltas) is pickled and base64-encoded. Files exported
-by APScheduler 3.x are read too: their ``apscheduler.*`` class references are mapped to
-``greensched.*``.
+Triggers are written as their class reference plus their ``__getstate__()`` dict (a combining
+trigger's state holds its triggers as ``(class reference, state)`` pairs, which JSON writes as
+lists, as APScheduler 3.x does); any other value JSON cannot hold (datetimes, time zones,
+timedeltas) is pickled and base64-encoded. Files exported by APScheduler 3.x are read too: their
+``apscheduler.*`` class references are mapped to ``greensched.*``.
 
 .. warning:: Importing a file unpickles values from it: import only files you trust.
 """
@@ -40,13 +41,30 @@ class JobEncoder(json.JSONEncoder):
         }
 
 
+def trigger_class(ref: str, field: str) -> type[BaseTrigger]:
+    """Return the trigger class that ``ref`` names; an APScheduler 3.x ``apscheduler.*``
+    reference names the greensched class of the same path.
+
+    Also used by triggers whose state holds other triggers as ``(class reference, state)``
+    pairs (the combining triggers, as in APScheduler 3.x).
+
+    :param ref: a ``'package.module:qualname'`` reference
+    :param field: what ``ref`` is, for the error message
+    :raises ValueError: if ``ref`` does not name a subclass of
+        :class:`~greensched.triggers.base.BaseTrigger`
+    """
+    cls = ref_to_obj(_class_ref(ref))
+    if not (isinstance(cls, type) and issubclass(cls, BaseTrigger)):
+        # ValueError, as before: the reference (a string, as it should be) names a wrong object
+        raise ValueError(f"{field} must name a trigger class, got: {ref!r}")  # noqa: TRY004
+    return cls
+
+
 def decode_object(obj: dict[str, Any]) -> Any:
     """``object_hook`` for :func:`json.load` that undoes :class:`JobEncoder`."""
     for class_key, state_key in zip(_CLASS_KEYS, _STATE_KEYS):
         if class_key in obj:
-            cls = ref_to_obj(_class_ref(obj[class_key]))
-            if not (isinstance(cls, type) and issubclass(cls, BaseTrigger)):
-                raise ValueError(f"{class_key} must name a trigger class, got: {obj[class_key]!r}")
+            cls = trigger_class(obj[class_key], class_key)
             instance = cls.__new__(cls)
             instance.__setstate__(obj[state_key])  # type: ignore[attr-defined]
             return instance

@@ -27,6 +27,7 @@ REQUIRED_MODULES = [
 UPCOMING_MODULES = [
     "greensched.triggers.date",
     "greensched.triggers.interval",
+    "greensched.triggers.combining",
     "greensched.jobstores.memory",
     "greensched.executors.gevent",
     "greensched.executors.debug",
