@@ -118,6 +118,8 @@ _LOCAL_TIMEZONE_MESSAGE = (
 def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
     """Turn a zone name or a tzinfo into a tzinfo (``None`` stays ``None``).
 
+    A pytz zone becomes the :class:`~zoneinfo.ZoneInfo` of the same name.
+
     :raises TypeError: if ``obj`` is neither a string nor a tzinfo
     :raises ValueError: if the zone name is unknown, or the tzinfo is ``'local'``
     """
@@ -126,7 +128,7 @@ def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
     if isinstance(obj, tzinfo):
         if obj.tzname(None) == "local":
             raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
-        return obj
+        return _from_pytz(obj)
     if isinstance(obj, str):
         if obj == "local":
             raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
@@ -139,10 +141,20 @@ def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
     raise TypeError(f"Expected tzinfo, got {obj.__class__.__name__} instead")
 
 
+def _from_pytz(zone: tzinfo) -> tzinfo:
+    """Return the zoneinfo equivalent of a pytz zone (whose arithmetic needs ``localize`` and
+    ``normalize`` calls); any other tzinfo is returned as it is."""
+    name = getattr(zone, "zone", None)
+    if isinstance(name, str) and hasattr(zone, "localize"):
+        return ZoneInfo(name)
+    return zone
+
+
 def localize(dt: datetime, tzinfo: tzinfo) -> datetime:
     """Attach ``tzinfo`` to the naive ``dt``, moving a wall time that does not exist (inside a
     spring-forward gap) to the first instant after the gap."""
-    localize_method = getattr(tzinfo, "localize", None)  # pytz zones
+    tzinfo = _from_pytz(tzinfo)
+    localize_method = getattr(tzinfo, "localize", None)  # a pytz-like zone without a name
     if localize_method is not None:
         return localize_method(dt)  # type: ignore[no-any-return]
     wall = dt.replace(tzinfo=None)

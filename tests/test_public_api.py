@@ -28,6 +28,7 @@ UPCOMING_MODULES = [
     "greensched.triggers.date",
     "greensched.triggers.interval",
     "greensched.triggers.combining",
+    "greensched.triggers.calendarinterval",
     "greensched.jobstores.memory",
     "greensched.executors.gevent",
     "greensched.executors.debug",

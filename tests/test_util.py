@@ -1014,3 +1014,18 @@ def test_unknown_zone_is_both_value_error_and_apscheduler_key_error() -> None:
         astimezone("Mars/X")
     with pytest.raises(ZoneInfoNotFoundError, match=r"^timezone must be a known IANA zone name"):
         astimezone("Mars/X")
+
+
+def test_pytz_zones_become_zoneinfo() -> None:
+    pytz = pytest.importorskip("pytz")
+    from zoneinfo import ZoneInfo
+
+    assert astimezone(pytz.timezone("Europe/Berlin")) == ZoneInfo("Europe/Berlin")
+    assert astimezone(pytz.utc) == ZoneInfo("UTC")  # as APScheduler 3.11
+    berlin = pytz.timezone("Europe/Berlin")
+    # a wall time in the spring-forward gap moves past the gap; one in the overlap is its first
+    assert localize(datetime(2024, 3, 31, 2, 30), berlin) == datetime(
+        2024, 3, 31, 3, 0, tzinfo=ZoneInfo("Europe/Berlin")
+    )
+    overlap = localize(datetime(2024, 10, 27, 2, 30), berlin)
+    assert overlap.utcoffset() == timedelta(hours=2)
