@@ -1,4 +1,5 @@
-"""A monkey-patched gevent program that schedules date and interval jobs and prints each run.
+"""A monkey-patched gevent program that schedules date, interval and cron jobs and prints each
+run.
 
 Run it with ``python examples/basic.py [seconds]`` (default: 6 seconds).
 """
@@ -16,6 +17,7 @@ import gevent
 
 from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from greensched.schedulers.gevent import GeventScheduler
+from greensched.triggers.cron import CronTrigger
 
 
 def tick(label):
@@ -37,8 +39,12 @@ def main(seconds):
     scheduler.add_listener(report, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     scheduler.add_job(tick, "interval", seconds=1, args=["every second"], id="every-second")
     scheduler.add_job(tick, "interval", seconds=2, args=["every 2 s"], id="every-2s")
+    # six-field crontab: second minute hour day month day-of-week
     scheduler.add_job(
-        once, "date", run_date=datetime.now(timezone.utc) + timedelta(seconds=3), id="once"
+        tick, CronTrigger.from_crontab("*/3 * * * * *", timezone="UTC"), args=["cron"], id="cron"
+    )
+    scheduler.add_job(
+        once, "date", run_date=datetime.now(timezone.utc) + timedelta(seconds=2), id="once"
     )
     loop = scheduler.start()
     scheduler.print_jobs()

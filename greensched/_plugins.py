@@ -13,6 +13,10 @@ BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
     "greensched.triggers": {
         "date": "greensched.triggers.date:DateTrigger",
         "interval": "greensched.triggers.interval:IntervalTrigger",
+        "cron": "greensched.triggers.cron:CronTrigger",
+        "calendarinterval": "greensched.triggers.calendarinterval:CalendarIntervalTrigger",
+        "and": "greensched.triggers.combining:AndTrigger",
+        "or": "greensched.triggers.combining:OrTrigger",
     },
     "greensched.executors": {
         "gevent": "greensched.executors.gevent:GeventExecutor",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +53,21 @@ def non_negative_number(field: str, value: Any) -> float:
     if value < 0:
         raise _reject(field, "zero or more seconds", value)
     return float(value)
+
+
+def jitter(value: Any) -> Any:
+    """Return a trigger's ``jitter`` as given: ``None``, or a finite number of seconds, zero or
+    more (an int stays an int, as APScheduler 3.x shows it in ``repr``).
+
+    :raises TypeError: if ``value`` is not ``None``, an int or a float
+    :raises ValueError: if it is negative, infinite or NaN
+    """
+    if value is None:
+        return None
+    non_negative_number("jitter", value)
+    if not math.isfinite(value):
+        raise _reject("jitter", "a finite number of seconds", value)
+    return value
 
 
 def boolean(field: str, value: Any) -> bool:

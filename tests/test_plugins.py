@@ -85,3 +85,24 @@ def test_instantiate_passes_instances_through_and_rejects_other_types(
     stores = PluginRegistry("job store", "greensched.jobstores", BaseJobStore)
     with pytest.raises(TypeError, match=r"^Expected a job store instance or a string, got int"):
         stores.instantiate(3, {})
+
+
+@pytest.mark.parametrize(
+    ("alias", "class_name"),
+    [
+        ("date", "DateTrigger"),
+        ("interval", "IntervalTrigger"),
+        ("cron", "CronTrigger"),
+        ("calendarinterval", "CalendarIntervalTrigger"),
+        ("and", "AndTrigger"),
+        ("or", "OrTrigger"),
+    ],
+)
+def test_every_trigger_alias_resolves_installed_or_not(
+    monkeypatch: pytest.MonkeyPatch, alias: str, class_name: str
+) -> None:
+    installed = PluginRegistry("trigger", "greensched.triggers", BaseTrigger)
+    assert installed.resolve(alias).__name__ == class_name
+    monkeypatch.setattr(_plugins, "_group_entry_points", lambda group: [])
+    checkout = PluginRegistry("trigger", "greensched.triggers", BaseTrigger)
+    assert checkout.resolve(alias) is installed.resolve(alias)

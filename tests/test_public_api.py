@@ -10,43 +10,34 @@ from typing import Any
 
 import pytest
 
-#: Public modules that must exist now
-REQUIRED_MODULES = [
+#: The public modules (APScheduler 3.x's paths, plus greensched.testing)
+PUBLIC_MODULES = [
     "greensched",
     "greensched.events",
     "greensched.job",
     "greensched.util",
-    "greensched.schedulers",
-    "greensched.executors.base",
-    "greensched.jobstores.base",
-    "greensched.triggers.base",
     "greensched.testing",
-]
-
-#: Public modules still being written: checked once they exist
-UPCOMING_MODULES = [
-    "greensched.triggers.date",
-    "greensched.triggers.interval",
-    "greensched.triggers.combining",
-    "greensched.triggers.calendarinterval",
-    "greensched.jobstores.memory",
-    "greensched.executors.gevent",
-    "greensched.executors.debug",
+    "greensched.schedulers",
     "greensched.schedulers.base",
     "greensched.schedulers.blocking",
     "greensched.schedulers.background",
     "greensched.schedulers.gevent",
+    "greensched.executors.base",
+    "greensched.executors.gevent",
+    "greensched.executors.debug",
+    "greensched.jobstores.base",
+    "greensched.jobstores.memory",
+    "greensched.triggers.base",
+    "greensched.triggers.date",
+    "greensched.triggers.interval",
+    "greensched.triggers.calendarinterval",
+    "greensched.triggers.combining",
+    "greensched.triggers.cron",
+    "greensched.triggers.cron.fields",
+    "greensched.triggers.cron.expressions",
 ]
 
-ALL_MODULES = [pytest.param(name, id=name) for name in REQUIRED_MODULES + UPCOMING_MODULES]
-
-
-def _import(module_name: str) -> ModuleType:
-    """Import a public module; skip only if an upcoming module does not exist yet (an import
-    error inside an existing module fails the test)."""
-    if module_name in UPCOMING_MODULES and importlib.util.find_spec(module_name) is None:
-        pytest.skip(f"{module_name} is not written yet")
-    return importlib.import_module(module_name)
+ALL_MODULES = [pytest.param(name, id=name) for name in PUBLIC_MODULES]
 
 
 def _apscheduler_counterpart(module_name: str) -> ModuleType:
@@ -68,7 +59,7 @@ def _resolve(module_name: str, qualname: str) -> Any:
 
 @pytest.mark.parametrize("module_name", ALL_MODULES)
 def test_all_is_declared_without_duplicates(module_name: str) -> None:
-    module = _import(module_name)
+    module = importlib.import_module(module_name)
     assert hasattr(module, "__all__"), f"{module_name} declares no __all__"
     names = list(module.__all__)
     assert all(isinstance(name, str) for name in names)
@@ -78,7 +69,7 @@ def test_all_is_declared_without_duplicates(module_name: str) -> None:
 
 @pytest.mark.parametrize("module_name", ALL_MODULES)
 def test_every_name_in_all_exists(module_name: str) -> None:
-    module = _import(module_name)
+    module = importlib.import_module(module_name)
     missing = [name for name in module.__all__ if not hasattr(module, name)]
     assert missing == [], f"{module_name}.__all__ lists missing names {missing}"
 
@@ -87,7 +78,7 @@ def test_every_name_in_all_exists(module_name: str) -> None:
 def test_public_objects_report_their_public_module(module_name: str) -> None:
     """Classes and functions show (and pickle under) the public path that defines them; a
     re-export must come from another public module, under its own correct path."""
-    module = _import(module_name)
+    module = importlib.import_module(module_name)
     wrong = []
     for name in module.__all__:
         obj = getattr(module, name)
@@ -109,7 +100,7 @@ def test_apscheduler_all_names_exist() -> None:
     pytest.importorskip("apscheduler")
     missing = {}
     compared = []
-    for module_name in REQUIRED_MODULES + UPCOMING_MODULES:
+    for module_name in PUBLIC_MODULES:
         if module_name == "greensched.testing" or importlib.util.find_spec(module_name) is None:
             continue
         module = importlib.import_module(module_name)

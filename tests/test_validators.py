@@ -163,3 +163,23 @@ def test_require_state_version_rejects(
 ) -> None:
     with pytest.raises(exc_type, match=message):
         validate.require_state_version(_Thing(), state, 2)
+
+
+@pytest.mark.parametrize("value", [None, 0, 5, 2.5])
+def test_jitter_is_returned_as_given(value: Any) -> None:
+    assert validate.jitter(value) is value
+
+
+@pytest.mark.parametrize(
+    ("value", "exc_type", "message"),
+    [
+        (-1, ValueError, r"^jitter must be zero or more seconds, got: -1$"),
+        (float("nan"), ValueError, r"^jitter must be a finite number of seconds, got: nan$"),
+        (float("inf"), ValueError, r"^jitter must be a finite number of seconds, got: inf$"),
+        ("5", TypeError, r"^jitter must be a number of seconds, got: '5'$"),
+        (True, TypeError, r"^jitter must be a number of seconds, got: True$"),
+    ],
+)
+def test_jitter_rejects(value: Any, exc_type: type[Exception], message: str) -> None:
+    with pytest.raises(exc_type, match=message):
+        validate.jitter(value)

@@ -3,6 +3,7 @@ processing loop shared by every scheduler."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
@@ -10,6 +11,7 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta, tzinfo
+from functools import cache
 from threading import RLock
 from typing import IO, Any, TypeVar
 
@@ -60,6 +62,23 @@ TIMEOUT_MAX = 4294967
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _Pending = tuple[Job, str, bool]
+
+
+@cache
+def _takes_timezone(trigger_class: type) -> bool:
+    """``True`` if the trigger's constructor has a ``timezone`` parameter (combining triggers
+    have none: their triggers carry their own zones).
+
+    .. note:: APScheduler 3.x passes ``timezone`` to every trigger created by alias, so
+       ``add_job(func, 'or', triggers=[...])`` fails there with a TypeError.
+    """
+    try:
+        parameters = inspect.signature(trigger_class).parameters
+    except (TypeError, ValueError):
+        return True
+    return "timezone" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
 
 
 class UnknownAliasError(KeyError, ValueError):
@@ -1048,10 +1067,12 @@ class BaseScheduler(metaclass=ABCMeta):
             raise TypeError(
                 f"Expected a trigger instance or string, got {trigger.__class__.__name__} instead"
             )
-        # Use the scheduler's time zone if nothing else is specified
-        trigger_args.setdefault("timezone", self.timezone)
+        trigger_class = self._trigger_plugins.resolve(trigger)
+        if _takes_timezone(trigger_class):
+            # Use the scheduler's time zone if nothing else is specified
+            trigger_args.setdefault("timezone", self.timezone)
         with using_clock(self._clock):  # a default start date comes from the scheduler's clock
-            instance: BaseTrigger = self._trigger_plugins.instantiate(trigger, trigger_args)
+            instance: BaseTrigger = trigger_class(**trigger_args)
         return instance
 
     def _create_lock(self) -> Any:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from tzlocal import get_localzone
 
 from greensched import _clock
+from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
 from greensched.triggers.base import BaseTrigger
-from greensched.triggers.interval import _check_jitter
 from greensched.util import astimezone, convert_to_datetime, localize
 
 __all__ = ("CalendarIntervalTrigger",)
@@ -173,7 +173,7 @@ class CalendarIntervalTrigger(BaseTrigger):
             raise ValueError(
                 f"end_date must not be earlier than start_date ({first}), got: {self.end_date!r}"
             )
-        self.jitter = _check_jitter(jitter)
+        self.jitter = validate_jitter(jitter)
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from greensched._serialization import trigger_class
+from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
 from greensched.triggers.base import BaseTrigger
-from greensched.triggers.interval import _check_jitter
 from greensched.util import obj_to_ref
 
 __all__ = ("MAX_ITERATIONS", "AndTrigger", "BaseCombiningTrigger", "OrTrigger")
@@ -100,7 +100,7 @@ class BaseCombiningTrigger(BaseTrigger):
 
     def __init__(self, triggers: Sequence[BaseTrigger], jitter: float | None = None) -> None:
         self.triggers = _check_triggers(triggers)
-        self.jitter = _check_jitter(jitter)
+        self.jitter = validate_jitter(jitter)
 
     def __getstate__(self) -> dict[str, Any]:
         return {

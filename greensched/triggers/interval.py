@@ -10,7 +10,8 @@ from typing import Any
 from tzlocal import get_localzone
 
 from greensched import _clock
-from greensched._validators import non_negative_number, require_state_version
+from greensched._validators import jitter as validate_jitter
+from greensched._validators import require_state_version
 from greensched.triggers.base import BaseTrigger, skip_dst_gap
 from greensched.util import astimezone, convert_to_datetime, datetime_repr
 
@@ -126,7 +127,7 @@ class IntervalTrigger(BaseTrigger):
             self.start_date = skip_dst_gap(converted)
         converted = convert_to_datetime(end_date, zone, "end_date")
         self.end_date = None if converted is None else skip_dst_gap(converted)
-        self.jitter = _check_jitter(jitter)
+        self.jitter = validate_jitter(jitter)
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
@@ -213,18 +214,3 @@ def _check_length(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a finite number, got: {value!r}")
     if value < 0:
         raise ValueError(f"{name} must be zero or more, got: {value!r}")
-
-
-def _check_jitter(jitter: Any) -> float | None:
-    """Return ``jitter`` as given (``None``, or a finite number of seconds, zero or more).
-
-    :raises TypeError: if ``jitter`` is not ``None``, an int or a float
-    :raises ValueError: if it is negative, infinite or NaN
-    """
-    if jitter is None:
-        return None
-    non_negative_number("jitter", jitter)
-    if not math.isfinite(jitter):
-        raise ValueError(f"jitter must be a finite number of seconds, got: {jitter!r}")
-    checked: float = jitter
-    return checked

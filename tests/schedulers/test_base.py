@@ -591,3 +591,37 @@ def test_failed_start_keeps_the_pending_jobs(scheduler: RecordingScheduler) -> N
     scheduler.remove_job("second")
     scheduler.start()  # the memory store was emptied by its shutdown: no conflict
     assert [job.id for job in scheduler.get_jobs()] == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "options", "first_run"),
+    [
+        ("cron", {"hour": 14}, datetime(2024, 6, 3, 14, 0)),
+        ("cron", {"day_of_week": "tue", "hour": 8}, datetime(2024, 6, 4, 8, 0)),
+        ("calendarinterval", {"months": 1, "hour": 9}, datetime(2024, 7, 3, 9, 0)),
+        ("interval", {"minutes": 30}, datetime(2024, 6, 3, 12, 30)),
+        ("date", {"run_date": "2024-06-05 07:00"}, datetime(2024, 6, 5, 7, 0)),
+    ],
+)
+def test_trigger_aliases_take_the_scheduler_zone_and_clock(
+    scheduler: RecordingScheduler,
+    timezone: Any,
+    trigger: str,
+    options: dict[str, Any],
+    first_run: datetime,
+) -> None:
+    """The mock clock stands at 2024-06-03 12:00 Europe/Berlin (a Monday)."""
+    scheduler.start()
+    job = scheduler.add_job(job_func, trigger, **options)
+    assert job.next_run_time == first_run.replace(tzinfo=timezone)
+
+
+def test_combining_trigger_by_alias(scheduler: RecordingScheduler, timezone: Any) -> None:
+    """Combining triggers take no timezone: the scheduler does not pass its own to them."""
+    scheduler.start()
+    triggers = [
+        IntervalTrigger(hours=2, start_date=datetime(2024, 6, 3, 13, 0, tzinfo=timezone)),
+        IntervalTrigger(hours=3, start_date=datetime(2024, 6, 3, 12, 30, tzinfo=timezone)),
+    ]
+    job = scheduler.add_job(job_func, "or", triggers=triggers)
+    assert job.next_run_time == datetime(2024, 6, 3, 12, 30, tzinfo=timezone)

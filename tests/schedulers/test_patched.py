@@ -128,7 +128,7 @@ def test_background_scheduler_when_patched() -> None:
 
 def test_the_readme_example_runs() -> None:
     result = subprocess.run(
-        [sys.executable, "examples/basic.py", "2.3"],
+        [sys.executable, "examples/basic.py", "3.5"],
         capture_output=True,
         check=False,
         text=True,
@@ -139,5 +139,7 @@ def test_the_readme_example_runs() -> None:
     out = result.stdout
     assert out.count("tick from every second") >= 2
     assert "tick from every 2 s" in out
+    assert "tick from cron" in out
+    assert "the one-off date job ran" in out
     assert "event: job 'every-second' done" in out
     assert out.rstrip().endswith("scheduler shut down")
