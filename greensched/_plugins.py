@@ -20,6 +20,8 @@ BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
     },
     "greensched.executors": {
         "gevent": "greensched.executors.gevent:GeventExecutor",
+        "threadpool": "greensched.executors.pool:ThreadPoolExecutor",
+        "processpool": "greensched.executors.pool:ProcessPoolExecutor",
         "debug": "greensched.executors.debug:DebugExecutor",
     },
     "greensched.jobstores": {

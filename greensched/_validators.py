@@ -46,6 +46,40 @@ def optional_positive_int(field: str, value: Any) -> int | None:
     return value
 
 
+def positive_int_option(field: str, value: Any) -> int:
+    """Like :func:`positive_int`, but a string holding an integer (as configuration files give
+    it, ``'20'``) is converted first.
+
+    :raises TypeError: if ``value`` is neither an int nor a string holding one
+    :raises ValueError: if it is not positive
+    """
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise _reject(field, "a positive integer", value, TypeError) from None
+        if number <= 0:
+            raise _reject(field, "a positive integer", value, InvalidValueError)
+        return number
+    return positive_int(field, value)
+
+
+def optional_timeout(field: str, value: Any) -> float | int | None:
+    """Return ``value`` as given if it is ``None`` or a positive, finite int or float (seconds).
+
+    :raises TypeError: if ``value`` is not ``None``, an int or a float (bools excluded)
+    :raises ValueError: if it is zero, negative, infinite or NaN
+    """
+    if value is None:
+        return None
+    rule = "a positive finite number of seconds or None"
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _reject(field, rule, value, TypeError)
+    if not (math.isfinite(value) and value > 0):
+        raise _reject(field, rule, value)
+    return value
+
+
 def non_negative_number(field: str, value: Any) -> float:
     """Return ``value`` as a float if it is an int or float that is zero or more."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):

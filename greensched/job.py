@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 
 __all__ = ("Job",)
 
-#: The version of the state dict that :meth:`Job.__getstate__` writes.
-JOB_STATE_VERSION = 1
+#: The newest version of the state dict that :meth:`Job.__getstate__` writes and
+#: :meth:`Job.__setstate__` reads. Version 2 adds ``timeout``; a job without a timeout is still
+#: written as version 1, the format of APScheduler 3.x and of earlier greensched releases, so
+#: that they can read it.
+JOB_STATE_VERSION = 2
 
 _MODIFIABLE = frozenset(
     (
@@ -39,6 +42,7 @@ _MODIFIABLE = frozenset(
         "coalesce",
         "max_instances",
         "next_run_time",
+        "timeout",
     )
 )
 
@@ -62,9 +66,17 @@ class Job:
         this job
     :var datetime.datetime|None next_run_time: the next scheduled run time of this job
         (``None``: the job is paused)
+    :var int|float|None timeout: the most seconds one run of this job may take (``None``: no
+        limit); what happens to a run that overruns depends on the executor
 
     .. note:: Attributes that were not given and have not yet been filled in from the
        scheduler's job defaults (a pending job) are absent, as in APScheduler 3.x.
+
+    .. note:: ``timeout`` is new in greensched (APScheduler 3.x jobs have no time limit). A job
+       with a timeout is saved as state version 2, which APScheduler 3.x cannot read; a job
+       without one is saved in APScheduler 3.x's format (version 1).
+
+    .. versionadded:: greensched 0.1 the ``timeout`` attribute
     """
 
     __slots__ = (
@@ -82,6 +94,7 @@ class Job:
         "misfire_grace_time",
         "name",
         "next_run_time",
+        "timeout",
         "trigger",
     )
 
@@ -228,6 +241,8 @@ class Job:
             approved["max_instances"] = validate.positive_int(
                 "max_instances", changes["max_instances"]
             )
+        if "timeout" in changes:
+            approved["timeout"] = validate.optional_timeout("timeout", changes["timeout"])
         if "trigger" in changes:
             trigger = changes["trigger"]
             if not isinstance(trigger, BaseTrigger):
@@ -263,8 +278,8 @@ class Job:
                 f"({self.func!r}) could not be determined. Consider giving a textual reference "
                 f"(module:function name) instead."
             )
-        return {
-            "version": JOB_STATE_VERSION,
+        state: dict[str, Any] = {
+            "version": 1,
             "id": self.id,
             "func": self.func_ref,
             "trigger": self.trigger,
@@ -277,9 +292,16 @@ class Job:
             "max_instances": self.max_instances,
             "next_run_time": self.next_run_time,
         }
+        timeout = getattr(self, "timeout", None)
+        if timeout is not None:
+            # Only a time limit needs the newer format: a reader that does not know it must
+            # refuse the job rather than run it without its limit
+            state["version"] = 2
+            state["timeout"] = timeout
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        validate.require_state_version(self, state, JOB_STATE_VERSION)
+        version = validate.require_state_version(self, state, JOB_STATE_VERSION)
         self.id = state["id"]
         self.func_ref = state["func"]
         self.func = ref_to_obj(self.func_ref)
@@ -292,6 +314,7 @@ class Job:
         self.coalesce = state["coalesce"]
         self.max_instances = state["max_instances"]
         self.next_run_time = state["next_run_time"]
+        self.timeout = state["timeout"] if version >= 2 else None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Job):

@@ -374,6 +374,18 @@ def test_changing_func_is_checked_against_the_current_args() -> None:
             "trigger must be a BaseTrigger instance, got: 'interval'",
         ),
         ("trigger", None, TypeError, "trigger must be a BaseTrigger instance, got: None"),
+        (
+            "timeout",
+            0,
+            ValueError,
+            "timeout must be a positive finite number of seconds or None, got: 0",
+        ),
+        (
+            "timeout",
+            "10",
+            TypeError,
+            "timeout must be a positive finite number of seconds or None, got: '10'",
+        ),
     ],
     ids=[
         "misfire-zero",
@@ -391,6 +403,8 @@ def test_changing_func_is_checked_against_the_current_args() -> None:
         "executor-none",
         "trigger-alias",
         "trigger-none",
+        "timeout-zero",
+        "timeout-string",
     ],
 )
 def test_option_validation(
@@ -414,8 +428,19 @@ def test_option_validation(
         ("coalesce", False),
         ("executor", "threadpool"),
         ("trigger", StubTrigger(60)),
+        ("timeout", None),
+        ("timeout", 0.5),
     ],
-    ids=["misfire-none", "misfire", "max-instances", "coalesce", "executor", "trigger"],
+    ids=[
+        "misfire-none",
+        "misfire",
+        "max-instances",
+        "coalesce",
+        "executor",
+        "trigger",
+        "timeout-none",
+        "timeout",
+    ],
 )
 def test_option_accepted(option: str, value: Any) -> None:
     job = make_job()
@@ -606,13 +631,66 @@ def test_setstate_without_version_is_version_1() -> None:
 
 def test_setstate_newer_version() -> None:
     state = make_job().__getstate__()
-    state["version"] = 2
+    state["version"] = 3
     with pytest.raises(
         ValueError,
-        match=r"^Cannot restore Job from state version 2: this release of greensched reads "
-        r"versions up to 1 \(the state was saved by a newer release\)$",
+        match=r"^Cannot restore Job from state version 3: this release of greensched reads "
+        r"versions up to 2 \(the state was saved by a newer release\)$",
     ):
         Job.__new__(Job).__setstate__(state)
+
+
+def test_getstate_with_a_timeout_is_version_2() -> None:
+    trigger = StubTrigger(5)
+    state = make_job(trigger=trigger, timeout=2.5).__getstate__()
+    assert state == {
+        "version": 2,
+        "id": "job1",
+        "func": f"{__name__}:job_func",
+        "trigger": trigger,
+        "executor": "default",
+        "args": (1,),
+        "kwargs": {"c": 4},
+        "name": "job_func",
+        "misfire_grace_time": 1,
+        "coalesce": True,
+        "max_instances": 1,
+        "next_run_time": NOON,
+        "timeout": 2.5,
+    }
+
+
+def test_getstate_without_a_timeout_is_apschedulers_version_1() -> None:
+    state = make_job(timeout=None).__getstate__()
+    assert state["version"] == 1
+    assert "timeout" not in state
+
+
+def test_setstate_version_1_has_no_timeout() -> None:
+    state = make_job().__getstate__()
+    assert state["version"] == 1
+    restored = Job.__new__(Job)
+    restored.__setstate__(state)
+    assert restored.timeout is None
+
+
+@pytest.mark.parametrize("timeout", [None, 30, 0.25], ids=["none", "int", "float"])
+def test_state_round_trip_keeps_the_timeout(timeout: float | None) -> None:
+    job = make_job(timeout=timeout)
+    restored = Job.__new__(Job)
+    restored.__setstate__(job.__getstate__())
+    assert restored.timeout == timeout
+    assert pickle.loads(pickle.dumps(job)).timeout == timeout
+
+
+def test_job_without_timeout_is_readable_by_apscheduler() -> None:
+    """States of jobs without a timeout stay in APScheduler 3.x's format."""
+    aps_job = pytest.importorskip("apscheduler.job")
+    theirs = aps_job.Job.__new__(aps_job.Job)
+    theirs.__setstate__(make_job(func=f"{__name__}:job_func").__getstate__())
+    assert theirs.id == "job1"
+    with pytest.raises(ValueError, match="version 2"):
+        aps_job.Job.__new__(aps_job.Job).__setstate__(make_job(timeout=5).__getstate__())
 
 
 @pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))

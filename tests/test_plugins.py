@@ -40,7 +40,7 @@ def test_built_in_aliases_resolve_without_installed_entry_points(
     """A source checkout that was never pip-installed has no entry points."""
     plugins = registry(monkeypatch)
     assert plugins.resolve("debug") is DebugExecutor
-    assert plugins.aliases() == ["debug", "gevent"]
+    assert plugins.aliases() == ["debug", "gevent", "processpool", "threadpool"]
 
 
 def test_installed_entry_points_resolve() -> None:
@@ -58,7 +58,8 @@ def test_unknown_alias_names_it_and_the_known_ones(monkeypatch: pytest.MonkeyPat
     plugins = registry(monkeypatch, FakeEntryPoint("mine", ThirdPartyExecutor))
     with pytest.raises(
         LookupError,
-        match=r'^No executor by the name "turbo" was found \(known: debug, gevent, mine\)$',
+        match=r'^No executor by the name "turbo" was found '
+        r"\(known: debug, gevent, mine, processpool, threadpool\)$",
     ):
         plugins.resolve("turbo")
 

@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "greensched.schedulers.gevent",
     "greensched.executors.base",
     "greensched.executors.gevent",
+    "greensched.executors.pool",
     "greensched.executors.debug",
     "greensched.jobstores.base",
     "greensched.jobstores.memory",

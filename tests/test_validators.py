@@ -183,3 +183,51 @@ def test_jitter_is_returned_as_given(value: Any) -> None:
 def test_jitter_rejects(value: Any, exc_type: type[Exception], message: str) -> None:
     with pytest.raises(exc_type, match=message):
         validate.jitter(value)
+
+
+# positive_int_option (configuration values)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(3, 3), ("20", 20), (" 7 ", 7)])
+def test_positive_int_option_accepts(value: Any, expected: int) -> None:
+    assert validate.positive_int_option("max_workers", value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "exc_type"),
+    [(0, ValueError), ("0", ValueError), ("-3", ValueError), ("x", TypeError), (2.0, TypeError)],
+    ids=["zero", "zero-string", "negative-string", "word", "float"],
+)
+def test_positive_int_option_rejects(value: Any, exc_type: type[Exception]) -> None:
+    with pytest.raises(exc_type, match=_message("max_workers", "a positive integer", value)):
+        validate.positive_int_option("max_workers", value)
+
+
+# optional_timeout
+
+
+@pytest.mark.parametrize("value", [None, 1, 0.001, 86400.5])
+def test_optional_timeout_accepts(value: float | None) -> None:
+    assert validate.optional_timeout("timeout", value) == value
+
+
+TIMEOUT_RULE = "a positive finite number of seconds or None"
+
+
+@pytest.mark.parametrize(
+    "value", [0, -1, 0.0, float("inf"), float("-inf")], ids=["0", "-1", "0.0", "inf", "-inf"]
+)
+def test_optional_timeout_rejects_non_positive_or_infinite(value: float) -> None:
+    with pytest.raises(ValueError, match=_message("timeout", TIMEOUT_RULE, value)):
+        validate.optional_timeout("timeout", value)
+
+
+def test_optional_timeout_rejects_nan() -> None:
+    with pytest.raises(ValueError, match=r"^timeout must be .* got: nan$"):
+        validate.optional_timeout("timeout", float("nan"))
+
+
+@pytest.mark.parametrize("value", [True, "5", [1]], ids=["bool", "string", "list"])
+def test_optional_timeout_rejects_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match=_message("timeout", TIMEOUT_RULE, value)):
+        validate.optional_timeout("timeout", value)

@@ -99,6 +99,15 @@ class BaseExecutor(metaclass=ABCMeta):
                 self._release_instance(job.id)
                 raise
 
+    def _check_job(self, job: Job) -> None:  # noqa: B027 (optional for subclasses)
+        """Refuse a job this executor could never run, before the scheduler stores it (a
+        process pool refuses a job it cannot pickle). The default accepts every job.
+
+        :raises ValueError: or :exc:`TypeError`, naming the job and the reason
+
+        .. versionadded:: greensched 0.1
+        """
+
     @abstractmethod
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         """Perform the actual task of scheduling `run_job` to be called."""
@@ -134,64 +143,146 @@ def run_job(
     logger_name: str,
     *,
     clock: Clock = SYSTEM_CLOCK,
+    timeout: float | None = None,
 ) -> list[JobExecutionEvent]:
     """Run one job once for each of ``run_times`` and return the events of those runs.
 
     A run time later than the job's ``misfire_grace_time`` when its turn comes is not run: it
     gives an ``EVENT_JOB_MISSED`` event. Exceptions raised by the job are caught and reported as
-    ``EVENT_JOB_ERROR`` events with their formatted traceback.
+    ``EVENT_JOB_ERROR`` events with their formatted traceback; so is a :class:`gevent.Timeout`
+    of the job's own that escapes from it. A :exc:`~greenlet.GreenletExit`,
+    :exc:`KeyboardInterrupt` or :exc:`SystemExit` is logged and raised again: it ends the run.
 
     :param job: the job to run
     :param jobstore_alias: alias of the job's store (for the events)
     :param run_times: the scheduled times of the runs
     :param logger_name: the logger to report on
     :param clock: where "now" comes from (keyword-only; defaults to the system clock)
+    :param timeout: the most seconds each run may take (keyword-only; ``None``: no limit). An
+        overrunning run is interrupted with a :class:`gevent.Timeout` raised where the job
+        waits, and gives an ``EVENT_JOB_ERROR`` event whose ``exception`` is a
+        :exc:`TimeoutError`. Only a job that yields to the gevent hub can be interrupted, so
+        this is for jobs that run in a greenlet.
 
-    .. versionchanged:: greensched 0.1 the keyword-only ``clock`` argument
+    .. versionchanged:: greensched 0.1 the keyword-only ``clock`` and ``timeout`` arguments
     """
     events: list[JobExecutionEvent] = []
     logger = logging.getLogger(logger_name)
     for run_time in run_times:
-        # misfire_grace_time is None: run the job no matter how late it is
-        grace = job.misfire_grace_time
-        if grace is not None:
-            lateness = (clock.now() - run_time).total_seconds()
-            if lateness > grace:
-                events.append(
-                    JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
-                )
-                logger.warning('Run time of job "%s" was missed by %.6fs', job, lateness)
-                continue
+        missed = _missed_run(job, jobstore_alias, run_time, clock, logger)
+        events.append(
+            missed
+            if missed is not None
+            else _run_once(job, jobstore_alias, run_time, logger, timeout=timeout)
+        )
+    return events
 
+
+def _missed_run(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    clock: Clock,
+    logger: logging.Logger,
+) -> JobExecutionEvent | None:
+    """Return the ``EVENT_JOB_MISSED`` event of ``run_time`` if it is now later than the job's
+    ``misfire_grace_time`` allows (logged), else ``None``."""
+    grace = job.misfire_grace_time
+    if grace is None:  # run the job no matter how late it is
+        return None
+    lateness = (clock.now() - run_time).total_seconds()
+    if lateness <= grace:
+        return None
+    logger.warning('Run time of job "%s" was missed by %.6fs', job, lateness)
+    return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
+
+
+def _timeout_error(job: Job, timeout: float) -> TimeoutError:
+    """The exception of an ``EVENT_JOB_ERROR`` event for a run that overran ``timeout``."""
+    return TimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
+
+
+def _error_event(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    exc: BaseException,
+    formatted_tb: str | None,
+) -> JobExecutionEvent:
+    return JobExecutionEvent(
+        EVENT_JOB_ERROR,
+        job.id,
+        jobstore_alias,
+        run_time,
+        exception=exc,
+        traceback=formatted_tb,
+    )
+
+
+def _run_once(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    logger: logging.Logger,
+    *,
+    timeout: float | None = None,
+    reraise: bool = True,
+    log: bool = True,
+) -> JobExecutionEvent:
+    """Call the job once for ``run_time`` (no misfire check) and return the event of the run.
+
+    :param timeout: see :func:`run_job`
+    :param reraise: ``True``: a :exc:`BaseException` that is not an :exc:`Exception` (nor a
+        :class:`gevent.Timeout`): :exc:`~greenlet.GreenletExit`, :exc:`KeyboardInterrupt`,
+        :exc:`SystemExit`, is logged and raised again, ending the run; ``False`` (a worker
+        thread or process, where nothing else is aimed at): it is reported as an
+        ``EVENT_JOB_ERROR`` event like any exception
+    :param log: ``False``: log nothing (the caller logs the run, from the hub's thread: in a
+        monkey-patched program the logging locks are gevent locks, which native worker threads
+        must not contend for)
+    """
+    if log:
         logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+    timer: Any = None
+    if timeout is not None:
+        from gevent import Timeout
+
+        # A Timeout of our own, raised as itself: not an Exception, so that a job's
+        # "except Exception" does not swallow it, and told apart from any Timeout the job uses
+        timer = Timeout(timeout)
+        timer.start()
+    try:
         try:
             retval = job.func(*job.args, **job.kwargs)
-        except BaseException:
-            exc, tb = sys.exc_info()[1:]
-            assert exc is not None
-            formatted_tb = "".join(traceback.format_tb(tb))
-            events.append(
-                JobExecutionEvent(
-                    EVENT_JOB_ERROR,
-                    job.id,
-                    jobstore_alias,
-                    run_time,
-                    exception=exc,
-                    traceback=formatted_tb,
-                )
-            )
+        finally:
+            if timer is not None:
+                timer.close()
+    except BaseException:
+        exc, tb = sys.exc_info()[1:]
+        assert exc is not None
+        formatted_tb = "".join(traceback.format_tb(tb))
+        ours = timer is not None and exc is timer
+        if ours:
+            assert timeout is not None
+            exc = _timeout_error(job, timeout)
+            logger.error('Job "%s" timed out after %g seconds', job, timeout)
+        elif log:
             logger.exception('Job "%s" raised an exception', job)
-            # Drop the frames so locals of the job are not kept alive through the event
-            traceback.clear_frames(tb)
-            del tb
-            if not isinstance(exc, Exception):
-                # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
-                raise
-        else:
-            events.append(
-                JobExecutionEvent(
-                    EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval
-                )
-            )
-            logger.info('Job "%s" executed successfully', job)
-    return events
+        # Drop the frames so locals of the job are not kept alive through the event
+        traceback.clear_frames(tb)
+        del tb
+        if reraise and not ours and not isinstance(exc, Exception) and not _is_timeout(exc):
+            # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
+            raise
+        return _error_event(job, jobstore_alias, run_time, exc, formatted_tb)
+    if log:
+        logger.info('Job "%s" executed successfully', job)
+    return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """``True`` for a :class:`gevent.Timeout`: one that escapes from a job is the job's own
+    (``with gevent.Timeout(5): fetch()``), a failure of the job like any other."""
+    from gevent import Timeout
+
+    return isinstance(exc, Timeout)

@@ -29,13 +29,26 @@ class DebugExecutor(BaseExecutor):
        exception propagates to the caller of :meth:`submit_job`, because it is aimed at the
        calling greenlet (the scheduler's). APScheduler 3.x's ``run_job`` turns it into an
        ``EVENT_JOB_ERROR`` event and carries on, so a killed scheduler greenlet kept running.
+
+    A job's ``timeout`` is enforced as in :class:`~greensched.executors.gevent.GeventExecutor`,
+    with a :class:`gevent.Timeout` in the calling greenlet: a run that overruns is interrupted
+    where it yields to the hub and gives an ``EVENT_JOB_ERROR`` event with a
+    :exc:`TimeoutError`. A job that never yields cannot be interrupted (and holds up the
+    scheduler meanwhile, as everything run by this executor does).
+
+    .. versionadded:: greensched 0.1 job timeouts (APScheduler 3.x has none)
     """
 
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         try:
             try:
                 events = run_job(
-                    job, job._jobstore_alias, run_times, self._logger.name, clock=self._clock
+                    job,
+                    job._jobstore_alias,
+                    run_times,
+                    self._logger.name,
+                    clock=self._clock,
+                    timeout=getattr(job, "timeout", None),
                 )
             except Exception as exc:  # noqa: BLE001 (reported through _run_job_error)
                 # run_job catches the job's own exceptions: this one came from around the job

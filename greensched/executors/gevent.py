@@ -74,7 +74,18 @@ class GeventExecutor(BaseExecutor):
        :func:`~greensched.executors.base.run_job` lets these end the run. APScheduler 3.x's
        ``run_job`` turns them into ``EVENT_JOB_ERROR`` events and goes on with the next run time.
 
+    A job with a ``timeout`` has each of its runs limited to that many seconds: a run still
+    going then is interrupted by a :class:`gevent.Timeout` raised where it waits (its greenlet
+    goes on with the job's next run time, if any, then ends, freeing its slot and its
+    ``max_instances`` instance) and gives an ``EVENT_JOB_ERROR`` event whose ``exception`` is a
+    :exc:`TimeoutError` naming the job and the timeout. The timer cannot interrupt a job that
+    never yields to the hub (a CPU-bound loop, an unpatched blocking call): use
+    :class:`~greensched.executors.pool.ThreadPoolExecutor` or
+    :class:`~greensched.executors.pool.ProcessPoolExecutor` for those. A
+    :class:`gevent.Timeout` that the job uses itself is told apart from the executor's.
+
     .. versionadded:: greensched 0.1 the ``pool_size`` keyword
+    .. versionadded:: greensched 0.1 job timeouts (APScheduler 3.x has none)
     """
 
     def __init__(self, *, pool_size: int | None = None) -> None:
@@ -156,7 +167,12 @@ class GeventExecutor(BaseExecutor):
         try:
             job = run.job
             return run_job(
-                job, job._jobstore_alias, run.run_times, self._logger.name, clock=self._clock
+                job,
+                job._jobstore_alias,
+                run.run_times,
+                self._logger.name,
+                clock=self._clock,
+                timeout=getattr(job, "timeout", None),
             )
         except BaseException as exc:  # noqa: BLE001 (returned, and reported by _run_ended)
             # GreenletExit when killed; SystemExit, KeyboardInterrupt raised by the job. Returned

@@ -10,7 +10,7 @@ from gevent.monkey import is_module_patched
 
 from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._waker import Waker
-from greensched.schedulers.base import STATE_STOPPED, BaseScheduler
+from greensched.schedulers.base import BaseScheduler
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.util import asbool
 
@@ -22,8 +22,12 @@ class BackgroundScheduler(BlockingScheduler):
 
     Without ``gevent.monkey.patch_all()`` the thread is a real OS thread with its own gevent hub,
     where the processing loop and the job greenlets run; the scheduler's methods may be called
-    from any thread. With patching, ``threading`` makes that thread a greenlet of the caller's
-    hub.
+    from any thread.
+
+    With patching (a monkey-patched service, a gunicorn ``gevent`` worker), ``threading`` is
+    gevent's: the "thread" is a greenlet of the calling thread's hub, and the scheduler then
+    behaves like a :class:`~greensched.schedulers.gevent.GeventScheduler` whose :meth:`start`
+    returns nothing. :meth:`start` says so in the scheduler's log, at debug level.
 
     Extra options:
 
@@ -32,8 +36,6 @@ class BackgroundScheduler(BlockingScheduler):
     """
 
     _thread: threading.Thread | None = None
-    #: set by a shutdown() from another thread: the loop's thread shuts the components down
-    _stopped_remotely = False
 
     def _configure(self, config: dict[str, Any]) -> None:
         daemon = asbool(config.pop("daemon", True))
@@ -51,6 +53,11 @@ class BackgroundScheduler(BlockingScheduler):
         previous = self._thread
         if previous is not None and previous is not threading.current_thread():
             previous.join()  # an earlier shutdown(wait=False) may still be draining its jobs
+        if is_module_patched("threading"):
+            self._logger.debug(
+                "threading is monkey-patched: the scheduler's background thread is a greenlet "
+                "of the calling thread's hub, and its jobs run in that hub"
+            )
         started = threading.Event()
         failure: list[BaseException] = []
         thread = threading.Thread(
@@ -75,11 +82,9 @@ class BackgroundScheduler(BlockingScheduler):
         """
         waker = self._waker
         if waker is not None and not waker.in_owner_thread():
-            if self.state == STATE_STOPPED:
-                super().shutdown(wait)  # raises SchedulerNotRunningError
-            self._stopped_remotely = True
-            self.state = STATE_STOPPED
-            waker.set()
+            # Running jobs live in the hub of the scheduler's thread, which ends with the
+            # thread: they must finish whatever the caller chose to wait for
+            self._stop_from_another_thread(waker, wait_for_jobs=True, block=False)
         else:
             super().shutdown(wait)
         thread = self._thread
@@ -97,7 +102,6 @@ class BackgroundScheduler(BlockingScheduler):
         real_thread = not is_module_patched("threading")
         try:
             self._waker = Waker()
-            self._stopped_remotely = False
             try:
                 BaseScheduler.start(self, *args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 (raised again in the caller's thread)
@@ -105,11 +109,7 @@ class BackgroundScheduler(BlockingScheduler):
                 return
             finally:
                 started.set()
-            self._main_loop()
-            if self._stopped_remotely:
-                # Running jobs live in this thread's hub: they must end before the hub goes,
-                # whatever the caller of shutdown() chose to wait for
-                self._shutdown_components(wait=True)
+            self._main_loop()  # which shuts the components down after a remote shutdown()
         finally:
             if real_thread:
                 # This thread's hub dies with it; drop it so that nothing else wakes it

@@ -81,6 +81,17 @@ def _takes_timezone(trigger_class: type) -> bool:
     )
 
 
+def _config_timeout(value: Any) -> Any:
+    """A ``timeout`` job default as a configuration file gives it: a string holding a number
+    becomes that number; anything else is left for the job's validation."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
 class UnknownAliasError(KeyError, ValueError):
     """No executor or job store has the given alias (a ``KeyError`` as in APScheduler 3.x, and a
     ``ValueError`` like every other bad argument)."""
@@ -431,6 +442,8 @@ class BaseScheduler(metaclass=ABCMeta):
         jobstore: str = "default",
         executor: str = "default",
         replace_existing: bool = False,
+        *,
+        timeout: Any = undefined,
         **trigger_args: Any,
     ) -> Job:
         """Add the given job to the job list and wake up the scheduler if it's already running.
@@ -467,8 +480,13 @@ class BaseScheduler(metaclass=ABCMeta):
         :param executor: alias of the executor to run the job with
         :param replace_existing: ``True`` to replace an existing job with the same ``id``
             (but retain the number of runs from the existing one)
+        :param timeout: the most seconds one run of the job may take, or ``None`` for no limit
+            (keyword-only; see the executor for what happens to a run that overruns)
         :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
         :rtype: Job
+
+        .. versionadded:: greensched 0.1 the keyword-only ``timeout`` parameter (so no trigger
+           option may be called ``timeout``)
         """
         job_kwargs: dict[str, Any] = {
             "trigger": self._create_trigger(trigger, trigger_args),
@@ -482,6 +500,7 @@ class BaseScheduler(metaclass=ABCMeta):
             "coalesce": coalesce,
             "max_instances": max_instances,
             "next_run_time": next_run_time,
+            "timeout": timeout,
         }
         job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
         job = Job(self, **job_kwargs)
@@ -509,6 +528,8 @@ class BaseScheduler(metaclass=ABCMeta):
         next_run_time: Any = undefined,
         jobstore: str = "default",
         executor: str = "default",
+        *,
+        timeout: Any = undefined,
         **trigger_args: Any,
     ) -> Callable[[_F], _F]:
         """A decorator version of :meth:`add_job`, except that ``replace_existing`` is always
@@ -516,6 +537,8 @@ class BaseScheduler(metaclass=ABCMeta):
 
         .. important:: The ``id`` argument must be given if scheduling a job in a persistent job
            store. The scheduler cannot, however, enforce this requirement.
+
+        .. versionadded:: greensched 0.1 the keyword-only ``timeout`` parameter
         """
 
         def inner(func: _F) -> _F:
@@ -533,6 +556,7 @@ class BaseScheduler(metaclass=ABCMeta):
                 jobstore,
                 executor,
                 True,
+                timeout=timeout,
                 **trigger_args,
             )
             return func
@@ -816,11 +840,12 @@ class BaseScheduler(metaclass=ABCMeta):
             "misfire_grace_time": asint(misfire) if misfire is not None else None,
             "coalesce": asbool(job_defaults.pop("coalesce", True)),
             "max_instances": asint(job_defaults.pop("max_instances", 1)),
+            "timeout": _config_timeout(job_defaults.pop("timeout", None)),
         }
         if job_defaults:
             raise ValueError(
-                f"job_defaults may only hold misfire_grace_time, coalesce and max_instances, "
-                f"got: {sorted(job_defaults)!r}"
+                f"job_defaults may only hold misfire_grace_time, coalesce, max_instances and "
+                f"timeout, got: {sorted(job_defaults)!r}"
             )
         probe = Job.__new__(Job)  # validates the defaults with the same rules as a job's options
         probe._scheduler = self
@@ -942,6 +967,7 @@ class BaseScheduler(metaclass=ABCMeta):
         saved = job._attributes()
         job._modify(**changes)
         try:
+            self._lookup_executor(job.executor)._check_job(job)
             self._lookup_jobstore(jobstore_alias).update_job(job)
         except BaseException:
             job._set_attributes(saved)
@@ -1019,10 +1045,11 @@ class BaseScheduler(metaclass=ABCMeta):
         :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
         """
         store = self._lookup_jobstore(jobstore_alias)
-        self._lookup_executor(job.executor)
+        executor = self._lookup_executor(job.executor)
 
         job._modify(**self._missing_job_options(job))
 
+        executor._check_job(job)
         try:
             store.add_job(job)
         except ConflictingIdError:

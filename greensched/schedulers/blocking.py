@@ -4,21 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from greensched.schedulers import SchedulerAlreadyRunningError
+from gevent.monkey import get_original
+
+from greensched.schedulers import SchedulerAlreadyRunningError, SchedulerNotRunningError
+from greensched.schedulers._lock import SchedulerLock
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import STATE_STOPPED, TIMEOUT_MAX, BaseScheduler
 
 __all__ = ("BlockingScheduler",)
+
+# A real lock even in a patched program: a thread that asked shutdown() to wait blocks on it
+_allocate_lock = get_original("_thread", "allocate_lock")
 
 
 class BlockingScheduler(BaseScheduler):
     """A scheduler that runs in the foreground (:meth:`start` blocks until :meth:`shutdown`).
 
     The loop sleeps on a gevent event, so job greenlets run while it waits, whether or not the
-    program called ``gevent.monkey.patch_all()``. :meth:`wakeup` is safe from any thread.
+    program called ``gevent.monkey.patch_all()``.
+
+    While it runs, these methods are safe to call from any OS thread of the process, patched or
+    not: :meth:`wakeup`, the job methods (:meth:`add_job`, :meth:`modify_job`,
+    :meth:`reschedule_job`, :meth:`pause_job`, :meth:`resume_job`, :meth:`remove_job`,
+    :meth:`get_jobs`, :meth:`get_job`, ...), :meth:`pause`, :meth:`resume`,
+    :meth:`add_listener` and :meth:`shutdown`. The scheduler's locks exclude greenlets and OS
+    threads alike (see :class:`~greensched.schedulers._lock.SchedulerLock`); jobs are submitted
+    and run by the loop's thread only; from another thread, :meth:`shutdown` has the loop's
+    thread shut the executors and job stores down, where the running jobs are. Listeners of an
+    event run in the thread whose call caused it. :meth:`start`, :meth:`configure` and
+    :meth:`remove_executor` belong to the loop's thread.
+
+    .. note:: APScheduler 3.x's gevent scheduler takes a greenlet lock, which another OS thread
+       cannot safely share.
     """
 
     _waker: Waker | None = None
+    #: set by shutdown() from another OS thread: whether to wait for running jobs, and a lock
+    #: that the loop's thread releases once the executors and job stores are shut down
+    _remote_shutdown: tuple[bool, Any] | None = None
 
     def start(self, *args: Any, **kwargs: Any) -> None:
         """Start the scheduler and run its processing loop until :meth:`shutdown` is called.
@@ -32,6 +55,17 @@ class BlockingScheduler(BaseScheduler):
         self._main_loop()
 
     def shutdown(self, wait: bool = True) -> None:
+        """Shut down the scheduler, its executors and its job stores.
+
+        From another OS thread than the loop's, the loop's thread shuts the executors and job
+        stores down (``wait`` applies to the running jobs there), and with ``wait=True`` this
+        returns once it has done so: the loop's thread must then be free to run its hub (not
+        blocked waiting for the calling thread, in ``Thread.join()`` for example).
+        """
+        waker = self._waker
+        if waker is not None and not waker.in_owner_thread():
+            self._stop_from_another_thread(waker, wait_for_jobs=wait, block=wait)
+            return
         super().shutdown(wait)
         self.wakeup()
 
@@ -39,6 +73,28 @@ class BlockingScheduler(BaseScheduler):
         waker = self._waker
         if waker is not None:
             waker.set()
+
+    def _create_lock(self) -> SchedulerLock:
+        """A reentrant lock shared by greenlets and OS threads (see :class:`SchedulerLock`)."""
+        return SchedulerLock()
+
+    def _stop_from_another_thread(self, waker: Waker, *, wait_for_jobs: bool, block: bool) -> None:
+        """Stop the loop, which then shuts the executors and job stores down in its thread.
+
+        :param wait_for_jobs: what the executors' ``shutdown(wait)`` gets
+        :param block: return only once the loop's thread has shut them down
+        :raises SchedulerNotRunningError: if the scheduler is not running
+        """
+        done = _allocate_lock()
+        done.acquire()
+        with self._jobstores_lock:  # one remote shutdown at a time: each gets its answer
+            if self.state == STATE_STOPPED:
+                raise SchedulerNotRunningError
+            self._remote_shutdown = (wait_for_jobs, done)
+            self.state = STATE_STOPPED
+        waker.set()
+        if block:
+            done.acquire()
 
     def _main_loop(self) -> None:
         waker = self._waker
@@ -50,3 +106,10 @@ class BlockingScheduler(BaseScheduler):
             if self.state == STATE_STOPPED:
                 break
             wait_seconds = self._process_jobs()
+        remote, self._remote_shutdown = self._remote_shutdown, None
+        if remote is not None:
+            wait_for_jobs, done = remote
+            try:
+                self._shutdown_components(wait_for_jobs)
+            finally:
+                done.release()

@@ -625,3 +625,21 @@ def test_combining_trigger_by_alias(scheduler: RecordingScheduler, timezone: Any
     ]
     job = scheduler.add_job(job_func, "or", triggers=triggers)
     assert job.next_run_time == datetime(2024, 6, 3, 12, 30, tzinfo=timezone)
+
+
+def test_job_an_executor_cannot_run_is_refused_before_it_is_stored(
+    scheduler: RecordingScheduler,
+) -> None:
+    from greensched.executors.pool import ProcessPoolExecutor
+
+    scheduler.add_executor(ProcessPoolExecutor(max_workers=1), "processes")
+    scheduler.start()
+    with pytest.raises(ValueError, match=r'^Job "lambda" cannot be sent to a worker process'):
+        scheduler.add_job(lambda: None, "interval", minutes=1, id="lambda", executor="processes")
+    assert scheduler.get_jobs() == []
+    job = scheduler.add_job(lambda: None, "interval", minutes=1, id="inline")
+    with pytest.raises(ValueError, match=r'^Job "inline" cannot be sent to a worker process'):
+        scheduler.modify_job("inline", executor="processes")
+    assert scheduler.get_job("inline").executor == "default"
+    assert job.executor == "default"
+    scheduler.shutdown()

@@ -23,6 +23,7 @@ def test_defaults_match_apscheduler() -> None:
         "misfire_grace_time": 1,
         "coalesce": True,
         "max_instances": 1,
+        "timeout": None,  # greensched's own option: no time limit, as in APScheduler
     }
     assert scheduler.jobstore_retry_interval == 10.0
     assert scheduler._logger.name == "greensched.scheduler"
@@ -41,6 +42,7 @@ def test_gconfig_with_prefix_builds_nested_options() -> None:
         "greensched.job_defaults.coalesce": "false",
         "greensched.job_defaults.max_instances": "3",
         "greensched.job_defaults.misfire_grace_time": "30",
+        "greensched.job_defaults.timeout": "2.5",
         "greensched.jobstore_retry_interval": "2.5",
         "greensched.executors.default.type": "debug",
         "greensched.executors.pool.class": "greensched.executors.gevent:GeventExecutor",
@@ -54,6 +56,7 @@ def test_gconfig_with_prefix_builds_nested_options() -> None:
         "misfire_grace_time": 30,
         "coalesce": False,
         "max_instances": 3,
+        "timeout": 2.5,
     }
     assert scheduler.jobstore_retry_interval == 2.5
     assert isinstance(scheduler._executors["default"], DebugExecutor)
@@ -123,9 +126,21 @@ def test_configure_while_running_is_refused() -> None:
         pytest.param(
             {"job_defaults": {"coalesc": True}},
             ValueError,
-            r"^job_defaults may only hold misfire_grace_time, coalesce and max_instances, "
-            r"got: \['coalesc'\]$",
+            r"^job_defaults may only hold misfire_grace_time, coalesce, max_instances and "
+            r"timeout, got: \['coalesc'\]$",
             id="default-typo",
+        ),
+        pytest.param(
+            {"job_defaults": {"timeout": 0}},
+            ValueError,
+            r"^timeout must be a positive finite number of seconds or None, got: 0$",
+            id="timeout-zero",
+        ),
+        pytest.param(
+            {"job_defaults": {"timeout": "soon"}},
+            TypeError,
+            r"^timeout must be a positive finite number of seconds or None, got: 'soon'$",
+            id="timeout-type",
         ),
         pytest.param(
             {"jobstore_retry_interval": "soon"},
@@ -182,6 +197,7 @@ def test_bad_option_is_rejected_and_changes_nothing(
         "misfire_grace_time": 1,
         "coalesce": True,
         "max_instances": 1,
+        "timeout": None,
     }
 
 

@@ -143,3 +143,81 @@ def test_the_readme_example_runs() -> None:
     assert "the one-off date job ran" in out
     assert "event: job 'every-second' done" in out
     assert out.rstrip().endswith("scheduler shut down")
+
+
+def test_background_scheduler_when_patched_is_a_greenlet_and_logs_it() -> None:
+    lines = run_patched(
+        """
+        import io, logging
+        from gevent.monkey import get_original
+        from greensched.schedulers.background import BackgroundScheduler
+        get_ident = get_original("_thread", "get_ident")
+        log = io.StringIO()
+        handler = logging.StreamHandler(log)
+        logger = logging.getLogger("greensched.scheduler")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        scheduler = BackgroundScheduler(timezone="UTC")
+        ran_in = []
+        done = threading.Event()
+        def job():
+            ran_in.append(get_ident())
+            done.set()
+        scheduler.start()
+        scheduler.add_job(job, "date", run_date=soon())
+        print("ran", done.wait(5))
+        print("same OS thread", ran_in == [get_ident()])
+        scheduler.shutdown()
+        print("greenlet logged", "background thread is a greenlet" in log.getvalue())
+        """
+    )
+    assert lines == ["ran True", "same OS thread True", "greenlet logged True"]
+
+
+def test_gevent_scheduler_takes_jobs_from_real_os_threads_when_patched() -> None:
+    lines = run_patched(
+        """
+        from gevent.monkey import get_original
+        from greensched.events import EVENT_JOB_EXECUTED
+        from greensched.schedulers.gevent import GeventScheduler
+        start_new_thread, allocate_lock = get_original(
+            "_thread", ["start_new_thread", "allocate_lock"]
+        )
+        scheduler = GeventScheduler(timezone="UTC")
+        executed = set()
+        scheduler.add_listener(lambda event: executed.add(event.job_id), EVENT_JOB_EXECUTED)
+        scheduler.add_job(lambda: None, "interval", seconds=0.01, id="background")
+        scheduler.start()
+        errors, finished = [], []
+        guard = allocate_lock()
+        def body(index):
+            try:
+                for i in range(30):
+                    job_id = f"{index}-{i}"
+                    scheduler.add_job(
+                        time.sleep, "date", run_date=soon(0.01), args=[0.01], id=job_id,
+                        misfire_grace_time=None,
+                    )
+                    scheduler.modify_job(job_id, name="renamed")
+                    scheduler.get_jobs()
+                    extra = scheduler.add_job(lambda: None, "interval", seconds=1, id="x" + job_id)
+                    extra.remove()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                with guard:
+                    finished.append(index)
+        for index in range(4):
+            start_new_thread(body, (index,))
+        expected = {f"{index}-{i}" for index in range(4) for i in range(30)}
+        for _ in range(1000):
+            if len(finished) == 4 and expected <= executed:
+                break
+            gevent.sleep(0.01)
+        print("errors", errors)
+        print("all ran", expected <= executed)
+        print("left", sorted(job.id for job in scheduler.get_jobs()))
+        scheduler.shutdown()
+        """
+    )
+    assert lines == ["errors []", "all ran True", "left ['background']"]

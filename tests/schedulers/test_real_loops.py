@@ -7,6 +7,7 @@ subprocesses (``test_patched.py``) so that patching never leaks into other tests
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -214,3 +215,30 @@ def test_second_start_is_refused_and_the_loop_still_wakes(scheduler_class: type)
         gevent.sleep(0.005)
     assert ran.is_set()
     scheduler.shutdown()
+
+
+def test_unpatched_a_job_that_blocks_holds_up_the_hub_and_a_greenlet_job_does_not() -> None:
+    """What GeventScheduler's docstring says: without monkey-patching, ``time.sleep`` in a job
+    blocks the hub, so two such jobs run one after the other; ``gevent.sleep`` yields."""
+    scheduler = GeventScheduler(timezone="UTC")
+    order: list[str] = []
+
+    def job(name: str, sleep: Any) -> None:
+        order.append(f"{name} start")
+        sleep(0.05)
+        order.append(f"{name} end")
+
+    scheduler.start()
+    when = soon(0.02)
+    scheduler.add_job(job, "date", run_date=when, args=["a", time.sleep], id="a")
+    scheduler.add_job(job, "date", run_date=when, args=["b", time.sleep], id="b")
+    when = soon(0.2)
+    scheduler.add_job(job, "date", run_date=when, args=["c", gevent.sleep], id="c")
+    scheduler.add_job(job, "date", run_date=when, args=["d", gevent.sleep], id="d")
+    deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
+    while len(order) < 8 and SYSTEM_CLOCK.monotonic() < deadline:
+        gevent.sleep(0.01)
+    scheduler.shutdown()
+    blocking, yielding = order[:4], order[4:]
+    assert blocking == ["a start", "a end", "b start", "b end"]
+    assert yielding == ["c start", "d start", "c end", "d end"]

@@ -1,0 +1,222 @@
+"""The gunicorn recipe with real gunicorn (``python -m gunicorn -k gevent``) on 127.0.0.1.
+
+Each test starts gunicorn in a subprocess with the app of ``gunicorn_app.py`` and the hooks of
+``gunicorn_conf.py`` (``greensched.contrib.gunicorn.SchedulerHooks``), talks HTTP to it, signals
+it and always kills it in the end. Every wait is bounded; timing assertions are in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gunicorn.config
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = Path(__file__).with_name("gunicorn_conf.py")
+APP = "tests.integration.gunicorn_app:app"
+#: the options of the test app's runs (the example's come from its own gunicorn.conf.py)
+TEST_APP_OPTIONS = ("--config", str(CONF), "--worker-class", "gevent", "--workers", "1")
+#: the longest a test waits for gunicorn to start, answer or stop
+PATIENCE = 15.0
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 a moment ago (gunicorn cannot bind port 0 and report it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = PATIENCE) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Gunicorn:
+    """A running gunicorn master, its log file and the app's events file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, tmp_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log = tmp_path / "gunicorn.log"
+        self.events_file = tmp_path / "events"
+
+    def get(self, path: str = "/") -> tuple[int, dict[str, Any], float]:
+        """``GET path``: the status, the JSON body and how many seconds it took."""
+        began = time.monotonic()
+        url = f"http://127.0.0.1:{self.port}{path}"
+        with urllib.request.urlopen(url, timeout=PATIENCE) as response:
+            body = json.loads(response.read())
+            return response.status, body, time.monotonic() - began
+
+    def answers(self) -> bool:
+        try:
+            self.get()
+        except OSError:
+            return False
+        return True
+
+    def events(self) -> list[tuple[int, str]]:
+        """The ``(pid, event)`` lines the app and the hooks wrote, in order."""
+        if not self.events_file.exists():
+            return []
+        lines = self.events_file.read_text(encoding="utf-8").splitlines()
+        return [(int(pid), event) for pid, event in (line.split(" ", 1) for line in lines)]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig`` to the master and return its exit status once it has exited."""
+        self.process.send_signal(sig)
+        return self.process.wait(PATIENCE)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def gunicorn_running(
+    tmp_path: Path, *args: str, app: str = APP, cwd: Path = ROOT, **env: str
+) -> Iterator[Gunicorn]:
+    """Start gunicorn (by default with the test app and hooks), wait until it answers, kill it
+    at the end."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *args]
+    if any(setting.name == "control_socket_disable" for setting in gunicorn.config.KNOWN_SETTINGS):
+        command.append("--no-control-socket")  # newer gunicorn: no socket in $HOME
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "GREENSCHED_EVENTS": str(tmp_path / "events"),
+        **env,
+    }
+    log = (tmp_path / "gunicorn.log").open("wb")
+    # A session of its own: the finally block kills the master and its workers together
+    process = subprocess.Popen(
+        [*command, app],
+        cwd=cwd,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = Gunicorn(process, port, tmp_path)
+    try:
+        wait_for(lambda: server.answers() or process.poll() is not None, "gunicorn to answer")
+        assert process.poll() is None, server.output()
+        yield server
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the master and its workers have all exited
+        process.wait(PATIENCE)
+        log.close()
+
+
+def test_jobs_fire_while_requests_are_served_and_sigterm_waits_for_a_running_job(
+    tmp_path: Path,
+) -> None:
+    with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
+        readings = []
+        for _ in range(4):
+            status, body, seconds = server.get()
+            assert status == 200
+            assert seconds < 2.0
+            readings.append(body)
+            time.sleep(0.5)
+        assert len({body["pid"] for body in readings}) == 1  # one worker answered
+        ticks = [body["ticks"] for body in readings]
+        assert all(later > earlier for earlier, later in zip(ticks, ticks[1:])), ticks
+
+        worker = readings[0]["pid"]
+        server.get("/slow")
+        wait_for(lambda: (worker, "slow-started") in server.events(), "the slow job to start")
+        assert server.stop(signal.SIGTERM) == 0, server.output()
+
+    events = [event for pid, event in server.events() if pid == worker]
+    # The worker stopped serving, then its exit hook waited for the job that was running
+    assert events == ["slow-started", "worker-exit-begin", "slow-done", "worker-exit-end"]
+
+
+def test_sighup_replaces_the_worker_and_the_old_one_finishes_its_running_job(
+    tmp_path: Path,
+) -> None:
+    with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
+        _, body, _ = server.get()
+        old_worker = body["pid"]
+        server.get("/slow")
+        wait_for(lambda: (old_worker, "slow-started") in server.events(), "the slow job")
+        server.process.send_signal(signal.SIGHUP)
+
+        def new_worker_ticks() -> bool:
+            _, body, _ = server.get()
+            return bool(body["pid"] != old_worker and body["ticks"] > 0)
+
+        wait_for(new_worker_ticks, "a new worker whose scheduler runs")
+        wait_for(lambda: (old_worker, "worker-exit-end") in server.events(), "the old worker")
+        assert server.stop(signal.SIGTERM) == 0, server.output()
+
+    events = [event for pid, event in server.events() if pid == old_worker]
+    assert events == ["slow-started", "worker-exit-begin", "slow-done", "worker-exit-end"]
+
+
+def test_sigquit_stops_at_once_without_waiting_for_the_running_job(tmp_path: Path) -> None:
+    with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
+        worker = server.get()[1]["pid"]
+        server.get("/slow")
+        wait_for(lambda: (worker, "slow-started") in server.events(), "the slow job to start")
+        assert server.stop(signal.SIGQUIT) == 0, server.output()
+
+    events = [event for pid, event in server.events() if pid == worker]
+    assert events == ["slow-started", "worker-exit-begin", "worker-exit-end"]
+
+
+def test_preload_with_a_scheduler_started_at_import_logs_a_warning(tmp_path: Path) -> None:
+    with gunicorn_running(
+        tmp_path, *TEST_APP_OPTIONS, "--preload", GREENSCHED_START_AT_IMPORT="1"
+    ) as server:
+        assert server.stop(signal.SIGTERM) == 0, server.output()
+    output = server.output()
+    assert "GeventScheduler started in the gunicorn master process" in output
+    assert "post_worker_init" in output
+    # and the hooks did not start it a second time in the worker
+    assert "was already running when gunicorn worker" in output
+
+
+def test_preload_with_the_hooks_alone_starts_the_scheduler_in_the_worker(
+    tmp_path: Path,
+) -> None:
+    """With --preload the app is imported by the master, unpatched; the scheduler created
+    there is only started by post_worker_init, in the patched worker: no warning."""
+    with gunicorn_running(tmp_path, *TEST_APP_OPTIONS, "--preload") as server:
+        wait_for(lambda: server.get()[1]["ticks"] >= 2, "two ticks")
+        assert server.stop(signal.SIGTERM) == 0, server.output()
+    assert "gunicorn master process" not in server.output()
+
+
+def test_the_example_recipe_serves_what_its_job_refreshes(tmp_path: Path) -> None:
+    """examples/gunicorn_app.py with examples/gunicorn.conf.py, which gunicorn reads from the
+    directory it starts in, as the example says."""
+    with gunicorn_running(tmp_path, app="gunicorn_app:app", cwd=ROOT / "examples") as server:
+        wait_for(lambda: server.get()[1]["refreshes"] >= 1, "a first refresh")
+        first = server.get()[1]
+        wait_for(lambda: server.get()[1]["refreshes"] > first["refreshes"], "another refresh")
+        assert server.get()[1]["worker"] == first["worker"]
+        assert server.stop(signal.SIGTERM) == 0, server.output()

@@ -1,0 +1,37 @@
+"""Smoke test of ``examples/crawler.py``, run in a subprocess so its patching never leaks."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_crawler_example_fetches_and_prints_a_final_summary() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "crawler.py"),
+            "--jobs=20",
+            "--seconds=2",
+            "--timeout=0.5",
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    final = re.search(
+        r"^final: fetches=(\d+) errors=\d+ timeouts=\d+", result.stdout, re.MULTILINE
+    )
+    assert final is not None, result.stdout
+    assert int(final.group(1)) > 0, result.stdout
