@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 from abc import ABCMeta, abstractmethod
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
-from greensched.util import localize, normalize
+from tzlocal import get_localzone
+
+from greensched.util import astimezone, localize, normalize
 
 __all__ = ("BaseTrigger",)
 
@@ -50,6 +52,24 @@ class BaseTrigger(metaclass=ABCMeta):
         if zone is None:
             return next_fire_time + delay
         return (next_fire_time.astimezone(timezone.utc) + delay).astimezone(zone)
+
+
+def choose_timezone(timezone: tzinfo | str | None, start_date: object, end_date: object) -> tzinfo:
+    """Return a trigger's zone: ``timezone`` if given, else the zone of an aware
+    ``start_date``, else of an aware ``end_date``, else the local zone (APScheduler 3.x's
+    order). pytz zones become zoneinfo (see :func:`greensched.util.astimezone`).
+
+    :raises ValueError: if ``timezone`` is an unknown zone name
+    :raises TypeError: if ``timezone`` is neither a string nor a tzinfo
+    """
+    zone: tzinfo | None = None
+    if timezone:
+        zone = astimezone(timezone)
+    elif isinstance(start_date, datetime) and start_date.tzinfo is not None:
+        zone = astimezone(start_date.tzinfo)
+    elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
+        zone = astimezone(end_date.tzinfo)
+    return zone if zone is not None else get_localzone()
 
 
 def skip_dst_gap(dt: datetime) -> datetime:

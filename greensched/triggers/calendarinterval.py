@@ -7,13 +7,11 @@ from datetime import timezone as _timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tzlocal import get_localzone
-
 from greensched import _clock
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger
-from greensched.util import astimezone, convert_to_datetime, localize
+from greensched.triggers.base import BaseTrigger, choose_timezone
+from greensched.util import convert_to_datetime, localize
 
 __all__ = ("CalendarIntervalTrigger",)
 
@@ -152,17 +150,7 @@ class CalendarIntervalTrigger(BaseTrigger):
             _check_time_field("second", second, 59),
         )
 
-        zone: tzinfo | None
-        if timezone:
-            zone = astimezone(timezone)
-        elif isinstance(start_date, datetime) and start_date.tzinfo is not None:
-            zone = start_date.tzinfo
-        elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
-            zone = end_date.tzinfo
-        else:
-            zone = get_localzone()
-        assert zone is not None
-        self.timezone = _without_pytz(zone)
+        self.timezone = _without_pytz(choose_timezone(timezone, start_date, end_date))
 
         first = _to_date(start_date, self.timezone, "start_date")
         if first is None:

@@ -7,13 +7,11 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as _timezone
 from typing import Any
 
-from tzlocal import get_localzone
-
 from greensched import _clock
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger, skip_dst_gap
-from greensched.util import astimezone, convert_to_datetime, datetime_repr
+from greensched.triggers.base import BaseTrigger, choose_timezone, skip_dst_gap
+from greensched.util import convert_to_datetime, datetime_repr
 
 __all__ = ("IntervalTrigger",)
 
@@ -105,16 +103,7 @@ class IntervalTrigger(BaseTrigger):
         self.interval = interval
         self.interval_length = interval.total_seconds()
 
-        zone: tzinfo | None
-        if timezone:
-            zone = astimezone(timezone)
-        elif isinstance(start_date, datetime) and start_date.tzinfo is not None:
-            zone = start_date.tzinfo
-        elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
-            zone = end_date.tzinfo
-        else:
-            zone = get_localzone()
-        assert zone is not None
+        zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
 
         if start_date is None:

@@ -271,7 +271,7 @@ def test_timezone_defaults_to_that_of_an_aware_end_date() -> None:
 
 def test_timezone_defaults_to_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     local = ZoneInfo("Asia/Tokyo")
-    monkeypatch.setattr(calendarinterval_module, "get_localzone", lambda: local)
+    monkeypatch.setattr("greensched.triggers.base.get_localzone", lambda: local)
     trigger = CalendarIntervalTrigger(days=1, hour=9, start_date=datetime(2024, 3, 5, 14, 30))
     assert trigger.timezone is local
     assert fire_times(trigger, count=1) == [datetime(2024, 3, 5, 9, 0, tzinfo=local)]

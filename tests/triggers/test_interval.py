@@ -12,7 +12,6 @@ import pytest
 
 from greensched import _clock
 from greensched.testing import MockClock
-from greensched.triggers import interval as interval_module
 from greensched.triggers.interval import IntervalTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -137,7 +136,7 @@ def test_timezone_defaults_to_that_of_an_aware_end_date() -> None:
 
 def test_timezone_defaults_to_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     local = ZoneInfo("Asia/Tokyo")
-    monkeypatch.setattr(interval_module, "get_localzone", lambda: local)
+    monkeypatch.setattr("greensched.triggers.base.get_localzone", lambda: local)
     trigger = IntervalTrigger(minutes=1, start_date=datetime(2024, 6, 3, 12, 0))
     assert trigger.timezone is local
     assert trigger.start_date == datetime(2024, 6, 3, 12, 0, tzinfo=local)

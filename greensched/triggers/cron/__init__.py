@@ -7,11 +7,9 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as _timezone
 from typing import Any, ClassVar
 
-from tzlocal import get_localzone
-
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger, skip_dst_gap
+from greensched.triggers.base import BaseTrigger, choose_timezone, skip_dst_gap
 from greensched.triggers.cron._crontab import split_crontab
 from greensched.triggers.cron.expressions import AllExpression
 from greensched.triggers.cron.fields import (
@@ -208,16 +206,7 @@ class CronTrigger(BaseTrigger):
         timezone: tzinfo | str | None = None,
         jitter: float | None = None,
     ) -> None:
-        zone: tzinfo | None
-        if timezone:
-            zone = astimezone(timezone)
-        elif isinstance(start_date, datetime) and start_date.tzinfo is not None:
-            zone = astimezone(start_date.tzinfo)
-        elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
-            zone = astimezone(end_date.tzinfo)
-        else:
-            zone = get_localzone()
-        assert zone is not None
+        zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
 
         converted = convert_to_datetime(start_date, zone, "start_date")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import greensched.triggers.cron as cron_module
 from greensched import _clock
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.cron.fields import BaseField
@@ -196,7 +195,7 @@ def test_timezone_defaults_to_that_of_an_aware_end_date() -> None:
 
 def test_timezone_defaults_to_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     local = ZoneInfo("Asia/Tokyo")
-    monkeypatch.setattr(cron_module, "get_localzone", lambda: local)
+    monkeypatch.setattr("greensched.triggers.base.get_localzone", lambda: local)
     assert CronTrigger(hour=5).timezone is local
 
 
