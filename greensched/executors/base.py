@@ -128,6 +128,19 @@ class BaseExecutor(metaclass=ABCMeta):
         for event in events:
             self._scheduler._dispatch_event(event)
 
+    def _report_greenlet(self, job_id: str, greenlet: Any) -> None:
+        """Report the outcome of a finished run greenlet whose value is the run's events or the
+        exception that ended it (or whose exception is set): events dispatched or the error
+        logged, the instance released. Never raises: it runs in link callbacks."""
+        try:
+            outcome = greenlet.exception if greenlet.exception is not None else greenlet.value
+            if isinstance(outcome, BaseException):
+                self._run_job_error(job_id, outcome, outcome.__traceback__)
+            else:
+                self._run_job_success(job_id, outcome)
+        except BaseException:
+            self._logger.exception("Error reporting the run of job %s", job_id)
+
     def _run_job_error(self, job_id: str, exc: BaseException, traceback: Any = None) -> None:
         """Called by the executor with the exception if there is an error calling
         :func:`run_job`."""

@@ -187,16 +187,12 @@ class GeventExecutor(BaseExecutor):
             run.owner = gevent.getcurrent()
             self._slots_used -= 1
             self._start_waiting()
-
-            # A greenlet killed before it could start never ran _execute: its value is the
-            # GreenletExit. _execute catches everything, so greenlet.exception is only a safeguard.
-            outcome = greenlet.exception if greenlet.exception is not None else greenlet.value
-            if isinstance(outcome, BaseException):
-                self._run_job_error(run.job.id, outcome, outcome.__traceback__)
-            else:
-                self._run_job_success(run.job.id, outcome)
         except BaseException:
-            self._logger.exception("Error reporting the run of job %s", run.job.id)
+            self._logger.exception("Error starting the runs waiting behind job %s", run.job.id)
+        # A greenlet killed before it could start never ran _execute: its value is the
+        # GreenletExit. _execute catches everything, so greenlet.exception is only a safeguard.
+        try:
+            self._report_greenlet(run.job.id, greenlet)
         finally:
             self._started.discard(run)
             progress, self._progress = self._progress, None

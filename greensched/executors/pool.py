@@ -325,15 +325,9 @@ class BasePoolExecutor(BaseExecutor):
     def _run_ended(self, run: _Run, greenlet: gevent.Greenlet) -> None:
         """Link callback of a run's greenlet, called in a greenlet of its own: report the
         outcome. Never raises."""
+        run.owner = gevent.getcurrent()
         try:
-            run.owner = gevent.getcurrent()
-            outcome = greenlet.exception if greenlet.exception is not None else greenlet.value
-            if isinstance(outcome, BaseException):
-                self._run_job_error(run.job.id, outcome, outcome.__traceback__)
-            else:
-                self._run_job_success(run.job.id, outcome)
-        except BaseException:
-            self._logger.exception("Error reporting the run of job %s", run.job.id)
+            self._report_greenlet(run.job.id, greenlet)
         finally:
             self._runs.discard(run)
             progress, self._progress = self._progress, None
