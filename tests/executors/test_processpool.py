@@ -35,20 +35,13 @@ from greensched.job import Job
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 from tests.executors import pooljobs
-from tests.executors.conftest import FakeScheduler
+from tests.executors.conftest import FakeScheduler, wait_for
 from tests.support import NeverTrigger
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: the longest any test waits for something that should happen soon (a worker starts)
 PATIENCE = 30.0
-
-
-def wait_for(predicate: Callable[[], bool]) -> None:
-    """Let the hub run until ``predicate()`` is true (at most PATIENCE seconds)."""
-    with gevent.Timeout(PATIENCE, AssertionError("condition still false")):
-        while not predicate():
-            gevent.sleep(0.002)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +65,7 @@ def executor(
 ) -> Iterator[ProcessPoolExecutor]:
     pool_scheduler.events.clear()
     yield shared_executor
-    wait_for(lambda: not shared_executor._runs)  # no test leaves a run behind
+    wait_for(lambda: not shared_executor._runs, PATIENCE)  # no test leaves a run behind
     assert shared_executor._instances == {}
 
 
@@ -129,7 +122,7 @@ def run(
     job = make_job(scheduler, func, args, **options)
     count = len(scheduler.events)
     executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) > count)
+    wait_for(lambda: len(scheduler.events) > count, PATIENCE)
     event = scheduler.events[-1]
     assert event.job_id == job.id
     return event
@@ -360,7 +353,7 @@ def test_max_instances(executor: ProcessPoolExecutor, pool_scheduler: FakeSchedu
     executor.submit_job(job, [pool_scheduler._clock.now()])
     with pytest.raises(MaxInstancesReachedError):
         executor.submit_job(job, [pool_scheduler._clock.now()])
-    wait_for(lambda: len(pool_scheduler.events) == 1)
+    wait_for(lambda: len(pool_scheduler.events) == 1, PATIENCE)
     assert pool_scheduler.events[0].retval == "slept"
 
 
@@ -370,7 +363,7 @@ def test_several_run_times_run_one_after_the_other(
     now = pool_scheduler._clock.now()
     run_times = [now - timedelta(seconds=1), now]
     executor.submit_job(make_job(pool_scheduler, os.getpid, coalesce=False), run_times)
-    wait_for(lambda: len(pool_scheduler.events) == 2)
+    wait_for(lambda: len(pool_scheduler.events) == 2, PATIENCE)
     assert [(e.code, e.scheduled_run_time) for e in pool_scheduler.events] == [
         (EVENT_JOB_EXECUTED, run_time) for run_time in run_times
     ]
@@ -442,7 +435,7 @@ def test_fork_context_kill_and_replace(
     event = run(executor, pool_scheduler, pooljobs.kill_own_process, id="killer")
     assert event.code == EVENT_JOB_ERROR
     assert "was killed by SIGKILL" in str(event.exception)
-    wait_for(lambda: len(pool_scheduler.events) == 2)
+    wait_for(lambda: len(pool_scheduler.events) == 2, PATIENCE)
     assert run(executor, pool_scheduler, os.getpid, id="c").code == EVENT_JOB_EXECUTED
 
 

@@ -29,19 +29,12 @@ from greensched.events import (
 from greensched.executors.base import MaxInstancesReachedError
 from greensched.executors.pool import BasePoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
-from tests.executors.conftest import FakeScheduler
+from tests.executors.conftest import FakeScheduler, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: the longest any test waits for something that should happen at once
 PATIENCE = 10.0
-
-
-def wait_for(predicate: Callable[[], bool]) -> None:
-    """Let the hub run until ``predicate()`` is true (at most PATIENCE seconds)."""
-    with gevent.Timeout(PATIENCE, AssertionError("condition still false")):
-        while not predicate():
-            gevent.sleep(0.001)
 
 
 class Gates:
@@ -199,7 +192,7 @@ def test_jobs_blocking_in_time_sleep_do_not_block_other_greenlets(
     ticking = gevent.spawn(ticker)
     for number in range(3):
         executor.submit_job(make_job(sleeper, id=f"sleeper{number}"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 3)
+    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
     ticking.join()
     assert [event.retval for event in scheduler.events] == [True, True, True]
     assert ticks[0] > 0
@@ -223,7 +216,7 @@ def test_jobs_run_in_other_threads_and_listeners_in_the_hub_thread(
 
     run_time = scheduler._clock.now()
     executor.submit_job(make_job(job_func, args=[21]), [run_time])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
     assert (event.code, event.retval, event.scheduled_run_time) == (
@@ -249,7 +242,7 @@ def test_exception_gives_an_error_event_with_traceback(
         raise KeyError("missing")
 
     executor.submit_job(make_job(broken_job), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, KeyError)
@@ -266,7 +259,7 @@ def test_system_exit_in_a_thread_is_an_error_event(
         raise SystemExit(2)
 
     executor.submit_job(make_job(exiting_job), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, SystemExit)
@@ -280,7 +273,7 @@ def test_each_run_time_gives_one_event(
     now = scheduler._clock.now()
     run_times = [now - timedelta(seconds=2), now - timedelta(seconds=1), now]
     executor.submit_job(make_job(lambda: "done"), run_times)
-    wait_for(lambda: len(scheduler.events) == 3)
+    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
     assert [(event.code, event.scheduled_run_time) for event in scheduler.events] == [
         (EVENT_JOB_EXECUTED, run_time) for run_time in run_times
     ]
@@ -298,10 +291,10 @@ def test_max_instances(
     with pytest.raises(MaxInstancesReachedError):
         executor.submit_job(job, [scheduler._clock.now()])
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     assert executor._instances == {}
     executor.submit_job(job, [scheduler._clock.now()])  # the instance is free again
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert codes(scheduler) == [EVENT_JOB_EXECUTED, EVENT_JOB_EXECUTED]
 
 
@@ -324,16 +317,16 @@ def test_max_workers_bounds_the_threads_and_waiting_runs_go_in_order(
 
     for name in "abcd":
         executor.submit_job(make_job(blocker, args=[name], id=name), [scheduler._clock.now()])
-    wait_for(lambda: len(started) == 2)
+    wait_for(lambda: len(started) == 2, PATIENCE)
     gevent.sleep(0.05)  # give a (wrongly) free thread time to start a third job
     assert sorted(started) == ["a", "b"]
 
     job_gates["b"].set()
-    wait_for(lambda: len(started) == 3)
+    wait_for(lambda: len(started) == 3, PATIENCE)
     assert started[2] == "c"
     for gate in job_gates.values():
         gate.set()
-    wait_for(lambda: len(scheduler.events) == 4)
+    wait_for(lambda: len(scheduler.events) == 4, PATIENCE)
     assert sorted(event.retval for event in scheduler.events) == ["a", "b", "c", "d"]
 
 
@@ -353,7 +346,7 @@ def test_run_that_waited_too_long_for_a_thread_is_missed(
     executor.submit_job(late, [scheduler._clock.now()])
     scheduler._clock.jump(5)
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("first", EVENT_JOB_EXECUTED),
         ("late", EVENT_JOB_MISSED),
@@ -381,7 +374,7 @@ def test_initializer_and_thread_names(
 
     for _ in range(2):
         executor.submit_job(make_job(job_func), [scheduler._clock.now()])
-        wait_for(lambda: not executor._instances)
+        wait_for(lambda: not executor._instances, PATIENCE)
     assert [event.retval for event in scheduler.events] == ["fetcher_0", "fetcher_0"]
     assert initialized == ["ready"]  # once per thread
 
@@ -396,7 +389,7 @@ def test_failing_initializer_fails_the_run(
 
     executor = make_executor(1, {"initializer": initializer})
     executor.submit_job(make_job(lambda: 1), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert str(event.exception) == "no connection"
@@ -420,7 +413,7 @@ def test_shutdown_waits_for_running_jobs(
         return "finished"
 
     executor.submit_job(make_job(job_func), [scheduler._clock.now()])
-    wait_for(started.is_set)
+    wait_for(started.is_set, PATIENCE)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PATIENCE):
         executor.shutdown(wait=True)
@@ -445,13 +438,13 @@ def test_shutdown_without_waiting_returns_at_once(
 
     executor.submit_job(make_job(job_func, id="running"), [scheduler._clock.now()])
     executor.submit_job(make_job(lambda: 1, id="waiting"), [scheduler._clock.now()])
-    wait_for(started.is_set)
+    wait_for(started.is_set, PATIENCE)
 
     executor.shutdown(wait=False)  # returns although a job is blocked
     assert scheduler.events == []
-    wait_for(lambda: "waiting" not in executor._instances)  # dropped, instance released
+    wait_for(lambda: "waiting" not in executor._instances, PATIENCE)  # dropped, instance released
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("running", EVENT_JOB_EXECUTED)
     ]
@@ -469,7 +462,7 @@ def test_submit_after_shutdown_is_refused_until_restarted(
     assert executor._instances == {}
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     assert isinstance(scheduler.events[0], JobExecutionEvent)
     assert scheduler.events[0].retval == 1
 

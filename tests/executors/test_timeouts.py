@@ -20,16 +20,10 @@ from greensched.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
 from greensched.testing import MockClock
 from tests.executors import pooljobs
-from tests.executors.conftest import FakeScheduler
+from tests.executors.conftest import FakeScheduler, wait_for
 
 #: the longest any test waits for something that should happen soon
 PATIENCE = 30.0
-
-
-def wait_for(predicate: Callable[[], bool]) -> None:
-    with gevent.Timeout(PATIENCE, AssertionError("condition still false")):
-        while not predicate():
-            gevent.sleep(0.002)
 
 
 def timeout_message(job_id: str, seconds: float) -> str:
@@ -73,7 +67,7 @@ def test_greenlet_overrun_is_stopped_and_reported(
 
     job = timed_job(hung_fetch, 0.05, id="hung")
     gevent_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -98,7 +92,7 @@ def test_a_job_catching_exception_cannot_swallow_the_timeout(
         return "finished"
 
     gevent_executor.submit_job(timed_job(stubborn, 0.05, id="stubborn"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     assert isinstance(scheduler.events[0].exception, TimeoutError)
 
 
@@ -124,7 +118,7 @@ def test_the_jobs_own_timeout_is_not_ours(
     gevent_executor.submit_job(
         timed_job(careless, PATIENCE, id="careless"), [scheduler._clock.now()]
     )
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     events = {event.job_id: event for event in scheduler.events}
     assert (events["careful"].code, events["careful"].retval) == (EVENT_JOB_EXECUTED, "gave up")
     # The job's own Timeout escaping is the job's failure, not an overrun of the job timeout
@@ -142,7 +136,7 @@ def test_a_run_in_time_is_not_disturbed_later(
         return "done"
 
     gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     gevent.sleep(0.25)  # past the timeout: its timer was cancelled
     assert [(e.code, e.retval) for e in scheduler.events] == [(EVENT_JOB_EXECUTED, "done")]
 
@@ -163,7 +157,7 @@ def test_each_run_time_has_its_own_timeout(
     now = scheduler._clock.now()
     run_times = [now - timedelta(seconds=1), now]
     gevent_executor.submit_job(timed_job(first_call_hangs, 0.05, id="twice"), run_times)
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert [(e.code, e.retval, e.scheduled_run_time) for e in scheduler.events] == [
         (EVENT_JOB_ERROR, None, run_times[0]),
         (EVENT_JOB_EXECUTED, 2, run_times[1]),
@@ -177,9 +171,9 @@ def test_a_timed_out_run_frees_its_instance_for_the_next_run(
 ) -> None:
     job = timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="crawler", max_instances=1)
     gevent_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     gevent_executor.submit_job(job, [scheduler._clock.now()])  # no MaxInstancesReachedError
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert [e.code for e in scheduler.events] == [EVENT_JOB_ERROR, EVENT_JOB_ERROR]
 
 
@@ -236,7 +230,7 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
 
     job = timed_job(blocked_in_c_code, 0.05, id="blocked", max_instances=1)
     thread_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -248,7 +242,7 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
     # The thread runs on; its late outcome is logged, not reported again
     caplog.set_level(logging.WARNING)
     gate.set()
-    wait_for(lambda: not thread_executor._late)
+    wait_for(lambda: not thread_executor._late, PATIENCE)
     assert len(scheduler.events) == 1
     (record,) = [r for r in caplog.records if "has now ended" in r.getMessage()]
     assert record.getMessage().endswith("has now ended: it returned 'late'")
@@ -265,7 +259,7 @@ def test_overrunning_thread_keeps_its_place_in_the_pool(
     thread_executor.submit_job(
         timed_job(lambda: gate.wait(PATIENCE), 0.02, id="slow"), [scheduler._clock.now()]
     )
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     ran: list[bool] = []
     thread_executor.submit_job(
         make_job(lambda: ran.append(True), id="next"), [scheduler._clock.now()]
@@ -273,7 +267,7 @@ def test_overrunning_thread_keeps_its_place_in_the_pool(
     gevent.sleep(0.05)
     assert ran == []
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 2)
+    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert ran == [True]
 
 
@@ -290,7 +284,7 @@ def test_shutdown_waits_for_an_overrunning_thread(
         finished.set()
 
     thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1)
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PATIENCE):
         thread_executor.shutdown(wait=True)
@@ -344,9 +338,9 @@ def test_process_overrun_kills_the_worker_and_is_reported(
     process_scheduler.events.clear()
     job = process_job(process_scheduler, pooljobs.spin_forever, 0.3, "spinner")
     process_executor.submit_job(job, [process_scheduler._clock.now()])
-    wait_for(lambda: process_executor._workers != set())
+    wait_for(lambda: process_executor._workers != set(), PATIENCE)
     (worker,) = process_executor._workers
-    wait_for(lambda: len(process_scheduler.events) == 1)
+    wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
 
     (event,) = process_scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -364,6 +358,6 @@ def test_process_timeout_counts_from_the_start_of_the_job(
     process_executor._close_workers(wait=True)  # the next run needs a new worker
     job = process_job(process_scheduler, pooljobs.initialized, 0.6, "quick")
     process_executor.submit_job(job, [process_scheduler._clock.now()])
-    wait_for(lambda: len(process_scheduler.events) == 1)
+    wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
     (event,) = process_scheduler.events
     assert (event.code, event.retval) == (EVENT_JOB_EXECUTED, [])
