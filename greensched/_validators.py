@@ -72,7 +72,17 @@ def optional_timeout(field: str, value: Any) -> float | int | None:
     """
     if value is None:
         return None
-    rule = "a positive finite number of seconds or None"
+    return positive_seconds(field, value, "a positive finite number of seconds or None")
+
+
+def positive_seconds(
+    field: str, value: Any, rule: str = "a positive finite number of seconds"
+) -> float | int:
+    """Return ``value`` as given if it is a positive, finite int or float (seconds).
+
+    :raises TypeError: if ``value`` is not an int or a float (bools excluded)
+    :raises ValueError: if it is zero, negative, infinite or NaN
+    """
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _reject(field, rule, value, TypeError)
     if not (math.isfinite(value) and value > 0):

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+
     from greensched.job import Job
     from greensched.schedulers.base import BaseScheduler
 
@@ -43,12 +45,17 @@ class BaseJobStore(metaclass=ABCMeta):
     """Abstract base class that defines the interface that every job store must implement.
 
     The scheduler's processing loop asks each store for its due jobs with
-    :meth:`acquire_due_jobs`, submits them, then calls :meth:`update_job` (the job has a new
-    ``next_run_time``) or :meth:`remove_job` (its schedule is finished) for each one. A store
-    shared by several processes overrides :meth:`acquire_due_jobs` to *claim* the due jobs it
-    returns, so that no other process gets them, and releases a claim in ``update_job`` /
-    ``remove_job``; stores used by one process need not do anything.
+    :meth:`acquire_due_jobs`, works out each job's run times and next run time, hands the
+    results back in one call to :meth:`release_due_jobs`, and only then submits the runs whose
+    release succeeded. A store shared by several processes overrides both to *claim* the due
+    jobs atomically (so no other process gets them) and to store the results only where its
+    claim still holds; stores used by one process need not do anything.
     """
+
+    #: Seconds after which the scheduler looks at this store again even if nothing woke it
+    #: (``None``: never). A store that other processes change sets it, so that their changes
+    #: are seen at the latest after this long.
+    poll_interval: float | None = None
 
     _scheduler: BaseScheduler | None = None
     _alias: str | None = None
@@ -103,6 +110,33 @@ class BaseJobStore(metaclass=ABCMeta):
         .. versionadded:: greensched 0.1
         """
         return self.get_due_jobs(now)
+
+    def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
+        """Store what the processing loop decided for the jobs :meth:`acquire_due_jobs` gave it,
+        and end their claims.
+
+        The loop calls this once per round, before it submits any run, so a run is started only
+        after the store has recorded it (a process that dies in between loses that run rather
+        than letting another process run it a second time).
+
+        The default calls :meth:`update_job` for each of ``updated`` and :meth:`remove_job`
+        for each of ``removed``.
+
+        :param updated: jobs to keep, with their new ``next_run_time`` (or unchanged)
+        :param removed: jobs whose schedule is finished
+        :return: the ids of the jobs whose claim was lost (taken over by another process after
+            the lease expired, or the job was changed or removed meanwhile): the loop does not
+            run them
+        :raises Exception: if nothing could be stored; the loop then submits nothing of this
+            round for this store and asks again after ``jobstore_retry_interval``
+
+        .. versionadded:: greensched 0.1
+        """
+        for job in updated:
+            self.update_job(job)
+        for job in removed:
+            self.remove_job(job.id)
+        return ()
 
     @abstractmethod
     def get_next_run_time(self) -> datetime | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from threading import RLock
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 from tzlocal import get_localzone
 
@@ -1110,8 +1110,11 @@ class BaseScheduler(metaclass=ABCMeta):
         """Iterate through jobs in every job store, start jobs that are due and figure out how
         long to wait for the next round.
 
-        If a job store raises while listing its due jobs, it is retried at the latest in
-        ``jobstore_retry_interval`` seconds.
+        For each store: take its due jobs (:meth:`~BaseJobStore.acquire_due_jobs`), work out
+        their run times and next run times, store those results in one call
+        (:meth:`~BaseJobStore.release_due_jobs`), and only then submit the runs, so that a
+        store shared by several processes records a run before it starts. If a job store
+        raises, it is retried at the latest in ``jobstore_retry_interval`` seconds.
 
         :return: the number of seconds until the next round, or ``None`` if there is nothing to
             wait for (paused, or no jobs)
@@ -1122,33 +1125,15 @@ class BaseScheduler(metaclass=ABCMeta):
 
         self._logger.debug("Looking for jobs to run")
         now = self._now()
-        next_wakeup_time: datetime | None = None
+        retry_wakeup_time = now + timedelta(seconds=self.jobstore_retry_interval)
+        wakeup_times: list[datetime] = []
         events: list[SchedulerEvent] = []
 
         with self._jobstores_lock:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
-                try:
-                    due_jobs = jobstore.acquire_due_jobs(now)
-                except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-                    self._logger.warning(
-                        "Error getting due jobs from job store %r: %s", jobstore_alias, exc
-                    )
-                    retry_wakeup_time = now + timedelta(seconds=self.jobstore_retry_interval)
-                    if (
-                        next_wakeup_time is None
-                        or next_wakeup_time.timestamp() > retry_wakeup_time.timestamp()
-                    ):
-                        next_wakeup_time = retry_wakeup_time
+                if not self._process_jobstore(jobstore_alias, jobstore, now, events):
+                    wakeup_times.append(retry_wakeup_time)
                     continue
-
-                for job in due_jobs:
-                    try:
-                        self._process_due_job(job, jobstore_alias, jobstore, now, events)
-                    except Exception:  # noqa: PERF203 (one bad job must not stop the others)
-                        self._logger.exception(
-                            'Error processing due job "%s" of job store %r', job, jobstore_alias
-                        )
-
                 try:
                     jobstore_next_run_time = jobstore.get_next_run_time()
                 except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
@@ -1157,12 +1142,11 @@ class BaseScheduler(metaclass=ABCMeta):
                         jobstore_alias,
                         exc,
                     )
-                    jobstore_next_run_time = now + timedelta(seconds=self.jobstore_retry_interval)
-                if jobstore_next_run_time is not None and (
-                    next_wakeup_time is None
-                    or jobstore_next_run_time.timestamp() < next_wakeup_time.timestamp()
-                ):
-                    next_wakeup_time = jobstore_next_run_time
+                    jobstore_next_run_time = retry_wakeup_time
+                if jobstore_next_run_time is not None:
+                    wakeup_times.append(jobstore_next_run_time)
+                if jobstore.poll_interval is not None:
+                    wakeup_times.append(now + timedelta(seconds=jobstore.poll_interval))
 
         for event in events:
             self._dispatch_event(event)
@@ -1170,43 +1154,111 @@ class BaseScheduler(metaclass=ABCMeta):
         if self.state == STATE_PAUSED:
             self._logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
-        if next_wakeup_time is None:
+        if not wakeup_times:
             self._logger.debug("No jobs; waiting until a job is added")
             return None
         # timestamps: two datetimes of one zone subtract as wall times, wrong across DST
+        next_wakeup_time = min(wakeup_times, key=datetime.timestamp)
         wait_seconds = min(max(next_wakeup_time.timestamp() - now.timestamp(), 0.0), TIMEOUT_MAX)
         self._logger.debug(
             "Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds
         )
         return wait_seconds
 
-    def _process_due_job(
+    def _process_jobstore(
         self,
-        job: Job,
         jobstore_alias: str,
         jobstore: BaseJobStore,
         now: datetime,
         events: list[SchedulerEvent],
-    ) -> None:
-        """Submit one due job and give it its next run time (or remove it); its events are
-        appended to ``events`` in the order things happened."""
+    ) -> bool:
+        """Run one store's due jobs; return ``False`` if the store failed (retry it later)."""
         try:
-            executor = self._executors[job.executor]
-        except KeyError:
+            due_jobs = jobstore.acquire_due_jobs(now)
+        except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
+            self._logger.warning(
+                "Error getting due jobs from job store %r: %s", jobstore_alias, exc
+            )
+            return False
+        if not due_jobs:
+            return True
+
+        plans: list[_DueRun] = []
+        updated: list[Job] = []
+        removed: list[Job] = []
+        for job in due_jobs:
+            try:
+                plan = self._plan_due_job(job, now)
+            except Exception:  # noqa: PERF203 (one bad job must not stop the others)
+                self._logger.exception(
+                    'Error processing due job "%s" of job store %r', job, jobstore_alias
+                )
+                updated.append(job)  # unchanged: its claim ends, it stays due
+                continue
+            plans.append(plan)
+            (removed if plan.finished else updated).append(job)
+
+        try:
+            lost = jobstore.release_due_jobs(updated, removed)
+        except Exception as exc:  # noqa: BLE001 (nothing was stored: nothing runs)
+            self._logger.warning(
+                "Error storing the next run times of %d due jobs in job store %r: %s",
+                len(due_jobs),
+                jobstore_alias,
+                exc,
+            )
+            return False
+
+        for plan in plans:
+            job = plan.job
+            if lost and job.id in lost:
+                self._logger.warning(
+                    'Not running job "%s": another process took it over, or it was changed '
+                    "or removed while it was due",
+                    job,
+                )
+                continue
+            if plan.executor is not None:
+                self._submit_due_job(plan.executor, job, plan.run_times, jobstore_alias, events)
+            if plan.finished:
+                self._logger.info("Removed job %s", job.id)
+                events.append(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
+        return True
+
+    def _plan_due_job(self, job: Job, now: datetime) -> _DueRun:
+        """Work out a due job's runs and give it its next run time (the store is not touched)."""
+        executor = self._executors.get(job.executor)
+        if executor is None:
             self._logger.error(
                 'Executor lookup ("%s") failed for job "%s" -- removing it from the job store',
                 job.executor,
                 job,
             )
-            events.append(self._remove_job(job.id, jobstore_alias))
-            return
+            return _DueRun(job, None, [], finished=True)
 
         run_times = job._get_run_times(now)
         if job.coalesce and len(run_times) > 1:
             run_times = run_times[-1:]
         if not run_times:
-            return
+            return _DueRun(job, executor, run_times, finished=False)
 
+        job_next_run = job.trigger.get_next_fire_time(run_times[-1], now)
+        if job_next_run is None:
+            return _DueRun(job, executor, run_times, finished=True)
+        job._modify(next_run_time=job_next_run)
+        return _DueRun(job, executor, run_times, finished=False)
+
+    def _submit_due_job(
+        self,
+        executor: BaseExecutor,
+        job: Job,
+        run_times: list[datetime],
+        jobstore_alias: str,
+        events: list[SchedulerEvent],
+    ) -> None:
+        """Submit a due job's runs; its events are appended to ``events``."""
+        if not run_times:
+            return
         try:
             executor.submit_job(job, run_times)
         except MaxInstancesReachedError:
@@ -1225,9 +1277,11 @@ class BaseScheduler(metaclass=ABCMeta):
                 JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
             )
 
-        job_next_run = job.trigger.get_next_fire_time(run_times[-1], now)
-        if job_next_run is not None:
-            job._modify(next_run_time=job_next_run)
-            jobstore.update_job(job)
-        else:
-            events.append(self._remove_job(job.id, jobstore_alias))
+
+class _DueRun(NamedTuple):
+    """What the processing loop decided for one due job."""
+
+    job: Job
+    executor: BaseExecutor | None  # None: its executor is gone, the job is removed
+    run_times: list[datetime]
+    finished: bool  # no next run time: the job is removed from its store
