@@ -1213,9 +1213,10 @@ class BaseScheduler(metaclass=ABCMeta):
             job = plan.job
             if lost and job.id in lost:
                 self._logger.warning(
-                    'Not running job "%s": another process took it over, or it was changed '
-                    "or removed while it was due",
+                    'Not running job "%s" (id %s): another process took it over, or it was '
+                    "changed or removed while it was due",
                     job,
+                    job.id,
                 )
                 continue
             if plan.executor is not None:
