@@ -1,0 +1,560 @@
+"""A job store that keeps the jobs in Redis, shared by any number of schedulers."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import TYPE_CHECKING, Any, cast
+
+from greensched import _validators as validate
+from greensched.jobstores._shared import SharedJobStore
+from greensched.jobstores.base import ConflictingIdError, JobLookupError
+from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
+
+try:
+    import redis
+except ImportError as exc:  # pragma: no cover (the test extra installs redis)
+    raise ImportError(
+        "RedisJobStore requires redis installed (pip install 'greensched[redis]')"
+    ) from exc
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from datetime import datetime
+
+    from redis.commands.core import Script
+
+    from greensched.job import Job
+    from greensched.schedulers.base import BaseScheduler
+
+__all__ = ("RedisJobStore",)
+
+#: How many jobs :meth:`RedisJobStore.iter_jobs` fetches per round trip.
+CHUNK_SIZE = 500
+
+# Every script takes KEYS = jobs hash, run times sorted set, claims hash. A Redis script runs
+# atomically: nothing else touches the keys while it runs.
+
+# ARGV: job id, pickled state, run time ('' if paused), channel ('' for none), owner.
+# Returns 1, or 0 if the id is taken (nothing written).
+_ADD = """
+local id = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 1 then return 0 end
+redis.call('HSET', KEYS[1], id, ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], id) end
+redis.call('HDEL', KEYS[3], id)
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return 1
+"""
+
+# ARGV: as _ADD. Returns 1, or 0 if there is no such job (nothing written). Ends any claim.
+_UPDATE = """
+local id = ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
+redis.call('HSET', KEYS[1], id, ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], id)
+else
+  redis.call('ZREM', KEYS[2], id)
+end
+redis.call('HDEL', KEYS[3], id)
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return 1
+"""
+
+# ARGV: job id, channel, owner. Returns 1, or 0 if there is no such job.
+_REMOVE = """
+local id = ARGV[1]
+if redis.call('HDEL', KEYS[1], id) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], id)
+redis.call('HDEL', KEYS[3], id)
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1
+"""
+
+# ARGV: channel, owner.
+_REMOVE_ALL = """
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return 1
+"""
+
+# ARGV: now, lease end, claim limit, owner, number of excluded ids, the excluded ids (jobs this
+# process cannot restore), then the ids this owner claimed and has not released.
+# Claims up to <limit> due jobs, earliest first, plus the held ids still claimed by the owner:
+# moves each one's run time to the lease end and marks it with the owner. A run time without a
+# job (no writer leaves one) is dropped. Returns id, state, run time (before the claim) of each.
+_CLAIM = """
+local limit = tonumber(ARGV[3])
+local lease_end, owner = ARGV[2], ARGV[4]
+local n_excluded = tonumber(ARGV[5])
+local excluded = {}
+for i = 6, 5 + n_excluded do excluded[ARGV[i]] = true end
+local picked, scores, seen = {}, {}, {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',
+                       'LIMIT', 0, limit + n_excluded)
+for i = 1, #due, 2 do
+  if #picked >= limit then break end
+  local id = due[i]
+  if not excluded[id] then
+    picked[#picked + 1] = id
+    scores[#scores + 1] = due[i + 1]
+    seen[id] = true
+  end
+end
+for i = 6 + n_excluded, #ARGV do
+  local id = ARGV[i]
+  if not seen[id] and redis.call('HGET', KEYS[3], id) == owner then
+    local score = redis.call('ZSCORE', KEYS[2], id)
+    if score then
+      picked[#picked + 1] = id
+      scores[#scores + 1] = score
+      seen[id] = true
+    end
+  end
+end
+local result = {}
+for i, id in ipairs(picked) do
+  local state = redis.call('HGET', KEYS[1], id)
+  if state then
+    redis.call('ZADD', KEYS[2], lease_end, id)
+    redis.call('HSET', KEYS[3], id, owner)
+    result[#result + 1] = id
+    result[#result + 1] = state
+    result[#result + 1] = scores[i]
+  else
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+  end
+end
+return result
+"""
+
+# ARGV: owner, number of updated jobs, then per updated job: id, state ('' to keep the stored
+# one), run time ('' if it has none), then the removed ids.
+# Writes only the jobs still claimed by the owner and ends their claims; returns the other ids.
+_RELEASE = """
+local owner = ARGV[1]
+local lost = {}
+local last = 2 + 3 * tonumber(ARGV[2])
+for i = 3, last, 3 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[3], id) == owner then
+    if ARGV[i + 1] ~= '' then redis.call('HSET', KEYS[1], id, ARGV[i + 1]) end
+    if ARGV[i + 2] ~= '' then
+      redis.call('ZADD', KEYS[2], ARGV[i + 2], id)
+    else
+      redis.call('ZREM', KEYS[2], id)
+    end
+    redis.call('HDEL', KEYS[3], id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+for i = last + 1, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[3], id) == owner then
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost
+"""
+
+# ARGV: HSCAN cursor, count. Returns the next cursor, then id and state of each job of this
+# page that has no run time (paused).
+_PAUSED_PAGE = """
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local result = {page[1]}
+local entries = page[2]
+for i = 1, #entries, 2 do
+  if not redis.call('ZSCORE', KEYS[2], entries[i]) then
+    result[#result + 1] = entries[i]
+    result[#result + 1] = entries[i + 1]
+  end
+end
+return result
+"""
+
+
+def _score(job: Job) -> str:
+    """The sorted-set score of a job: its next run time's timestamp ('' if it is paused)."""
+    timestamp = datetime_to_utc_timestamp(job.next_run_time)
+    return "" if timestamp is None else repr(timestamp)
+
+
+def _run_order(job: Job) -> tuple[float, str]:
+    """Sort key: next run time, then id (the order of equal scores in a sorted set)."""
+    timestamp = datetime_to_utc_timestamp(job.next_run_time)
+    return (math.inf if timestamp is None else timestamp, job.id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class RedisJobStore(SharedJobStore):
+    """Stores jobs in a Redis database, where several schedulers (in several processes, on
+    several hosts) can share them. Any leftover keyword arguments are passed to
+    :class:`redis.Redis` (``host``, ``port``, ``password``, ``client_name``, ...).
+
+    Plugin alias: ``redis``
+
+    The data is laid out as APScheduler 3.x lays it out: the hash ``jobs_key`` maps each job id
+    to its pickled state, and the sorted set ``run_times_key`` holds each scheduled job's id
+    with its next run time (a POSIX timestamp) as score; paused jobs are not in it. greensched
+    adds the hash ``claims_key``, which maps each claimed job's id to its claimer. Keys written
+    by APScheduler 3.11's ``RedisJobStore`` open as they are, with no upgrade step (the claims
+    hash is created when the first job is claimed), and their ``apscheduler.*`` triggers load
+    as the ``greensched.*`` triggers.
+
+    **Claims.** The scheduler's loop takes the due jobs with :meth:`acquire_due_jobs`, which
+    claims them in one atomic step: it moves each claimed job's score to the end of its lease
+    (``now + lease_time``) and records the claimer, while the job's true next run time stays
+    in its pickled state. Other schedulers neither see a claimed job as due nor wake up for it
+    until the lease ends. :meth:`release_due_jobs` then writes each job's new state and score,
+    in one atomic step too, but only for the jobs still claimed by this scheduler; the others
+    are reported lost and not run. A claim is lost when the lease ran out and another
+    scheduler took the job over, or when the job was changed (:meth:`update_job` ends any
+    claim) or removed meanwhile. A scheduler that dies holding claims leaves them until their
+    leases end; whoever claims the jobs next runs them then, late (``misfire_grace_time``
+    decides whether they still run). A release that fails (the connection broke) leaves the
+    claims in place, and the next :meth:`acquire_due_jobs` of this store claims those jobs
+    again, so that they are not stranded for a whole lease.
+
+    Runs happen at most once: a job's run is recorded by :meth:`release_due_jobs` before it is
+    submitted, so a process that dies between the two loses that run, and another scheduler
+    does not run it a second time.
+
+    **Notifications.** Every change made through :meth:`add_job`, :meth:`update_job`,
+    :meth:`remove_job` or :meth:`remove_all_jobs` is announced on the pub/sub channel
+    ``jobs_key + '.wakeup'``, and the other schedulers that listen there wake up at once to
+    look at the store. A notification is only a hint: Redis does not keep it for a listener
+    that is away, so each scheduler also looks at the store every ``poll_interval`` seconds.
+
+    **Connections.** The store uses redis-py's default connection pool, which opens a
+    connection per concurrent caller when needed; redis-py is cooperative under gevent once
+    sockets are patched. The listener has a connection of its own. A command whose connection
+    broke is sent again as the client's ``retry`` option says (redis-py's default depends on
+    its version, and redis-py 8 retries for ``Redis(host=...)`` but not for
+    ``Redis.from_url(...)``, which ``url`` uses: pass a :class:`redis.retry.Retry` to choose);
+    if it still fails, the call raises, and the scheduler's loop tries again later.
+
+    :param db: the database number to store jobs in
+    :param jobs_key: key of the hash that holds the jobs' states
+    :param run_times_key: key of the sorted set that holds the jobs' run times
+    :param pickle_protocol: pickle protocol level to use (for serialization), defaults to the
+        highest available
+    :param claims_key: key of the hash that holds the claims (default:
+        ``jobs_key + '.claims'``)
+    :param lease_time: seconds a claim on a due job lasts
+    :param poll_interval: seconds after which the scheduler looks at the store again even if
+        no notification came
+    :param claim_limit: the most due jobs one scheduler claims at once
+    :param notify: announce changes on the channel, and listen to it (the listener runs only
+        where sockets are gevent-patched)
+    :param url: a Redis URL (``redis://[[username]:[password]]@host:6379/0``) to connect to,
+        through :meth:`redis.Redis.from_url`; a database number in the URL wins over ``db``
+    :raises TypeError: if a key is not a string, or ``db`` neither an int nor a string
+    :raises ValueError: if a key is empty or two keys are the same, if ``db`` is not a
+        database number, or if ``decode_responses=True`` is given (states are binary)
+
+    .. versionadded:: greensched 0.1
+       The ``claims_key``, ``lease_time``, ``poll_interval``, ``claim_limit``, ``notify`` and
+       ``url`` options, :meth:`iter_jobs`.
+
+    .. note:: APScheduler 3.x deletes a job it cannot restore; greensched logs it and leaves
+       it in the store (a process whose code is older or newer may still run it).
+    """
+
+    def __init__(
+        self,
+        db: int | str = 0,
+        jobs_key: str = "apscheduler.jobs",
+        run_times_key: str = "apscheduler.run_times",
+        pickle_protocol: int = pickle.HIGHEST_PROTOCOL,
+        *,
+        claims_key: str | None = None,
+        lease_time: float = 30,
+        poll_interval: float = 1,
+        claim_limit: int = 1000,
+        notify: bool = True,
+        url: str | None = None,
+        **connect_args: Any,
+    ) -> None:
+        super().__init__(
+            pickle_protocol=pickle_protocol,
+            lease_time=lease_time,
+            poll_interval=poll_interval,
+            claim_limit=claim_limit,
+            notify=notify,
+        )
+        self.jobs_key = validate.string("jobs_key", jobs_key)
+        self.run_times_key = validate.string("run_times_key", run_times_key)
+        if claims_key is None:
+            claims_key = jobs_key + ".claims"
+        self.claims_key = validate.string("claims_key", claims_key)
+        if run_times_key == jobs_key:
+            raise ValueError(f"run_times_key must differ from jobs_key, got: {run_times_key!r}")
+        if claims_key in (jobs_key, run_times_key):
+            raise ValueError(
+                f"claims_key must differ from jobs_key and run_times_key, got: {claims_key!r}"
+            )
+        #: the pub/sub channel that announces changes
+        self.channel = jobs_key + ".wakeup"
+        if isinstance(db, bool) or not isinstance(db, (int, str)):
+            raise TypeError(f"db must be a database number, got: {db!r}")
+        try:
+            db_number = int(db)
+        except ValueError:
+            raise ValueError(f"db must be a database number, got: {db!r}") from None
+        if db_number < 0:
+            raise ValueError(f"db must be a database number, got: {db!r}")
+        if connect_args.get("decode_responses"):
+            raise ValueError(
+                "decode_responses must be False (job states are binary), got: "
+                f"{connect_args['decode_responses']!r}"
+            )
+        if url is None:
+            self.redis = redis.Redis(db=db_number, **connect_args)
+        else:
+            self.redis = redis.Redis.from_url(url, db=db_number, **connect_args)
+        self._keys = (self.jobs_key, self.run_times_key, self.claims_key)
+        self._add = self.redis.register_script(_ADD)
+        self._update = self.redis.register_script(_UPDATE)
+        self._remove = self.redis.register_script(_REMOVE)
+        self._remove_all = self.redis.register_script(_REMOVE_ALL)
+        self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
+        self._paused_page = self.redis.register_script(_PAUSED_PAGE)
+        #: ids this store claimed and has not released yet
+        self._held: set[str] = set()
+
+    def start(self, scheduler: BaseScheduler, alias: str) -> None:
+        super().start(scheduler, alias)
+        self._held.clear()  # claims of an earlier owner token cannot be taken back
+
+    def shutdown(self) -> None:
+        """Stop listening to the channel and close the connections."""
+        super().shutdown()
+        self.redis.connection_pool.disconnect()
+
+    def _channel_args(self) -> tuple[str, str]:
+        return (self.channel if self.notify else "", self.owner)
+
+    def _restore(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[Job]:
+        """Restore the jobs of ``(id, state)`` pairs, skipping those that cannot be."""
+        jobs = []
+        for raw_id, state in entries:
+            if state is None:  # removed in the meantime
+                continue
+            job = self._load_job(_text(raw_id), state)
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def _with_states(self, raw_ids: list[bytes]) -> Iterable[tuple[bytes, bytes | None]]:
+        """Pair each id with its stored state (``None`` if the job is gone), in one round trip."""
+        if not raw_ids:
+            return ()
+        return zip(raw_ids, cast("list[bytes | None]", self.redis.hmget(self.jobs_key, raw_ids)))
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        """Return the job with the given id, or ``None`` if there is none (or it cannot be
+        restored).
+
+        :param job_id: the identifier of the job
+        """
+        state = cast("bytes | None", self.redis.hget(self.jobs_key, job_id))
+        return None if state is None else self._load_job(job_id, state)
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        """Return the jobs whose run time is ``now`` or earlier, by next run time (ascending),
+        without claiming them. A job claimed by a scheduler is due again only when its lease
+        ends; jobs this process cannot restore are left out.
+
+        :param now: the current time (an aware datetime)
+        """
+        raw_ids = cast(
+            "list[bytes]", self.redis.zrangebyscore(self.run_times_key, "-inf", now.timestamp())
+        )
+        excluded = self._unrestorable
+        raw_ids = [raw_id for raw_id in raw_ids if _text(raw_id) not in excluded]
+        return sorted(self._restore(self._with_states(raw_ids)), key=_run_order)
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        """Claim the due jobs (at most ``claim_limit``) and return them, by next run time
+        (ascending). The jobs this store claimed earlier and could not release are claimed
+        again, if their claim still holds.
+
+        .. versionadded:: greensched 0.1
+        """
+        timestamp = now.timestamp()
+        excluded = list(self._unrestorable)
+        result = self._claim(
+            keys=self._keys,
+            args=[
+                repr(timestamp),
+                repr(timestamp + self.lease_time),
+                self.claim_limit,
+                self.owner,
+                len(excluded),
+                *excluded,
+                *self._held,
+            ],
+        )
+        jobs: list[Job] = []
+        unrestorable: list[tuple[str, str]] = []
+        for index in range(0, len(result), 3):
+            job_id = _text(result[index])
+            job = self._load_job(job_id, result[index + 1])
+            if job is None:
+                unrestorable.append((job_id, _text(result[index + 2])))
+            else:
+                jobs.append(job)
+        self._held = {job.id for job in jobs}
+        if unrestorable:
+            # Give them back untouched: a process that can restore them may run them
+            self._call_release([(job_id, "", score) for job_id, score in unrestorable], ())
+        jobs.sort(key=_run_order)
+        return jobs
+
+    def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
+        """Write the updated jobs and delete the removed ones, in one atomic step, where this
+        store's claim still holds, and end those claims.
+
+        :return: the ids of the jobs whose claim was lost (not written)
+        :raises ValueError: if an updated job's state cannot be pickled (nothing is written)
+
+        .. versionadded:: greensched 0.1
+        """
+        entries = [(job.id, self._dump_job(job), _score(job)) for job in updated]
+        lost = self._call_release(entries, [job.id for job in removed])
+        self._held.difference_update(job.id for job in updated)
+        self._held.difference_update(job.id for job in removed)
+        return lost
+
+    def _call_release(
+        self, updated: Sequence[tuple[str, bytes | str, str]], removed: Iterable[str]
+    ) -> set[str]:
+        args: list[bytes | str | int] = [self.owner, len(updated)]
+        for entry in updated:
+            args.extend(entry)
+        args.extend(removed)
+        return {_text(job_id) for job_id in self._release(keys=self._keys, args=args)}
+
+    def get_next_run_time(self) -> datetime | None:
+        """Return the earliest run time in the store: a job's next run time, or the end of
+        the lease of a claimed job (when another scheduler may take it over); ``None`` if
+        there is none. Jobs this process cannot restore are left out.
+
+        :return: an aware datetime in UTC
+        """
+        excluded = self._unrestorable
+        entries = cast(
+            "list[tuple[bytes, float]]",
+            self.redis.zrange(self.run_times_key, 0, len(excluded), withscores=True),
+        )
+        for raw_id, score in entries:
+            if _text(raw_id) not in excluded:
+                return utc_timestamp_to_datetime(score)
+        return None
+
+    def get_all_jobs(self) -> list[Job]:
+        """Return every job, by next run time (ascending), paused jobs last (by id)."""
+        return sorted(self.iter_jobs(), key=_run_order)
+
+    def iter_jobs(self) -> Iterator[Job]:
+        """Yield every job, fetching a few hundred per round trip: first the scheduled jobs by
+        run time (a job claimed at the moment comes at the end of its lease), then the paused
+        jobs, in no particular order. Jobs that change meanwhile may be missed or seen late;
+        none is yielded twice.
+
+        .. versionadded:: greensched 0.1
+        """
+        seen: set[str] = set()
+        start = 0
+        while True:
+            raw_ids = cast(
+                "list[bytes]",
+                self.redis.zrange(self.run_times_key, start, start + CHUNK_SIZE - 1),
+            )
+            if not raw_ids:
+                break
+            start += len(raw_ids)
+            yield from self._unseen(seen, self._with_states(raw_ids))
+        cursor: bytes | int = 0
+        while True:
+            page = self._paused_page(keys=self._keys[:2], args=[cursor, CHUNK_SIZE])
+            cursor = page[0]
+            yield from self._unseen(seen, zip(page[1::2], page[2::2]))
+            if int(cursor) == 0:
+                break
+
+    def _unseen(self, seen: set[str], entries: Iterable[tuple[bytes, bytes | None]]) -> list[Job]:
+        jobs = [job for job in self._restore(entries) if job.id not in seen]
+        seen.update(job.id for job in jobs)
+        return jobs
+
+    def add_job(self, job: Job) -> None:
+        """Add a job, scheduled at its ``next_run_time`` (paused if that is ``None``).
+
+        :param job: the job to add
+        :raises ConflictingIdError: if the store already has a job with the same id
+        :raises ValueError: if the job's state cannot be pickled (nothing is written)
+        """
+        if not self._write(self._add, job):
+            raise ConflictingIdError(job.id)
+
+    def update_job(self, job: Job) -> None:
+        """Replace the stored job that has the same id, move it to its ``next_run_time``
+        (pause it if that is ``None``) and end any claim on it.
+
+        :param job: the new version of the job
+        :raises JobLookupError: if the store has no job with that id
+        :raises ValueError: if the job's state cannot be pickled (nothing is written)
+        """
+        if not self._write(self._update, job):
+            raise JobLookupError(job.id)
+
+    def _write(self, script: Script, job: Job) -> bool:
+        """Store a job through the add or update script; return whether the script wrote it."""
+        state = self._dump_job(job)
+        args = [job.id, state, _score(job), *self._channel_args()]
+        if not script(keys=self._keys, args=args):
+            return False
+        self._forget_unrestorable(job.id)
+        return True
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove a job (and any claim on it).
+
+        :param job_id: the identifier of the job
+        :raises JobLookupError: if the store has no job with that id
+        """
+        if not self._remove(keys=self._keys, args=[job_id, *self._channel_args()]):
+            raise JobLookupError(job_id)
+        self._forget_unrestorable(job_id)
+
+    def remove_all_jobs(self) -> None:
+        """Remove every job (and every claim)."""
+        self._remove_all(keys=self._keys, args=self._channel_args())
+        self._unrestorable.clear()
+
+    def _has_channel(self) -> bool:
+        return True
+
+    def _listen(self, notified: Callable[[str], None]) -> None:
+        """Subscribe to the channel on a connection of its own and call ``notified(sender)``
+        for each message, until the connection fails or the greenlet is killed."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(self.channel)
+            for message in pubsub.listen():
+                if message["type"] == "message":
+                    notified(_text(message["data"]))
+        finally:
+            pubsub.close()
