@@ -269,6 +269,11 @@ class BaseScheduler(metaclass=ABCMeta):
         unsubscribe = getattr(self._clock, "unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe(self.wakeup)
+        # A round of the loop in progress finishes first, submissions included: its runs are
+        # recorded in the stores already, so they must reach the executors (rounds that
+        # start from now on do nothing: the state is STATE_STOPPED)
+        with self._jobstores_lock:
+            pass
         with self._executors_lock:
             executors = list(self._executors.values())
         for executor in executors:
@@ -1173,6 +1178,8 @@ class BaseScheduler(metaclass=ABCMeta):
         events: list[SchedulerEvent],
     ) -> bool:
         """Run one store's due jobs; return ``False`` if the store failed (retry it later)."""
+        if self.state == STATE_STOPPED:
+            return True  # shut down while this round waited for the lock
         try:
             due_jobs = jobstore.acquire_due_jobs(now)
         except Exception as exc:  # noqa: BLE001 (any store failure: retry later)

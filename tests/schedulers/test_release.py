@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta, timezone
 
+import gevent
+import gevent.event
 import pytest
 
 from greensched.events import EVENT_JOB_REMOVED, EVENT_JOB_SUBMITTED, JobEvent, SchedulerEvent
 from greensched.job import Job
 from greensched.jobstores.memory import MemoryJobStore
+from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 
 from .conftest import RecordingExecutor, RecordingScheduler
@@ -99,7 +103,7 @@ def test_a_lost_claim_is_not_run_and_reported_in_the_log(
         scheduler._process_jobs()
     assert [job_id for job_id, _ in executor.submitted] == ["mine"]
     assert job_codes(events) == [(EVENT_JOB_SUBMITTED, "mine")]
-    assert '(id taken): another process took it over' in caplog.text
+    assert "(id taken): another process took it over" in caplog.text
 
 
 def test_a_lost_finished_job_is_neither_run_nor_reported_removed(
@@ -154,3 +158,47 @@ def test_no_due_jobs_means_no_release(
     scheduler.add_job(noop, "interval", seconds=60)
     scheduler._process_jobs()
     assert store.releases == []
+
+
+class GatedStore(MemoryJobStore):
+    """A store whose release waits for a gate, as a remote store waits for its server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = gevent.event.Event()
+        self.releasing = gevent.event.Event()
+
+    def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
+        self.releasing.set()
+        self.gate.wait()
+        return super().release_due_jobs(updated, removed)
+
+
+ran: list[str] = []
+
+
+def note(value: str) -> None:
+    ran.append(value)
+
+
+def test_shutdown_lets_the_round_in_progress_submit_what_it_recorded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run the store has recorded must reach the executor: shutting down in the middle of a
+    round waits for the round (other processes will not run that run again)."""
+    ran.clear()
+    clock = MockClock(datetime(2024, 6, 3, tzinfo=timezone.utc))
+    store = GatedStore()
+    scheduler = GeventScheduler(clock=clock, timezone="UTC", jobstores={"default": store})
+    scheduler.add_job(note, "interval", minutes=1, args=["run"], id="job")
+    scheduler.start()
+    gevent.idle()
+    clock.jump(timedelta(minutes=1))
+    store.releasing.wait(timeout=5)
+    stopping = gevent.spawn(scheduler.shutdown)
+    gevent.idle()
+    assert not stopping.dead  # waits for the round
+    store.gate.set()
+    stopping.join(timeout=5)
+    assert ran == ["run"]
+    assert "shut down" not in caplog.text
