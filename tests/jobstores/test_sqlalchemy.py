@@ -1,0 +1,1019 @@
+"""Tests for the SQLAlchemy job store on SQLite, PostgreSQL and MariaDB: APScheduler 3.x's
+semantics, claims shared by two stores, unrestorable jobs, the upgrade of a table APScheduler
+wrote, SQLite locking, PostgreSQL notifications and connections the server drops."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import pickle
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import gevent
+import pytest
+from apscheduler.job import Job as APSJob
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore as APSSQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger as APSDateTrigger
+from sqlalchemy import Engine, column, create_engine, event, func, select, table, text
+from sqlalchemy.exc import DBAPIError
+
+import greensched.jobstores.sqlalchemy as sqlalchemy_store
+from greensched.job import Job
+from greensched.jobstores.base import ConflictingIdError, JobLookupError
+from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
+from greensched.schedulers.gevent import GeventScheduler
+from greensched.testing import MockClock
+from greensched.triggers.cron import CronTrigger
+from greensched.triggers.date import DateTrigger
+from greensched.triggers.interval import IntervalTrigger
+from tests.services import MARIADB_URL, POSTGRESQL_URL, require, unique_name
+
+from .conftest import StubScheduler, noop
+
+MakeJob = Callable[..., Job]
+MakeStore = Callable[..., SQLAlchemyJobStore]
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+SERVERS = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL}
+
+runs: list[str] = []
+
+
+def record_run(tag: str) -> None:
+    runs.append(tag)
+
+
+def takes_anything(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def ids(jobs: list[Job]) -> list[str]:
+    return [job.id for job in jobs]
+
+
+def reschedule(jobs: list[Job], seconds: float) -> None:
+    """Give each job a new next run time, as the scheduler's loop does before releasing."""
+    for job in jobs:
+        job._modify(next_run_time=at(seconds))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """Each database the store supports (tests on servers only narrow this down with
+    ``indirect`` parametrization)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/jobs.sqlite"
+    return require(SERVERS[request.param])
+
+
+servers_only = pytest.mark.parametrize("database_url", list(SERVERS), indirect=True)
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def table_names() -> Iterator[list[str]]:
+    """The test's tables: the first one made here, more appended by tests (all dropped)."""
+    return [unique_name("jobs")]
+
+
+@pytest.fixture
+def admin(database_url: str, table_names: list[str]) -> Iterator[Engine]:
+    """An engine of the test's own, for looking at rows directly; drops the test's tables at
+    teardown."""
+    engine = create_engine(database_url)
+    yield engine
+    with engine.begin() as connection:
+        for name in table_names:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    engine.dispose()
+
+
+@pytest.fixture
+def make_store(database_url: str, table_names: list[str], admin: Engine) -> Iterator[MakeStore]:
+    """Return a factory of stores on the test's table (started unless ``start=False``); they
+    are shut down at teardown."""
+    stores: list[SQLAlchemyJobStore] = []
+
+    def make(*, start: bool = True, **options: Any) -> SQLAlchemyJobStore:
+        options.setdefault("tablename", table_names[0])
+        store = SQLAlchemyJobStore(url=database_url, **options)
+        stores.append(store)
+        if start:
+            store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+        return store
+
+    yield make
+    for store in stores:
+        store.shutdown()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> SQLAlchemyJobStore:
+    return make_store()
+
+
+def stored_rows(admin: Engine, name: str) -> dict[str, tuple[float | None, bytes, str | None]]:
+    """Return the table's rows as they are: id -> (next_run_time, job_state, claimed_by)."""
+    jobs = table(name, column("id"), column("next_run_time"), column("job_state"))
+    jobs.append_column(column("claimed_by"))
+    with admin.connect() as connection:
+        return {
+            row.id: (row.next_run_time, bytes(row.job_state), row.claimed_by)
+            for row in connection.execute(select(jobs))
+        }
+
+
+# Construction
+
+
+def test_needs_a_url_or_an_engine() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^SQLAlchemyJobStore needs either url \(a database URL\) or engine \(an "
+        r"SQLAlchemy Engine\), got neither$",
+    ):
+        SQLAlchemyJobStore()
+
+
+def test_rejects_an_engine_that_is_not_one() -> None:
+    with pytest.raises(TypeError, match=r"^engine must be an SQLAlchemy Engine, got: 42$"):
+        SQLAlchemyJobStore(engine=42)  # type: ignore[arg-type]
+
+
+def test_without_sqlalchemy_the_import_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    spec = importlib.util.find_spec("greensched.jobstores.sqlalchemy")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(
+        ImportError,
+        match=r"^SQLAlchemyJobStore requires SQLAlchemy installed "
+        r"\(pip install 'greensched\[sqlalchemy\]'\)$",
+    ):
+        spec.loader.exec_module(module)
+
+
+def test_repr_hides_the_password() -> None:
+    store = SQLAlchemyJobStore(url="postgresql+psycopg://user:secret@db.example:5432/jobs")
+    assert repr(store) == (
+        "<SQLAlchemyJobStore (url=postgresql+psycopg://user:***@db.example:5432/jobs)>"
+    )
+
+
+def test_a_given_engine_is_used_and_not_disposed(tmp_path: Any) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/jobs.sqlite")
+    store = SQLAlchemyJobStore(engine=engine, url="sqlite:///ignored.sqlite")
+    assert store.engine is engine
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    assert engine.pool.checkedin() == 1
+    store.shutdown()
+    assert engine.pool.checkedin() == 1  # not disposed: the pool kept its connection
+    engine.dispose()
+
+
+# APScheduler 3.x semantics
+
+
+def test_empty_store(store: SQLAlchemyJobStore) -> None:
+    assert store.lookup_job("nothing") is None
+    assert store.get_due_jobs(at(10**6)) == []
+    assert store.get_next_run_time() is None
+    assert store.get_all_jobs() == []
+
+
+def test_jobs_round_trip_bound_to_the_scheduler(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    job = make_job("a", at(1), func=takes_anything, args=(1, "two"), kwargs={"three": [3]})
+    store.add_job(job)
+    loaded = store.lookup_job("a")
+    assert loaded is not None
+    assert loaded is not job
+    state = loaded.__getstate__()
+    assert isinstance(state.pop("trigger"), type(job.trigger))
+    assert state == {key: value for key, value in job.__getstate__().items() if key != "trigger"}
+    assert loaded._jobstore_alias == "default"
+    assert isinstance(loaded._scheduler, StubScheduler)
+
+
+def test_next_run_time_is_an_aware_utc_datetime(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    store.add_job(make_job("a", at(1.25).astimezone(timezone(timedelta(hours=5)))))
+    next_run_time = store.get_next_run_time()
+    assert next_run_time == at(1.25)
+    assert next_run_time is not None
+    assert next_run_time.tzinfo is timezone.utc
+
+
+def test_jobs_come_by_next_run_time_then_id_paused_last(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    for job_id, seconds in [("p2", None), ("b", 2), ("c", 1), ("p1", None), ("a", 2), ("d", 3)]:
+        store.add_job(make_job(job_id, None if seconds is None else at(seconds)))
+    assert ids(store.get_all_jobs()) == ["c", "a", "b", "d", "p1", "p2"]
+    assert ids(store.get_due_jobs(at(2))) == ["c", "a", "b"]
+    assert ids(list(store.iter_jobs())) == ["c", "a", "b", "d", "p1", "p2"]
+
+
+def test_all_jobs_are_streamed_in_chunks(
+    store: SQLAlchemyJobStore,
+    make_job: MakeJob,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlalchemy_store, "STREAM_CHUNK", 2)
+    for number in range(7):
+        store.add_job(make_job(f"j{number}", at(10 - number)))
+    options: list[dict[str, Any]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(
+        connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        options.append(dict(context.execution_options))
+
+    jobs = store.iter_jobs()
+    assert next(jobs).id == "j6"
+    assert options[-1]["yield_per"] == 2
+    assert options[-1]["stream_results"] is True
+    assert ids(list(jobs)) == [f"j{number}" for number in range(5, -1, -1)]
+
+
+def aps_job(job_id: str, next_run_time: datetime | None) -> APSJob:
+    return APSJob(
+        StubScheduler(),
+        id=job_id,
+        func=noop,
+        trigger=APSDateTrigger(T0),
+        executor="default",
+        args=(),
+        kwargs={},
+        name=job_id,
+        misfire_grace_time=1,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=next_run_time,
+    )
+
+
+def crud_transcript(store: Any, job: Callable[[str, datetime | None], Any]) -> list[Any]:
+    """Run the same API calls on a store; return everything observable, errors included."""
+    transcript: list[Any] = []
+
+    def attempt(call: Callable[[], Any]) -> None:
+        try:
+            transcript.append(call())
+        except Exception as exc:  # noqa: BLE001 (the error is part of the transcript)
+            transcript.append((type(exc).__name__, str(exc)))
+
+    def job_ids(jobs: list[Any]) -> list[str]:
+        return [job.id for job in jobs]
+
+    for job_id, seconds in [("b", 2), ("c", 1), ("p", None), ("d", 3), ("e", 5)]:
+        store.add_job(job(job_id, None if seconds is None else at(seconds)))
+    attempt(lambda: store.add_job(job("c", at(9))))
+    attempt(lambda: job_ids(store.get_all_jobs()))
+    attempt(lambda: job_ids(store.get_due_jobs(at(2))))
+    attempt(lambda: job_ids(store.get_due_jobs(at(0))))
+    attempt(store.get_next_run_time)
+    attempt(lambda: store.lookup_job("c").next_run_time)
+    attempt(lambda: store.lookup_job("missing"))
+    attempt(lambda: store.update_job(job("c", at(4))))
+    attempt(lambda: store.update_job(job("missing", at(4))))
+    attempt(lambda: store.remove_job("p"))
+    attempt(lambda: store.remove_job("p"))
+    # one paused job at a time: APScheduler gives paused jobs in the database's order
+    attempt(lambda: store.update_job(job("b", None)))
+    attempt(lambda: job_ids(store.get_all_jobs()))
+    attempt(lambda: [job.next_run_time for job in store.get_all_jobs()])
+    attempt(store.get_next_run_time)
+    attempt(store.remove_all_jobs)
+    attempt(store.get_all_jobs)
+    attempt(store.get_next_run_time)
+    return transcript
+
+
+def test_api_calls_give_what_apscheduler_gives(
+    store: SQLAlchemyJobStore,
+    make_job: MakeJob,
+    database_url: str,
+    table_names: list[str],
+    admin: Engine,
+) -> None:
+    table_names.append(unique_name("aps_jobs"))
+    aps_store = APSSQLAlchemyJobStore(url=database_url, tablename=table_names[1])
+    aps_store.start(StubScheduler(), "default")
+    try:
+        expected = crud_transcript(aps_store, aps_job)
+    finally:
+        aps_store.shutdown()
+    assert crud_transcript(store, make_job) == expected
+    assert expected[0] == (
+        "ConflictingIdError",
+        "'Job identifier (c) conflicts with an existing job'",
+    )
+
+
+def test_add_with_a_taken_id_keeps_the_stored_job(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    store.add_job(make_job("a", at(1)))
+    with pytest.raises(ConflictingIdError):
+        store.add_job(make_job("a", at(0)))
+    assert [job.next_run_time for job in store.get_all_jobs()] == [at(1)]
+
+
+def test_update_and_remove_of_a_missing_job_raise(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    with pytest.raises(JobLookupError, match=r"^'No job by the id of a was found'$"):
+        store.update_job(make_job("a", at(1)))
+    with pytest.raises(JobLookupError, match=r"^'No job by the id of a was found'$"):
+        store.remove_job("a")
+    assert store.get_all_jobs() == []
+
+
+def test_a_job_without_a_function_reference_is_refused_and_nothing_written(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    with pytest.raises(ValueError, match=r"^Job 'lambda' cannot be stored in a persistent"):
+        store.add_job(make_job("lambda", at(1), func=lambda: None))
+    assert stored_rows(admin, table_names[0]) == {}
+
+
+def test_a_job_with_unpicklable_args_is_refused_and_nothing_written(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    store.add_job(make_job("lock", at(1), func=takes_anything))
+    before = stored_rows(admin, table_names[0])
+    with pytest.raises(ValueError, match=r"^Job 'other' cannot be stored .* cannot be pickled"):
+        store.add_job(make_job("other", at(1), func=takes_anything, args=(threading.Lock(),)))
+    with pytest.raises(ValueError, match=r"^Job 'lock' cannot be stored .* cannot be pickled"):
+        store.update_job(make_job("lock", at(2), func=takes_anything, args=(threading.Lock(),)))
+    assert stored_rows(admin, table_names[0]) == before
+
+
+@pytest.fixture
+def broken_row(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> tuple[float | None, bytes, str | None]:
+    """Store a job "good" due at 2 and insert a job "broken" due at 1 whose function's module
+    does not exist (as another program could have stored it); return the broken job's row."""
+    store.add_job(make_job("good", at(2)))
+    state = make_job("broken", at(1)).__getstate__()
+    state["func"] = "module_that_does_not_exist:func"
+    with admin.begin() as connection:
+        connection.execute(
+            text(
+                f"INSERT INTO {table_names[0]} (id, next_run_time, job_state) "
+                "VALUES ('broken', :t, :s)"
+            ),
+            {"t": at(1).timestamp(), "s": pickle.dumps(state)},
+        )
+    return stored_rows(admin, table_names[0])["broken"]
+
+
+def test_an_unrestorable_job_is_logged_skipped_and_left_untouched(
+    store: SQLAlchemyJobStore,
+    broken_row: tuple[float | None, bytes, str | None],
+    admin: Engine,
+    table_names: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert store.get_next_run_time() == at(1)  # not known to be broken yet
+    with caplog.at_level(logging.ERROR, logger="greensched.jobstores.default"):
+        assert ids(store.get_due_jobs(at(5))) == ["good"]
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        (
+            "ERROR",
+            (
+                "Unable to restore job 'broken': it is left in the store untouched and skipped "
+                "by this process until the job is replaced or removed"
+            ),
+        )
+    ]
+    assert store.get_next_run_time() == at(2)
+    assert ids(store.acquire_due_jobs(at(5))) == ["good"]
+    assert ids(store.get_all_jobs()) == ["good"]
+    assert store.lookup_job("broken") is None
+    assert stored_rows(admin, table_names[0])["broken"] == broken_row
+
+
+def test_an_unrestorable_job_found_while_claiming_is_not_claimed(
+    store: SQLAlchemyJobStore,
+    broken_row: tuple[float | None, bytes, str | None],
+    admin: Engine,
+    table_names: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="greensched.jobstores.default"):
+        assert ids(store.acquire_due_jobs(at(5))) == ["good"]
+    assert "'broken'" in caplog.records[0].getMessage()
+    assert stored_rows(admin, table_names[0])["broken"] == broken_row
+    assert store.get_next_run_time() == at(5 + store.lease_time)  # the good job's lease
+
+
+def test_replacing_an_unrestorable_job_makes_it_visible_again(
+    store: SQLAlchemyJobStore,
+    broken_row: tuple[float | None, bytes, str | None],
+    make_job: MakeJob,
+) -> None:
+    assert ids(store.get_due_jobs(at(5))) == ["good"]
+    store.update_job(make_job("broken", at(3)))
+    assert ids(store.get_due_jobs(at(5))) == ["good", "broken"]
+    assert store.get_next_run_time() == at(2)
+
+
+# Claims
+
+
+def test_a_claim_moves_the_run_time_to_the_lease_end_and_hides_the_jobs(
+    make_store: MakeStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    a, b = make_store(lease_time=30), make_store(lease_time=30)
+    for job_id, seconds in [("x", 2), ("y", 1), ("later", 100)]:
+        a.add_job(make_job(job_id, at(seconds)))
+    claimed = a.acquire_due_jobs(at(5))
+    assert ids(claimed) == ["y", "x"]
+    assert [job.next_run_time for job in claimed] == [at(1), at(2)]  # the true run times
+    rows = stored_rows(admin, table_names[0])
+    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
+        "x": (at(35).timestamp(), a.owner),
+        "y": (at(35).timestamp(), a.owner),
+        "later": (at(100).timestamp(), None),
+    }
+    assert b.acquire_due_jobs(at(5)) == []
+    assert b.get_due_jobs(at(5)) == []
+    assert b.get_next_run_time() == at(35)
+    # listed with their true next run times, in the order of their lease end (then id)
+    assert [(job.id, job.next_run_time) for job in b.get_all_jobs()] == [
+        ("x", at(2)),
+        ("y", at(1)),
+        ("later", at(100)),
+    ]
+
+
+def test_a_release_stores_the_results_and_ends_the_claims(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    for job_id in ("a", "b", "c"):
+        store.add_job(make_job(job_id, at(1)))
+    a, b, c = store.acquire_due_jobs(at(5))
+    reschedule([a, b], 60)
+    assert store.release_due_jobs([a, b], [c]) == set()
+    rows = stored_rows(admin, table_names[0])
+    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
+        "a": (at(60).timestamp(), None),
+        "b": (at(60).timestamp(), None),
+    }
+    assert [job.next_run_time for job in store.get_all_jobs()] == [at(60), at(60)]
+    assert store.release_due_jobs([], []) == ()
+
+
+def test_an_expired_claim_is_taken_over_and_the_late_release_writes_nothing(
+    make_store: MakeStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    a, b = make_store(lease_time=30), make_store(lease_time=30)
+    for job_id in ("x", "y"):
+        a.add_job(make_job(job_id, at(1)))
+    mine = a.acquire_due_jobs(at(5))
+    assert b.acquire_due_jobs(at(34.9)) == []  # the lease has not ended yet
+    theirs = b.acquire_due_jobs(at(36))
+    assert ids(theirs) == ["x", "y"]
+    assert [job.next_run_time for job in theirs] == [at(1), at(1)]
+    taken_over = stored_rows(admin, table_names[0])
+    assert {row[2] for row in taken_over.values()} == {b.owner}
+    reschedule(mine, 60)
+    assert a.release_due_jobs(mine[:1], mine[1:]) == {"x", "y"}
+    assert stored_rows(admin, table_names[0]) == taken_over
+    reschedule(theirs, 90)
+    assert b.release_due_jobs(theirs, []) == set()
+    assert [job.next_run_time for job in a.get_all_jobs()] == [at(90), at(90)]
+
+
+def test_an_api_update_during_a_claim_makes_the_release_report_it_lost(
+    make_store: MakeStore, make_job: MakeJob
+) -> None:
+    a, b = make_store(), make_store()
+    a.add_job(make_job("x", at(1)))
+    a.add_job(make_job("y", at(1)))
+    claimed = a.acquire_due_jobs(at(5))
+    b.update_job(make_job("x", None))  # paused meanwhile, in another process
+    reschedule(claimed, 60)
+    assert a.release_due_jobs(claimed, []) == {"x"}
+    assert [(job.id, job.next_run_time) for job in a.get_all_jobs()] == [
+        ("y", at(60)),
+        ("x", None),
+    ]
+
+
+def test_an_api_removal_during_a_claim_makes_the_release_report_it_lost(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    store.add_job(make_job("x", at(1)))
+    claimed = store.acquire_due_jobs(at(5))
+    store.remove_job("x")
+    assert store.release_due_jobs([], claimed) == {"x"}
+    assert store.get_all_jobs() == []
+
+
+def test_a_failed_release_is_claimed_again_at_once_by_its_owner(
+    make_store: MakeStore, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = make_store(), make_store()
+    for job_id in ("x", "y"):
+        a.add_job(make_job(job_id, at(1)))
+    claimed = a.acquire_due_jobs(at(5))
+    reschedule(claimed, 60)
+    with monkeypatch.context() as patch:
+        patch.setattr(a, "_dump_job", lambda job: pytest.fail("interrupted"))
+        with pytest.raises(pytest.fail.Exception):
+            a.release_due_jobs(claimed, [])
+    assert b.acquire_due_jobs(at(6)) == []  # still a's
+    again = a.acquire_due_jobs(at(6))
+    assert ids(again) == ["x", "y"]
+    assert [job.next_run_time for job in again] == [at(1), at(1)]  # nothing was stored
+    reschedule(again, 60)
+    assert a.release_due_jobs(again, []) == set()
+    assert a.acquire_due_jobs(at(7)) == []
+    assert a.get_next_run_time() == at(60)
+
+
+def test_a_claim_takes_at_most_claim_limit_jobs_earliest_first(
+    store: SQLAlchemyJobStore, make_job: MakeJob, make_store: MakeStore
+) -> None:
+    limited = make_store(claim_limit=3)
+    for number in range(5):
+        store.add_job(make_job(f"j{number}", at(5 - number)))
+    claimed = limited.acquire_due_jobs(at(10))
+    assert ids(claimed) == ["j4", "j3", "j2"]
+    # a release that fails: the next claim takes the held jobs again, and no more
+    assert ids(limited.acquire_due_jobs(at(10))) == ["j4", "j3", "j2"]
+    reschedule(claimed, 60)
+    assert limited.release_due_jobs(claimed, []) == set()
+    assert ids(limited.acquire_due_jobs(at(10))) == ["j1", "j0"]
+
+
+def test_claiming_and_releasing_many_jobs_takes_few_statements(
+    store: SQLAlchemyJobStore, make_job: MakeJob
+) -> None:
+    for number in range(100):
+        store.add_job(make_job(f"j{number:03}", at(1)))
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    claimed = store.acquire_due_jobs(at(5))
+    assert len(claimed) == 100
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "UPDATE"]
+    statements.clear()
+    reschedule(claimed[:50], 60)
+    assert store.release_due_jobs(claimed[:50], claimed[50:]) == set()
+    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "UPDATE", "DELETE"]
+
+
+def test_a_store_on_a_given_engine_claims_and_releases(
+    database_url: str, table_names: list[str], admin: Engine, make_job: MakeJob
+) -> None:
+    """With an engine of the user's (no settings of the store's: SQLite in sqlite3's own
+    transaction mode, MariaDB at its default isolation level) claims work the same."""
+    engine = create_engine(database_url)
+    a = SQLAlchemyJobStore(engine=engine, tablename=table_names[0])
+    b = SQLAlchemyJobStore(engine=engine, tablename=table_names[0])
+    for store in (a, b):
+        store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    a.add_job(make_job("x", at(1)))
+    claimed = a.acquire_due_jobs(at(5))
+    assert ids(claimed) == ["x"]
+    assert b.acquire_due_jobs(at(5)) == []
+    reschedule(claimed, 60)
+    assert a.release_due_jobs(claimed, []) == set()
+    assert [job.next_run_time for job in b.get_all_jobs()] == [at(60)]
+    a.shutdown()
+    b.shutdown()
+    engine.dispose()
+
+
+@servers_only
+def test_a_claim_skips_rows_another_transaction_has_locked(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    for job_id in ("x", "y"):
+        store.add_job(make_job(job_id, at(1)))
+    with admin.connect() as other_claim:
+        other_claim.execute(
+            text(f"SELECT id FROM {table_names[0]} WHERE id = 'x' FOR UPDATE")
+        ).all()
+        assert ids(store.acquire_due_jobs(at(5))) == ["y"]  # without waiting for x's lock
+        other_claim.rollback()
+    assert ids(store.acquire_due_jobs(at(6))) == ["x", "y"]  # y is still held: claimed again
+
+
+def lock_conflict(dialect: str) -> DBAPIError:
+    """Return the error a deadlock raises on the dialect's server."""
+    error: Exception
+    if dialect == "postgresql":
+        import psycopg.errors
+
+        error = psycopg.errors.DeadlockDetected("deadlock detected")
+    else:
+        import pymysql.err
+
+        error = pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock")
+    return DBAPIError("UPDATE ...", None, error)
+
+
+@servers_only
+def test_a_transaction_is_tried_again_after_a_deadlock(
+    store: SQLAlchemyJobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[None] = []
+
+    def work(connection: Any) -> str:
+        attempts.append(None)
+        if len(attempts) < sqlalchemy_store.CONFLICT_ATTEMPTS:
+            raise lock_conflict(store.engine.dialect.name)
+        return "done"
+
+    with caplog.at_level(logging.WARNING, logger="greensched.jobstores.default"):
+        assert store._transaction(work, write=True) == "done"
+    assert len(attempts) == sqlalchemy_store.CONFLICT_ATTEMPTS
+    assert len(caplog.records) == sqlalchemy_store.CONFLICT_ATTEMPTS - 1
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            "Transaction failed on a lock conflict (",
+        )
+    )
+
+
+@servers_only
+def test_a_transaction_gives_up_after_repeated_deadlocks(store: SQLAlchemyJobStore) -> None:
+    attempts: list[None] = []
+
+    def work(connection: Any) -> None:
+        attempts.append(None)
+        raise lock_conflict(store.engine.dialect.name)
+
+    with pytest.raises(DBAPIError, match=r"[Dd]eadlock"):
+        store._transaction(work, write=True)
+    assert len(attempts) == sqlalchemy_store.CONFLICT_ATTEMPTS
+
+
+# Upgrading a table APScheduler 3.x wrote
+
+
+def test_a_table_apscheduler_wrote_is_upgraded_and_its_jobs_load(
+    make_store: MakeStore,
+    database_url: str,
+    table_names: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    aps_store = APSSQLAlchemyJobStore(url=database_url, tablename=table_names[0])
+    scheduler = BackgroundScheduler(jobstores={"default": aps_store}, timezone="UTC")
+    scheduler.start(paused=True)  # jobs added now are stored at once
+    start = datetime(2024, 6, 3, 6, 0, tzinfo=timezone.utc)
+    scheduler.add_job(
+        record_run, "interval", minutes=5, start_date=start, args=["i"], id="interval"
+    )
+    scheduler.add_job(record_run, "cron", hour=3, minute="*/20", args=["c"], id="cron")
+    scheduler.add_job(
+        record_run,
+        "date",
+        run_date=datetime(2031, 1, 2, tzinfo=timezone.utc),
+        kwargs={"tag": "d"},
+        id="date",
+    )
+    scheduler.pause_job("cron")
+    expected = {
+        job.id: (
+            type(job.trigger).__name__,
+            str(job.trigger),
+            job.next_run_time,
+            job.args,
+            job.kwargs,
+        )
+        for job in scheduler.get_jobs()
+    }
+    scheduler.shutdown()
+
+    store = make_store(start=False)
+    with pytest.raises(
+        RuntimeError,
+        match=rf"^Table '{table_names[0]}' was written by APScheduler 3.x: it has no "
+        r"claimed_by column, .* Call SQLAlchemyJobStore.upgrade\(\) once",
+    ):
+        store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO, logger="greensched.jobstores"):
+        store.upgrade()
+        store.upgrade()
+    assert [record.getMessage() for record in caplog.records] == [
+        (
+            f"Upgraded job table '{table_names[0]}' for greensched: added its claimed_by "
+            "column (its 3 jobs are unchanged)"
+        ),
+        f"Job table '{table_names[0]}' is up to date: nothing to upgrade",
+    ]
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    jobs = store.get_all_jobs()
+    assert {
+        job.id: (
+            type(job.trigger).__name__,
+            str(job.trigger),
+            job.next_run_time,
+            job.args,
+            job.kwargs,
+        )
+        for job in jobs
+    } == expected
+    assert [type(job.trigger) for job in jobs] == [IntervalTrigger, DateTrigger, CronTrigger]
+    assert ids(jobs) == ["interval", "date", "cron"]
+
+    reader = APSSQLAlchemyJobStore(url=database_url, tablename=table_names[0])
+    reader.start(StubScheduler(), "default")
+    try:
+        assert [job.id for job in reader.get_all_jobs()] == ["interval", "date", "cron"]
+    finally:
+        reader.shutdown()
+
+
+def test_upgrade_creates_a_missing_table(
+    make_store: MakeStore, caplog: pytest.LogCaptureFixture, table_names: list[str]
+) -> None:
+    store = make_store(start=False)
+    with caplog.at_level(logging.INFO, logger="greensched.jobstores"):
+        store.upgrade()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"Created job table '{table_names[0]}'"
+    ]
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    assert store.get_all_jobs() == []
+
+
+# SQLite
+
+
+def sqlite_path(tmp_path: Any) -> str:
+    return f"{tmp_path}/jobs.sqlite"
+
+
+def test_sqlite_file_databases_use_wal(tmp_path: Any) -> None:
+    store = SQLAlchemyJobStore(url=f"sqlite:///{sqlite_path(tmp_path)}")
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    store.shutdown()
+
+
+def test_sqlite_waits_for_a_locked_database_without_blocking_the_hub(
+    tmp_path: Any, make_job: MakeJob
+) -> None:
+    store = SQLAlchemyJobStore(url=f"sqlite:///{sqlite_path(tmp_path)}")
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    other_process = sqlite3.connect(sqlite_path(tmp_path), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    ticks: list[None] = []
+
+    def tick() -> None:
+        while True:
+            ticks.append(None)
+            gevent.sleep(0.001)
+
+    ticker = gevent.spawn(tick)
+    adding = gevent.spawn(store.add_job, make_job("a", at(1)))
+    gevent.sleep(0.05)
+    assert not adding.ready()
+    assert len(ticks) >= 5  # the hub kept running while the store waited
+    other_process.execute("COMMIT")
+    adding.join(5)
+    ticker.kill()
+    assert adding.successful()
+    assert ids(store.get_all_jobs()) == ["a"]
+    other_process.close()
+    store.shutdown()
+
+
+def test_sqlite_gives_up_on_a_database_locked_too_long(
+    tmp_path: Any, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlalchemy_store, "SQLITE_LOCK_PATIENCE", 0.01)
+    store = SQLAlchemyJobStore(url=f"sqlite:///{sqlite_path(tmp_path)}")
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    other_process = sqlite3.connect(sqlite_path(tmp_path), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    with pytest.raises(
+        TimeoutError,
+        match=r"^The SQLite database '.*jobs.sqlite' stayed locked by another connection for "
+        r"0\.\d\d s; gave up$",
+    ):
+        store.add_job(make_job("a", at(1)))
+    other_process.execute("ROLLBACK")
+    other_process.close()
+    assert store.get_all_jobs() == []
+    store.shutdown()
+
+
+def test_a_gevent_scheduler_runs_jobs_from_a_sqlite_store(
+    tmp_path: Any, mock_clock: MockClock
+) -> None:
+    runs.clear()
+    store = SQLAlchemyJobStore(url=f"sqlite:///{sqlite_path(tmp_path)}")
+    scheduler = GeventScheduler(clock=mock_clock, timezone="UTC", jobstores={"default": store})
+    scheduler.add_job(record_run, "interval", minutes=1, args=["tick"], id="tick")
+    scheduler.add_job(
+        record_run,
+        "date",
+        run_date=mock_clock.now() + timedelta(seconds=120),
+        args=["once"],
+        id="once",
+    )
+    scheduler.start()
+    gevent.idle()
+    for _ in range(3):
+        mock_clock.jump(60)
+        gevent.idle()
+    assert runs == ["tick", "once", "tick", "tick"]
+    assert ids(store.get_all_jobs()) == ["tick"]
+    assert store.get_next_run_time() == mock_clock.now() + timedelta(minutes=1)
+    scheduler.shutdown()
+
+
+# Connections the server drops
+
+
+def server_connection_ids(engine: Engine) -> list[int]:
+    """Record the server's id of each connection the engine opens from now on."""
+    recorded: list[int] = []
+
+    @event.listens_for(engine, "connect")
+    def record(dbapi_connection: Any, connection_record: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            recorded.append(dbapi_connection.info.backend_pid)
+        else:
+            recorded.append(dbapi_connection.thread_id())
+
+    return recorded
+
+
+def drop_connections(admin: Engine, connection_ids: list[int]) -> None:
+    with admin.connect() as connection:
+        for connection_id in connection_ids:
+            if admin.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": connection_id}
+                )
+            else:
+                connection.exec_driver_sql(f"KILL {int(connection_id)}")
+
+
+@servers_only
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre_ping", "no_pre_ping"])
+def test_claims_survive_connections_the_server_drops(
+    make_store: MakeStore,
+    make_job: MakeJob,
+    admin: Engine,
+    table_names: list[str],
+    pre_ping: bool,
+) -> None:
+    store = make_store(start=False, engine_options={} if pre_ping else {"pool_pre_ping": False})
+    connection_ids = server_connection_ids(store.engine)
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    for job_id in ("x", "y", "z"):
+        store.add_job(make_job(job_id, at(1)))
+    claimed = store.acquire_due_jobs(at(5))
+    reschedule(claimed, 60)
+    drop_connections(admin, connection_ids)
+    if pre_ping:  # the dropped connection is replaced before use
+        assert store.release_due_jobs(claimed, []) == set()
+    else:
+        with pytest.raises(DBAPIError):
+            store.release_due_jobs(claimed, [])
+        again = store.acquire_due_jobs(at(6))
+        assert ids(again) == ["x", "y", "z"]
+        reschedule(again, 60)
+        assert store.release_due_jobs(again, []) == set()
+    rows = stored_rows(admin, table_names[0])
+    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
+        job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
+    }
+    assert store.acquire_due_jobs(at(7)) == []
+
+
+# PostgreSQL notifications
+
+
+def test_only_postgresql_has_a_notification_channel(make_store: MakeStore) -> None:
+    store = make_store(start=False)
+    assert store._has_channel() is (store.engine.dialect.name == "postgresql")
+
+
+def test_channel_names_are_short_identifiers() -> None:
+    assert sqlalchemy_store._channel_name(None, "apscheduler_jobs") == (
+        "greensched_apscheduler_jobs"
+    )
+    assert sqlalchemy_store._channel_name("Sched", "Jobs-1") == "greensched_sched_jobs_1"
+    long_name = sqlalchemy_store._channel_name("s", "j" * 100)
+    assert len(long_name) == 63
+    assert long_name != sqlalchemy_store._channel_name("s", "j" * 101)
+
+
+def listen_directly(database_url: str, channel: str) -> Any:
+    import psycopg
+    from psycopg import sql
+
+    listener = psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True)
+    listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    return listener
+
+
+@postgresql_only
+def test_api_changes_notify_the_other_processes(
+    make_store: MakeStore, make_job: MakeJob, admin: Engine, database_url: str
+) -> None:
+    store, quiet = make_store(), make_store(notify=False)
+    assert store._channel is not None
+    with listen_directly(database_url, store._channel) as listener:
+        store.add_job(make_job("a", at(1)))
+        with pytest.raises(ConflictingIdError):
+            store.add_job(make_job("a", at(1)))
+        store.update_job(make_job("a", at(2)))
+        with pytest.raises(JobLookupError):
+            store.remove_job("missing")
+        quiet.add_job(make_job("b", at(1)))
+        claimed = store.acquire_due_jobs(at(5))
+        store.release_due_jobs(claimed, [])
+        store.remove_job("a")
+        store.remove_all_jobs()
+        with admin.begin() as connection:
+            connection.execute(select(func.pg_notify(store._channel, "end")))
+        payloads = [
+            notification.payload for notification in listener.notifies(timeout=10, stop_after=5)
+        ]
+    assert payloads == [store.owner] * 4 + ["end"]
+
+
+class StopListening(Exception):
+    pass
+
+
+@postgresql_only
+def test_listen_reports_the_owner_of_the_store_that_changed_a_job(
+    make_store: MakeStore, make_job: MakeJob, admin: Engine
+) -> None:
+    listening, changing = make_store(), make_store()
+    channel = listening._channel
+    received: queue.Queue[str] = queue.Queue()
+    errors: list[BaseException] = []
+
+    def notified(payload: str) -> None:
+        received.put(payload)
+        if payload == "stop":
+            raise StopListening
+
+    def listen() -> None:
+        try:
+            listening._listen(notified)
+        except StopListening:
+            pass
+        except BaseException as exc:  # noqa: BLE001 (reported to the test)
+            errors.append(exc)
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    with admin.connect() as connection:
+        for _ in range(200):  # until the listener is listening
+            connection.execute(select(func.pg_notify(channel, "ping")))
+            connection.commit()
+            try:
+                received.get(timeout=0.05)
+                break
+            except queue.Empty:
+                pass
+        changing.add_job(make_job("a", at(1)))
+        connection.execute(select(func.pg_notify(channel, "stop")))
+        connection.commit()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert errors == []
+    payloads = []
+    while not received.empty():
+        payloads.append(received.get())
+    assert [payload for payload in payloads if payload != "ping"] == [changing.owner, "stop"]
