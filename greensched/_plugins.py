@@ -26,6 +26,8 @@ BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
     },
     "greensched.jobstores": {
         "memory": "greensched.jobstores.memory:MemoryJobStore",
+        "sqlalchemy": "greensched.jobstores.sqlalchemy:SQLAlchemyJobStore",
+        "redis": "greensched.jobstores.redis:RedisJobStore",
     },
 }
 
