@@ -1,0 +1,116 @@
+"""One scheduler process of the multi-process tests: ``python -m tests.integration.store_worker``.
+
+It monkey-patches, opens the shared store the arguments name, runs a ``GeventScheduler`` on it
+until ``--until`` (a wall-clock timestamp) and records each run to ``--out`` as a JSON line
+``{"job": id, "scheduled": timestamp, "pid": pid, "started": timestamp, "event": "executed"}``
+(``"missed"`` for a run reported missed), flushed at once, so that the test can read what a
+process did even after it is killed. It writes ``--ready`` when its scheduler has started.
+
+With ``--die-holding-claims-after N`` it kills itself (SIGKILL) right after its N-th round
+that claimed jobs, before storing that round's results: it dies holding claims, which the
+other processes must take over. It first records ``{"event": "died", "claimed": [[id,
+scheduled], ...]}``.
+
+The tests import :func:`tick`, the jobs' function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from greensched.job import Job
+from greensched.jobstores._url import store_from_url
+from greensched.jobstores.base import BaseJobStore
+
+
+def tick() -> None:
+    """The jobs' function: the run is recorded by the worker's listener."""
+
+
+def _recorder(out: IO[str]) -> Any:
+    from greensched.events import EVENT_JOB_MISSED, JobExecutionEvent
+
+    def record(event: JobExecutionEvent) -> None:
+        line = {
+            "job": event.job_id,
+            "scheduled": event.scheduled_run_time.timestamp(),
+            "pid": os.getpid(),
+            "started": _now(),
+            "event": "missed" if event.code == EVENT_JOB_MISSED else "executed",
+        }
+        out.write(json.dumps(line) + "\n")
+        out.flush()
+
+    return record
+
+
+def _die_holding_claims(store: BaseJobStore, rounds: int, out: IO[str]) -> None:
+    """Make the store's ``rounds``-th claiming round the last: SIGKILL before releasing."""
+    acquire = store.acquire_due_jobs
+    claiming_rounds = [0]
+
+    def acquire_then_die(now: datetime) -> list[Job]:
+        jobs = acquire(now)
+        if jobs:
+            claiming_rounds[0] += 1
+            if claiming_rounds[0] >= rounds:
+                claimed = [[job.id, job.next_run_time.timestamp()] for job in jobs]  # type: ignore[union-attr]
+                died = {"event": "died", "pid": os.getpid(), "claimed": claimed}
+                out.write(json.dumps(died) + "\n")
+                out.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return jobs
+
+    store.acquire_due_jobs = acquire_then_die  # type: ignore[method-assign]
+
+
+def _now() -> float:
+    from greensched._clock import current_clock
+
+    return current_clock().now().timestamp()
+
+
+def main() -> None:
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+    from greensched.schedulers.gevent import GeventScheduler
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--until", type=float, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--ready", type=Path, required=True)
+    parser.add_argument("--lease-time", type=float, default=30)
+    parser.add_argument("--poll-interval", type=float, default=1)
+    parser.add_argument("--die-holding-claims-after", type=int, default=0)
+    args = parser.parse_args()
+
+    store = store_from_url(
+        args.url, name=args.name, lease_time=args.lease_time, poll_interval=args.poll_interval
+    )
+    with args.out.open("a", encoding="utf-8") as out:
+        if args.die_holding_claims_after:
+            _die_holding_claims(store, args.die_holding_claims_after, out)
+        scheduler = GeventScheduler(jobstores={"default": store})
+        scheduler.add_listener(
+            _recorder(out), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+        )
+        scheduler.start()
+        args.ready.write_text(str(os.getpid()))
+        gevent.sleep(max(args.until - _now(), 0))
+        scheduler.shutdown(wait=True)
+
+
+if __name__ == "__main__":
+    main()
