@@ -28,6 +28,8 @@ PUBLIC_MODULES = [
     "greensched.executors.debug",
     "greensched.jobstores.base",
     "greensched.jobstores.memory",
+    "greensched.jobstores.sqlalchemy",
+    "greensched.jobstores.redis",
     "greensched.triggers.base",
     "greensched.triggers.date",
     "greensched.triggers.interval",

@@ -94,15 +94,24 @@ def main() -> None:
     parser.add_argument("--lease-time", type=float, default=30)
     parser.add_argument("--poll-interval", type=float, default=1)
     parser.add_argument("--die-holding-claims-after", type=int, default=0)
+    parser.add_argument("--retry-interval", type=float, default=10)
+    parser.add_argument(
+        "--tag", default="", help="names the connections (PostgreSQL, Redis) for the test to kill"
+    )
     args = parser.parse_args()
 
-    store = store_from_url(
-        args.url, name=args.name, lease_time=args.lease_time, poll_interval=args.poll_interval
-    )
+    options: dict[str, Any] = {"lease_time": args.lease_time, "poll_interval": args.poll_interval}
+    if args.tag and args.url.startswith("redis"):
+        options["client_name"] = args.tag
+    elif args.tag:
+        options["engine_options"] = {"connect_args": {"application_name": args.tag}}
+    store = store_from_url(args.url, name=args.name, **options)
     with args.out.open("a", encoding="utf-8") as out:
         if args.die_holding_claims_after:
             _die_holding_claims(store, args.die_holding_claims_after, out)
-        scheduler = GeventScheduler(jobstores={"default": store})
+        scheduler = GeventScheduler(
+            jobstores={"default": store}, jobstore_retry_interval=args.retry_interval
+        )
         scheduler.add_listener(
             _recorder(out), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
         )

@@ -91,7 +91,11 @@ class Workers:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(
-        self, count: int, until: float, first_options: tuple[str, ...] = (), **options: float
+        self,
+        count: int,
+        until: float,
+        first_options: tuple[str, ...] = (),
+        **options: float | str,
     ) -> None:
         """Start ``count`` workers with ``options``; the first also gets ``first_options``."""
         for index in range(count):
@@ -276,6 +280,64 @@ def test_runs_survive_killed_processes(workers: Workers, request: pytest.Fixture
     assert all(line["started"] >= line["scheduled"] + lease_time - 0.5 for line in taken_over)
     assert lost_after_kill[:10] == [], workers.logs()
     assert all(killed_at - 1.5 < when <= killed_at for _, when in lost), sorted(lost)[:10]
+
+
+def drop_connections(url: str, tag: str) -> int:
+    """Make the server drop the workers' connections (those named ``tag``); return how many."""
+    if url.startswith("redis://"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        ids = [entry["id"] for entry in client.client_list() if entry.get("name") == tag]
+        for client_id in ids:
+            client.client_kill_filter(_id=client_id)
+        client.close()
+        return len(ids)
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.begin() as connection:
+        killed = connection.execute(
+            sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :tag"
+            ),
+            {"tag": tag},
+        ).all()
+    engine.dispose()
+    return len(killed)
+
+
+@pytest.mark.parametrize("store_url", ENGINES[1:2] + ENGINES[3:], indirect=True)
+def test_dropped_connections_lose_and_double_nothing(
+    workers: Workers, request: pytest.FixtureRequest
+) -> None:
+    """The server drops the workers' connections every 0.7 s (``pg_terminate_backend``, Redis
+    ``CLIENT KILL``) while they run: they log, retry, reconnect, and every run still starts
+    exactly once."""
+    tag = unique_name("proof")
+    workers.start(
+        WORKERS,
+        until=time.time() + PATIENCE + RUN_SECONDS + SETTLE,
+        retry_interval=0.2,
+        tag=tag,
+    )
+    start = time.time() + 1.5
+    end = start + RUN_SECONDS
+    first_runs = add_jobs(workers.url, workers.name, start, misfire_grace_time=30, coalesce=False)
+    dropped = 0
+    while time.time() < end:
+        time.sleep(0.7)
+        dropped += drop_connections(workers.url, tag)
+    time.sleep(max(end + SETTLE - time.time(), 0))
+    workers.kill_all()
+
+    executed, lost, figures = tally(workers, expected_runs(first_runs, end))
+    figures["connections_dropped"] = dropped
+    report(request.node.callspec.id, "4 processes, connections dropped", figures)
+    assert dropped >= WORKERS
+    assert figures["duplicated"] == 0, [run for run, n in executed.items() if n > 1][:10]
+    assert sorted(lost)[:10] == [], workers.logs()
 
 
 def test_a_job_added_elsewhere_fires_on_time(
