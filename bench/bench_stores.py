@@ -6,16 +6,17 @@ Two parts, on each engine (SQLite file, PostgreSQL, MariaDB, Redis):
    what ``modify_job`` does) and ``remove_job`` on the store, µs per call (median of
    ``--calls`` calls). Both stores get the same table or keys, filled in bulk with the same
    pickled job states (the formats are the same).
-2. **Fire rate**: ``--jobs`` interval jobs due every second (more than any process keeps up
-   with), run for ``--seconds`` by 1, 2 and 4 greensched processes sharing the store, and by one
-   APScheduler process (APScheduler cannot share a store safely): runs executed per second
-   across the processes, runs executed twice (must be 0 for greensched), and the longest stall
-   a greenlet waking every millisecond saw in each process (the store's I/O holding the hub).
+2. **Fire rate**: N interval jobs due every second, staggered over the second (N per
+   ``--rates``), run by 1, 2 and 4 greensched processes sharing the store and by one
+   APScheduler process (APScheduler cannot share a store safely); of the runs due in a window
+   of ``--seconds``: the share executed, runs/s, lateness p99, runs executed twice (must be 0),
+   CPU time per run, and the longest stall a greenlet waking every millisecond saw in each
+   process (the loop or the store's I/O holding the hub).
 
 Run it as a script (tables; ratios against APScheduler measured in the same run)::
 
     python bench/bench_stores.py [--engines sqlite,postgresql,mariadb,redis]
-        [--sizes 10000,100000] [--calls 300] [--jobs 20000] [--seconds 5]
+        [--sizes 10000,100000] [--calls 300] [--rates 5000,10000] [--seconds 5]
         [--processes 1,2,4]
 
 or with pytest-benchmark (figures in ``extra_info``)::
@@ -216,18 +217,19 @@ def fire_rate(
     implementation: str,
     url: str,
     processes: int,
-    jobs: int,
+    rate: int,
     seconds: float,
     claim_limit: int | None = CLAIM_LIMIT,
 ) -> dict[str, Any]:
-    """Run ``processes`` schedulers of ``implementation`` on ``jobs`` jobs due every second for
-    ``seconds``; return runs/s across them, duplicates and the longest hub stall."""
+    """Run ``processes`` schedulers of ``implementation`` on ``rate`` jobs due every second,
+    staggered over each second, and look at the runs due in a window of ``seconds`` (from one
+    second in): the fraction executed, lateness, runs executed twice, CPU per run and the
+    longest hub stall."""
     name = f"bench_{secrets.token_hex(4)}"
     workdir = Path(tempfile.mkdtemp(prefix="greensched-bench-"))
     try:
         start = time.time() + 3.0 + processes  # the children import and start meanwhile
-        first = datetime.fromtimestamp(start, timezone.utc)
-        fill(implementation, url, name, jobs, first)
+        fill(implementation, url, name, rate, datetime.fromtimestamp(start, timezone.utc))
         children = [
             subprocess.Popen(
                 [
@@ -253,23 +255,32 @@ def fire_rate(
         ]
     finally:
         drop(url, name)
-    seen: dict[tuple[str, float], int] = {}
+    window_start, window_end = start + 1, start + 1 + seconds
+    executions: dict[tuple[str, float], int] = {}
+    lateness = []
     for result in results:
-        for job_id, scheduled in result["runs"]:
-            seen[(job_id, scheduled)] = seen.get((job_id, scheduled), 0) + 1
+        for job_id, scheduled, started in result["runs"]:
+            executions[(job_id, scheduled)] = executions.get((job_id, scheduled), 0) + 1
+            if window_start <= scheduled < window_end:
+                lateness.append(started - scheduled)
+    in_window = sum(1 for _, scheduled in executions if window_start <= scheduled < window_end)
+    lateness.sort()
     return {
-        "runs_per_second": round(sum(r["in_window"] for r in results) / seconds),
-        "duplicated": sum(count - 1 for count in seen.values()),
+        "executed_percent": round(100 * in_window / (rate * seconds), 1),
+        "runs_per_second": round(in_window / seconds),
+        "lateness_p99_ms": round(1000 * lateness[int(0.99 * (len(lateness) - 1))], 1)
+        if lateness
+        else None,
+        "duplicated": sum(count - 1 for count in executions.values()),
         "max_stall_ms": max(r["max_stall_ms"] for r in results),
-        "cpu_ms_per_run": round(
-            1000 * sum(r["cpu"] for r in results) / max(1, sum(r["in_window"] for r in results)),
-            3,
-        ),
+        "cpu_ms_per_run": round(1000 * sum(r["cpu"] for r in results) / max(1, in_window), 3),
     }
 
 
 def child(implementation: str, options: argparse.Namespace) -> None:
-    """The ``--child`` mode: a monkey-patched scheduler process; writes its figures as JSON."""
+    """The ``--child`` mode: a monkey-patched scheduler process; writes its runs (job id,
+    scheduled time, start time), its CPU time over the window and the longest stall a
+    greenlet waking every millisecond saw, as JSON."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -288,14 +299,10 @@ def child(implementation: str, options: argparse.Namespace) -> None:
         else {}
     )
     store = make_store(implementation, options.url, options.name, **store_options)
-    runs: list[tuple[str, float]] = []
-    window = [0.0, 0.0]
-    in_window = [0]
+    runs: list[tuple[str, float, float]] = []
 
     def executed(event: Any) -> None:
-        runs.append((event.job_id, round(event.scheduled_run_time.timestamp(), 6)))
-        if window[0] <= time.time() < window[1]:
-            in_window[0] += 1
+        runs.append((event.job_id, round(event.scheduled_run_time.timestamp(), 6), time.time()))
 
     stalls = [0.0]
 
@@ -310,26 +317,18 @@ def child(implementation: str, options: argparse.Namespace) -> None:
     scheduler = GeventScheduler(jobstores={"default": store}, timezone="UTC")
     scheduler.add_listener(executed, EVENT_JOB_EXECUTED)
     scheduler.start()
-    gevent.sleep(max(options.start - time.time(), 0))
-    # measure from one second in (the first runs are staggered over the first second)
-    window[:] = [options.start + 1, options.start + 1 + options.seconds]
-    gevent.sleep(1)
+    # the window starts one second in (the first runs are staggered over the first second)
+    gevent.sleep(max(options.start + 1 - time.time(), 0))
     watcher = gevent.spawn(watch)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     gevent.sleep(options.seconds)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     watcher.kill()
+    gevent.sleep(1)  # the window's last runs
     scheduler.shutdown(wait=False)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     Path(options.out).write_text(
-        json.dumps(
-            {
-                "runs": runs,
-                "in_window": in_window[0],
-                "cpu": cpu,
-                "max_stall_ms": round(stalls[0] * 1000, 1),
-            }
-        )
+        json.dumps({"runs": runs, "cpu": cpu, "max_stall_ms": round(stalls[0] * 1000, 1)})
     )
 
 
@@ -359,25 +358,27 @@ def run_all(options: argparse.Namespace) -> None:
                     f"{ratio(ours, theirs)} |",
                     flush=True,
                 )
-    print("\n## Fire rate (jobs due every second, more than the processes keep up with)\n")
+    print("\n## Fire rate (N jobs due every second, staggered; runs due in the window)\n")
     print(
-        "| engine | implementation | processes | runs/s | runs executed twice "
-        "| CPU ms per run | longest hub stall ms |"
+        "| engine | implementation | processes | due runs/s | executed | runs/s | lateness p99 ms "
+        "| executed twice | CPU ms per run | longest hub stall ms |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for engine in options.engines:
         url = engine_url(engine, workdir)
-        runs = [("apscheduler", 1)] + [("greensched", count) for count in options.processes]
-        for implementation, count in runs:
-            figures = fire_rate(
-                implementation, url, count, options.jobs, options.seconds, options.claim_limit
-            )
-            print(
-                f"| {engine} | {LABELS[implementation]} | {count} | "
-                f"{figures['runs_per_second']:,} | {figures['duplicated']} | "
-                f"{figures['cpu_ms_per_run']} | {figures['max_stall_ms']} |",
-                flush=True,
-            )
+        for rate in options.rates:
+            runs = [("apscheduler", 1)] + [("greensched", count) for count in options.processes]
+            for implementation, count in runs:
+                figures = fire_rate(
+                    implementation, url, count, rate, options.seconds, options.claim_limit
+                )
+                print(
+                    f"| {engine} | {LABELS[implementation]} | {count} | {rate:,} | "
+                    f"{figures['executed_percent']}% | {figures['runs_per_second']:,} | "
+                    f"{figures['lateness_p99_ms']} | {figures['duplicated']} | "
+                    f"{figures['cpu_ms_per_run']} | {figures['max_stall_ms']} |",
+                    flush=True,
+                )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -393,7 +394,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--claim-limit", type=int, default=CLAIM_LIMIT, help="0: the default")
-    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument(
+        "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[5_000, 10_000]
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
         "--processes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4]
@@ -439,20 +442,27 @@ else:
         )
 
     @pytest.mark.parametrize("engine", ENGINES)
+    @pytest.mark.parametrize("rate", [5_000, 10_000])
     @pytest.mark.parametrize(
         ("implementation", "processes"),
         [("apscheduler", 1), ("greensched", 1), ("greensched", 2), ("greensched", 4)],
     )
     def bench_fire_rate(
-        benchmark: Any, workdir: Path, engine: str, implementation: str, processes: int
+        benchmark: Any,
+        workdir: Path,
+        engine: str,
+        rate: int,
+        implementation: str,
+        processes: int,
     ) -> None:
         url = engine_url(engine, workdir)
         _benchmark_once(
             benchmark,
-            lambda: fire_rate(implementation, url, processes, 20_000, 5.0),
+            lambda: fire_rate(implementation, url, processes, rate, 5.0),
             operation="fire_rate",
             implementation=implementation,
             processes=processes,
+            rate=rate,
             engine=engine,
         )
 

@@ -7,7 +7,7 @@ import pickle
 from typing import TYPE_CHECKING, Any, cast
 
 from greensched import _validators as validate
-from greensched.jobstores._shared import SharedJobStore
+from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
@@ -280,7 +280,7 @@ class RedisJobStore(SharedJobStore):
         claims_key: str | None = None,
         lease_time: float = 30,
         poll_interval: float = 1,
-        claim_limit: int = 1000,
+        claim_limit: int = DEFAULT_CLAIM_LIMIT,
         notify: bool = True,
         url: str | None = None,
         **connect_args: Any,

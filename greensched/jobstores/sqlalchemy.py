@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import gevent
 
 from greensched import _validators as validate
-from greensched.jobstores._shared import SharedJobStore
+from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
 
@@ -213,7 +213,7 @@ class SQLAlchemyJobStore(SharedJobStore):
         *,
         lease_time: float = 30,
         poll_interval: float = 1,
-        claim_limit: int = 1000,
+        claim_limit: int = DEFAULT_CLAIM_LIMIT,
         notify: bool = True,
     ) -> None:
         super().__init__(
