@@ -1,0 +1,237 @@
+"""The ``greensched`` command (also ``python -m greensched``)::
+
+    greensched run JOBS_FILE [--store URL] [--table NAME] [--executor TYPE]
+                             [--poll-interval SECONDS] [--log-format text|json]
+    greensched check JOBS_FILE [--count N]
+    greensched jobs list [--json]                       # these take --store URL (or the
+    greensched jobs show ID [--json]                    # GREENSCHED_STORE environment
+    greensched jobs add ID FUNC TRIGGER [KEY=VALUE ...] [--replace]   # variable) and
+    greensched jobs pause|resume|remove|run-now ID      # --table NAME
+    greensched export FILE [--progress]
+    greensched import FILE [--progress]
+
+``JOBS_FILE`` is a TOML file (:mod:`greensched.cli.jobsfile` describes it) or a
+``module:attribute`` reference to a configured ``GeventScheduler``. Exit codes: 0 done, 1 failed
+(store unreachable or failing, no such job, id taken), 2 bad usage or input (invalid jobs or
+export file, bad store URL: nothing was changed). Errors are one line,
+``greensched: error: <message>``, without a traceback.
+
+.. versionadded:: greensched 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from greensched.cli.errors import EXIT_USAGE, CommandError
+
+__all__ = ("build_parser", "main")
+
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from greensched.cli.run import run_command
+
+    return run_command(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from greensched.cli.check import check_command
+
+    return check_command(args)
+
+
+def _admin(name: str) -> _Handler:
+    """The handler of an admin command: the function ``name`` of :mod:`greensched.cli.admin`,
+    imported when the command runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from greensched.cli import admin
+
+        function: _Handler = getattr(admin, name)
+        return function(args)
+
+    return handler
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive number, got: {text!r}")
+        return value
+
+    return convert
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command's argument parser (each command's handler is ``args.handler``)."""
+    from greensched import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="greensched",
+        description="Run scheduled jobs from a jobs file, and manage the jobs of a job store.",
+    )
+    parser.add_argument("--version", action="version", version=f"greensched {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    logs = argparse.ArgumentParser(add_help=False)
+    logs.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text, or as one JSON object each (for log collectors)",
+    )
+    logs.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="the least severe level logged (run: INFO, the others: WARNING)",
+    )
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument(
+        "--store",
+        metavar="URL",
+        help="the job store: sqlite:///PATH, postgresql+psycopg://..., mysql+pymysql://..., "
+        "redis://HOST[:PORT][/DB] or memory: (default: $GREENSCHED_STORE)",
+    )
+    store.add_argument(
+        "--table",
+        "--prefix",
+        dest="table",
+        metavar="NAME",
+        help="the table (SQL) or key prefix (Redis) of the jobs (default: APScheduler's, "
+        "apscheduler_jobs)",
+    )
+
+    run = commands.add_parser(
+        "run",
+        parents=[store, logs],
+        help="run the jobs of a jobs file (in the foreground)",
+        description="Run a GeventScheduler in the foreground on a job store, with the jobs of "
+        "JOBS_FILE added or updated by id. SIGINT/SIGTERM: stop once running jobs end (again: "
+        "at once); SIGHUP: read JOBS_FILE again.",
+    )
+    run.add_argument(
+        "jobs",
+        metavar="JOBS_FILE",
+        help="a TOML jobs file, or module:attribute naming a configured GeventScheduler",
+    )
+    run.add_argument(
+        "--executor",
+        metavar="TYPE",
+        help="the type of the default executor: gevent (default), threadpool, processpool, debug",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=_positive(float),
+        default=0.5,
+        metavar="SECONDS",
+        help="look at a persistent store at least this often (default: 0.5)",
+    )
+    run.set_defaults(handler=_run)
+    run.epilog = "The store defaults to an SQLite file next to JOBS_FILE (jobs.toml: jobs.sqlite)."
+
+    check = commands.add_parser(
+        "check",
+        parents=[logs],
+        help="validate a jobs file and show the next fire times of its jobs",
+    )
+    check.add_argument("jobs", metavar="JOBS_FILE")
+    check.add_argument(
+        "--count", type=_positive(int), default=5, help="fire times per job (default: 5)"
+    )
+    check.set_defaults(handler=_check)
+
+    jobs = commands.add_parser("jobs", help="list and change the jobs of a store")
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[store, logs], help="list the jobs")
+    listing.add_argument("--json", action="store_true", help="as a JSON array")
+    listing.set_defaults(handler=_admin("jobs_list"))
+    show = actions.add_parser("show", parents=[store, logs], help="show one job")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="as a JSON object")
+    show.set_defaults(handler=_admin("jobs_show"))
+    add = actions.add_parser(
+        "add",
+        parents=[store, logs],
+        help="add a job",
+        description="Add a job. OPTIONS are the keys of a jobs file's job (trigger options, "
+        "args, kwargs, name, misfire_grace_time, ...), each KEY=VALUE with a TOML value "
+        "(text that is not one is taken as a string): "
+        "greensched jobs add report myapp.tasks:report cron hour=9 'args=[\"daily\"]'",
+    )
+    add.add_argument("id", metavar="ID")
+    add.add_argument("func", metavar="FUNC", help="module:callable")
+    add.add_argument("trigger", metavar="TRIGGER", help="date, interval, cron, ...")
+    add.add_argument("options", metavar="KEY=VALUE", nargs="*")
+    add.add_argument("--replace", action="store_true", help="replace a job of the same id")
+    add.set_defaults(handler=_admin("jobs_add"))
+    for name, text in (
+        ("pause", "pause a job (it does not run until resumed)"),
+        ("resume", "resume a paused job"),
+        ("remove", "remove a job"),
+        ("run-now", "make a job due now (the running schedulers start it within a second)"),
+    ):
+        action = actions.add_parser(name, parents=[store, logs], help=text)
+        action.add_argument("id", metavar="ID")
+        action.set_defaults(handler=_admin("jobs_" + name.replace("-", "_")))
+
+    for name, text in (
+        ("export", "write the store's jobs to a JSON file (- for stdout)"),
+        ("import", "add the jobs of an export file (- for stdin)"),
+    ):
+        command = commands.add_parser(name, parents=[store, logs], help=text)
+        command.add_argument("file", metavar="FILE")
+        command.add_argument(
+            "--progress",
+            action="store_true",
+            help="draw a progress bar even if stderr is not a terminal",
+        )
+        command.set_defaults(handler=_admin(f"{name}_command"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``greensched`` command with ``argv`` (default: ``sys.argv[1:]``).
+
+    :return: the exit code (0 done, 1 failed, 2 bad usage or input)
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (argparse printed it)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # Functions are imported by reference from the current directory too (as python -m does)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    running = args.handler is _run
+    if running:
+        # A gevent program: patched before anything makes locks or sockets or imports the
+        # jobs' modules
+        from gevent import monkey
+
+        monkey.patch_all()
+    from greensched.cli.output import configure_logging
+
+    # run is a service: full tracebacks in its log; the other commands: one line each
+    configure_logging(
+        args.log_format,
+        args.log_level or ("INFO" if running else "WARNING"),
+        tracebacks=running,
+    )
+    try:
+        return int(args.handler(args))
+    except CommandError as exc:
+        sys.stderr.write(f"greensched: error: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,335 @@
+"""``greensched run``: a :class:`~greensched.schedulers.gevent.GeventScheduler` in the foreground
+on a job store, with the jobs of a jobs file.
+
+The command monkey-patches the standard library before this module is imported (it is a
+gevent program: patched sockets let the store's notifications and the jobs' I/O run side by
+side). It validates the whole file, then opens the store, starts the scheduler paused,
+*upserts* the file's jobs (by id: a new id is added; a stored job whose definition differs
+is changed; a stored job that matches is left as it is, keeping its next run time; jobs of
+other ids are kept), and resumes it.
+
+Signals: SIGINT and SIGTERM shut down once running jobs end (a second one exits at once);
+SIGHUP reads the file again and upserts its jobs (a file that does not validate is logged and
+the jobs stay as they are).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent.event import Event
+
+from greensched._clock import Clock, current_clock
+from greensched.cli.errors import EXIT_FAILURE, EXIT_OK, CommandError
+from greensched.cli.jobsfile import JOB_OPTIONS, JobsFileError, JobsSource, load, reload
+from greensched.cli.output import RUN_FIELDS
+from greensched.cli.stores import STORE_ENV, describe_error, display_url, open_store, store_url
+from greensched.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+
+if TYPE_CHECKING:
+    import argparse
+
+    from greensched.executors.base import BaseExecutor
+    from greensched.job import Job
+    from greensched.schedulers.base import BaseScheduler
+    from greensched.schedulers.gevent import GeventScheduler
+
+__all__ = ("DEFINITION_FIELDS", "RunLog", "changes_to_apply", "run_command", "sync_jobs")
+
+logger = logging.getLogger("greensched.run")
+
+#: The job attributes a jobs file defines (besides the trigger); the next run time is the
+#: store's.
+DEFINITION_FIELDS = ("func", *JOB_OPTIONS[3:])
+
+#: The signals that stop ``run`` (once running jobs end; at once the second time).
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_OUTCOMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "failed", EVENT_JOB_MISSED: "missed"}
+
+
+class RunLog:
+    """Logs one line per run at INFO: the job's id, its scheduled time, how late it started and
+    how long it took (``outcome`` executed or failed), or how late it was found (``missed``).
+
+    A listener for ``EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED``; a run's start
+    is taken when the scheduler hands it to its executor (:meth:`watch`). The runs of one
+    submission (several missed run times of a job with ``coalesce = false``) run one after
+    the other and each is timed from the submission.
+
+    :param clock: where the time is read
+    """
+
+    MASK = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        #: (job id, scheduled run time) -> (wall time, monotonic time) of the submission
+        self._starts: dict[tuple[str, datetime], tuple[datetime, float]] = {}
+
+    def watch(self, executor: BaseExecutor) -> None:
+        """Note when ``executor`` is given each run (before the run can start)."""
+        submit = executor.submit_job
+        starts = self._starts
+        clock = self._clock
+
+        def submit_job(job: Job, run_times: Sequence[datetime]) -> None:
+            started = (clock.now(), clock.monotonic())
+            keys = [(job.id, run_time) for run_time in run_times]
+            for key in keys:
+                starts[key] = started
+            try:
+                submit(job, run_times)
+            except BaseException:
+                for key in keys:
+                    starts.pop(key, None)
+                raise
+
+        executor.submit_job = submit_job  # type: ignore[method-assign]
+
+    def __call__(self, event: JobExecutionEvent) -> None:
+        now = self._clock.now()
+        finished = self._clock.monotonic()
+        scheduled = event.scheduled_run_time
+        start = self._starts.pop((event.job_id, scheduled), None)
+        duration: float | None = None
+        if event.code == EVENT_JOB_MISSED or start is None:
+            lateness = (now - scheduled).total_seconds()
+        else:
+            lateness = (start[0] - scheduled).total_seconds()
+            duration = finished - start[1]
+        outcome = _OUTCOMES[event.code]
+        fields: dict[str, Any] = {
+            "event": "run",
+            "outcome": outcome,
+            "job_id": event.job_id,
+            "scheduled": scheduled.isoformat(),
+            "lateness": round(lateness, 6),
+            "duration": None if duration is None else round(duration, 6),
+        }
+        when = scheduled.isoformat(sep=" ", timespec="milliseconds")
+        if outcome == "missed":
+            logger.info(
+                "Job %r missed: scheduled %s, %.3f s late (more than its misfire_grace_time)",
+                event.job_id,
+                when,
+                lateness,
+                extra={RUN_FIELDS: fields},
+            )
+            return
+        took = "?" if duration is None else f"{duration:.3f}"
+        if event.exception is not None:
+            fields["error"] = describe_error(event.exception)
+            logger.info(
+                "Job %r failed: scheduled %s, %.3f s late, took %s s: %s",
+                event.job_id,
+                when,
+                lateness,
+                took,
+                fields["error"],
+                extra={RUN_FIELDS: fields},
+            )
+            return
+        logger.info(
+            "Job %r executed: scheduled %s, %.3f s late, took %s s",
+            event.job_id,
+            when,
+            lateness,
+            took,
+            extra={RUN_FIELDS: fields},
+        )
+
+
+def _trigger_key(trigger: Any, loose: Collection[str]) -> bytes:
+    """The trigger's definition as bytes: its class and state, without the time fields the
+    file left to default to "now"."""
+    state = {key: value for key, value in trigger.__getstate__().items() if key not in loose}
+    return pickle.dumps((type(trigger), state))
+
+
+def changes_to_apply(
+    stored: Job, desired: Job, loose: Collection[str], now: datetime
+) -> dict[str, Any]:
+    """Return the :meth:`modify_job` changes that make ``stored`` match ``desired``: the
+    definition fields that differ and, if the trigger differs, the new trigger (with its first
+    run time after ``now``, unless the job is paused: it stays paused). Empty if they match.
+
+    :param loose: trigger time fields the definition left to default to "now"
+    """
+    changes: dict[str, Any] = {}
+    for name in DEFINITION_FIELDS:
+        attribute = "func_ref" if name == "func" else name
+        value = getattr(desired, attribute, None)
+        if getattr(stored, attribute, None) != value:
+            changes[name] = value
+    if _trigger_key(stored.trigger, loose) != _trigger_key(desired.trigger, loose):
+        changes["trigger"] = desired.trigger
+        if stored.next_run_time is not None:
+            changes["next_run_time"] = desired.trigger.get_next_fire_time(None, now)
+    return changes
+
+
+def sync_jobs(
+    scheduler: BaseScheduler, source: JobsSource, previous_ids: Collection[str] = ()
+) -> None:
+    """Upsert the jobs of ``source`` into ``scheduler``'s default store (see the module
+    docstring); warn about the ids of ``previous_ids`` (the jobs of the file's previous
+    version) that the file no longer has: they are kept.
+
+    :raises Exception: whatever the store raises (some jobs may have been written)
+    """
+    now = current_clock().now()
+    added = updated = unchanged = 0
+    for definition, desired in zip(source.definitions, source.jobs):
+        stored = scheduler.get_job(definition.id, "default")
+        if stored is None:
+            scheduler.add_job(**definition.options, jobstore="default", replace_existing=True)
+            added += 1
+            continue
+        changes = changes_to_apply(stored, desired, definition.loose, now)
+        if not changes:
+            unchanged += 1
+            continue
+        scheduler.modify_job(definition.id, "default", **changes)
+        updated += 1
+        logger.info(
+            "Updated job %r from %s: %s",
+            definition.id,
+            source.target,
+            ", ".join(name for name in changes if name != "next_run_time"),
+        )
+    kept = sorted(set(previous_ids) - {definition.id for definition in source.definitions})
+    for job_id in kept:
+        logger.warning(
+            "Job %r is no longer in %s; it stays in the store (greensched jobs remove %s "
+            "removes it)",
+            job_id,
+            source.target,
+            job_id,
+        )
+    logger.info(
+        "%s: %d jobs: %d added, %d updated, %d unchanged",
+        source.target,
+        len(source.definitions),
+        added,
+        updated,
+        unchanged,
+    )
+
+
+def _reload(scheduler: BaseScheduler, source: JobsSource) -> JobsSource:
+    """Read the jobs file again and upsert its jobs; on an error keep everything as it is."""
+    logger.info("SIGHUP: reading %s again", source.target)
+    try:
+        new = reload(source)
+    except JobsFileError as exc:
+        logger.error("Not reloaded, the jobs stay as they are: %s", exc)
+        return source
+    if new.options != source.options:
+        logger.warning(
+            "The [scheduler] options of %s changed: they apply when greensched run starts again",
+            source.target,
+        )
+    try:
+        sync_jobs(scheduler, new, [definition.id for definition in source.definitions])
+    except Exception as exc:  # noqa: BLE001 (a store failure: logged, the loop goes on)
+        logger.error("Reloading %s failed: %s", source.target, describe_error(exc))
+        return source
+    return new
+
+
+def _serve(scheduler: GeventScheduler, loop: gevent.Greenlet, source: JobsSource) -> int:
+    """Run until a signal says stop, reloading on SIGHUP; return the exit code."""
+    stop = Event()
+    reload_wanted = Event()
+
+    def on_stop(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            logger.warning("%s again: exiting at once, without waiting for running jobs", name)
+            os._exit(128 + signum)
+        logger.info(
+            "%s: shutting down once the running jobs end (%s again exits at once)", name, name
+        )
+        stop.set()
+
+    handlers = [gevent.signal_handler(signum, on_stop, signum) for signum in _STOP_SIGNALS]
+    if hasattr(signal, "SIGHUP"):
+        handlers.append(gevent.signal_handler(signal.SIGHUP, reload_wanted.set))
+    try:
+        while True:
+            gevent.wait([loop, stop, reload_wanted], count=1)
+            if stop.is_set():
+                break
+            if loop.dead:
+                logger.error("The scheduler's loop ended: %r", loop.exception)
+                scheduler.shutdown(wait=False)
+                return EXIT_FAILURE
+            if reload_wanted.is_set():
+                reload_wanted.clear()
+                source = _reload(scheduler, source)
+        scheduler.shutdown(wait=True)
+    finally:
+        for handler in handlers:
+            handler.cancel()
+    logger.info("Stopped")
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``greensched run`` (see the module docstring); return the exit code.
+
+    :raises CommandError: for an invalid jobs file or store URL (nothing was touched), or a
+        store that cannot be opened
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # the run lines replace the executors' "Running job" / "executed successfully" lines
+        logging.getLogger("greensched.executors").setLevel(logging.WARNING)
+    source = load(args.jobs, executor=args.executor)
+    scheduler = source.scheduler
+
+    given = args.store or os.environ.get(STORE_ENV)
+    if source.is_module and not given and "default" in scheduler._jobstores:
+        where = repr(scheduler._jobstores["default"])  # the module's own store
+    else:
+        url = store_url(given, source.default_store)
+        store = open_store(url, args.table, poll_interval=args.poll_interval)
+        if "default" in scheduler._jobstores:
+            scheduler.remove_jobstore("default")
+        scheduler.add_jobstore(store, "default")
+        where = display_url(url)
+
+    run_log = RunLog(current_clock())
+    scheduler.add_listener(run_log, RunLog.MASK)
+    try:
+        loop = scheduler.start(paused=True)
+    except Exception as exc:  # noqa: BLE001 (an unreachable or unusable store)
+        raise CommandError(f"cannot start on job store {where}: {describe_error(exc)}") from None
+    for executor in scheduler._executors.values():
+        run_log.watch(executor)
+    try:
+        sync_jobs(scheduler, source)
+    except Exception as exc:  # noqa: BLE001 (a store failure)
+        scheduler.shutdown(wait=False)
+        raise CommandError(
+            f"cannot store the jobs of {source.target} in {where}: {describe_error(exc)}"
+        ) from None
+    logger.info(
+        "Running the jobs of %s on job store %s (pid %d; SIGINT/SIGTERM stop, SIGHUP reloads)",
+        source.target,
+        where,
+        os.getpid(),
+    )
+    scheduler.resume()
+    return _serve(scheduler, loop, source)

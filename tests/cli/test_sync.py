@@ -1,0 +1,270 @@
+"""``greensched run``'s upsert of the file's jobs into the store, and its line per run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from greensched._clock import using_clock
+from greensched.cli.jobsfile import JobsSource, load
+from greensched.cli.output import RUN_FIELDS
+from greensched.cli.run import RunLog, sync_jobs
+from greensched.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from greensched.executors.base import MaxInstancesReachedError
+from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
+from greensched.schedulers.gevent import GeventScheduler
+from greensched.testing import MockClock
+from tests.cli.conftest import write_jobs
+
+TICK = """\
+[scheduler]
+timezone = "Europe/Berlin"
+[[jobs]]
+id = "tick"
+func = "tests.cli.jobfuncs:record"
+args = [{args}]
+trigger = "interval"
+{trigger}
+"""
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path, mock_clock: MockClock) -> Iterator[GeventScheduler]:
+    """A paused scheduler on an SQLite store, as ``greensched run`` has before it upserts."""
+    store = SQLAlchemyJobStore(url=f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    scheduler = GeventScheduler(jobstores={"default": store}, clock=mock_clock, timezone="UTC")
+    scheduler.start(paused=True)
+    yield scheduler
+    scheduler.shutdown(wait=False)
+
+
+def load_at(
+    clock: MockClock, path: Path, trigger: str = "hours = 1", args: str = '"a.jsonl"'
+) -> JobsSource:
+    write_jobs(path, TICK.format(trigger=trigger, args=args))
+    with using_clock(clock):
+        return load(str(path))
+
+
+def sync_at(
+    clock: MockClock, scheduler: GeventScheduler, source: JobsSource, *previous: str
+) -> None:
+    with using_clock(clock):
+        sync_jobs(scheduler, source, previous)
+
+
+def test_new_jobs_are_added(
+    scheduler: GeventScheduler, mock_clock: MockClock, tmp_path: Path
+) -> None:
+    sync_at(mock_clock, scheduler, load_at(mock_clock, tmp_path / "jobs.toml"))
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert job.next_run_time == mock_clock.now() + timedelta(hours=1)
+
+
+def test_an_unchanged_job_keeps_its_next_run_time(
+    scheduler: GeventScheduler,
+    mock_clock: MockClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "jobs.toml"
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path))
+    first = mock_clock.now() + timedelta(hours=1)
+    mock_clock.jump(600)  # restarted 10 minutes later
+    caplog.set_level(logging.INFO, "greensched.run")
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path))
+    assert scheduler.get_job("tick").next_run_time == first  # type: ignore[union-attr]
+    assert caplog.messages[-1] == f"{path}: 1 jobs: 0 added, 0 updated, 1 unchanged"
+
+
+def test_a_changed_trigger_starts_the_new_schedule(
+    scheduler: GeventScheduler,
+    mock_clock: MockClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "jobs.toml"
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path))
+    mock_clock.jump(600)
+    caplog.set_level(logging.INFO, "greensched.run")
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path, "minutes = 5"))
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert job.trigger.interval == timedelta(minutes=5)
+    assert job.next_run_time == mock_clock.now() + timedelta(minutes=5)
+    assert caplog.messages[-2:] == [
+        f"Updated job 'tick' from {path}: trigger",
+        f"{path}: 1 jobs: 0 added, 1 updated, 0 unchanged",
+    ]
+
+
+def test_a_paused_job_stays_paused_when_its_trigger_changes(
+    scheduler: GeventScheduler, mock_clock: MockClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "jobs.toml"
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path))
+    scheduler.pause_job("tick")
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path, "minutes = 5"))
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert (job.trigger.interval, job.next_run_time) == (timedelta(minutes=5), None)
+
+
+def test_changed_arguments_keep_the_schedule(
+    scheduler: GeventScheduler,
+    mock_clock: MockClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "jobs.toml"
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path))
+    mock_clock.jump(600)
+    caplog.set_level(logging.INFO, "greensched.run")
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path, args='"b.jsonl", "label"'))
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert job.args == ("b.jsonl", "label")
+    assert job.next_run_time == mock_clock.now() - timedelta(seconds=600) + timedelta(hours=1)
+    assert caplog.messages[-2] == f"Updated job 'tick' from {path}: args"
+
+
+def test_a_given_start_date_that_changes_is_a_change(
+    scheduler: GeventScheduler, mock_clock: MockClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "jobs.toml"
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path, "hours = 1\nstart_date = 2030-01-01"))
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path, "hours = 1\nstart_date = 2031-01-01"))
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert job.next_run_time is not None
+    assert job.next_run_time.year == 2031
+
+
+def test_jobs_added_elsewhere_and_jobs_dropped_from_the_file_are_kept(
+    scheduler: GeventScheduler,
+    mock_clock: MockClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler.add_job("tests.cli.jobfuncs:record", "interval", hours=2, args=["x"], id="other")
+    path = tmp_path / "jobs.toml"
+    caplog.set_level(logging.INFO, "greensched.run")
+    sync_at(mock_clock, scheduler, load_at(mock_clock, path), "tick", "gone")
+    assert sorted(job.id for job in scheduler.get_jobs()) == ["other", "tick"]
+    assert (
+        "Job 'gone' is no longer in "
+        f"{path}; it stays in the store (greensched jobs remove gone removes it)"
+    ) in caplog.messages
+
+
+# One line per run
+
+
+class RecordingExecutor:
+    """Stands for an executor: records submissions, or refuses them."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.submitted: list[tuple[str, Sequence[datetime]]] = []
+
+    def submit_job(self, job: Any, run_times: Sequence[datetime]) -> None:
+        if self.refuse:
+            raise MaxInstancesReachedError(job)
+        self.submitted.append((job.id, run_times))
+
+
+@pytest.fixture
+def run_log(mock_clock: MockClock, caplog: pytest.LogCaptureFixture) -> RunLog:
+    caplog.set_level(logging.INFO, "greensched.run")
+    return RunLog(mock_clock)
+
+
+def submit(run_log: RunLog, scheduled: datetime, refuse: bool = False) -> RecordingExecutor:
+    executor = RecordingExecutor(refuse)
+    run_log.watch(executor)  # type: ignore[arg-type]
+    executor.submit_job(SimpleNamespace(id="a", max_instances=1), [scheduled])
+    return executor
+
+
+def test_a_run_is_logged_with_its_lateness_and_duration(
+    run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduled = mock_clock.now()
+    mock_clock.jump(0.25)
+    executor = submit(run_log, scheduled)
+    assert executor.submitted == [("a", [scheduled])]
+    mock_clock.jump(1.5)
+    run_log(JobExecutionEvent(EVENT_JOB_EXECUTED, "a", "default", scheduled))
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == (
+        "Job 'a' executed: scheduled 2024-06-03 12:00:00.000+02:00, 0.250 s late, took 1.500 s"
+    )
+    assert getattr(record, RUN_FIELDS) == {
+        "event": "run",
+        "outcome": "executed",
+        "job_id": "a",
+        "scheduled": "2024-06-03T12:00:00+02:00",
+        "lateness": 0.25,
+        "duration": 1.5,
+    }
+
+
+def test_a_failed_run_is_logged_with_its_error(
+    run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduled = mock_clock.now()
+    submit(run_log, scheduled)
+    mock_clock.jump(2)
+    error = ZeroDivisionError("division by zero")
+    run_log(JobExecutionEvent(EVENT_JOB_ERROR, "a", "default", scheduled, exception=error))
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "Job 'a' failed: scheduled 2024-06-03 12:00:00.000+02:00, 0.000 s late, took 2.000 s: "
+        "ZeroDivisionError: division by zero"
+    )
+    assert getattr(record, RUN_FIELDS)["error"] == "ZeroDivisionError: division by zero"
+    assert getattr(record, RUN_FIELDS)["outcome"] == "failed"
+
+
+def test_a_missed_run_is_logged_with_its_lateness(
+    run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduled = mock_clock.now()
+    submit(run_log, scheduled)
+    mock_clock.jump(3)
+    run_log(JobExecutionEvent(EVENT_JOB_MISSED, "a", "default", scheduled))
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "Job 'a' missed: scheduled 2024-06-03 12:00:00.000+02:00, 3.000 s late (more than its "
+        "misfire_grace_time)"
+    )
+    assert (getattr(record, RUN_FIELDS)["lateness"], getattr(record, RUN_FIELDS)["duration"]) == (
+        3.0,
+        None,
+    )
+
+
+def test_a_refused_submission_leaves_no_start_behind(
+    run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduled = mock_clock.now()
+    with pytest.raises(MaxInstancesReachedError):
+        submit(run_log, scheduled, refuse=True)
+    mock_clock.jump(1)
+    run_log(JobExecutionEvent(EVENT_JOB_EXECUTED, "a", "default", scheduled))
+    assert caplog.messages == [
+        "Job 'a' executed: scheduled 2024-06-03 12:00:00.000+02:00, 1.000 s late, took ? s"
+    ]
