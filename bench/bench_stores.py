@@ -46,7 +46,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL
+from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store
 
 ENGINES = ("sqlite", "postgresql", "mariadb", "redis")
 IMPLEMENTATIONS = ("greensched", "apscheduler")
@@ -84,24 +84,6 @@ def make_store(implementation: str, url: str, name: str, **options: Any) -> Any:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     return SQLAlchemyJobStore(url=url, tablename=name)
-
-
-def drop(url: str, name: str) -> None:
-    if url.startswith("redis://"):
-        import redis
-
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(f"{name}.*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        return
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {name}"))
-    engine.dispose()
 
 
 class _Scheduler:
@@ -207,7 +189,7 @@ def api_calls(implementation: str, url: str, size: int, calls: int) -> dict[str,
         store.shutdown()
         return figures
     finally:
-        drop(url, name)
+        drop_store(url, name)
 
 
 # -- fire rate ----------------------------------------------------------------------------------
@@ -254,7 +236,7 @@ def fire_rate(
             json.loads((workdir / f"child-{index}.json").read_text()) for index in range(processes)
         ]
     finally:
-        drop(url, name)
+        drop_store(url, name)
     window_start, window_end = start + 1, start + 1 + seconds
     executions: dict[tuple[str, float], int] = {}
     lateness = []

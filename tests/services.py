@@ -51,3 +51,22 @@ def require(url: str) -> str:
 def unique_name(prefix: str) -> str:
     """Return a table name or key prefix no other test run uses (runs never collide)."""
     return f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def drop_store(url: str, name: str) -> None:
+    """Remove the table (SQL) or the keys (Redis, ``<name>.*``) of one test or benchmark."""
+    if url.startswith("redis://"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(f"{name}.*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {name}"))
+    engine.dispose()

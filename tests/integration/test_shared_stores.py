@@ -28,7 +28,14 @@ import pytest
 from greensched.jobstores._url import store_from_url
 from greensched.schedulers.gevent import GeventScheduler
 from tests.integration.store_worker import tick
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, require, unique_name
+from tests.services import (
+    MARIADB_URL,
+    POSTGRESQL_URL,
+    REDIS_URL,
+    drop_store,
+    require,
+    unique_name,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,32 +60,13 @@ ENGINES: list[Any] = [
 ]
 
 
-def drop(url: str, name: str) -> None:
-    """Remove the table or keys of one test."""
-    if url.startswith("redis://"):
-        import redis
-
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(f"{name}.*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        return
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {name}"))
-    engine.dispose()
-
-
 @pytest.fixture(params=ENGINES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     make_url: Callable[[Path], str] = request.param
     url = make_url(tmp_path)
     name = unique_name("proof")
     yield url, name
-    drop(url, name)
+    drop_store(url, name)
 
 
 @dataclass
