@@ -17,8 +17,7 @@ import pytest
 
 from greensched._clock import using_clock
 from greensched.testing import MockClock
-from tests.integration.test_shared_stores import drop
-from tests.services import POSTGRESQL_URL, require, unique_name
+from tests.services import POSTGRESQL_URL, drop_store, require, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +62,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     table = unique_name("cli")
     url = require(POSTGRESQL_URL)
     yield Store("postgresql", url, table)
-    drop(url, table)
+    drop_store(url, table)
 
 
 @pytest.fixture
