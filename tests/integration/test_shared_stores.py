@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 100
 WORKERS = 4
-RUN_SECONDS = 8.0
+RUN_SECONDS = 6.0
 #: how long a run may take to be recorded after its time (the last runs of the window)
 SETTLE = 2.0
 PATIENCE = 30.0
