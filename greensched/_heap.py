@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
 from itertools import count
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ("MAX_STALE_FRACTION", "MIN_HEAP", "DeadlineHeap", "HeapEntry")
 
@@ -54,35 +55,48 @@ class HeapEntry(Generic[T]):
 class DeadlineHeap(Generic[T]):
     """A priority queue of :class:`HeapEntry` objects ordered by a float deadline.
 
-    The underlying list holds ``(when, tie, seq, entry)`` tuples. ``tie`` is the entry's own
-    tie-breaker (a job store gives the job id, so that jobs due at the same time come in job id
-    order); ``seq`` comes from one :func:`itertools.count` per heap, so it is unique: entries with
-    the same deadline and tie-breaker are ordered first in, first out, and tuple comparison
-    never reaches the entry.
+    Items are ``[when, tie, seq, entry]`` lists. ``tie`` is the entry's own tie-breaker (a job
+    store gives the job id, so that jobs due at the same time come in job id order); ``seq``
+    comes from one :func:`itertools.count` per heap, so it is unique: entries with the same
+    deadline and tie-breaker are ordered first in, first out, and item comparison never reaches
+    the entry.
+
+    The items are kept in two places: a binary heap (a list kept by :mod:`heapq`), and a
+    *run*, a deque of items in ascending order. An item that sorts after every item of the run
+    is appended to the run, in O(1); any other goes on the heap. The earliest item is at the
+    front of one of them. A scheduler that moves each due job one interval ahead, or a burst of
+    jobs added in order, keeps every item in the run: its jobs are taken from the front and put
+    back at the end, and no heap is sifted.
 
     Unscheduling and rescheduling are lazy. The entry remembers the ``seq`` of its current
-    item; :meth:`cancel` forgets it, :meth:`reschedule` pushes a new item. Either way the old
-    item stays in the list as a *stale* item, counted but otherwise untouched (O(1)). Stale
-    items are dropped when they reach the head of the heap, and the whole list is rebuilt in
-    one pass (compacted) when it is longer than :data:`MIN_HEAP` and more than
-    :data:`MAX_STALE_FRACTION` of it is stale, which keeps that O(n) pass amortized O(1) per
-    stale item.
+    item; :meth:`cancel` forgets it, :meth:`reschedule` adds a new item. Either way the old
+    item stays where it is as a *stale* item, counted but otherwise untouched (O(1)). Stale
+    items are dropped when they reach the front of the heap or of the run, and both are rebuilt
+    in one pass (compacted) when they hold more than :data:`MIN_HEAP` items and more than
+    :data:`MAX_STALE_FRACTION` of them are stale, which keeps that O(n) pass amortized O(1) per
+    stale item. An entry whose item is at the front of the heap or of the run is moved with its
+    item instead, leaving no stale item: that is what a scheduler does to each due job.
 
-    Costs, with n items in the list: :meth:`push` and :meth:`reschedule` O(log n), amortized;
-    :meth:`cancel` O(1), amortized; :meth:`peek` O(1), amortized; :meth:`pop` O(log n),
-    amortized; :meth:`due` O(k log k) for k due entries, stale ones included.
+    Costs, with n items: :meth:`push` and :meth:`reschedule` O(log n), amortized (O(1) to the
+    end of the run); :meth:`cancel` O(1), amortized; :meth:`peek` O(1), amortized; :meth:`pop`
+    O(log n), amortized (O(1) from the run); :meth:`due` O(k log k) for k due entries, stale
+    ones included (O(k) from the run).
 
     .. important:: Not thread-safe and not greenlet-safe: the owner serializes access (a job
        store runs under its scheduler's jobstore lock).
     """
 
-    __slots__ = ("_counter", "_items", "_live", "_stale")
+    __slots__ = ("_counter", "_items", "_live", "_run", "_stale")
 
     def __init__(self) -> None:
-        self._items: list[tuple[float, str, int, HeapEntry[T]]] = []
+        # Items are lists, not tuples, so that a moved item is reused: a new item for each run
+        # of each job would outlive young garbage collections and make the full ones (which
+        # walk every job) frequent
+        self._items: list[list[Any]] = []  # the heap
+        self._run: deque[list[Any]] = deque()  # ascending
         self._counter = count()
-        self._live = 0  # scheduled entries; each has exactly one item in the list
-        self._stale = 0  # items in the list that no longer represent their entry
+        self._live = 0  # scheduled entries; each has exactly one item
+        self._stale = 0  # items that no longer represent their entry
 
     def __len__(self) -> int:
         """Return the number of scheduled entries (stale items are not counted)."""
@@ -93,13 +107,13 @@ class DeadlineHeap(Generic[T]):
 
     @property
     def stale_count(self) -> int:
-        """The number of stale items still in the list."""
+        """The number of stale items still kept."""
         return self._stale
 
     @property
     def size(self) -> int:
-        """The length of the list: scheduled entries plus stale items."""
-        return len(self._items)
+        """The number of items kept: scheduled entries plus stale items."""
+        return len(self._items) + len(self._run)
 
     def push(self, entry: HeapEntry[T], when: float) -> None:
         """Schedule an entry that is not scheduled.
@@ -111,7 +125,7 @@ class DeadlineHeap(Generic[T]):
         if entry._seq is not None:
             raise ValueError(f"{entry!r} is already scheduled")
         seq = next(self._counter)
-        heappush(self._items, (when, entry.tie, seq, entry))
+        self._add([when, entry.tie, seq, entry])
         entry.when = when
         entry._seq = seq
         self._live += 1
@@ -120,8 +134,8 @@ class DeadlineHeap(Generic[T]):
         """Move a scheduled entry to a new deadline.
 
         A deadline equal to the current one changes nothing (the entry keeps its place among
-        entries with the same deadline). The entry at the head of the heap is moved in place,
-        in one sift, leaving no stale item: that is what a scheduler does to each due job.
+        entries with the same deadline). An entry whose item is at the front of the heap or of
+        the run is moved with its item, leaving no stale item.
 
         :param entry: a scheduled entry
         :param when: its new deadline
@@ -132,26 +146,40 @@ class DeadlineHeap(Generic[T]):
             raise ValueError(f"{entry!r} is not scheduled")
         if when == entry.when:
             return
+        run = self._run
         items = self._items
-        head = items[0]
-        if head[3]._seq != head[2]:
-            self._discard_stale_heads()
-            head = items[0]
+        if (run and run[0][3]._seq != run[0][2]) or (items and items[0][3]._seq != items[0][2]):
+            self._discard_stale_heads()  # the entry's item may be right behind a stale one
         seq = next(self._counter)
-        if head[2] == old_seq:
-            heapreplace(items, (when, entry.tie, seq, entry))
-            entry.when = when
-            entry._seq = seq
+        entry.when = when
+        entry._seq = seq  # from now on, any other item of the entry is stale
+        if run and run[0][2] == old_seq:
+            item = run.popleft()
+            item[0] = when
+            item[2] = seq
+            self._add(item)
+        elif items and items[0][2] == old_seq:
+            item = items[0]
+            last = run[-1] if run else None
+            # seq is the newest: the item sorts before the run's last one only by (when, tie)
+            if last is not None and (when < last[0] or (when == last[0] and item[1] < last[1])):
+                item[0] = when  # back into the heap, in one sift
+                item[2] = seq
+                heapreplace(items, item)
+            else:
+                heappop(items)
+                item[0] = when
+                item[2] = seq
+                run.append(item)
         else:
-            heappush(items, (when, entry.tie, seq, entry))
-            entry.when = when
-            entry._seq = seq
+            self._add([when, entry.tie, seq, entry])
             self._stale = stale = self._stale + 1
-            if stale > MAX_STALE_FRACTION * len(items) and len(items) > MIN_HEAP:
+            size = len(items) + len(run)
+            if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
                 self._compact()
 
     def cancel(self, entry: HeapEntry[T]) -> None:
-        """Unschedule an entry; its item in the list becomes stale.
+        """Unschedule an entry; its item becomes stale.
 
         Does nothing if the entry is not scheduled.
         """
@@ -161,19 +189,20 @@ class DeadlineHeap(Generic[T]):
         entry.when = None
         self._live -= 1
         self._stale = stale = self._stale + 1
-        if stale > MAX_STALE_FRACTION * len(self._items) and len(self._items) > MIN_HEAP:
+        size = len(self._items) + len(self._run)
+        if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
             self._compact()
 
     def peek(self) -> HeapEntry[T] | None:
         """Return the entry with the earliest deadline without removing it (``None`` if the
-        heap is empty). Stale items found at the head are dropped on the way."""
+        heap is empty). Stale items found at the fronts are dropped on the way."""
+        self._discard_stale_heads()
         items = self._items
+        run = self._run
         if items:
-            head = items[0]
-            if head[3]._seq == head[2]:
-                return head[3]
-            self._discard_stale_heads()
-        return items[0][3] if items else None
+            entry: HeapEntry[T] = (items[0] if not run or items[0] < run[0] else run[0])[3]
+            return entry
+        return run[0][3] if run else None
 
     def pop(self) -> HeapEntry[T]:
         """Unschedule and return the entry with the earliest deadline.
@@ -181,29 +210,60 @@ class DeadlineHeap(Generic[T]):
         :raises IndexError: if the heap is empty
         """
         self._discard_stale_heads()
-        if not self._items:
+        items = self._items
+        run = self._run
+        if items and (not run or items[0] < run[0]):
+            item = heappop(items)
+        elif run:
+            item = run.popleft()
+        else:
             raise IndexError("pop from an empty DeadlineHeap")
-        entry = heappop(self._items)[3]
+        entry: HeapEntry[T] = item[3]
         entry._seq = None
         entry.when = None
         self._live -= 1
         self._maybe_compact()
         return entry
 
-    def due(self, limit: float) -> list[HeapEntry[T]]:
-        """Return the scheduled entries whose deadline is ``limit`` or earlier, in heap order
+    def due(self, limit: float, most: int | None = None) -> list[HeapEntry[T]]:
+        """Return the scheduled entries whose deadline is ``limit`` or earlier, in order
         (deadline, then first in first out), without unscheduling them.
 
-        The items at or before ``limit`` form a subtree at the root of the heap, so only that
-        subtree and its border are visited, then sorted: O(k log k) for k items found (stale
-        ones included). Stale items at the head are dropped first.
+        From the run, the due items are the ones at its front. On the heap they form a subtree
+        at the root, so only that subtree and its border are visited, then sorted:
+        O(k log k) for k items found there (stale ones included). Stale items at the fronts
+        are dropped first.
+
+        :param most: return only the first ``most`` of them (``None``: all). When many more
+            are due on the heap, they are found by a best-first walk instead: O(m log m) for
+            the m items it visits, however many more are due.
         """
         self._discard_stale_heads()
         items = self._items
-        if not items or items[0][0] > limit:
-            return []
+        found = self._heap_due(limit, most) if items and items[0][0] <= limit else []
+        run = self._run
+        if run and run[0][0] <= limit:
+            room = len(run) if most is None else most
+            first: list[list[Any]] = []
+            append = first.append
+            for item in run:
+                if item[0] > limit or len(first) >= room:
+                    break
+                if item[3]._seq == item[2]:
+                    append(item)
+            if found:
+                first += found
+                first.sort()  # two ascending runs: a merge
+            found = first
+        entries = [item[3] for item in found]
+        return entries if most is None or len(entries) <= most else entries[:most]
+
+    def _heap_due(self, limit: float, most: int | None) -> list[list[Any]]:
+        """The live heap items due at ``limit`` in order (the first ``most`` at least)."""
+        items = self._items
         size = len(items)
-        found: list[tuple[float, str, int, HeapEntry[T]]] = []
+        cap = size if most is None else 2 * most  # beyond this many, walk best-first
+        found: list[list[Any]] = []
         append = found.append
         stack = [0]
         pop = stack.pop
@@ -213,67 +273,118 @@ class DeadlineHeap(Generic[T]):
             item = items[index]
             if item[0] <= limit:
                 append(item)
+                if len(found) > cap:
+                    assert most is not None
+                    return self._first_due(limit, most)
                 child = 2 * index + 1
                 if child < size:
                     push(child)
                     if child + 1 < size:
                         push(child + 1)
         found.sort()
-        return [entry for _, _, seq, entry in found if entry._seq == seq]
+        return [item for item in found if item[3]._seq == item[2]]
+
+    def _first_due(self, limit: float, most: int) -> list[list[Any]]:
+        """The first ``most`` live heap items due at ``limit``, in order: a best-first walk of
+        the due subtree, with a small heap of the items on its border."""
+        items = self._items
+        size = len(items)
+        found: list[list[Any]] = []
+        append = found.append
+        border = [(items[0], 0)]  # items differ in their seq: the index is never compared
+        while border and len(found) < most:
+            item, index = heappop(border)
+            if item[3]._seq == item[2]:
+                append(item)
+            child = 2 * index + 1
+            if child < size:
+                item = items[child]
+                if item[0] <= limit:
+                    heappush(border, (item, child))
+                child += 1
+                if child < size:
+                    item = items[child]
+                    if item[0] <= limit:
+                        heappush(border, (item, child))
+        return found
 
     def ordered(self) -> list[HeapEntry[T]]:
-        """Return every scheduled entry in heap order: O(n log n)."""
+        """Return every scheduled entry in order: O(n log n)."""
         live = [item for item in self._items if item[3]._seq == item[2]]
+        live += [item for item in self._run if item[3]._seq == item[2]]
         live.sort()
         return [item[3] for item in live]
 
     def clear(self) -> None:
         """Unschedule every entry."""
-        for _, _, seq, entry in self._items:
-            if entry._seq == seq:
-                entry._seq = None
-                entry.when = None
+        for items in (self._items, self._run):
+            for _, _, seq, entry in items:
+                if entry._seq == seq:
+                    entry._seq = None
+                    entry.when = None
         self._items = []
+        self._run = deque()
         self._live = self._stale = 0
+
+    def _add(self, item: list[Any]) -> None:
+        """Put an item at the end of the run if it sorts after all of it, else on the heap."""
+        run = self._run
+        if not run or item > run[-1]:
+            run.append(item)
+        else:
+            heappush(self._items, item)
 
     def _discard_stale_heads(self) -> None:
         items = self._items
         while items:
             _, _, seq, entry = items[0]
             if entry._seq == seq:
-                return
+                break
             heappop(items)
+            self._stale -= 1
+        run = self._run
+        while run:
+            _, _, seq, entry = run[0]
+            if entry._seq == seq:
+                break
+            run.popleft()
             self._stale -= 1
 
     def _maybe_compact(self) -> None:
-        size = len(self._items)
+        size = len(self._items) + len(self._run)
         if size > MIN_HEAP and self._stale > MAX_STALE_FRACTION * size:
             self._compact()
 
     def _compact(self) -> None:
-        """Rebuild the list from its live items: O(n)."""
+        """Rebuild the heap and the run from their live items: O(n)."""
         items = [item for item in self._items if item[3]._seq == item[2]]
         heapify(items)
         self._items = items
+        self._run = deque(item for item in self._run if item[3]._seq == item[2])
         self._stale = 0
-        assert self._live == len(items), (self._live, len(items))
+        assert self._live == len(items) + len(self._run), (self._live, self.size)
 
     def _check_invariants(self) -> None:
-        """Assert the heap property and the item counts: O(n). For tests and debugging."""
+        """Assert the heap property, the order of the run and the item counts: O(n). For
+        tests and debugging."""
         items = self._items
         for index in range(1, len(items)):
             parent = items[(index - 1) // 2]
             assert parent[:3] <= items[index][:3], (index, parent, items[index])
-        live = [item for item in items if item[3]._seq == item[2]]
+        run = list(self._run)
+        for before, after in zip(run, run[1:]):
+            assert before[:3] < after[:3], (before, after)
+        every = items + run
+        live = [item for item in every if item[3]._seq == item[2]]
         assert len(live) == self._live, (len(live), self._live)
-        assert len(items) - len(live) == self._stale, (len(items) - len(live), self._stale)
+        assert len(every) - len(live) == self._stale, (len(every) - len(live), self._stale)
         assert len({id(item[3]) for item in live}) == len(live), "an entry has two live items"
         for when, _, _, entry in live:
             assert entry.when == when, (entry, when)
-        for item in items:
+        for item in every:
             if item[3]._seq is None:
                 assert item[3].when is None, item
-        assert self._stale <= MAX_STALE_FRACTION * len(items) or len(items) <= MIN_HEAP, (
+        assert self._stale <= MAX_STALE_FRACTION * len(every) or len(every) <= MIN_HEAP, (
             self._stale,
-            len(items),
+            len(every),
         )

@@ -93,7 +93,10 @@ class JobEvent(SchedulerEvent):
     """
 
     def __init__(self, code: int, job_id: str, jobstore: str | None) -> None:
-        super().__init__(code)
+        # Attributes set here rather than through the parent constructors: job events are
+        # made for every run, and each call up the chain costs as much as the assignments
+        self.code = code
+        self.alias = None
         self.job_id = job_id
         self.jobstore = jobstore
 
@@ -107,7 +110,10 @@ class JobSubmissionEvent(JobEvent):
     def __init__(
         self, code: int, job_id: str, jobstore: str | None, scheduled_run_times: Sequence[datetime]
     ) -> None:
-        super().__init__(code, job_id, jobstore)
+        self.code = code
+        self.alias = None
+        self.job_id = job_id
+        self.jobstore = jobstore
         self.scheduled_run_times = scheduled_run_times
 
 
@@ -130,7 +136,10 @@ class JobExecutionEvent(JobEvent):
         exception: BaseException | None = None,
         traceback: str | None = None,
     ) -> None:
-        super().__init__(code, job_id, jobstore)
+        self.code = code
+        self.alias = None
+        self.job_id = job_id
+        self.jobstore = jobstore
         self.scheduled_run_time = scheduled_run_time
         self.retval = retval
         self.exception = exception

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,15 @@ class Job:
 
     def _get_run_times(self, now: datetime) -> list[datetime]:
         """Return every scheduled run time of this job, from ``next_run_time`` up to ``now``."""
+        return self._get_due_run_times(now)[0]
+
+    def _get_due_run_times(self, now: datetime) -> tuple[list[datetime], datetime | None]:
+        """Return every scheduled run time of this job, from ``next_run_time`` up to ``now``,
+        and the trigger's fire time after them: the job's next run time once they have run
+        (``None``: there is none). With no run time due, that is ``next_run_time`` itself.
+
+        The processing loop uses both, so the trigger is asked once for each fire time.
+        """
         run_times = []
         next_run_time = self.next_run_time
         trigger = self.trigger
@@ -166,7 +176,7 @@ class Job:
         while next_run_time is not None and next_run_time.astimezone(timezone.utc) <= now_utc:
             run_times.append(next_run_time)
             next_run_time = trigger.get_next_fire_time(next_run_time, now)
-        return run_times
+        return run_times, next_run_time
 
     def _modify(self, **changes: Any) -> None:
         """Validate ``changes`` and apply them all, or none of them.
@@ -200,7 +210,8 @@ class Job:
                 func = ref_to_obj(func)
             elif callable(func):
                 try:
-                    func_ref = obj_to_ref(func)
+                    # One string for every job of the function, not one per job
+                    func_ref = sys.intern(obj_to_ref(func))
                 except ValueError:
                     func_ref = None
             else:

@@ -9,10 +9,11 @@ import traceback
 from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from greensched._clock import SYSTEM_CLOCK, Clock
 from greensched.events import (
+    EVENT_ALL,
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
@@ -86,18 +87,28 @@ class BaseExecutor(metaclass=ABCMeta):
         """
         assert self._lock is not None, "This executor has not been started yet"
         with self._lock:
-            instances = self._instances.get(job.id, 0)
-            if instances >= job.max_instances:
-                raise MaxInstancesReachedError(job)
-            # Count the run before submitting it: an executor that runs the job inline
-            # (DebugExecutor) reports, and so releases the instance, before _do_submit_job returns
-            self._instances[job.id] = instances + 1
-            try:
-                self._do_submit_job(job, run_times)
-            except BaseException:
-                # Not submitted: give the instance back
-                self._release_instance(job.id)
-                raise
+            self._submit_counted(job, run_times)
+
+    def _submit_counted(self, job: Job, run_times: Sequence[datetime]) -> None:
+        """Submit the job for execution without taking the executor's lock (which
+        :meth:`submit_job` holds around this): count the run towards ``max_instances``, then
+        :meth:`_do_submit_job`.
+
+        :raises MaxInstancesReachedError: if the maximum number of allowed instances for this
+            job has been reached
+        """
+        instances = self._instances.get(job.id, 0)
+        if instances >= job.max_instances:
+            raise MaxInstancesReachedError(job)
+        # Count the run before submitting it: an executor that runs the job inline
+        # (DebugExecutor) reports, and so releases the instance, before _do_submit_job returns
+        self._instances[job.id] = instances + 1
+        try:
+            self._do_submit_job(job, run_times)
+        except BaseException:
+            # Not submitted: give the instance back
+            self._release_instance(job.id)
+            raise
 
     def _check_job(self, job: Job) -> None:  # noqa: B027 (optional for subclasses)
         """Refuse a job this executor could never run, before the scheduler stores it (a
@@ -114,11 +125,15 @@ class BaseExecutor(metaclass=ABCMeta):
 
     def _release_instance(self, job_id: str) -> None:
         with self._lock:
-            instances = self._instances.get(job_id, 0) - 1
-            if instances > 0:
-                self._instances[job_id] = instances
-            else:
-                self._instances.pop(job_id, None)
+            self._uncount_instance(job_id)
+
+    def _uncount_instance(self, job_id: str) -> None:
+        """:meth:`_release_instance` without the lock."""
+        instances = self._instances.get(job_id, 0) - 1
+        if instances > 0:
+            self._instances[job_id] = instances
+        else:
+            self._instances.pop(job_id, None)
 
     def _run_job_success(self, job_id: str, events: Sequence[JobExecutionEvent]) -> None:
         """Called by the executor with the list of generated events when :func:`run_job` has
@@ -130,10 +145,17 @@ class BaseExecutor(metaclass=ABCMeta):
 
     def _report_greenlet(self, job_id: str, greenlet: Any) -> None:
         """Report the outcome of a finished run greenlet whose value is the run's events or the
-        exception that ended it (or whose exception is set): events dispatched or the error
-        logged, the instance released. Never raises: it runs in link callbacks."""
+        exception that ended it (or whose exception is set), with :meth:`_report_outcome`.
+        Never raises: it runs in link callbacks."""
+        exception = greenlet.exception
+        self._report_outcome(job_id, exception if exception is not None else greenlet.value)
+
+    def _report_outcome(
+        self, job_id: str, outcome: Sequence[JobExecutionEvent] | BaseException
+    ) -> None:
+        """Report the outcome of a run: its events dispatched, or the exception that ended it
+        logged; the instance released either way. Never raises."""
         try:
-            outcome = greenlet.exception if greenlet.exception is not None else greenlet.value
             if isinstance(outcome, BaseException):
                 self._run_job_error(job_id, outcome, outcome.__traceback__)
             else:
@@ -179,15 +201,36 @@ def run_job(
 
     .. versionchanged:: greensched 0.1 the keyword-only ``clock`` and ``timeout`` arguments
     """
+    return _run_job(job, jobstore_alias, run_times, logging.getLogger(logger_name), clock, timeout)
+
+
+def _run_job(
+    job: Job,
+    jobstore_alias: str | None,
+    run_times: Sequence[datetime],
+    logger: logging.Logger,
+    clock: Clock,
+    timeout: float | None,
+    wanted: int = EVENT_ALL,
+) -> list[JobExecutionEvent]:
+    """:func:`run_job` with the logger itself (an executor keeps its own: looking a logger up
+    by name takes the logging module's lock), returning only the events whose codes are in
+    the ``wanted`` mask (an executed run's event is then not even made)."""
     events: list[JobExecutionEvent] = []
-    logger = logging.getLogger(logger_name)
+    executed_event = bool(wanted & EVENT_JOB_EXECUTED)
     for run_time in run_times:
-        missed = _missed_run(job, jobstore_alias, run_time, clock, logger)
-        events.append(
-            missed
-            if missed is not None
-            else _run_once(job, jobstore_alias, run_time, logger, timeout=timeout)
-        )
+        event = _missed_run(job, jobstore_alias, run_time, clock, logger)
+        if event is None:
+            event = _run_once(
+                job,
+                jobstore_alias,
+                run_time,
+                logger,
+                timeout=timeout,
+                executed_event=executed_event,
+            )
+        if event is not None and event.code & wanted:
+            events.append(event)
     return events
 
 
@@ -232,6 +275,7 @@ def _error_event(
     )
 
 
+@overload
 def _run_once(
     job: Job,
     jobstore_alias: str | None,
@@ -241,7 +285,35 @@ def _run_once(
     timeout: float | None = None,
     reraise: bool = True,
     log: bool = True,
-) -> JobExecutionEvent:
+    executed_event: Literal[True] = True,
+) -> JobExecutionEvent: ...
+
+
+@overload
+def _run_once(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    logger: logging.Logger,
+    *,
+    timeout: float | None = None,
+    reraise: bool = True,
+    log: bool = True,
+    executed_event: bool,
+) -> JobExecutionEvent | None: ...
+
+
+def _run_once(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    logger: logging.Logger,
+    *,
+    timeout: float | None = None,
+    reraise: bool = True,
+    log: bool = True,
+    executed_event: bool = True,
+) -> JobExecutionEvent | None:
     """Call the job once for ``run_time`` (no misfire check) and return the event of the run.
 
     :param timeout: see :func:`run_job`
@@ -253,8 +325,11 @@ def _run_once(
     :param log: ``False``: log nothing (the caller logs the run, from the hub's thread: in a
         monkey-patched program the logging locks are gevent locks, which native worker threads
         must not contend for)
+    :param executed_event: ``False``: return ``None`` instead of the ``EVENT_JOB_EXECUTED``
+        event of a run that succeeded (nobody listens for it)
     """
-    if log:
+    chatty = log and logger.isEnabledFor(logging.INFO)
+    if chatty:
         logger.info('Running job "%s" (scheduled at %s)', job, run_time)
     timer: Any = None
     if timeout is not None:
@@ -288,8 +363,10 @@ def _run_once(
             # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
             raise
         return _error_event(job, jobstore_alias, run_time, exc, formatted_tb)
-    if log:
+    if chatty:
         logger.info('Job "%s" executed successfully', job)
+    if not executed_event:
+        return None
     return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)
 
 

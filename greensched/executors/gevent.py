@@ -1,18 +1,19 @@
-"""An executor that runs each job in its own greenlet, optionally at most ``pool_size`` at once."""
+"""An executor that runs jobs in greenlets, optionally at most ``pool_size`` at once."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from contextvars import Context
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
-from greensched.executors.base import BaseExecutor, run_job
+from greensched.events import EVENT_ALL
+from greensched.executors.base import BaseExecutor, _run_job
 
 try:
-    import gevent
+    from gevent import Greenlet, GreenletExit, get_hub, getcurrent
     from gevent.event import Event
 except ImportError as exc:  # pragma: no cover
     raise ImportError("GeventExecutor requires gevent installed") from exc
@@ -24,12 +25,17 @@ if TYPE_CHECKING:
 
 __all__ = ("GeventExecutor",)
 
+#: The most workers kept waiting for runs; a worker that finds no run and this many others
+#: already waiting ends.
+MAX_IDLE_WORKERS = 64
+
 
 class _Run:
-    """One submission: a job and its run times, waiting for a slot, running, or being reported.
+    """One submission: a job and its run times, waiting for a slot, ready, running, or being
+    reported.
 
-    ``owner`` is the greenlet the run currently lives in: ``None`` while it waits for a slot, then
-    its own greenlet, then the greenlet that reports its outcome.
+    ``owner`` is the worker greenlet that runs and then reports it (``None`` until a worker
+    takes it).
     """
 
     __slots__ = ("job", "owner", "run_times")
@@ -43,16 +49,25 @@ class _Run:
 class GeventExecutor(BaseExecutor):
     """Runs jobs as greenlets.
 
-    Each submission runs :func:`~greensched.executors.base.run_job` in a new greenlet. With a
+    Each submission runs :func:`~greensched.executors.base.run_job` in a worker greenlet. With a
     ``pool_size``, at most that many run at once; further submissions wait for a free slot in
     submission order, and :meth:`submit_job` still returns at once, so the scheduler is never held
     up by a full pool. A run's misfire grace time is checked when it actually starts, so a run that
     waited too long for a slot gives ``EVENT_JOB_MISSED``. A waiting run counts towards the job's
     ``max_instances``.
 
-    When a run's greenlet ends, its outcome is reported (events dispatched, ``max_instances`` slot
-    freed) from a separate greenlet, never from the hub. A run greenlet that is killed is reported
-    through :meth:`_run_job_error`.
+    Workers are reused: creating a greenlet costs several times more than running a short job.
+    A worker takes the runs submitted, in submission order, one after the other; when a run
+    waits (for I/O, a sleep, a lock), another worker takes the next runs, so runs never wait
+    for each other. Each run starts in a fresh, empty :mod:`contextvars` context, as in a new
+    greenlet, and a worker that a run left greenlet-local data in (:class:`gevent.local.local`,
+    which ``threading.local`` is in a monkey-patched program) ends after that run, so no run
+    sees another's. At most :data:`MAX_IDLE_WORKERS` idle workers are kept.
+
+    When a run ends, its outcome is reported (events dispatched, ``max_instances`` slot freed)
+    by its worker, never from the hub. A worker that is killed while it runs a job (its
+    greenlet is the job's ``gevent.getcurrent()``) reports the run through
+    :meth:`_run_job_error` and ends.
 
     Plugin alias: ``gevent``
 
@@ -61,7 +76,7 @@ class GeventExecutor(BaseExecutor):
     :raises ValueError: if ``pool_size`` is not positive
 
     .. important:: This executor must be used from the thread that runs the scheduler's hub
-       *only*, like gevent's own primitives.
+       *only*, like gevent's own primitives (so it takes no lock).
 
     .. note:: ``shutdown(wait=True)`` waits for every running and waiting run to end, and
        :meth:`submit_job` raises :exc:`RuntimeError` after a shutdown (until the executor is
@@ -74,9 +89,11 @@ class GeventExecutor(BaseExecutor):
        :func:`~greensched.executors.base.run_job` lets these end the run. APScheduler 3.x's
        ``run_job`` turns them into ``EVENT_JOB_ERROR`` events and goes on with the next run time.
 
+    .. note:: APScheduler 3.x spawns a greenlet for each run (and one more for its report).
+
     A job with a ``timeout`` has each of its runs limited to that many seconds: a run still
-    going then is interrupted by a :class:`gevent.Timeout` raised where it waits (its greenlet
-    goes on with the job's next run time, if any, then ends, freeing its slot and its
+    going then is interrupted by a :class:`gevent.Timeout` raised where it waits (its worker
+    goes on with the job's next run time, if any, then frees its slot and its
     ``max_instances`` instance) and gives an ``EVENT_JOB_ERROR`` event whose ``exception`` is a
     :exc:`TimeoutError` naming the job and the timeout. The timer cannot interrupt a job that
     never yields to the hub (a CPU-bound loop, an unpatched blocking call): use
@@ -92,10 +109,13 @@ class GeventExecutor(BaseExecutor):
         super().__init__()
         self._pool_size = validate.optional_positive_int("pool_size", pool_size)
         self._waiting: deque[_Run] = deque()  # runs waiting for a slot, oldest first
-        self._started: set[_Run] = set()  # runs started and not yet fully reported
+        self._ready: deque[_Run] = deque()  # runs holding a slot, waiting for a worker
+        self._started: set[_Run] = set()  # runs holding a slot and not yet fully reported
         # Slots are counted here rather than by a gevent.pool.Pool: a Pool bounds by blocking in
         # add(), and a full pool must never block the scheduler, only queue the run
-        self._slots_used = 0  # run greenlets started and not yet ended
+        self._slots_used = 0  # runs ready or running
+        self._idle: list[Greenlet] = []  # workers waiting for runs, switched to by _dispatch
+        self._dispatching: Any = None  # the _dispatch callback scheduled in the hub, if any
         self._shut_down = False
         self._progress: Event | None = None  # set when a run has been reported, if waited on
 
@@ -103,6 +123,11 @@ class GeventExecutor(BaseExecutor):
         """Start (or, after :meth:`shutdown`, restart) this executor for ``scheduler``."""
         super().start(scheduler, alias)
         self._shut_down = False
+
+    # No lock around the instance counts: the executor is used from one thread, and the
+    # greenlets that count instances never yield while they do
+    submit_job = BaseExecutor._submit_counted
+    _release_instance = BaseExecutor._uncount_instance
 
     def shutdown(self, wait: bool = True) -> None:
         """Shut down this executor: it accepts no more jobs.
@@ -120,13 +145,15 @@ class GeventExecutor(BaseExecutor):
         self._shut_down = True
         if not wait:
             self._drop_waiting()
+            self._end_idle_workers()
             return
 
-        current = gevent.getcurrent()
+        current = getcurrent()
         while any(run.owner is not current for run in self._started):
             if self._progress is None:
                 self._progress = Event()
             self._progress.wait()
+        self._end_idle_workers()
 
         if self._waiting:
             # Every slot is taken by the caller's own run: these start when it ends
@@ -135,6 +162,7 @@ class GeventExecutor(BaseExecutor):
             )
 
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
+        assert self._scheduler is not None, "This executor has not been started yet"
         if self._shut_down:
             raise RuntimeError(f'Cannot submit job "{job.id}": the executor has been shut down')
 
@@ -150,54 +178,103 @@ class GeventExecutor(BaseExecutor):
             self._start_run(run)
 
     def _start_run(self, run: _Run) -> None:
-        """Start ``run`` in a new greenlet, taking a slot. Never blocks."""
-        greenlet = gevent.Greenlet(self._execute, run)
-        # link, not rawlink: the report takes locks and calls listeners, so it needs a greenlet
-        greenlet.link(partial(self._run_ended, run))
-        run.owner = greenlet
+        """Give ``run`` a slot and queue it for a worker. Never blocks."""
+        self._ready.append(run)
         self._started.add(run)
         self._slots_used += 1
-        greenlet.start()
+        if self._dispatching is None:
+            self._want_worker()
 
-    def _execute(self, run: _Run) -> list[JobExecutionEvent] | BaseException:
-        """The body of a run's greenlet.
+    def _want_worker(self) -> None:
+        """Make sure a worker will take the ready runs once the hub gets to run (callers check
+        ``_dispatching`` first: this is on the path of every run)."""
+        self._dispatching = get_hub().loop.run_callback(self._dispatch)
 
-        :return: the events of the run, or the exception that ended it
-        """
+    def _dispatch(self) -> None:
+        """Hub callback: hand the ready runs to an idle worker, or to a new one. Never raises."""
+        self._dispatching = None
+        if not self._ready:
+            return  # a worker took them all without waiting
         try:
-            job = run.job
-            return run_job(
+            if self._idle:
+                self._idle.pop().switch()  # the worker runs until it waits or runs out of runs
+            else:
+                Greenlet(self._work).start()
+        except BaseException:
+            self._logger.exception("Error starting a worker greenlet")
+
+    def _work(self) -> None:
+        """The body of a worker greenlet: run the ready runs, then wait for more."""
+        me = getcurrent()
+        hub = get_hub()
+        ready = self._ready
+        fresh = len(me.__dict__)  # more entries later: a run stored greenlet-local data
+        while True:
+            while ready:
+                run = ready.popleft()
+                if ready and self._dispatching is None:
+                    self._want_worker()  # should this run wait, another worker goes on
+                run.owner = me
+                ended = Context().run(self._handle, run)
+                if ended or len(me.__dict__) != fresh:
+                    if ready and self._dispatching is None:
+                        self._want_worker()
+                    return
+            dispatching = self._dispatching
+            if dispatching is not None:
+                # Asked for in case a run of this worker waited: none did, none is left
+                dispatching.stop()
+                self._dispatching = None
+            idle = self._idle  # a new list after a shutdown
+            if self._shut_down or len(idle) >= MAX_IDLE_WORKERS:
+                return
+            idle.append(me)
+            try:
+                hub.switch()  # until _dispatch switches back, or kill() throws GreenletExit
+            except GreenletExit:
+                if me in idle:
+                    idle.remove(me)
+                return
+
+    def _handle(self, run: _Run) -> bool:
+        """Run ``run``'s job for each of its run times, then report it, in the calling worker.
+
+        :return: ``True`` if the worker must end: the run was ended by
+            :exc:`~greenlet.GreenletExit` (the worker was killed), :exc:`SystemExit` or
+            :exc:`KeyboardInterrupt`
+        """
+        job = run.job
+        outcome: list[JobExecutionEvent] | BaseException
+        try:
+            outcome = _run_job(
                 job,
                 job._jobstore_alias,
                 run.run_times,
-                self._logger.name,
-                clock=self._clock,
-                timeout=getattr(job, "timeout", None),
+                self._logger,
+                self._clock,
+                getattr(job, "timeout", None),
+                # events nobody listens for are not made (a stand-in scheduler gets them all)
+                getattr(self._scheduler, "_listener_mask", EVENT_ALL),
             )
-        except BaseException as exc:  # noqa: BLE001 (returned, and reported by _run_ended)
-            # GreenletExit when killed; SystemExit, KeyboardInterrupt raised by the job. Returned
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            # GreenletExit when killed; SystemExit, KeyboardInterrupt raised by the job. Kept
             # rather than raised: raised, gevent hands it to the hub, which throws it into the
             # main greenlet.
-            return exc
-
-    def _run_ended(self, run: _Run, greenlet: gevent.Greenlet) -> None:
-        """Link callback of a run's greenlet, called in a greenlet of its own: free the slot,
-        start the next waiting run, report the outcome. Never raises."""
+            outcome = exc
+        self._slots_used -= 1
+        if self._waiting:
+            try:
+                self._start_waiting()
+            except BaseException:
+                self._logger.exception("Error starting the runs waiting behind job %s", job.id)
         try:
-            run.owner = gevent.getcurrent()
-            self._slots_used -= 1
-            self._start_waiting()
-        except BaseException:
-            self._logger.exception("Error starting the runs waiting behind job %s", run.job.id)
-        # A greenlet killed before it could start never ran _execute: its value is the
-        # GreenletExit. _execute catches everything, so greenlet.exception is only a safeguard.
-        try:
-            self._report_greenlet(run.job.id, greenlet)
+            self._report_outcome(job.id, outcome)
         finally:
             self._started.discard(run)
             progress, self._progress = self._progress, None
             if progress is not None:
                 progress.set()
+        return isinstance(outcome, BaseException) and not isinstance(outcome, Exception)
 
     def _start_waiting(self) -> None:
         """Start waiting runs, oldest first, while there are free slots."""
@@ -215,3 +292,9 @@ class GeventExecutor(BaseExecutor):
             self._logger.info(
                 'Dropped a run of job "%s" waiting for a slot: the executor was shut down', run.job
             )
+
+    def _end_idle_workers(self) -> None:
+        """End the workers waiting for runs (busy ones end when their runs are over)."""
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill(block=False)

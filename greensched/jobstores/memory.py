@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = ("MemoryJobStore",)
 
+#: The most due jobs :meth:`MemoryJobStore.acquire_due_jobs` returns at once: the processing
+#: loop handles a burst of due jobs in rounds of this many (a few milliseconds each), and other
+#: greenlets run between two rounds.
+ACQUIRE_LIMIT = 500
+
 
 class MemoryJobStore(BaseJobStore):
     """Stores jobs in memory. Provides no persistence support: the store keeps the
@@ -29,6 +34,8 @@ class MemoryJobStore(BaseJobStore):
     * :meth:`lookup_job` costs O(1);
     * :meth:`get_next_run_time` costs O(1), amortized;
     * :meth:`get_due_jobs` costs O(k log k) for k due jobs, whatever n is;
+    * :meth:`acquire_due_jobs` (the processing loop's) returns at most :data:`ACQUIRE_LIMIT`
+      of them, for O(m log m) with m returned, however many more are due;
     * :meth:`get_all_jobs` costs O(n log n).
 
     Like every job store, it relies on the scheduler to serialize calls (the scheduler holds its
@@ -65,6 +72,23 @@ class MemoryJobStore(BaseJobStore):
         :param now: the current time (an aware datetime)
         """
         return [entry.value for entry in self._heap.due(now.timestamp())]
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        """Return the earliest :data:`ACQUIRE_LIMIT` jobs due at ``now``, earliest first: the
+        processing loop takes a burst of due jobs in rounds of that many, and between rounds
+        the other greenlets get to run. The cost is that of the jobs returned, however many
+        more are due.
+
+        A subclass that overrides :meth:`get_due_jobs` decides which jobs are due: its answer
+        is returned as it is, as :meth:`BaseJobStore.acquire_due_jobs` does.
+
+        :param now: the current time (an aware datetime)
+
+        .. versionadded:: greensched 0.1
+        """
+        if type(self).get_due_jobs is not MemoryJobStore.get_due_jobs:
+            return self.get_due_jobs(now)
+        return [entry.value for entry in self._heap.due(now.timestamp(), ACQUIRE_LIMIT)]
 
     def get_next_run_time(self) -> datetime | None:
         """Return the earliest next run time of the jobs in this store, or ``None`` if every

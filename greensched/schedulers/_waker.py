@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gevent
-import gevent.event
+from gevent import getcurrent
 from gevent.monkey import get_original
 
 _get_thread_ident = get_original("_thread", "get_ident")
@@ -11,21 +13,31 @@ _get_thread_ident = get_original("_thread", "get_ident")
 #: how long "forever" is: about 49 days, the longest wait the processing loop asks for
 _FOREVER = 4294967.0
 
+#: The shortest wait other than none, in seconds: a shorter one is lengthened to this (see
+#: :meth:`Waker.wait`).
+MIN_WAIT = 0.003
+
 
 class Waker:
-    """A :class:`gevent.event.Event` of the OS thread that created it.
+    """A flag of the OS thread that created it, which one greenlet of that thread waits on.
 
     :meth:`wait` and :meth:`clear` belong to that thread; :meth:`set` may be called from any
     thread, patched or not: from another thread it goes through the hub loop's thread-safe
     callback queue, which wakes that loop.
+
+    It does what a :class:`gevent.event.Event` with one waiter would, for less: the loop waits
+    on it once per round, and an ``Event.wait(timeout)`` makes a :class:`gevent.Timeout` (an
+    exception object and its timer) each time, where this starts a bare timer watcher.
     """
 
-    __slots__ = ("_event", "_loop", "_thread_ident")
+    __slots__ = ("_flag", "_hub", "_loop", "_thread_ident", "_waiter")
 
     def __init__(self) -> None:
-        self._event = gevent.event.Event()
-        self._loop = gevent.get_hub().loop
+        self._hub = gevent.get_hub()
+        self._loop = self._hub.loop
         self._thread_ident = _get_thread_ident()
+        self._flag = False
+        self._waiter: Any = None  # the greenlet waiting in wait(), if any
 
     def in_owner_thread(self) -> bool:
         """``True`` if the caller runs in the OS thread that owns this waker."""
@@ -34,22 +46,62 @@ class Waker:
     def set(self) -> None:
         """Wake the waiting loop; safe from any thread."""
         if _get_thread_ident() == self._thread_ident:
-            self._event.set()
+            self._set()
             return
         try:
-            self._loop.run_callback_threadsafe(self._event.set)
+            self._loop.run_callback_threadsafe(self._set)
         except ValueError:
             # "operation on destroyed loop": the owner thread has ended (a background
             # scheduler that shut down); there is no loop left to wake
             if self._loop.ptr:
                 raise
 
+    def _set(self) -> None:
+        """Set the flag, in the owner thread; the waiting greenlet resumes from the hub."""
+        if not self._flag:
+            self._flag = True
+            if self._waiter is not None:
+                self._loop.run_callback(self._wake)
+
+    def _wake(self) -> None:
+        """Hub callback (of the timer, or of :meth:`_set`): resume the waiting greenlet once."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.switch()
+
     def wait(self, timeout: float | None) -> None:
-        """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever)."""
-        # A finite timer keeps the hub's loop alive: with nothing else to wait for, gevent
-        # would raise LoopExit while another thread may still call set()
-        self._event.wait(_FOREVER if timeout is None else timeout)
+        """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever);
+        return at once if it has been set since the last :meth:`clear`.
+
+        A wait of more than zero but less than :data:`MIN_WAIT` lasts :data:`MIN_WAIT`. Such
+        waits come only with jobs due within a few milliseconds of each other: the processing
+        loop then starts at most about 330 rounds a second, each taking the jobs that became
+        due since the one before. A round costs as much as ten due jobs (the process sleeps
+        and wakes, on caches that others have used meanwhile; the scheduler takes its lock and
+        asks each store), so rounds closer together would spend more on rounds than on jobs. A
+        job can then start up to :data:`MIN_WAIT` after its run time (the hub's epoll backend
+        cannot sleep for less than a millisecond anyway). A wait of zero, for due jobs left
+        over from a round, lets the hub run everything that is ready, timers included, and
+        returns.
+        """
+        if self._flag:
+            return
+        if timeout is None:
+            # A finite timer keeps the hub's loop alive: with nothing else to wait for, gevent
+            # would raise LoopExit while another thread may still call set()
+            timeout = _FOREVER
+        elif 0 < timeout < MIN_WAIT:
+            timeout = MIN_WAIT
+        timer = self._loop.timer(timeout)
+        self._waiter = getcurrent()
+        try:
+            timer.start(self._wake)
+            self._hub.switch()  # until _wake switches back
+        finally:
+            self._waiter = None
+            timer.close()
 
     def clear(self) -> None:
         """Forget earlier calls of :meth:`set`."""
-        self._event.clear()
+        self._flag = False

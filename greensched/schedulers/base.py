@@ -10,10 +10,10 @@ import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from functools import cache
 from threading import RLock
-from typing import IO, Any, NamedTuple, TypeVar
+from typing import IO, Any, TypeVar
 
 from tzlocal import get_localzone
 
@@ -62,6 +62,11 @@ TIMEOUT_MAX = 4294967
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _Pending = tuple[Job, str, bool]
+#: What the processing loop decided for one due job: the job; its executor (``None``: the
+#: executor is gone and the job is removed); the run times to submit; whether the job is
+#: finished (no next run time: it is removed from its store). A plain tuple: one is made for
+#: every due job.
+_DueRun = tuple[Job, "BaseExecutor | None", list[datetime], bool]
 
 
 @cache
@@ -1121,53 +1126,70 @@ class BaseScheduler(metaclass=ABCMeta):
         store shared by several processes records a run before it starts. If a job store
         raises, it is retried at the latest in ``jobstore_retry_interval`` seconds.
 
+        Events are made only for the codes some listener asked for.
+
         :return: the number of seconds until the next round, or ``None`` if there is nothing to
             wait for (paused, or no jobs)
         """
+        logger = self._logger
         if self.state == STATE_PAUSED:
-            self._logger.debug("Scheduler is paused -- not processing jobs")
+            logger.debug("Scheduler is paused -- not processing jobs")
             return None
 
-        self._logger.debug("Looking for jobs to run")
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            logger.debug("Looking for jobs to run")
         now = self._now()
-        retry_wakeup_time = now + timedelta(seconds=self.jobstore_retry_interval)
-        wakeup_times: list[datetime] = []
+        # Wake-up times as timestamps: two datetimes of one zone subtract as wall times, which
+        # is wrong across a DST change, and floats are cheaper
+        now_timestamp = now.timestamp()
+        next_wakeup: float | None = None
         events: list[SchedulerEvent] = []
 
         with self._jobstores_lock:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
                 if not self._process_jobstore(jobstore_alias, jobstore, now, events):
-                    wakeup_times.append(retry_wakeup_time)
-                    continue
-                try:
-                    jobstore_next_run_time = jobstore.get_next_run_time()
-                except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-                    self._logger.warning(
-                        "Error getting the next run time from job store %r: %s",
-                        jobstore_alias,
-                        exc,
-                    )
-                    jobstore_next_run_time = retry_wakeup_time
-                if jobstore_next_run_time is not None:
-                    wakeup_times.append(jobstore_next_run_time)
-                if jobstore.poll_interval is not None:
-                    wakeup_times.append(now + timedelta(seconds=jobstore.poll_interval))
+                    wakeup: float | None = now_timestamp + self.jobstore_retry_interval
+                else:
+                    try:
+                        jobstore_next_run_time = jobstore.get_next_run_time()
+                    except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
+                        logger.warning(
+                            "Error getting the next run time from job store %r: %s",
+                            jobstore_alias,
+                            exc,
+                        )
+                        wakeup = now_timestamp + self.jobstore_retry_interval
+                    else:
+                        wakeup = (
+                            None
+                            if jobstore_next_run_time is None
+                            else jobstore_next_run_time.timestamp()
+                        )
+                    poll_interval = jobstore.poll_interval
+                    if poll_interval is not None:
+                        polled = now_timestamp + poll_interval
+                        if wakeup is None or polled < wakeup:
+                            wakeup = polled
+                if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
+                    next_wakeup = wakeup
 
         for event in events:
             self._dispatch_event(event)
 
         if self.state == STATE_PAUSED:
-            self._logger.debug("Scheduler is paused; waiting until resume() is called")
+            logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
-        if not wakeup_times:
-            self._logger.debug("No jobs; waiting until a job is added")
+        if next_wakeup is None:
+            logger.debug("No jobs; waiting until a job is added")
             return None
-        # timestamps: two datetimes of one zone subtract as wall times, wrong across DST
-        next_wakeup_time = min(wakeup_times, key=datetime.timestamp)
-        wait_seconds = min(max(next_wakeup_time.timestamp() - now.timestamp(), 0.0), TIMEOUT_MAX)
-        self._logger.debug(
-            "Next wakeup is due at %s (in %f seconds)", next_wakeup_time, wait_seconds
-        )
+        wait_seconds = min(max(next_wakeup - now_timestamp, 0.0), TIMEOUT_MAX)
+        if debug:
+            logger.debug(
+                "Next wakeup is due at %s (in %f seconds)",
+                datetime.fromtimestamp(next_wakeup, self.timezone),
+                wait_seconds,
+            )
         return wait_seconds
 
     def _process_jobstore(
@@ -1193,17 +1215,18 @@ class BaseScheduler(metaclass=ABCMeta):
         plans: list[_DueRun] = []
         updated: list[Job] = []
         removed: list[Job] = []
+        plan_due_job = self._plan_due_job
         for job in due_jobs:
             try:
-                plan = self._plan_due_job(job, now)
-            except Exception:  # noqa: PERF203 (one bad job must not stop the others)
+                plan = plan_due_job(job, now)
+            except Exception:  # one bad job must not stop the others
                 self._logger.exception(
                     'Error processing due job "%s" of job store %r', job, jobstore_alias
                 )
                 updated.append(job)  # unchanged: its claim ends, it stays due
                 continue
             plans.append(plan)
-            (removed if plan.finished else updated).append(job)
+            (removed if plan[3] else updated).append(job)
 
         try:
             lost = jobstore.release_due_jobs(updated, removed)
@@ -1216,8 +1239,8 @@ class BaseScheduler(metaclass=ABCMeta):
             )
             return False
 
-        for plan in plans:
-            job = plan.job
+        submit_due_job = self._submit_due_job
+        for job, executor, run_times, finished in plans:
             if lost and job.id in lost:
                 self._logger.warning(
                     'Not running job "%s" (id %s): another process took it over, or it was '
@@ -1226,11 +1249,12 @@ class BaseScheduler(metaclass=ABCMeta):
                     job.id,
                 )
                 continue
-            if plan.executor is not None:
-                self._submit_due_job(plan.executor, job, plan.run_times, jobstore_alias, events)
-            if plan.finished:
+            if executor is not None and run_times:
+                submit_due_job(executor, job, run_times, jobstore_alias, events)
+            if finished:
                 self._logger.info("Removed job %s", job.id)
-                events.append(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
+                if self._listener_mask & EVENT_JOB_REMOVED:
+                    events.append(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
         return True
 
     def _plan_due_job(self, job: Job, now: datetime) -> _DueRun:
@@ -1242,19 +1266,20 @@ class BaseScheduler(metaclass=ABCMeta):
                 job.executor,
                 job,
             )
-            return _DueRun(job, None, [], finished=True)
+            return job, None, [], True
 
-        run_times = job._get_run_times(now)
+        run_times, next_run_time = job._get_due_run_times(now)
+        if not run_times:
+            return job, executor, run_times, False
         if job.coalesce and len(run_times) > 1:
             run_times = run_times[-1:]
-        if not run_times:
-            return _DueRun(job, executor, run_times, finished=False)
-
-        job_next_run = job.trigger.get_next_fire_time(run_times[-1], now)
-        if job_next_run is None:
-            return _DueRun(job, executor, run_times, finished=True)
-        job._modify(next_run_time=job_next_run)
-        return _DueRun(job, executor, run_times, finished=False)
+        if next_run_time is None:
+            return job, executor, run_times, True
+        if next_run_time.tzinfo is None:  # a trigger's naive time: in the scheduler's zone
+            job._modify(next_run_time=next_run_time)
+        else:
+            job.next_run_time = next_run_time
+        return job, executor, run_times, False
 
     def _submit_due_job(
         self,
@@ -1265,8 +1290,6 @@ class BaseScheduler(metaclass=ABCMeta):
         events: list[SchedulerEvent],
     ) -> None:
         """Submit a due job's runs; its events are appended to ``events``."""
-        if not run_times:
-            return
         try:
             executor.submit_job(job, run_times)
         except MaxInstancesReachedError:
@@ -1275,21 +1298,14 @@ class BaseScheduler(metaclass=ABCMeta):
                 job,
                 job.max_instances,
             )
-            events.append(
-                JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
-            )
+            if self._listener_mask & EVENT_JOB_MAX_INSTANCES:
+                events.append(
+                    JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
+                )
         except Exception:
             self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
         else:
-            events.append(
-                JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
-            )
-
-
-class _DueRun(NamedTuple):
-    """What the processing loop decided for one due job."""
-
-    job: Job
-    executor: BaseExecutor | None  # None: its executor is gone, the job is removed
-    run_times: list[datetime]
-    finished: bool  # no next run time: the job is removed from its store
+            if self._listener_mask & EVENT_JOB_SUBMITTED:
+                events.append(
+                    JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
+                )

@@ -63,10 +63,9 @@ class IntervalTrigger(BaseTrigger):
        wall time falls in a daylight saving gap is moved to the first instant after the gap.
     """
 
-    __slots__ = ("end_date", "interval", "interval_length", "jitter", "start_date", "timezone")
+    __slots__ = ("end_date", "interval", "jitter", "start_date", "timezone")
 
     interval: timedelta
-    interval_length: float
     timezone: tzinfo
     start_date: datetime
     end_date: datetime | None
@@ -100,8 +99,7 @@ class IntervalTrigger(BaseTrigger):
             raise ValueError(f"interval must be at most {timedelta.max}, got: {given}") from None
         if not interval:
             interval = timedelta(seconds=1)
-        self.interval = interval
-        self.interval_length = interval.total_seconds()
+        self.interval = _shared_interval(interval)
 
         zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
@@ -118,6 +116,11 @@ class IntervalTrigger(BaseTrigger):
         self.end_date = None if converted is None else skip_dst_gap(converted)
         self.jitter = validate_jitter(jitter)
 
+    @property
+    def interval_length(self) -> float:
+        """The interval in seconds (computed: one float less per trigger to keep in memory)."""
+        return self.interval.total_seconds()
+
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
@@ -127,16 +130,17 @@ class IntervalTrigger(BaseTrigger):
             on the first call
         :param now: current datetime
         """
-        start = self.start_date.astimezone(_UTC)
         if previous_fire_time is not None:
             previous = previous_fire_time.astimezone(_UTC)
             if self.jitter:
                 # the grid point the (jittered) previous fire time came from, plus one
+                start = self.start_date.astimezone(_UTC)
                 slot = max((previous - start) // self.interval + 1, 0)
                 next_time = start + slot * self.interval
             else:
                 next_time = previous + self.interval
         else:
+            start = self.start_date.astimezone(_UTC)
             current = now.astimezone(_UTC)
             if start > current:
                 next_time = start
@@ -172,8 +176,7 @@ class IntervalTrigger(BaseTrigger):
         self.timezone = state["timezone"]
         self.start_date = state["start_date"]
         self.end_date = state["end_date"]
-        self.interval = state["interval"]
-        self.interval_length = self.interval.total_seconds()
+        self.interval = _shared_interval(state["interval"])
         self.jitter = state.get("jitter")  # version 1 has no jitter
 
     def __str__(self) -> str:
@@ -189,6 +192,23 @@ class IntervalTrigger(BaseTrigger):
         if self.jitter:
             options.append(f"jitter={self.jitter}")
         return f"<{type(self).__name__} ({', '.join(options)}, timezone='{self.timezone}')>"
+
+
+#: The most different intervals :func:`_shared_interval` keeps
+_MAX_SHARED_INTERVALS = 1024
+_shared_intervals: dict[timedelta, timedelta] = {}
+
+
+def _shared_interval(interval: timedelta) -> timedelta:
+    """Return one :class:`~datetime.timedelta` object for all equal intervals (a timedelta is
+    immutable): the triggers of many jobs with the same interval then keep one object, not
+    one each. Only the first :data:`_MAX_SHARED_INTERVALS` different intervals are kept."""
+    shared = _shared_intervals.get(interval)
+    if shared is not None:
+        return shared
+    if len(_shared_intervals) < _MAX_SHARED_INTERVALS:
+        _shared_intervals[interval] = interval
+    return interval
 
 
 def _check_length(name: str, value: Any) -> None:

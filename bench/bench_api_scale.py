@@ -1,0 +1,163 @@
+"""The job API at scale under greensched and under APScheduler 3.11 (scenario 3 of
+``bench_hotloop.py``, which prints it in its table).
+
+With ``n`` jobs in the memory store of a started ``GeventScheduler`` (a no-op function, an
+interval trigger, no arguments; first run times a day away, one millisecond apart), each in a
+fresh monkey-patched child interpreter, it measures:
+
+* ``add_job``: the mean time per call while the ``n`` jobs are added (in run time order, so
+  that each of APScheduler's sorted-list insertions is an append);
+* ``modify_job``: the mean time per call of ``modify_job(job_id, next_run_time=t)`` on
+  ``CALLS`` random jobs and random times within the span of the jobs (it moves each job in
+  the store, as ``reschedule_job``, ``pause_job`` and ``resume_job`` do);
+* ``remove_job``: the mean time per call of ``remove_job`` on ``CALLS`` other random jobs;
+* the resident memory per job: the growth of the process's resident set size
+  (``/proc/self/statm``) while the jobs are added, after a garbage collection, divided by
+  ``n``.
+
+Run it alone with ``python bench/bench_api_scale.py [--sizes 10000,100000,1000000]``, or as
+pytest-benchmark tests: ``pytest bench/bench_api_scale.py -o python_files='bench_*.py'
+--benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPLEMENTATIONS = ("greensched", "apscheduler")
+SIZES = (10_000, 100_000, 1_000_000)
+CALLS = 2_000  # modify_job and remove_job calls timed (at most n / 2 each)
+SEED = 5
+
+
+def noop() -> None:
+    """The job function."""
+
+
+def resident_bytes() -> int:
+    """The resident set size of this process (Linux)."""
+    import os
+
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def child(implementation: str, size: int) -> dict[str, Any]:
+    """Measure in this (child) process; see the module docstring."""
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import gc
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    scheduler: Any
+    if implementation == "greensched":
+        from greensched.schedulers.gevent import GeventScheduler
+
+        scheduler = GeventScheduler(timezone="UTC")
+    else:
+        from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
+
+        scheduler = APSGeventScheduler(timezone="UTC")
+    scheduler.start()
+    origin = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    step = timedelta(milliseconds=1)
+    ids = [f"{index:07d}" for index in range(size)]
+    firsts = [origin + index * step for index in range(size)]
+    calls = min(CALLS, size // 2)
+    rng = random.Random(SEED)
+    chosen = rng.sample(ids, 2 * calls)
+    modified, removed = chosen[:calls], chosen[calls:]
+    new_times = [origin + rng.random() * size * step for _ in range(calls)]
+    gc.collect()
+    resident_before = resident_bytes()
+
+    add_job = scheduler.add_job
+    started = time.perf_counter()
+    for job_id, first in zip(ids, firsts):
+        add_job(noop, "interval", hours=1, start_date=first, id=job_id)
+    add_seconds = time.perf_counter() - started
+    del firsts
+    gc.collect()
+    resident_per_job = (resident_bytes() - resident_before) / size
+
+    modify_job = scheduler.modify_job
+    started = time.perf_counter()
+    for job_id, new_time in zip(modified, new_times):
+        modify_job(job_id, next_run_time=new_time)
+    modify_seconds = time.perf_counter() - started
+
+    remove_job = scheduler.remove_job
+    started = time.perf_counter()
+    for job_id in removed:
+        remove_job(job_id)
+    remove_seconds = time.perf_counter() - started
+
+    assert len(scheduler.get_jobs()) == size - calls
+    scheduler.shutdown(wait=False)
+    return {
+        "scenario": "api",
+        "implementation": implementation,
+        "size": size,
+        "calls": calls,
+        "add_us": round(add_seconds / size * 1e6, 2),
+        "modify_us": round(modify_seconds / calls * 1e6, 2),
+        "remove_us": round(remove_seconds / calls * 1e6, 2),
+        "resident_bytes_per_job": round(resident_per_job),
+    }
+
+
+def measure(implementation: str, size: int) -> dict[str, Any]:
+    """Scenario 3 for one implementation and size, in a child process."""
+    import subprocess  # here: the child must not import it before patching
+
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", implementation, str(size)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return figures
+
+
+# pytest-benchmark entry points, without importing pytest (the --child mode must not load it
+# before patching)
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    metafunc.parametrize("size", SIZES, ids=[f"{size:_}" for size in SIZES])
+    metafunc.parametrize("implementation", IMPLEMENTATIONS)
+
+
+def test_api_scale(benchmark: Any, implementation: str, size: int) -> None:
+    figures = benchmark.pedantic(measure, args=(implementation, size), rounds=1, iterations=1)
+    benchmark.extra_info.update(figures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        implementation, size = options.child
+        print(json.dumps(child(implementation, int(size))), flush=True)
+        return
+    for size in (int(size) for size in options.sizes.split(",")):
+        for implementation in IMPLEMENTATIONS:
+            print(json.dumps(measure(implementation, size)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The loop's waker as a wait: set before or during it, its timer, the shortest wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gevent
+import pytest
+
+from greensched.schedulers._waker import _FOREVER, MIN_WAIT, Waker
+
+
+class RecordingLoop:
+    """The hub's loop, recording the timeout of each timer the waker starts."""
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self.timeouts: list[float] = []
+
+    def timer(self, timeout: float) -> Any:
+        self.timeouts.append(timeout)
+        return self._loop.timer(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+
+@pytest.fixture
+def waker() -> Waker:
+    return Waker()
+
+
+def test_wait_returns_at_once_when_set_before(waker: Waker) -> None:
+    waker.set()
+    with gevent.Timeout(1):
+        waker.wait(None)
+    waker.wait(None)  # still set until cleared
+
+
+def test_set_from_another_greenlet_wakes_the_wait(waker: Waker) -> None:
+    gevent.spawn(waker.set)
+    with gevent.Timeout(1):
+        waker.wait(None)
+
+
+def test_clear_forgets_the_set(waker: Waker) -> None:
+    waker.set()
+    waker.clear()
+    with pytest.raises(gevent.Timeout), gevent.Timeout(0.05):
+        waker.wait(None)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "timer"),
+    [(None, _FOREVER), (0, 0), (MIN_WAIT / 10, MIN_WAIT), (MIN_WAIT, MIN_WAIT), (0.5, 0.5)],
+    ids=["none", "zero", "short", "shortest", "long"],
+)
+def test_a_wait_shorter_than_the_shortest_is_lengthened(
+    waker: Waker, timeout: float | None, timer: float
+) -> None:
+    loop = RecordingLoop(waker._loop)
+    waker._loop = loop
+    gevent.spawn_later(0.01, waker.set)  # ends the longer waits
+    waker.wait(timeout)
+    assert loop.timeouts == [timer]
+
+
+def test_a_wait_of_zero_lets_ready_timers_run(waker: Waker) -> None:
+    fired: list[bool] = []
+    timer = gevent.get_hub().loop.timer(0)
+    timer.start(lambda: fired.append(True))
+    try:
+        waker.wait(0)
+        assert fired == [True]
+    finally:
+        timer.close()
+
+
+def test_a_wait_ended_by_an_exception_leaves_no_waiter(waker: Waker) -> None:
+    with pytest.raises(gevent.Timeout), gevent.Timeout(0.01):
+        waker.wait(None)
+    assert waker._waiter is None
+    waker.set()  # nothing to wake: no error, and the next wait returns at once
+    waker.wait(None)

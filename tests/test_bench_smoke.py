@@ -1,0 +1,114 @@
+"""Smoke run of the hot-loop benchmark (``bench/bench_hotloop.py``): every scenario at a tiny
+size, for greensched and APScheduler 3.11, through the same runner, child processes and report
+as the full run, so the benchmark cannot rot. Only correctness is checked, never speed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 100  # due runs a second
+BURST = 200  # date jobs due at once
+JOBS = 100  # jobs in the store for the API figures
+IMPLEMENTATIONS = ("greensched", "apscheduler")
+#: bench_hotloop.NOTES_MARKER (the module is a script: not imported here)
+NOTES_MARKER = "<!-- notes: kept when bench_hotloop.py rewrites the tables above -->"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The figures (``figures[scenario][size][implementation]``) and the markdown report of
+    one tiny run of every scenario."""
+    directory = tmp_path_factory.mktemp("bench")
+    (directory / "report.md").write_text(f"stale tables\n{NOTES_MARKER}\nour notes\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_hotloop.py"),
+            f"--rates={RATE}",
+            "--seconds=0.5",
+            "--warmup=0.2",
+            "--grace=0.3",
+            f"--bursts={BURST}",
+            f"--api-sizes={JOBS}",
+            f"--json={directory / 'figures.json'}",
+            f"--markdown={directory / 'report.md'}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((directory / "figures.json").read_text())
+    return figures, (directory / "report.md").read_text()
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("scenario", ["interval", "fairness"])
+def test_every_run_due_at_a_tiny_rate_is_executed(
+    run: tuple[dict[str, Any], str], scenario: str, implementation: str
+) -> None:
+    figures = run[0][scenario][str(RATE)][implementation]
+    assert figures["jobs"] == RATE
+    assert figures["due"] >= RATE * 0.5 - 1  # half a second of due runs
+    assert figures["executed"] == figures["due"]
+    assert figures["executed_fraction"] == 1.0
+    assert (figures["skipped"], figures["missed"], figures["other_warnings"]) == (0, 0, 0)
+    assert figures["cpu_us_per_run"] > 0
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_fairness_probe_reports_its_stalls(
+    run: tuple[dict[str, Any], str], implementation: str
+) -> None:
+    figures = run[0]["fairness"][str(RATE)][implementation]
+    assert figures["stall_max_ms"] is not None
+    assert figures["stall_p50_ms"] <= figures["stall_p99_ms"] <= figures["stall_max_ms"]
+    assert "stall_max_ms" not in run[0]["interval"][str(RATE)][implementation]
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_burst_is_drained(run: tuple[dict[str, Any], str], implementation: str) -> None:
+    figures = run[0]["burst"][str(BURST)][implementation]
+    assert figures["drained"] is True
+    assert figures["executed"] == BURST
+    assert figures["jobs_per_second"] > 0
+    assert figures["stall_max_ms"] is not None
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_api_figures_are_measured(
+    run: tuple[dict[str, Any], str], implementation: str
+) -> None:
+    figures = run[0]["api"][str(JOBS)][implementation]
+    assert figures["calls"] == JOBS // 2
+    assert min(figures["add_us"], figures["modify_us"], figures["remove_us"]) > 0
+    assert figures["resident_bytes_per_job"] is not None
+
+
+def test_the_report_has_a_table_for_each_scenario(run: tuple[dict[str, Any], str]) -> None:
+    report = run[1]
+    for title in (
+        "### 1. Sustained interval firing",
+        "### 2. Burst of date jobs due at once",
+        "### 3. Job API with n jobs in the memory store",
+        "### 4. Fairness: a greenlet that wants to run every millisecond",
+    ):
+        assert title in report
+    assert "Each cell: greensched / APScheduler 3.11." in report
+
+
+def test_the_notes_of_an_earlier_report_are_kept(run: tuple[dict[str, Any], str]) -> None:
+    report = run[1]
+    assert "stale tables" not in report
+    assert report.endswith(f"{NOTES_MARKER}\nour notes\n")
