@@ -14,6 +14,7 @@ __all__ = (
     "EVENT_JOBSTORE_ADDED",
     "EVENT_JOBSTORE_REMOVED",
     "EVENT_JOB_ADDED",
+    "EVENT_JOB_CLAIM_LOST",
     "EVENT_JOB_ERROR",
     "EVENT_JOB_EXECUTED",
     "EVENT_JOB_MAX_INSTANCES",
@@ -49,6 +50,11 @@ EVENT_JOB_ERROR = 2**13
 EVENT_JOB_MISSED = 2**14
 EVENT_JOB_SUBMITTED = 2**15
 EVENT_JOB_MAX_INSTANCES = 2**16
+#: A due run of a job in a shared store that this scheduler found due but did not start:
+#: another process took its claim over (the lease ran out), or the job was changed or removed
+#: meanwhile. A :class:`JobEvent`; greensched's own, so not part of ``EVENT_ALL`` (listen for
+#: it by name).
+EVENT_JOB_CLAIM_LOST = 2**17
 EVENT_ALL = (
     EVENT_SCHEDULER_STARTED
     | EVENT_SCHEDULER_SHUTDOWN
@@ -124,6 +130,11 @@ class JobExecutionEvent(JobEvent):
     :ivar retval: what the job returned, if it completed
     :ivar exception: the exception the job raised, if it failed
     :ivar traceback: the formatted traceback of that exception
+    :ivar started: when the run started (an aware datetime of the scheduler's clock), or
+        ``None`` for a missed run (and for the runs of an executor that does not measure them)
+    :ivar duration: how long the run took, in seconds, or ``None`` as for ``started``
+
+    .. versionchanged:: greensched 0.1 the ``started`` and ``duration`` attributes
     """
 
     def __init__(
@@ -135,6 +146,8 @@ class JobExecutionEvent(JobEvent):
         retval: Any = None,
         exception: BaseException | None = None,
         traceback: str | None = None,
+        started: datetime | None = None,
+        duration: float | None = None,
     ) -> None:
         self.code = code
         self.alias = None
@@ -144,3 +157,5 @@ class JobExecutionEvent(JobEvent):
         self.retval = retval
         self.exception = exception
         self.traceback = traceback
+        self.started = started
+        self.duration = duration

@@ -218,9 +218,13 @@ def _run_job(
     the ``wanted`` mask (an executed run's event is then not even made)."""
     events: list[JobExecutionEvent] = []
     executed_event = bool(wanted & EVENT_JOB_EXECUTED)
+    # The clock is read around a run only if its event is wanted
+    timed = bool(wanted & (EVENT_JOB_EXECUTED | EVENT_JOB_ERROR))
     for run_time in run_times:
         event = _missed_run(job, jobstore_alias, run_time, clock, logger)
         if event is None:
+            if timed:
+                started, start = clock.now(), clock.monotonic()
             event = _run_once(
                 job,
                 jobstore_alias,
@@ -229,9 +233,18 @@ def _run_job(
                 timeout=timeout,
                 executed_event=executed_event,
             )
+            if timed and event is not None:
+                _set_timing(event, started, start, clock)
         if event is not None and event.code & wanted:
             events.append(event)
     return events
+
+
+def _set_timing(event: JobExecutionEvent, started: datetime, start: float, clock: Clock) -> None:
+    """Record on ``event`` when its run started (``started``, the wall time, and ``start``,
+    the monotonic time) and, from ``clock``, how long it took."""
+    event.started = started
+    event.duration = clock.monotonic() - start
 
 
 def _missed_run(

@@ -35,6 +35,7 @@ from greensched.executors.base import (
     _error_event,
     _missed_run,
     _run_once,
+    _set_timing,
     _timeout_error,
 )
 
@@ -283,7 +284,11 @@ class BasePoolExecutor(BaseExecutor):
                     events.append(missed)
                 else:
                     self._logger.info('Running job "%s" (scheduled at %s)', job, run_time)
-                    events.append(self._run_in_worker(run, run_time, release))
+                    clock = self._clock
+                    started, start = clock.now(), clock.monotonic()
+                    event = self._run_in_worker(run, run_time, release)
+                    _set_timing(event, started, start, clock)
+                    events.append(event)
             return events
         except BaseException as exc:  # noqa: BLE001 (returned, and reported by _run_ended)
             # Returned rather than raised: raised, gevent hands it to the hub

@@ -27,6 +27,7 @@ from greensched.events import (
     EVENT_EXECUTOR_ADDED,
     EVENT_EXECUTOR_REMOVED,
     EVENT_JOB_ADDED,
+    EVENT_JOB_CLAIM_LOST,
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MODIFIED,
     EVENT_JOB_REMOVED,
@@ -1248,6 +1249,8 @@ class BaseScheduler(metaclass=ABCMeta):
                     job,
                     job.id,
                 )
+                if self._listener_mask & EVENT_JOB_CLAIM_LOST:
+                    events.append(JobEvent(EVENT_JOB_CLAIM_LOST, job.id, jobstore_alias))
                 continue
             if executor is not None and run_times:
                 submit_due_job(executor, job, run_times, jobstore_alias, events)

@@ -388,6 +388,23 @@ def test_the_hub_keeps_running_during_a_cpu_bound_job(
     assert len(ticks) > 1
 
 
+def test_a_run_is_timed_on_the_schedulers_clock(
+    executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
+) -> None:
+    clock = pool_scheduler._clock
+    scheduled = clock.now()
+    clock.jump(0.5)
+    job = make_job(pool_scheduler, pooljobs.sleep_then_return, [0.3, "done"])
+    executor.submit_job(job, [scheduled])
+    gevent.sleep(0.1)  # the run has started, and takes 0.3 s in its worker
+    clock.jump(4)
+    wait_for(lambda: len(pool_scheduler.events) == 1, PATIENCE)
+    (event,) = pool_scheduler.events
+    assert event.retval == "done"
+    assert event.started == scheduled + timedelta(seconds=0.5)
+    assert event.duration == pytest.approx(4.0)
+
+
 # Pool options (executors of their own)
 
 

@@ -12,7 +12,14 @@ import gevent
 import gevent.event
 import pytest
 
-from greensched.events import EVENT_JOB_REMOVED, EVENT_JOB_SUBMITTED, JobEvent, SchedulerEvent
+from greensched.events import (
+    EVENT_ALL,
+    EVENT_JOB_CLAIM_LOST,
+    EVENT_JOB_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    SchedulerEvent,
+)
 from greensched.job import Job
 from greensched.jobstores.memory import MemoryJobStore
 from greensched.schedulers.gevent import GeventScheduler
@@ -104,6 +111,27 @@ def test_a_lost_claim_is_not_run_and_reported_in_the_log(
     assert [job_id for job_id, _ in executor.submitted] == ["mine"]
     assert job_codes(events) == [(EVENT_JOB_SUBMITTED, "mine")]
     assert "(id taken): another process took it over" in caplog.text
+
+
+def test_a_lost_claim_is_an_event_for_those_who_listen_for_it(
+    scheduler: RecordingScheduler,
+    store: ClaimingStore,
+    mock_clock: MockClock,
+    events: list[SchedulerEvent],
+) -> None:
+    lost: list[JobEvent] = []
+    scheduler.add_listener(lost.append, EVENT_JOB_CLAIM_LOST)
+    scheduler.add_job(noop, "interval", seconds=5, id="mine")
+    scheduler.add_job(noop, "interval", seconds=5, id="taken")
+    store.lose = {"taken"}
+    mock_clock.jump(5)
+    scheduler._process_jobs()
+    assert [(event.code, event.job_id, event.jobstore) for event in lost] == [
+        (EVENT_JOB_CLAIM_LOST, "taken", "default")
+    ]
+    # greensched's own code: a listener of EVENT_ALL (APScheduler's codes) does not get it
+    assert not EVENT_ALL & EVENT_JOB_CLAIM_LOST
+    assert all(event.code != EVENT_JOB_CLAIM_LOST for event in events)
 
 
 def test_a_lost_finished_job_is_neither_run_nor_reported_removed(
