@@ -148,6 +148,15 @@ class BaseJobStore(metaclass=ABCMeta):
         """Return a list of all jobs in this job store. The returned jobs are sorted by next
         run time (ascending), paused jobs last."""
 
+    def count_jobs(self) -> int:
+        """Return how many jobs this store holds, paused ones included. The default counts
+        :meth:`get_all_jobs`; the stores that come with greensched count without restoring
+        the jobs.
+
+        .. versionadded:: greensched 0.1
+        """
+        return len(self.get_all_jobs())
+
     @abstractmethod
     def add_job(self, job: Job) -> None:
         """Add the given job to this store.

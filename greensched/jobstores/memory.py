@@ -107,6 +107,10 @@ class MemoryJobStore(BaseJobStore):
         )
         return jobs
 
+    def count_jobs(self) -> int:
+        """Return how many jobs this store holds, paused ones included (O(1))."""
+        return len(self._entries)
+
     def add_job(self, job: Job) -> None:
         """Add a job, scheduled at its ``next_run_time`` (paused if that is ``None``).
 

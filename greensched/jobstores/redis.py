@@ -463,6 +463,11 @@ class RedisJobStore(SharedJobStore):
                 return utc_timestamp_to_datetime(score)
         return None
 
+    def count_jobs(self) -> int:
+        """Return how many jobs the jobs hash holds (``HLEN``), including any this process
+        cannot restore."""
+        return cast("int", self.redis.hlen(self.jobs_key))
+
     def get_all_jobs(self) -> list[Job]:
         """Return every job, by next run time (ascending), paused jobs last (by id)."""
         return sorted(self.iter_jobs(), key=_run_order)

@@ -513,6 +513,12 @@ class SQLAlchemyJobStore(SharedJobStore):
             self._transaction(lambda connection: connection.scalar(statement))
         )
 
+    def count_jobs(self) -> int:
+        """Return how many rows the table holds (one query), including any job this process
+        cannot restore."""
+        statement = select(func.count()).select_from(self.jobs_t)
+        return self._transaction(lambda connection: connection.execute(statement).scalar_one())
+
     def get_all_jobs(self) -> list[Job]:
         """Return all the jobs (see :meth:`iter_jobs`) as a list."""
         return list(self.iter_jobs())

@@ -320,6 +320,16 @@ def test_removed_id_can_be_added_again(store: MemoryJobStore, make_job: MakeJob)
     check_invariants(store)
 
 
+def test_count_jobs_counts_paused_jobs_too(store: MemoryJobStore, make_job: MakeJob) -> None:
+    assert store.count_jobs() == 0
+    store.add_job(make_job("a", at(1)))
+    store.add_job(make_job("b", None))
+    store.add_job(make_job("c", at(2)))
+    assert store.count_jobs() == 3
+    store.remove_job("c")
+    assert store.count_jobs() == 2
+
+
 def test_remove_all_jobs(store: MemoryJobStore, make_job: MakeJob) -> None:
     store.add_job(make_job("a", at(1)))
     store.add_job(make_job("b", None))

@@ -353,6 +353,18 @@ def test_all_jobs_by_next_run_time_ties_by_id_paused_last(
     assert ids(store.get_all_jobs()) == ["early", "tie-a", "tie-b", "late", "paused1", "paused2"]
 
 
+def test_count_jobs_counts_every_stored_job(
+    client: redis.Redis, store: RedisJobStore, make_job: MakeJob
+) -> None:
+    assert store.count_jobs() == 0
+    store.add_job(make_job("a", at(1)))
+    store.add_job(make_job("paused", None))
+    store_unrestorable(client, store, make_job, "broken", at(2))
+    assert store.count_jobs() == 3
+    store.remove_job("a")
+    assert store.count_jobs() == 2
+
+
 def test_all_jobs_are_fetched_in_chunks(
     store: RedisJobStore, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
 ) -> None:

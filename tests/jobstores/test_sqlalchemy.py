@@ -413,6 +413,18 @@ def test_an_unrestorable_job_is_logged_skipped_and_left_untouched(
     assert stored_rows(admin, table_names[0])["broken"] == broken_row
 
 
+def test_count_jobs_counts_every_row(
+    store: SQLAlchemyJobStore,
+    make_job: MakeJob,
+    broken_row: tuple[float | None, bytes, str | None],
+) -> None:
+    store.add_job(make_job("paused", None))
+    # "good", "broken" (unrestorable, still in the table) and "paused"
+    assert store.count_jobs() == 3
+    store.remove_job("paused")
+    assert store.count_jobs() == 2
+
+
 def test_an_unrestorable_job_found_while_claiming_is_not_claimed(
     store: SQLAlchemyJobStore,
     broken_row: tuple[float | None, bytes, str | None],
