@@ -2,6 +2,7 @@
 
     greensched run JOBS_FILE [--store URL] [--table NAME] [--executor TYPE]
                              [--poll-interval SECONDS] [--log-format text|json]
+                             [--metrics-port PORT [--metrics-addr ADDR]]
     greensched check JOBS_FILE [--count N]
     greensched jobs list [--json]                       # these take --store URL (or the
     greensched jobs show ID [--json]                    # GREENSCHED_STORE environment
@@ -72,6 +73,16 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command's argument parser (each command's handler is ``args.handler``)."""
     from greensched import __version__
@@ -136,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         metavar="SECONDS",
         help="look at a persistent store at least this often (default: 0.5)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://ADDR:PORT/metrics (0: any free port; needs "
+        "greensched[metrics])",
+    )
+    run.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the metrics are served on (default: 127.0.0.1, this host only)",
     )
     run.set_defaults(handler=_run)
     run.epilog = "The store defaults to an SQLite file next to JOBS_FILE (jobs.toml: jobs.sqlite)."

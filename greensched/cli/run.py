@@ -11,6 +11,9 @@ other ids are kept), and resumes it.
 Signals: SIGINT and SIGTERM shut down once running jobs end (a second one exits at once);
 SIGHUP reads the file again and upserts its jobs (a file that does not validate is logged and
 the jobs stay as they are).
+
+With ``--metrics-port``, the metrics of :mod:`greensched.metrics` are served over HTTP; the
+port is taken before the store is opened.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import os
 import pickle
 import signal
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +30,7 @@ import gevent
 from gevent.event import Event
 
 from greensched._clock import Clock, current_clock
-from greensched.cli.errors import EXIT_FAILURE, EXIT_OK, CommandError
+from greensched.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import JOB_OPTIONS, JobsFileError, JobsSource, load, reload
 from greensched.cli.output import RUN_FIELDS
 from greensched.cli.stores import STORE_ENV, describe_error, display_url, open_store, store_url
@@ -41,8 +44,8 @@ from greensched.events import (
 if TYPE_CHECKING:
     import argparse
 
-    from greensched.executors.base import BaseExecutor
     from greensched.job import Job
+    from greensched.metrics import SchedulerMetrics
     from greensched.schedulers.base import BaseScheduler
     from greensched.schedulers.gevent import GeventScheduler
 
@@ -63,52 +66,23 @@ class RunLog:
     """Logs one line per run at INFO: the job's id, its scheduled time, how late it started and
     how long it took (``outcome`` executed or failed), or how late it was found (``missed``).
 
-    A listener for ``EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED``; a run's start
-    is taken when the scheduler hands it to its executor (:meth:`watch`). The runs of one
-    submission (several missed run times of a job with ``coalesce = false``) run one after
-    the other and each is timed from the submission.
+    A listener for ``EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED``; the start and
+    duration of a run are those its executor measured (:class:`JobExecutionEvent` ``started``
+    and ``duration``).
 
-    :param clock: where the time is read
+    :param clock: where the time is read (for a missed run, found late now)
     """
 
     MASK = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        #: (job id, scheduled run time) -> (wall time, monotonic time) of the submission
-        self._starts: dict[tuple[str, datetime], tuple[datetime, float]] = {}
-
-    def watch(self, executor: BaseExecutor) -> None:
-        """Note when ``executor`` is given each run (before the run can start)."""
-        submit = executor.submit_job
-        starts = self._starts
-        clock = self._clock
-
-        def submit_job(job: Job, run_times: Sequence[datetime]) -> None:
-            started = (clock.now(), clock.monotonic())
-            keys = [(job.id, run_time) for run_time in run_times]
-            for key in keys:
-                starts[key] = started
-            try:
-                submit(job, run_times)
-            except BaseException:
-                for key in keys:
-                    starts.pop(key, None)
-                raise
-
-        executor.submit_job = submit_job  # type: ignore[method-assign]
 
     def __call__(self, event: JobExecutionEvent) -> None:
-        now = self._clock.now()
-        finished = self._clock.monotonic()
         scheduled = event.scheduled_run_time
-        start = self._starts.pop((event.job_id, scheduled), None)
-        duration: float | None = None
-        if event.code == EVENT_JOB_MISSED or start is None:
-            lateness = (now - scheduled).total_seconds()
-        else:
-            lateness = (start[0] - scheduled).total_seconds()
-            duration = finished - start[1]
+        started = event.started if event.started is not None else self._clock.now()
+        lateness = (started - scheduled).total_seconds()
+        duration = event.duration
         outcome = _OUTCOMES[event.code]
         fields: dict[str, Any] = {
             "event": "run",
@@ -298,6 +272,7 @@ def run_command(args: argparse.Namespace) -> int:
         logging.getLogger("greensched.executors").setLevel(logging.WARNING)
     source = load(args.jobs, executor=args.executor)
     scheduler = source.scheduler
+    metrics = None if args.metrics_port is None else _serve_metrics(scheduler, args)
 
     given = args.store or os.environ.get(STORE_ENV)
     if source.is_module and not given and "default" in scheduler._jobstores:
@@ -316,8 +291,6 @@ def run_command(args: argparse.Namespace) -> int:
         loop = scheduler.start(paused=True)
     except Exception as exc:  # noqa: BLE001 (an unreachable or unusable store)
         raise CommandError(f"cannot start on job store {where}: {describe_error(exc)}") from None
-    for executor in scheduler._executors.values():
-        run_log.watch(executor)
     try:
         sync_jobs(scheduler, source)
     except Exception as exc:  # noqa: BLE001 (a store failure)
@@ -332,4 +305,29 @@ def run_command(args: argparse.Namespace) -> int:
         os.getpid(),
     )
     scheduler.resume()
-    return _serve(scheduler, loop, source)
+    try:
+        return _serve(scheduler, loop, source)
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _serve_metrics(scheduler: GeventScheduler, args: argparse.Namespace) -> SchedulerMetrics:
+    """Attach Prometheus metrics to ``scheduler`` and serve them (``--metrics-port``), before
+    the store is opened.
+
+    :raises CommandError: if prometheus_client is missing, or the port cannot be listened on
+    """
+    try:
+        from greensched.metrics import SchedulerMetrics
+    except ImportError as exc:
+        raise CommandError(f"--metrics-port: {exc}", exit_code=EXIT_USAGE) from None
+    metrics = SchedulerMetrics(scheduler)
+    try:
+        metrics.serve(args.metrics_port, args.metrics_addr)
+    except OSError as exc:
+        metrics.close()
+        raise CommandError(
+            f"cannot serve metrics on {args.metrics_addr}:{args.metrics_port}: {exc}"
+        ) from None
+    return metrics

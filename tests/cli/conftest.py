@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +17,8 @@ import pytest
 
 from greensched._clock import using_clock
 from greensched.testing import MockClock
+from tests.cli.processes import PATIENCE, Run
 from tests.services import POSTGRESQL_URL, drop_store, require, unique_name
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -101,3 +100,20 @@ def write_jobs(path: Path, text: str) -> Path:
     """Write a jobs file (``text`` is dedented) and return its path."""
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def start_run(tmp_path: Path) -> Iterator[Callable[..., Run]]:
+    """Start ``greensched run``; processes left running are killed at teardown."""
+    runs: list[Run] = []
+
+    def start(jobs_file: Path, *options: str) -> Run:
+        run = Run(tmp_path, jobs_file, *options)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait(timeout=PATIENCE)

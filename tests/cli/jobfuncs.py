@@ -30,3 +30,9 @@ def needs_url(url: str) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+def fail(path: str) -> None:
+    """Record the run, then fail."""
+    _record(path, label="fail")
+    raise RuntimeError("this job always fails")

@@ -12,7 +12,8 @@ import pytest
 from greensched import __version__
 from greensched.cli import main
 from greensched.testing import MockClock
-from tests.cli.conftest import ROOT, Store, write_jobs
+from tests.cli.conftest import Store, write_jobs
+from tests.cli.processes import ROOT
 
 FUNC = "tests.cli.jobfuncs:record"
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -21,7 +19,6 @@ from greensched.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
-from greensched.executors.base import MaxInstancesReachedError
 from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
@@ -172,41 +169,23 @@ def test_jobs_added_elsewhere_and_jobs_dropped_from_the_file_are_kept(
 # One line per run
 
 
-class RecordingExecutor:
-    """Stands for an executor: records submissions, or refuses them."""
-
-    def __init__(self, refuse: bool = False) -> None:
-        self.refuse = refuse
-        self.submitted: list[tuple[str, Sequence[datetime]]] = []
-
-    def submit_job(self, job: Any, run_times: Sequence[datetime]) -> None:
-        if self.refuse:
-            raise MaxInstancesReachedError(job)
-        self.submitted.append((job.id, run_times))
-
-
 @pytest.fixture
 def run_log(mock_clock: MockClock, caplog: pytest.LogCaptureFixture) -> RunLog:
     caplog.set_level(logging.INFO, "greensched.run")
     return RunLog(mock_clock)
 
 
-def submit(run_log: RunLog, scheduled: datetime, refuse: bool = False) -> RecordingExecutor:
-    executor = RecordingExecutor(refuse)
-    run_log.watch(executor)  # type: ignore[arg-type]
-    executor.submit_job(SimpleNamespace(id="a", max_instances=1), [scheduled])
-    return executor
-
-
 def test_a_run_is_logged_with_its_lateness_and_duration(
     run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     scheduled = mock_clock.now()
-    mock_clock.jump(0.25)
-    executor = submit(run_log, scheduled)
-    assert executor.submitted == [("a", [scheduled])]
-    mock_clock.jump(1.5)
-    run_log(JobExecutionEvent(EVENT_JOB_EXECUTED, "a", "default", scheduled))
+    started = scheduled + timedelta(seconds=0.25)
+    mock_clock.jump(9)  # the line gives the run's own times, not the time it is logged at
+    run_log(
+        JobExecutionEvent(
+            EVENT_JOB_EXECUTED, "a", "default", scheduled, started=started, duration=1.5
+        )
+    )
     (record,) = caplog.records
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
@@ -226,10 +205,18 @@ def test_a_failed_run_is_logged_with_its_error(
     run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     scheduled = mock_clock.now()
-    submit(run_log, scheduled)
-    mock_clock.jump(2)
     error = ZeroDivisionError("division by zero")
-    run_log(JobExecutionEvent(EVENT_JOB_ERROR, "a", "default", scheduled, exception=error))
+    run_log(
+        JobExecutionEvent(
+            EVENT_JOB_ERROR,
+            "a",
+            "default",
+            scheduled,
+            exception=error,
+            started=scheduled,
+            duration=2.0,
+        )
+    )
     (record,) = caplog.records
     assert record.getMessage() == (
         "Job 'a' failed: scheduled 2024-06-03 12:00:00.000+02:00, 0.000 s late, took 2.000 s: "
@@ -243,7 +230,6 @@ def test_a_missed_run_is_logged_with_its_lateness(
     run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     scheduled = mock_clock.now()
-    submit(run_log, scheduled)
     mock_clock.jump(3)
     run_log(JobExecutionEvent(EVENT_JOB_MISSED, "a", "default", scheduled))
     (record,) = caplog.records
@@ -257,12 +243,11 @@ def test_a_missed_run_is_logged_with_its_lateness(
     )
 
 
-def test_a_refused_submission_leaves_no_start_behind(
+def test_a_run_its_executor_did_not_time_is_late_until_reported(
     run_log: RunLog, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A third-party executor may not fill in started/duration
     scheduled = mock_clock.now()
-    with pytest.raises(MaxInstancesReachedError):
-        submit(run_log, scheduled, refuse=True)
     mock_clock.jump(1)
     run_log(JobExecutionEvent(EVENT_JOB_EXECUTED, "a", "default", scheduled))
     assert caplog.messages == [
