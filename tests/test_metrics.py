@@ -135,11 +135,13 @@ def test_duration_lateness_and_loop_lag(
     assert value(registry, "greensched_loop_lag_seconds") == 0
     advance(clock, 10.4)  # found 0.4 s late by the loop
     assert value(registry, "greensched_loop_lag_seconds") == pytest.approx(0.4)
-    assert value(registry, "greensched_run_duration_seconds_count", job="quick") == 1
-    assert value(registry, "greensched_run_duration_seconds_sum", job="quick") == 0
-    assert value(registry, "greensched_run_duration_seconds_sum", job="slow") == 1.5
-    assert value(registry, "greensched_run_duration_seconds_bucket", job="slow", le="1.0") == 0
-    assert value(registry, "greensched_run_duration_seconds_bucket", job="slow", le="5.0") == 1
+    assert value(registry, "greensched_run_duration_seconds_count") == 2
+    assert value(registry, "greensched_run_duration_seconds_sum") == 1.5
+    assert value(registry, "greensched_run_duration_seconds_bucket", le="0.001") == 1  # quick
+    assert value(registry, "greensched_run_duration_seconds_bucket", le="1.0") == 1
+    assert value(registry, "greensched_run_duration_seconds_bucket", le="5.0") == 2  # slow
+    assert value(registry, "greensched_run_seconds_total", job="quick") == 0
+    assert value(registry, "greensched_run_seconds_total", job="slow") == 1.5
     # both started 0.4 s late (each run is a greenlet of its own)
     assert value(registry, "greensched_run_lateness_seconds_count") == 2
     assert value(registry, "greensched_run_lateness_seconds_sum") == pytest.approx(0.8)
