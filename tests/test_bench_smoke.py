@@ -112,3 +112,35 @@ def test_the_notes_of_an_earlier_report_are_kept(run: tuple[dict[str, Any], str]
     report = run[1]
     assert "stale tables" not in report
     assert report.endswith(f"{NOTES_MARKER}\nour notes\n")
+
+
+def test_the_metrics_benchmark_drains_both_bursts_for_every_variant(tmp_path: Path) -> None:
+    """``bench/bench_metrics.py``: each implementation with and without metrics."""
+    figures_path = tmp_path / "figures.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_metrics.py"),
+            f"--sizes={BURST}",
+            f"--json={figures_path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(figures_path.read_text())
+    assert sorted((f["implementation"], f["variant"]) for f in figures) == [
+        ("apscheduler", "bare"),
+        ("apscheduler", "metrics"),
+        ("greensched", "bare"),
+        ("greensched", "metrics"),
+    ]
+    for run in figures:
+        assert run["executed"] == 2 * BURST
+        assert run["cpu_us_per_run_new_ids"] > 0
+        assert run["cpu_us_per_run_known_ids"] > 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith(f"| {BURST} |")]
+    assert [row.split(" | ")[1] for row in rows] == ["new", "known"]
