@@ -1145,11 +1145,10 @@ class BaseScheduler(metaclass=ABCMeta):
         # is wrong across a DST change, and floats are cheaper
         now_timestamp = now.timestamp()
         next_wakeup: float | None = None
-        events: list[SchedulerEvent] = []
 
         with self._jobstores_lock:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
-                if not self._process_jobstore(jobstore_alias, jobstore, now, events):
+                if not self._process_jobstore(jobstore_alias, jobstore, now):
                     wakeup: float | None = now_timestamp + self.jobstore_retry_interval
                 else:
                     try:
@@ -1175,9 +1174,6 @@ class BaseScheduler(metaclass=ABCMeta):
                 if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
                     next_wakeup = wakeup
 
-        for event in events:
-            self._dispatch_event(event)
-
         if self.state == STATE_PAUSED:
             logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
@@ -1198,9 +1194,12 @@ class BaseScheduler(metaclass=ABCMeta):
         jobstore_alias: str,
         jobstore: BaseJobStore,
         now: datetime,
-        events: list[SchedulerEvent],
     ) -> bool:
-        """Run one store's due jobs; return ``False`` if the store failed (retry it later)."""
+        """Run one store's due jobs; return ``False`` if the store failed (retry it later).
+
+        Each event is dispatched where it happens, before anything can yield to the hub (the
+        next store's I/O does): a run reports its end only after its ``EVENT_JOB_SUBMITTED``.
+        """
         if self.state == STATE_STOPPED:
             return True  # shut down while this round waited for the lock
         try:
@@ -1250,14 +1249,14 @@ class BaseScheduler(metaclass=ABCMeta):
                     job.id,
                 )
                 if self._listener_mask & EVENT_JOB_CLAIM_LOST:
-                    events.append(JobEvent(EVENT_JOB_CLAIM_LOST, job.id, jobstore_alias))
+                    self._dispatch_event(JobEvent(EVENT_JOB_CLAIM_LOST, job.id, jobstore_alias))
                 continue
             if executor is not None and run_times:
-                submit_due_job(executor, job, run_times, jobstore_alias, events)
+                submit_due_job(executor, job, run_times, jobstore_alias)
             if finished:
                 self._logger.info("Removed job %s", job.id)
                 if self._listener_mask & EVENT_JOB_REMOVED:
-                    events.append(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
+                    self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
         return True
 
     def _plan_due_job(self, job: Job, now: datetime) -> _DueRun:
@@ -1290,9 +1289,8 @@ class BaseScheduler(metaclass=ABCMeta):
         job: Job,
         run_times: list[datetime],
         jobstore_alias: str,
-        events: list[SchedulerEvent],
     ) -> None:
-        """Submit a due job's runs; its events are appended to ``events``."""
+        """Submit a due job's runs and dispatch the event of the submission."""
         try:
             executor.submit_job(job, run_times)
         except MaxInstancesReachedError:
@@ -1302,13 +1300,13 @@ class BaseScheduler(metaclass=ABCMeta):
                 job.max_instances,
             )
             if self._listener_mask & EVENT_JOB_MAX_INSTANCES:
-                events.append(
+                self._dispatch_event(
                     JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
                 )
         except Exception:
             self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
         else:
             if self._listener_mask & EVENT_JOB_SUBMITTED:
-                events.append(
+                self._dispatch_event(
                     JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
                 )

@@ -6,7 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import gevent
 
-from greensched.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, SchedulerEvent
+from greensched.events import (
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    SchedulerEvent,
+)
+from greensched.jobstores.memory import MemoryJobStore
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 
@@ -62,3 +68,28 @@ def test_shutdown_unsubscribes_from_the_clock() -> None:
     scheduler.start()
     scheduler.shutdown()
     assert clock._listeners == []
+
+
+class YieldingStore(MemoryJobStore):
+    """A memory store that yields to the hub whenever it is asked for its next run time, as a
+    store doing I/O does."""
+
+    def get_next_run_time(self) -> datetime | None:
+        gevent.sleep(0)
+        return super().get_next_run_time()
+
+
+def test_a_run_reports_after_its_submission_when_the_store_yields() -> None:
+    clock = MockClock(datetime(2024, 6, 3, tzinfo=timezone.utc))
+    scheduler = GeventScheduler(
+        clock=clock, timezone="UTC", jobstores={"default": YieldingStore()}
+    )
+    events: list[SchedulerEvent] = []
+    scheduler.add_listener(events.append, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED)
+    scheduler.add_job(report, "interval", seconds=1, args=[clock], id="tick")
+    scheduler.start()
+    for _ in range(3):
+        clock.jump(1)
+        settle()
+    scheduler.shutdown()
+    assert [event.code for event in events] == [EVENT_JOB_SUBMITTED, EVENT_JOB_EXECUTED] * 3
