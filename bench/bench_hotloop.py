@@ -287,6 +287,23 @@ def child_interval(
     return figures_out
 
 
+def add_burst(scheduler: Any, fire: Any, size: int) -> None:
+    """Add ``size`` date jobs calling ``fire``, all due now, with no misfire limit."""
+    due = datetime.fromtimestamp(round(time.time(), 6), timezone.utc)
+    for index in range(size):
+        scheduler.add_job(fire, "date", run_date=due, id=f"{index:07d}", misfire_grace_time=None)
+
+
+def wait_for_runs(figures: Figures, target: int, window: Window) -> None:
+    """Let the hub run until ``figures.runs`` reaches ``target``, at most
+    :data:`BURST_PATIENCE` seconds after the window opened."""
+    import gevent
+
+    deadline = window.wall + BURST_PATIENCE
+    while figures.runs < target and time.time() < deadline:
+        gevent.sleep(0.01)
+
+
 def child_burst(implementation: str, size: int, profile: str | None) -> dict[str, Any]:
     """Scenario 2, with the fairness probe: see the module docstring."""
     import gc
@@ -303,9 +320,7 @@ def child_burst(implementation: str, size: int, profile: str | None) -> dict[str
 
     setup_started = wall()
     scheduler.start(paused=True)
-    due = datetime.fromtimestamp(round(setup_started, 6), timezone.utc)
-    for index in range(size):
-        scheduler.add_job(fire, "date", run_date=due, id=f"{index:07d}", misfire_grace_time=None)
+    add_burst(scheduler, fire, size)
     setup_seconds = wall() - setup_started
     gc.collect()
     start_probe(figures)
@@ -314,9 +329,7 @@ def child_burst(implementation: str, size: int, profile: str | None) -> dict[str
     figures.probing = True
     window = Window(figures, profile)
     scheduler.resume()
-    deadline = window.wall + BURST_PATIENCE
-    while figures.runs < size and wall() < deadline:
-        gevent.sleep(0.01)
+    wait_for_runs(figures, size, window)
     usage = window.close()
     figures.probing = False
     executed = figures.runs

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench_hotloop import BURST_PATIENCE, Figures, Window, setup_child
+from bench_hotloop import BURST_PATIENCE, Figures, Window, add_burst, setup_child, wait_for_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLEMENTATIONS = ("greensched", "apscheduler")
@@ -86,8 +86,6 @@ def child(implementation: str, variant: str, size: int) -> dict[str, Any]:
     """One drained burst (see the module docstring); return its figures."""
     import gc
 
-    import gevent
-
     scheduler, warnings = setup_child(implementation)
     if variant == "metrics":
         if implementation == "greensched":
@@ -108,18 +106,12 @@ def child(implementation: str, variant: str, size: int) -> dict[str, Any]:
     def burst() -> dict[str, Any]:
         """Add the jobs while paused, resume, wait for every run; the CPU figures."""
         scheduler.pause()
-        due = datetime.fromtimestamp(round(wall(), 6), timezone.utc)
-        for index in range(size):
-            scheduler.add_job(
-                fire, "date", run_date=due, id=f"{index:07d}", misfire_grace_time=None
-            )
+        add_burst(scheduler, fire, size)
         gc.collect()
         target = figures.runs + size
         window = Window(figures, None)
         scheduler.resume()
-        deadline = window.wall + BURST_PATIENCE
-        while figures.runs < target and wall() < deadline:
-            gevent.sleep(0.01)
+        wait_for_runs(figures, target, window)
         usage = window.close()
         usage["executed"] = size - (target - figures.runs)
         return usage

@@ -33,25 +33,27 @@ The metrics (``job`` is a job's id, ``jobstore`` a job store's alias):
     Due runs of a shared store that this scheduler did not start because another process
     took them over, or the job changed meanwhile (``EVENT_JOB_CLAIM_LOST``).
 
+The listener keeps plain numbers, turned into metrics when they are scraped: counting a run
+costs a few dictionary updates, not the locks of prometheus_client's metric objects
+(``bench/bench_metrics.py`` measures what metrics cost per run).
+
 .. versionadded:: greensched 0.1
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 try:
-    from prometheus_client import (
-        REGISTRY,
-        CollectorRegistry,
-        Counter,
-        Gauge,
-        Histogram,
-        make_wsgi_app,
+    from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
     )
-    from prometheus_client.core import GaugeMetricFamily
 except ImportError as exc:
     raise ImportError(
         "greensched.metrics requires prometheus_client installed "
@@ -82,41 +84,10 @@ logger = logging.getLogger("greensched.metrics")
 
 #: Bucket bounds (seconds) of ``greensched_run_duration_seconds``: jobs run from milliseconds
 #: to an hour.
-DURATION_BUCKETS = (
-    0.001,
-    0.005,
-    0.01,
-    0.05,
-    0.1,
-    0.5,
-    1.0,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    300.0,
-    900.0,
-    3600.0,
-)
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 #: Bucket bounds (seconds) of ``greensched_run_lateness_seconds``: a loop that keeps up starts
 #: runs within milliseconds.
-LATENESS_BUCKETS = (
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-)
+LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 _OUTCOMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "failed", EVENT_JOB_MISSED: "missed"}
 _MASK = (
@@ -129,24 +100,92 @@ _MASK = (
 )
 
 
-class _JobsCollector:
-    """``greensched_jobs{jobstore}``: the scheduler's stores counted at each scrape."""
+class _Histogram:
+    """The observations of a histogram: a count per bucket (the last one: above every bound)
+    and their sum."""
 
-    _NAME = "greensched_jobs"
-    _HELP = "Jobs in each job store, paused ones included (counted at scrape time)."
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = list(bounds)
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
 
-    def __init__(self, scheduler: BaseScheduler) -> None:
-        self._scheduler = scheduler
+    def observe(self, value: float) -> None:
+        # the first bound >= value: Prometheus buckets count the values less than or equal
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
 
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        """The metric's name (so that registering it does not count the jobs)."""
-        yield GaugeMetricFamily(self._NAME, self._HELP, labels=["jobstore"])
+    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
+        """The histogram as Prometheus shows it: cumulative buckets up to ``+Inf``."""
+        buckets = []
+        total = 0
+        for bound, count in zip([*self.bounds, float("inf")], list(self.counts)):
+            total += count
+            buckets.append((_bound_text(bound), total))
+        return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=self.sum)
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Count the jobs of each store of a started scheduler; a store that fails is logged
-        and left out of this scrape."""
-        family = GaugeMetricFamily(self._NAME, self._HELP, labels=["jobstore"])
-        scheduler = self._scheduler
+
+def _bound_text(bound: float) -> str:
+    """A bucket bound as Prometheus writes it (``1.0``, ``0.005``, ``+Inf``)."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+class _Collector:
+    """Turns the numbers a :class:`SchedulerMetrics` keeps into metrics, at each scrape."""
+
+    _RUNS = ("greensched_runs", "Run times of each job by outcome.")
+    _DURATION = ("greensched_run_duration_seconds", "How long runs took, failed runs included.")
+    _RUN_SECONDS = ("greensched_run_seconds", "Seconds spent running each job.")
+    _LATENESS = (
+        "greensched_run_lateness_seconds",
+        "How long after its scheduled time each run started.",
+    )
+    _LOOP_LAG = (
+        "greensched_loop_lag_seconds",
+        "How late the latest run was submitted: submission time less scheduled time.",
+    )
+    _JOBS = ("greensched_jobs", "Jobs in each job store, paused ones included.")
+    _CLAIMS_LOST = (
+        "greensched_claims_lost",
+        "Due runs not started: another process took them over, or the job changed.",
+    )
+
+    def __init__(self, metrics: SchedulerMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> Iterator[Any]:
+        """The metrics' names (so that registering this does not collect)."""
+        yield CounterMetricFamily(*self._RUNS, labels=["job", "outcome"])
+        yield HistogramMetricFamily(*self._DURATION)
+        yield CounterMetricFamily(*self._RUN_SECONDS, labels=["job"])
+        yield HistogramMetricFamily(*self._LATENESS)
+        yield GaugeMetricFamily(*self._LOOP_LAG)
+        yield GaugeMetricFamily(*self._JOBS, labels=["jobstore"])
+        yield CounterMetricFamily(*self._CLAIMS_LOST, labels=["jobstore"])
+
+    def collect(self) -> Iterator[Any]:
+        """The metrics now."""
+        metrics = self._metrics
+        runs = CounterMetricFamily(*self._RUNS, labels=["job", "outcome"])
+        for (job_id, outcome), count in dict(metrics._runs).items():
+            runs.add_metric([job_id, outcome], count)
+        yield runs
+        yield metrics._duration.family(*self._DURATION)
+        run_seconds = CounterMetricFamily(*self._RUN_SECONDS, labels=["job"])
+        for job_id, seconds in dict(metrics._run_seconds).items():
+            run_seconds.add_metric([job_id], seconds)
+        yield run_seconds
+        yield metrics._lateness.family(*self._LATENESS)
+        yield GaugeMetricFamily(*self._LOOP_LAG, value=metrics._loop_lag)
+        yield self._jobs(metrics._scheduler)
+        claims_lost = CounterMetricFamily(*self._CLAIMS_LOST, labels=["jobstore"])
+        for alias, count in dict(metrics._claims_lost).items():
+            claims_lost.add_metric([alias], count)
+        yield claims_lost
+
+    def _jobs(self, scheduler: BaseScheduler) -> GaugeMetricFamily:
+        """The jobs of each store of a started scheduler; a store that fails is logged and
+        left out of this scrape."""
+        family = GaugeMetricFamily(*self._JOBS, labels=["jobstore"])
         if scheduler.state != STATE_STOPPED:
             for alias, store in tuple(scheduler._jobstores.items()):
                 try:
@@ -155,12 +194,12 @@ class _JobsCollector:
                     logger.warning("Cannot count the jobs of job store %r: %s", alias, exc)
                     continue
                 family.add_metric([alias], count)
-        yield family
+        return family
 
 
 class SchedulerMetrics:
     """Prometheus metrics of ``scheduler`` (listed in the module's docstring): a listener of its
-    job events, and collectors registered on ``registry``.
+    job events, and a collector registered on ``registry``.
 
     Attach it before or after the scheduler starts; :meth:`close` detaches it.
 
@@ -172,7 +211,8 @@ class SchedulerMetrics:
         :class:`~prometheus_client.CollectorRegistry`)
 
     .. note:: Listening for run events has a cost: the executors then make an event for every
-       run and time it. At tens of thousands of runs a second this is measurable.
+       run and time it, and this listener counts it (a few microseconds a run, more for the
+       first run of a job).
     """
 
     def __init__(self, scheduler: BaseScheduler, registry: CollectorRegistry = REGISTRY) -> None:
@@ -181,111 +221,51 @@ class SchedulerMetrics:
         self._clock = scheduler._clock
         self._server: WSGIServer | None = None
         self._closed = False
-        self._run_children: dict[tuple[str, str], Any] = {}
-        self._seconds_children: dict[str, Any] = {}
-        self._runs = Counter(
-            "greensched_runs",
-            "Run times of each job by outcome: submitted, executed, failed, missed, "
-            "max_instances.",
-            ["job", "outcome"],
-            registry=None,
-        )
-        self._duration = Histogram(
-            "greensched_run_duration_seconds",
-            "How long runs took, failed runs included.",
-            buckets=DURATION_BUCKETS,
-            registry=None,
-        )
-        self._run_seconds = Counter(
-            "greensched_run_seconds",
-            "Seconds spent running each job, failed runs included.",
-            ["job"],
-            registry=None,
-        )
-        self._lateness = Histogram(
-            "greensched_run_lateness_seconds",
-            "How long after its scheduled time each run started.",
-            buckets=LATENESS_BUCKETS,
-            registry=None,
-        )
-        self._loop_lag = Gauge(
-            "greensched_loop_lag_seconds",
-            "How late the latest run was submitted: submission time less scheduled time.",
-            registry=None,
-        )
-        self._claims_lost = Counter(
-            "greensched_claims_lost",
-            "Due runs not started because another process took them over, or the job "
-            "changed meanwhile.",
-            ["jobstore"],
-            registry=None,
-        )
-        self._collectors: list[Any] = [
-            self._runs,
-            self._duration,
-            self._run_seconds,
-            self._lateness,
-            self._loop_lag,
-            self._claims_lost,
-            _JobsCollector(scheduler),
-        ]
-        self._register()
-        scheduler.add_listener(self._on_event, _MASK)
-
-    def _register(self) -> None:
-        """Register every collector, or none."""
-        registered: list[Any] = []
+        self._runs: dict[tuple[str, str], int] = {}
+        self._run_seconds: dict[str, float] = {}
+        self._duration = _Histogram(DURATION_BUCKETS)
+        self._lateness = _Histogram(LATENESS_BUCKETS)
+        self._loop_lag = 0.0
+        self._claims_lost: dict[str, int] = {}
+        self._collector = _Collector(self)
         try:
-            for collector in self._collectors:
-                self._registry.register(collector)
-                registered.append(collector)
+            registry.register(self._collector)
         except ValueError as exc:
-            for collector in registered:
-                self._registry.unregister(collector)
             raise ValueError(
                 f"registry must not hold greensched metrics already (one SchedulerMetrics per "
-                f"registry), got: {self._registry!r} ({exc})"
+                f"registry), got: {registry!r} ({exc})"
             ) from None
-
-    def _runs_of(self, job_id: str, outcome: str) -> Any:
-        """The ``greensched_runs_total`` child of a job and outcome (kept: looking a child up
-        through ``labels()`` validates the labels each time)."""
-        key = (job_id, outcome)
-        child = self._run_children.get(key)
-        if child is None:
-            child = self._run_children[key] = self._runs.labels(job_id, outcome)
-        return child
+        scheduler.add_listener(self._on_event, _MASK)
 
     def _on_event(self, event: JobEvent) -> None:
         """The listener: count the event."""
         code = event.code
-        if code == EVENT_JOB_SUBMITTED or code == EVENT_JOB_MAX_INSTANCES:
-            assert isinstance(event, JobSubmissionEvent)
-            times = event.scheduled_run_times
-            if code == EVENT_JOB_MAX_INSTANCES:
-                self._runs_of(event.job_id, "max_instances").inc(len(times))
-                return
-            self._runs_of(event.job_id, "submitted").inc(len(times))
-            if times:
-                lag = (self._clock.now() - max(times)).total_seconds()
-                self._loop_lag.set(max(lag, 0.0))
-        elif code == EVENT_JOB_CLAIM_LOST:
-            self._claims_lost.labels(event.jobstore or "").inc()
-        else:
+        runs = self._runs
+        if code == EVENT_JOB_EXECUTED or code == EVENT_JOB_ERROR or code == EVENT_JOB_MISSED:
             assert isinstance(event, JobExecutionEvent)
-            self._runs_of(event.job_id, _OUTCOMES[code]).inc()
-            if event.started is not None:
-                lateness = (event.started - event.scheduled_run_time).total_seconds()
-                self._lateness.observe(max(lateness, 0.0))
+            key = (event.job_id, _OUTCOMES[code])
+            runs[key] = runs.get(key, 0) + 1
+            started = event.started
+            if started is not None:
+                lateness = (started - event.scheduled_run_time).total_seconds()
+                self._lateness.observe(max(0.0, lateness))
             duration = event.duration
             if duration is not None:
                 self._duration.observe(duration)
-                seconds = self._seconds_children.get(event.job_id)
-                if seconds is None:
-                    seconds = self._seconds_children[event.job_id] = self._run_seconds.labels(
-                        event.job_id
-                    )
-                seconds.inc(duration)
+                seconds = self._run_seconds
+                seconds[event.job_id] = seconds.get(event.job_id, 0.0) + duration
+        elif code == EVENT_JOB_SUBMITTED or code == EVENT_JOB_MAX_INSTANCES:
+            assert isinstance(event, JobSubmissionEvent)
+            times = event.scheduled_run_times
+            outcome = "submitted" if code == EVENT_JOB_SUBMITTED else "max_instances"
+            key = (event.job_id, outcome)
+            runs[key] = runs.get(key, 0) + len(times)
+            if code == EVENT_JOB_SUBMITTED and times:
+                lag = (self._clock.now() - max(times)).total_seconds()
+                self._loop_lag = max(0.0, lag)
+        elif code == EVENT_JOB_CLAIM_LOST:
+            alias = event.jobstore or ""
+            self._claims_lost[alias] = self._claims_lost.get(alias, 0) + 1
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve the registry's metrics over HTTP at ``http://ADDR:PORT/metrics`` (any path
@@ -331,5 +311,4 @@ class SchedulerMetrics:
             self._server.stop()
             self._server = None
         self._scheduler.remove_listener(self._on_event)
-        for collector in self._collectors:
-            self._registry.unregister(collector)
+        self._registry.unregister(self._collector)
