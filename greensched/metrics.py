@@ -6,7 +6,7 @@
 
     from greensched.metrics import SchedulerMetrics
 
-    metrics = SchedulerMetrics(scheduler)  # a listener, and collectors on prometheus_client's REGISTRY
+    metrics = SchedulerMetrics(scheduler)  # a listener, and a collector on prometheus_client's REGISTRY
     metrics.serve(9100)                    # optional: http://127.0.0.1:9100/metrics
 
 The metrics (``job`` is a job's id, ``jobstore`` a job store's alias):
@@ -206,6 +206,9 @@ class SchedulerMetrics:
     :param scheduler: the scheduler to observe
     :param registry: where the metrics are registered (prometheus_client's default
         ``REGISTRY``: served by :meth:`serve` and by any exporter of the process)
+    :param per_job: ``False``: the ``job`` label of every run is ``*``, for a program that
+        makes many jobs of unique ids (one-off jobs named after what they fetch, say): each id
+        is a series of its own, kept for the life of the process (keyword-only)
     :raises ValueError: if ``registry`` already has metrics of these names (one
         :class:`SchedulerMetrics` per registry: give each scheduler of a process its own
         :class:`~prometheus_client.CollectorRegistry`)
@@ -215,8 +218,15 @@ class SchedulerMetrics:
        first run of a job).
     """
 
-    def __init__(self, scheduler: BaseScheduler, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        scheduler: BaseScheduler,
+        registry: CollectorRegistry = REGISTRY,
+        *,
+        per_job: bool = True,
+    ) -> None:
         self._scheduler = scheduler
+        self._per_job = per_job
         self._registry = registry
         self._clock = scheduler._clock
         self._server: WSGIServer | None = None
@@ -241,9 +251,10 @@ class SchedulerMetrics:
         """The listener: count the event."""
         code = event.code
         runs = self._runs
+        job_id = event.job_id if self._per_job else "*"
         if code == EVENT_JOB_EXECUTED or code == EVENT_JOB_ERROR or code == EVENT_JOB_MISSED:
             assert isinstance(event, JobExecutionEvent)
-            key = (event.job_id, _OUTCOMES[code])
+            key = (job_id, _OUTCOMES[code])
             runs[key] = runs.get(key, 0) + 1
             started = event.started
             if started is not None:
@@ -253,12 +264,12 @@ class SchedulerMetrics:
             if duration is not None:
                 self._duration.observe(duration)
                 seconds = self._run_seconds
-                seconds[event.job_id] = seconds.get(event.job_id, 0.0) + duration
+                seconds[job_id] = seconds.get(job_id, 0.0) + duration
         elif code == EVENT_JOB_SUBMITTED or code == EVENT_JOB_MAX_INSTANCES:
             assert isinstance(event, JobSubmissionEvent)
             times = event.scheduled_run_times
             outcome = "submitted" if code == EVENT_JOB_SUBMITTED else "max_instances"
-            key = (event.job_id, outcome)
+            key = (job_id, outcome)
             runs[key] = runs.get(key, 0) + len(times)
             if code == EVENT_JOB_SUBMITTED and times:
                 lag = (self._clock.now() - max(times)).total_seconds()

@@ -293,3 +293,18 @@ def test_without_prometheus_client_the_import_says_what_to_install(
     monkeypatch.delitem(sys.modules, "greensched.metrics")
     with pytest.raises(ImportError, match=r"pip install 'greensched\[metrics\]'"):
         importlib.import_module("greensched.metrics")
+
+
+def test_per_job_false_counts_every_job_under_one_label(
+    scheduler: GeventScheduler, registry: CollectorRegistry
+) -> None:
+    metrics = SchedulerMetrics(scheduler, registry, per_job=False)
+    for index in range(3):
+        scheduler.add_job(succeed, "date", run_date=START, id=f"fetch-{index}")
+    scheduler.start()
+    gevent.idle()
+    assert runs(registry, "*", "submitted") == 3
+    assert runs(registry, "*", "executed") == 3
+    assert value(registry, "greensched_run_seconds_total", job="*") == 0
+    assert runs(registry, "fetch-0", "executed") is None
+    metrics.close()
