@@ -316,13 +316,15 @@ def _serve_metrics(scheduler: GeventScheduler, args: argparse.Namespace) -> Sche
     """Attach Prometheus metrics to ``scheduler`` and serve them (``--metrics-port``), before
     the store is opened.
 
-    :raises CommandError: if prometheus_client is missing, or the port cannot be listened on
+    :raises CommandError: if prometheus_client is missing, the scheduler's module registered
+        greensched metrics already, or the port cannot be listened on
     """
     try:
         from greensched.metrics import SchedulerMetrics
-    except ImportError as exc:
+
+        metrics = SchedulerMetrics(scheduler)
+    except (ImportError, ValueError) as exc:
         raise CommandError(f"--metrics-port: {exc}", exit_code=EXIT_USAGE) from None
-    metrics = SchedulerMetrics(scheduler)
     try:
         metrics.serve(args.metrics_port, args.metrics_addr)
     except OSError as exc:

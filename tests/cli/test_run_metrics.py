@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli.conftest import Store, write_jobs
+from tests.cli.conftest import Store, sqlite_store, write_jobs
 from tests.cli.processes import PATIENCE, ROOT, Run, greensched, toml
 
 pytestmark = pytest.mark.slow
@@ -136,3 +136,17 @@ def test_without_prometheus_client_it_says_what_to_install(sqlite: Store, tmp_pa
         "installed (pip install 'greensched[metrics]')\n"
     )
     assert not sqlite.has_table()
+
+
+def test_a_module_that_attached_metrics_already_is_a_usage_error(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    result = greensched(
+        "run", "tests.cli.measured:scheduler", *store.args(), "--metrics-port", "0"
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(
+        "greensched: error: --metrics-port: registry must not hold greensched metrics already "
+        "(one SchedulerMetrics per registry), got: <prometheus_client.registry.CollectorRegistry"
+    )
+    assert result.stderr.count("\n") == 1
+    assert not store.has_table()
