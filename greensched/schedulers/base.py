@@ -149,7 +149,8 @@ class BaseScheduler(metaclass=ABCMeta):
         self._listeners: list[tuple[Callable[[Any], Any], int]] = []
         self._listeners_lock = self._create_lock()
         self._listener_mask = 0
-        self._pending_jobs: list[_Pending] = []
+        #: jobs added before start(), by (id, job store alias), in the order they were added
+        self._pending_jobs: dict[tuple[str, str], _Pending] = {}
         self._clock: Clock = SYSTEM_CLOCK
         self.state = STATE_STOPPED
         self.configure(gconfig, **options)
@@ -222,7 +223,7 @@ class BaseScheduler(metaclass=ABCMeta):
 
         started_executors: list[BaseExecutor] = []
         started_stores: list[BaseJobStore] = []
-        pending: list[_Pending] = []
+        pending: dict[tuple[str, str], _Pending] = {}
         try:
             with self._executors_lock:
                 for alias, executor in self._executors.items():
@@ -233,15 +234,15 @@ class BaseScheduler(metaclass=ABCMeta):
                     store.start(self, alias)
                     started_stores.append(store)
                 self._check_pending_ids_in_stores()
-                pending, self._pending_jobs = self._pending_jobs, []
+                pending, self._pending_jobs = self._pending_jobs, {}
                 self.state = STATE_PAUSED if paused else STATE_RUNNING
-                for job, jobstore_alias, replace_existing in pending:
+                for job, jobstore_alias, replace_existing in pending.values():
                     self._real_add_job(job, jobstore_alias, replace_existing)
         except BaseException:
             self.state = STATE_STOPPED
             if pending:  # the jobs stay pending, for the next start()
-                self._pending_jobs = pending + self._pending_jobs
-                for job, _, _ in pending:
+                self._pending_jobs = {**pending, **self._pending_jobs}
+                for job, _, _ in pending.values():
                     job._jobstore_alias = None
             for executor in started_executors:
                 executor.shutdown(wait=False)
@@ -664,7 +665,11 @@ class BaseScheduler(metaclass=ABCMeta):
             )
         with self._jobstores_lock:
             if self.state == STATE_STOPPED:
-                return [job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)]
+                return [
+                    job
+                    for job, alias, _ in self._pending_jobs.values()
+                    if jobstore in (None, alias)
+                ]
             jobs: list[Job] = []
             for alias, store in self._jobstores.items():
                 if jobstore in (None, alias):
@@ -701,9 +706,11 @@ class BaseScheduler(metaclass=ABCMeta):
         """
         with self._jobstores_lock:
             if self.state == STATE_STOPPED:
-                self._pending_jobs = [
-                    pending for pending in self._pending_jobs if jobstore not in (None, pending[1])
-                ]
+                self._pending_jobs = {
+                    key: pending
+                    for key, pending in self._pending_jobs.items()
+                    if jobstore not in (None, pending[1])
+                }
             else:
                 for alias, store in self._jobstores.items():
                     if jobstore in (None, alias):
@@ -724,7 +731,9 @@ class BaseScheduler(metaclass=ABCMeta):
             if self.state == STATE_STOPPED:
                 lines.append("Pending jobs:")
                 pending = [
-                    job for job, alias, _ in self._pending_jobs if jobstore in (None, alias)
+                    job
+                    for job, alias, _ in self._pending_jobs.values()
+                    if jobstore in (None, alias)
                 ]
                 lines.extend(f"    {job}" for job in pending)
                 if not pending:
@@ -807,7 +816,7 @@ class BaseScheduler(metaclass=ABCMeta):
         """Refuse an import, before anything is added, if one of its ids is taken."""
         taken: set[str] = set()
         if self.state == STATE_STOPPED:
-            taken.update(job.id for job, alias, _ in self._pending_jobs if alias == jobstore)
+            taken.update(job_id for job_id, alias in self._pending_jobs if alias == jobstore)
         else:
             store = self._lookup_jobstore(jobstore)
             taken.update(job.id for job in jobs if store.lookup_job(job.id) is not None)
@@ -961,9 +970,9 @@ class BaseScheduler(metaclass=ABCMeta):
         :raises JobLookupError: if there is no such job
         """
         if self.state == STATE_STOPPED:
-            for job, alias, _ in self._pending_jobs:
-                if job.id == job_id and jobstore_alias in (None, alias):
-                    return job, None
+            key = self._pending_key(job_id, jobstore_alias)
+            if key is not None:
+                return self._pending_jobs[key][0], None
         else:
             for alias, store in self._jobstores.items():
                 if jobstore_alias in (None, alias):
@@ -988,11 +997,10 @@ class BaseScheduler(metaclass=ABCMeta):
         """Remove a job (pending or stored) and return the event to dispatch for it."""
         jobstore_alias = None
         if self.state == STATE_STOPPED:
-            for i, (job, alias, _) in enumerate(self._pending_jobs):
-                if job.id == job_id and jobstore in (None, alias):
-                    del self._pending_jobs[i]
-                    jobstore_alias = alias
-                    break
+            key = self._pending_key(job_id, jobstore)
+            if key is not None:
+                del self._pending_jobs[key]
+                jobstore_alias = key[1]
         else:
             for alias, store in self._jobstores.items():
                 if jobstore in (None, alias):
@@ -1024,25 +1032,31 @@ class BaseScheduler(metaclass=ABCMeta):
     def _add_pending_job(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
         """Keep a job until the scheduler starts; an id already pending is a conflict unless
         ``replace_existing``."""
-        for i, (pending, alias, _) in enumerate(self._pending_jobs):
-            if pending.id == job.id and alias == jobstore_alias:
-                if not replace_existing:
-                    raise ConflictingIdError(job.id)
-                self._pending_jobs[i] = (job, jobstore_alias, replace_existing)
-                return
-        self._pending_jobs.append((job, jobstore_alias, replace_existing))
+        key = (job.id, jobstore_alias)
+        if key in self._pending_jobs and not replace_existing:
+            raise ConflictingIdError(job.id)
+        # a replaced job keeps its place
+        self._pending_jobs[key] = (job, jobstore_alias, replace_existing)
+
+    def _pending_key(self, job_id: str, jobstore_alias: str | None) -> tuple[str, str] | None:
+        """The key of the pending job ``job_id`` (of any store if ``jobstore_alias`` is
+        ``None``: the first one added), or ``None``."""
+        if jobstore_alias is not None:
+            key = (job_id, jobstore_alias)
+            return key if key in self._pending_jobs else None
+        return next((key for key in self._pending_jobs if key[0] == job_id), None)
 
     def _check_pending_jobs(self) -> None:
         """Check, before anything starts, that every pending job names a known store and
         executor."""
-        for job, jobstore_alias, _ in self._pending_jobs:
+        for job, jobstore_alias, _ in self._pending_jobs.values():
             self._lookup_jobstore(jobstore_alias)
             if job.executor not in self._executors:
                 raise UnknownAliasError("executor", job.executor, self._executors)
 
     def _check_pending_ids_in_stores(self) -> None:
         """Check that no pending job conflicts with a job already stored (persistent stores)."""
-        for job, jobstore_alias, replace_existing in self._pending_jobs:
+        for job, jobstore_alias, replace_existing in self._pending_jobs.values():
             if (
                 not replace_existing
                 and self._jobstores[jobstore_alias].lookup_job(job.id) is not None

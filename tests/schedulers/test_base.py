@@ -244,6 +244,27 @@ class TestPendingJobs:
         assert scheduler.get_jobs() == [second]
         assert second is not first
 
+    def test_pending_jobs_keep_the_order_they_were_added_in(
+        self, scheduler: RecordingScheduler
+    ) -> None:
+        for job_id in ("c", "a", "b"):
+            scheduler.add_job(job_func, "interval", minutes=10, id=job_id)
+        replaced = scheduler.add_job(job_func, "interval", hours=1, id="a", replace_existing=True)
+        assert [job.id for job in scheduler.get_jobs()] == ["c", "a", "b"]
+        assert scheduler.get_jobs()[1] is replaced
+
+    def test_one_pending_id_in_two_stores(self, scheduler: RecordingScheduler) -> None:
+        first = scheduler.add_job(job_func, "interval", minutes=10, id="p")
+        other = scheduler.add_job(job_func, "interval", minutes=5, id="p", jobstore="other")
+        assert scheduler.get_job("p") is first  # no store given: the first one added
+        assert scheduler.get_job("p", "other") is other
+        scheduler.remove_job("p", "other")
+        assert scheduler.get_jobs() == [first]
+        scheduler.add_job(job_func, "interval", minutes=5, id="p", jobstore="other")
+        scheduler.remove_job("p")
+        assert [(job.id, job is first) for job in scheduler.get_jobs()] == [("p", False)]
+        assert scheduler.get_jobs("other")[0].id == "p"
+
     def test_unknown_store_of_pending_job_fails_start_cleanly(
         self, scheduler: RecordingScheduler, executor: RecordingExecutor
     ) -> None:
