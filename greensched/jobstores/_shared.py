@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 from gevent import monkey
+from gevent.event import Event
 
 from greensched import _validators as validate
 from greensched.job import Job
@@ -117,6 +118,9 @@ class SharedJobStore(BaseJobStore):
         self.owner = ""
         self._unrestorable: set[str] = set()
         self._listener: gevent.Greenlet | None = None
+        #: set while the store listens on its notification channel (for the tests of
+        #: processes sharing a store: a change made elsewhere wakes this one from then on)
+        self._listening = Event()
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
         super().start(scheduler, alias)
@@ -129,6 +133,7 @@ class SharedJobStore(BaseJobStore):
         if self._listener is not None:
             self._listener.kill(block=True)
             self._listener = None
+        self._listening.clear()
         super().shutdown()
 
     def _dump_job(self, job: Job) -> bytes:
@@ -176,8 +181,9 @@ class SharedJobStore(BaseJobStore):
         """Run the store's notification listener, reconnecting after a failure."""
         while True:
             try:
-                self._listen(self._on_notification)
+                self._listen(self._on_notification, self._on_subscribed)
             except Exception as exc:  # noqa: BLE001 (any channel failure: poll, then reconnect)
+                self._listening.clear()
                 self._logger.warning(
                     "Notification channel lost (%s); polling every %s s until it is back",
                     exc,
@@ -189,11 +195,19 @@ class SharedJobStore(BaseJobStore):
         """Whether this store has a notification channel (:meth:`_listen` works)."""
         return False
 
-    def _listen(self, notified: Callable[[str], None]) -> None:
-        """Block on the store's notification channel, calling ``notified(sender)`` with the
-        sender's owner token for each notification (the stores that have a channel override
-        this and :meth:`_has_channel`)."""
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
+        """Block on the store's notification channel, calling ``subscribed()`` once the
+        channel delivers every notification sent from then on, and ``notified(sender)`` with
+        the sender's owner token for each notification (the stores that have a channel
+        override this and :meth:`_has_channel`)."""
         raise NotImplementedError
+
+    def _on_subscribed(self) -> None:
+        """The channel is listened to: look at the store once, for the changes made while it
+        was not (before the store started listening, or while it reconnected)."""
+        self._listening.set()
+        if self._scheduler is not None:
+            self._scheduler.wakeup()
 
     def _on_notification(self, sender: str) -> None:
         if sender != self.owner and self._scheduler is not None:

@@ -552,14 +552,17 @@ class RedisJobStore(SharedJobStore):
     def _has_channel(self) -> bool:
         return True
 
-    def _listen(self, notified: Callable[[str], None]) -> None:
-        """Subscribe to the channel on a connection of its own and call ``notified(sender)``
-        for each message, until the connection fails or the greenlet is killed."""
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
+        """Subscribe to the channel on a connection of its own, call ``subscribed()`` when
+        Redis confirms the subscription and ``notified(sender)`` for each message, until the
+        connection fails or the greenlet is killed."""
+        pubsub = self.redis.pubsub()
         try:
             pubsub.subscribe(self.channel)
             for message in pubsub.listen():
                 if message["type"] == "message":
                     notified(_text(message["data"]))
+                elif message["type"] == "subscribe":
+                    subscribed()
         finally:
             pubsub.close()

@@ -725,10 +725,10 @@ class SQLAlchemyJobStore(SharedJobStore):
     def _has_channel(self) -> bool:
         return self._channel is not None
 
-    def _listen(self, notified: Callable[[str], None]) -> None:
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
         """Listen on the table's PostgreSQL channel on a connection of its own (psycopg 3,
-        autocommit), calling ``notified(sender)`` for each notification, until the connection
-        fails or the greenlet is killed."""
+        autocommit), calling ``subscribed()`` once ``LISTEN`` has run and ``notified(sender)``
+        for each notification, until the connection fails or the greenlet is killed."""
         import psycopg
         from psycopg import sql
 
@@ -738,6 +738,7 @@ class SQLAlchemyJobStore(SharedJobStore):
         )
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            subscribed()
             for notification in connection.notifies():
                 notified(notification.payload)
 

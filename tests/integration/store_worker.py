@@ -4,7 +4,8 @@ It monkey-patches, opens the shared store the arguments name, runs a ``GeventSch
 until ``--until`` (a wall-clock timestamp) and records each run to ``--out`` as a JSON line
 ``{"job": id, "scheduled": timestamp, "pid": pid, "started": timestamp, "event": "executed"}``
 (``"missed"`` for a run reported missed), flushed at once, so that the test can read what a
-process did even after it is killed. It writes ``--ready`` when its scheduler has started.
+process did even after it is killed. It writes ``--ready`` when its scheduler has started and
+listens on the store's notification channel (PostgreSQL, Redis).
 
 With ``--die-holding-claims-after N`` it kills itself (SIGKILL) right after its N-th round
 that claimed jobs, before storing that round's results: it dies holding claims, which the
@@ -116,6 +117,8 @@ def main() -> None:
             _recorder(out), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
         )
         scheduler.start()
+        if store._listener is not None:  # a change made elsewhere wakes it from now on
+            store._listening.wait(10)
         args.ready.write_text(str(os.getpid()))
         gevent.sleep(max(args.until - _now(), 0))
         scheduler.shutdown(wait=True)

@@ -337,7 +337,6 @@ def test_a_job_added_elsewhere_fires_on_time(
     notifies = workers.url.startswith(("postgresql", "redis"))
     poll_interval = 30.0 if notifies else 0.25
     workers.start(2, until=time.time() + PATIENCE, poll_interval=poll_interval)
-    time.sleep(0.5)  # the workers subscribe to the notification channel
     scheduler = GeventScheduler(
         jobstores={"default": store_from_url(workers.url, name=workers.name)}, timezone="UTC"
     )

@@ -743,10 +743,11 @@ def test_listener_hears_the_owner_of_a_change(
         raise Stop
 
     errors: list[BaseException] = []
+    subscribed = threading.Event()
 
     def listen() -> None:
         try:
-            listener._listen(notified)
+            listener._listen(notified, subscribed.set)
         except Stop:
             pass
         except BaseException as exc:  # noqa: BLE001 (handed to the test)
@@ -754,12 +755,8 @@ def test_listener_hears_the_owner_of_a_change(
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
-    for _ in range(500):
-        if client.pubsub_numsub(listener.channel) == [(listener.channel.encode(), 1)]:
-            break
-        thread.join(0.01)
-    else:
-        pytest.fail("the listener never subscribed")
+    assert subscribed.wait(10), "the listener never subscribed"
+    assert client.pubsub_numsub(listener.channel) == [(listener.channel.encode(), 1)]
     sender.add_job(make_job("job", at(0)))
     assert heard.get(timeout=10) == sender.owner
     thread.join(10)

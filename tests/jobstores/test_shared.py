@@ -174,7 +174,8 @@ class ChannelStore(PickleStore):
     def _has_channel(self) -> bool:
         return True
 
-    def _listen(self, notified: Callable[[str], None]) -> None:
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
+        subscribed()
         for sender in self.senders:
             notified(sender)
         gevent.sleep(60)  # the channel stays open
@@ -202,6 +203,43 @@ def test_notifications_from_others_wake_the_scheduler(monkeypatch: pytest.Monkey
     store.start(scheduler, "shared")  # type: ignore[arg-type]
     store.senders[1] = store.owner  # its own notifications don't wake it
     gevent.idle()
-    assert scheduler.wakeups == 1
+    # once subscribed (for what changed before), then for the other process's notification
+    assert scheduler.wakeups == 2
+    assert store._listening.is_set()
     store.shutdown()
     assert store._listener is None
+    assert not store._listening.is_set()
+
+
+class FlakyChannelStore(ChannelStore):
+    """A channel that fails once after subscribing, then stays open."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.poll_interval = 0.01
+        self.failed = False
+
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
+        subscribed()
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("server closed the connection")
+        gevent.sleep(60)
+
+
+def test_a_lost_channel_is_logged_and_resubscribed_with_a_look_at_the_store(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(monkey, "is_module_patched", lambda name: name == "socket")
+    scheduler = WakeupCounter()
+    store = FlakyChannelStore()
+    store.start(scheduler, "shared")  # type: ignore[arg-type]
+    with gevent.Timeout(5):
+        while scheduler.wakeups < 2:
+            gevent.sleep(0.01)
+    assert store._listening.is_set()
+    assert (
+        "Notification channel lost (server closed the connection); polling every 0.01 s until "
+        "it is back"
+    ) in caplog.messages
+    store.shutdown()
