@@ -23,25 +23,10 @@ IMPLEMENTATIONS = ("greensched", "apscheduler")
 NOTES_MARKER = "<!-- notes: kept when bench_hotloop.py rewrites the tables above -->"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
-    """The figures (``figures[scenario][size][implementation]``) and the markdown report of
-    one tiny run of every scenario."""
-    directory = tmp_path_factory.mktemp("bench")
-    (directory / "report.md").write_text(f"stale tables\n{NOTES_MARKER}\nour notes\n")
+def run_bench(script: str, *arguments: str) -> str:
+    """Run ``bench/<script>`` with ``arguments`` to its end; return what it printed."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_hotloop.py"),
-            f"--rates={RATE}",
-            "--seconds=0.5",
-            "--warmup=0.2",
-            "--grace=0.3",
-            f"--bursts={BURST}",
-            f"--api-sizes={JOBS}",
-            f"--json={directory / 'figures.json'}",
-            f"--markdown={directory / 'report.md'}",
-        ],
+        [sys.executable, str(ROOT / "bench" / script), *arguments],
         capture_output=True,
         text=True,
         check=False,
@@ -49,6 +34,26 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """The figures (``figures[scenario][size][implementation]``) and the markdown report of
+    one tiny run of every scenario."""
+    directory = tmp_path_factory.mktemp("bench")
+    (directory / "report.md").write_text(f"stale tables\n{NOTES_MARKER}\nour notes\n")
+    run_bench(
+        "bench_hotloop.py",
+        f"--rates={RATE}",
+        "--seconds=0.5",
+        "--warmup=0.2",
+        "--grace=0.3",
+        f"--bursts={BURST}",
+        f"--api-sizes={JOBS}",
+        f"--json={directory / 'figures.json'}",
+        f"--markdown={directory / 'report.md'}",
+    )
     figures = json.loads((directory / "figures.json").read_text())
     return figures, (directory / "report.md").read_text()
 
@@ -117,20 +122,7 @@ def test_the_notes_of_an_earlier_report_are_kept(run: tuple[dict[str, Any], str]
 def test_the_metrics_benchmark_drains_both_bursts_for_every_variant(tmp_path: Path) -> None:
     """``bench/bench_metrics.py``: each implementation with and without metrics."""
     figures_path = tmp_path / "figures.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "bench_metrics.py"),
-            f"--sizes={BURST}",
-            f"--json={figures_path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
+    output = run_bench("bench_metrics.py", f"--sizes={BURST}", f"--json={figures_path}")
     figures = json.loads(figures_path.read_text())
     assert sorted((f["implementation"], f["variant"]) for f in figures) == [
         ("apscheduler", "bare"),
@@ -142,5 +134,5 @@ def test_the_metrics_benchmark_drains_both_bursts_for_every_variant(tmp_path: Pa
         assert run["executed"] == 2 * BURST
         assert run["cpu_us_per_run_new_ids"] > 0
         assert run["cpu_us_per_run_known_ids"] > 0
-    rows = [line for line in result.stdout.splitlines() if line.startswith(f"| {BURST} |")]
+    rows = [line for line in output.splitlines() if line.startswith(f"| {BURST} |")]
     assert [row.split(" | ")[1] for row in rows] == ["new", "known"]
