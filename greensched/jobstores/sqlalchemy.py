@@ -60,6 +60,10 @@ STREAM_CHUNK = 500
 SQLITE_LOCK_PATIENCE = 10.0
 #: attempts of a transaction that hits a deadlock or a lock wait timeout (PostgreSQL, MariaDB)
 CONFLICT_ATTEMPTS = 5
+#: attempts of a transaction after finding a pooled connection dropped by the server before
+#: its first statement (what ``pool_pre_ping`` would have caught, at a round trip per
+#: transaction)
+STALE_ATTEMPTS = 2
 #: the first and the longest pause between two attempts of a transaction, in seconds
 FIRST_BACKOFF = 0.001
 MAX_BACKOFF = 0.05
@@ -95,6 +99,38 @@ def _is_file_database(url: URL) -> bool:
     return bool(database) and database != ":memory:" and url.query.get("mode") != "memory"
 
 
+class _Attempt:
+    """One attempt of a transaction: whether a statement has run in it yet."""
+
+    __slots__ = ("executed",)
+
+    def __init__(self) -> None:
+        self.executed = False
+
+
+#: key of the current :class:`_Attempt` in a connection's ``info``
+_ATTEMPT = "greensched_attempt"
+
+
+def _note_execution(connection: Connection, *args: Any) -> None:
+    """``after_cursor_execute`` listener: a statement of the current attempt has run."""
+    attempt = connection.info.get(_ATTEMPT)
+    if attempt is not None:
+        attempt.executed = True
+
+
+class _StaleConnection(Exception):
+    """An attempt found its connection dropped by the server before any statement ran: it can
+    run again on a new connection (nothing of it reached the database).
+
+    :param error: what the driver raised
+    """
+
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _use_wal(dbapi_connection: Any, connection_record: Any) -> None:
     """Let readers and one writer work at the same time, and sync less often (still safe
     against corruption; a power loss may lose the last transactions)."""
@@ -126,8 +162,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         table should be
     :param dict engine_options: keyword arguments to :func:`~sqlalchemy.create_engine`
         (ignored if ``engine`` is given); they override the store's defaults:
-        ``pool_pre_ping=True``, and ``connect_args={'timeout': 0}`` for SQLite or
-        ``isolation_level='READ COMMITTED'`` for MariaDB and MySQL (see below)
+        ``connect_args={'timeout': 0}`` for SQLite or ``isolation_level='READ COMMITTED'`` for
+        MariaDB and MySQL (see below)
     :param lease_time: seconds a claim on a due job lasts (see below)
     :param poll_interval: seconds after which the scheduler looks at the table again even if
         nothing woke it
@@ -187,9 +223,12 @@ class SQLAlchemyJobStore(SharedJobStore):
     ``CONFLICT_ATTEMPTS`` times, also on PostgreSQL). There are no notifications: the other
     processes see changes within ``poll_interval``.
 
-    Engines the store creates get ``pool_pre_ping=True``, so a connection the server dropped
-    is replaced before use. The engine is disposed of at :meth:`shutdown` if the store
-    created it.
+    A transaction whose pooled connection turns out to have been dropped by the server (a
+    restart, an idle timeout) before its first statement ran is run again on a new connection
+    (up to ``STALE_ATTEMPTS`` times): what ``pool_pre_ping`` does, without a round trip before
+    every transaction. A connection lost later in a transaction fails it (nothing of it is
+    stored; the scheduler's loop tries the round again). The engine is disposed of at
+    :meth:`shutdown` if the store created it.
 
     .. note:: Unlike APScheduler 3.x, a stored job that cannot be restored is logged and left
        in the table untouched (APScheduler deletes it); jobs with the same next run time, and
@@ -250,6 +289,8 @@ class SQLAlchemyJobStore(SharedJobStore):
                 "Engine), got neither"
             )
         self._sqlite = self.engine.dialect.name == "sqlite"
+        if not event.contains(self.engine, "after_cursor_execute", _note_execution):
+            event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
             _channel_name(tableschema, tablename)
             if self.engine.dialect.name == "postgresql" and importlib.util.find_spec("psycopg")
@@ -276,7 +317,7 @@ class SQLAlchemyJobStore(SharedJobStore):
         if engine_options is not None and not isinstance(engine_options, dict):
             raise TypeError(f"engine_options must be a dict or None, got: {engine_options!r}")
         url = make_url(url)
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        options: dict[str, Any] = {}
         connect_args: dict[str, Any] = {}
         dialect = url.get_backend_name()
         if dialect == "sqlite":
@@ -392,13 +433,20 @@ class SQLAlchemyJobStore(SharedJobStore):
         """
 
         def attempt() -> _T:
-            with self.engine.connect() as connection:
-                if claim and self._claim_options:
-                    connection.execution_options(**self._claim_options)
-                with connection.begin():
-                    if self._sqlite and write:
-                        connection.exec_driver_sql("BEGIN IMMEDIATE")
-                    return work(connection)
+            progress = _Attempt()
+            try:
+                with self.engine.connect() as connection:
+                    connection.info[_ATTEMPT] = progress
+                    if claim and self._claim_options:
+                        connection.execution_options(**self._claim_options)
+                    with connection.begin():
+                        if self._sqlite and write:
+                            connection.exec_driver_sql("BEGIN IMMEDIATE")
+                        return work(connection)
+            except DBAPIError as exc:
+                if exc.connection_invalidated and not progress.executed:
+                    raise _StaleConnection(exc) from exc
+                raise
 
         return self._retrying(attempt)
 
@@ -408,9 +456,21 @@ class SQLAlchemyJobStore(SharedJobStore):
         delay = FIRST_BACKOFF
         waited = 0.0
         attempts = 1
+        stale = 0
         while True:
             try:
                 return attempt()
+            except _StaleConnection as exc:
+                # A pooled connection the server had dropped (a restart, an idle timeout):
+                # the pool has been emptied of such connections, so the next one is new
+                stale += 1
+                if stale > STALE_ATTEMPTS:
+                    raise exc.error from None
+                self._logger.info(
+                    "The database had closed a pooled connection (%s); trying again on a new one",
+                    exc.error.orig,
+                )
+                continue
             except DBAPIError as exc:
                 if not self._is_lock_conflict(exc):
                     raise
@@ -451,6 +511,17 @@ class SQLAlchemyJobStore(SharedJobStore):
         """Tell the other processes, when the transaction commits, that jobs changed."""
         if self.notify and self._channel is not None:
             connection.execute(select(func.pg_notify(self._channel, self.owner)))
+
+    def _change(self, connection: Connection, statement: Any) -> int:
+        """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and, if it changed any, tell
+        the other processes (as :meth:`_notify_others`, in the same statement on PostgreSQL:
+        one round trip); return how many rows it changed."""
+        if self.notify and self._channel is not None:
+            changed = statement.returning(self.jobs_t.c.id).cte("changed")
+            notify = select(func.pg_notify(self._channel, self.owner)).select_from(changed)
+            return len(connection.execute(notify).all())
+        result: CursorResult[Any] = connection.execute(statement)
+        return result.rowcount
 
     # Queries
 
@@ -547,6 +618,11 @@ class SQLAlchemyJobStore(SharedJobStore):
                 return connection, connection.execution_options(yield_per=STREAM_CHUNK).execute(
                     statement
                 )
+            except DBAPIError as exc:
+                connection.close()
+                if exc.connection_invalidated:  # its only statement did not run
+                    raise _StaleConnection(exc) from exc
+                raise
             except BaseException:
                 connection.close()
                 raise
@@ -568,10 +644,9 @@ class SQLAlchemyJobStore(SharedJobStore):
 
         def add(connection: Connection) -> None:
             try:
-                connection.execute(insert)
+                self._change(connection, insert)
             except IntegrityError:
                 raise ConflictingIdError(job.id) from None
-            self._notify_others(connection)
 
         self._transaction(add, write=True)
         self._forget_unrestorable(job.id)
@@ -595,9 +670,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         )
 
         def replace(connection: Connection) -> None:
-            if connection.execute(update).rowcount == 0:
+            if self._change(connection, update) == 0:
                 raise JobLookupError(job.id)
-            self._notify_others(connection)
 
         self._transaction(replace, write=True)
         self._forget_unrestorable(job.id)
@@ -606,9 +680,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
 
         def remove(connection: Connection) -> None:
-            if connection.execute(delete).rowcount == 0:
+            if self._change(connection, delete) == 0:
                 raise JobLookupError(job_id)
-            self._notify_others(connection)
 
         self._transaction(remove, write=True)
         self._forget_unrestorable(job_id)
@@ -661,6 +734,9 @@ class SQLAlchemyJobStore(SharedJobStore):
                     .where(table.c.id.in_(ids))
                     .values(next_run_time=timestamp + self.lease_time, claimed_by=self.owner)
                 )
+            # Held from before the commit: if the commit fails without telling whether it
+            # happened (the connection drops), the next round takes back those it holds
+            self._held = set(claimed)
             return jobs
 
         jobs = self._transaction(claim, write=True, claim=True)

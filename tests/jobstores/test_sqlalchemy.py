@@ -565,6 +565,33 @@ def test_a_failed_release_is_claimed_again_at_once_by_its_owner(
     assert a.get_next_run_time() == at(60)
 
 
+def test_a_claim_whose_commit_fails_after_committing_is_taken_back_by_its_owner(
+    make_store: MakeStore, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection drops once the server has committed, before the store hears of it: the
+    # store cannot tell whether its claim happened. Its next round takes back what it holds.
+    a, b = make_store(), make_store()
+    for job_id in ("x", "y"):
+        a.add_job(make_job(job_id, at(1)))
+    dialect = a.engine.dialect
+    commit = dialect.do_commit
+
+    def commit_then_fail(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)
+        raise dialect.loaded_dbapi.OperationalError("connection lost after the commit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dialect, "do_commit", commit_then_fail)
+        with pytest.raises(DBAPIError, match="connection lost after the commit"):
+            a.acquire_due_jobs(at(5))
+    assert b.acquire_due_jobs(at(6)) == []  # the claim happened: the jobs are a's
+    again = a.acquire_due_jobs(at(6))
+    assert ids(again) == ["x", "y"]  # at once, not when the lease ends
+    reschedule(again, 60)
+    assert a.release_due_jobs(again, []) == set()
+    assert a.get_next_run_time() == at(60)
+
+
 def test_a_claim_takes_at_most_claim_limit_jobs_earliest_first(
     store: SQLAlchemyJobStore, make_job: MakeJob, make_store: MakeStore
 ) -> None:
@@ -897,36 +924,75 @@ def drop_connections(admin: Engine, connection_ids: list[int]) -> None:
 
 
 @servers_only
-@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre_ping", "no_pre_ping"])
-def test_claims_survive_connections_the_server_drops(
+@pytest.mark.parametrize(
+    "engine_options", [{}, {"pool_pre_ping": True}], ids=["default", "pre_ping"]
+)
+def test_a_connection_the_server_dropped_is_replaced_before_the_first_statement(
     make_store: MakeStore,
     make_job: MakeJob,
     admin: Engine,
     table_names: list[str],
-    pre_ping: bool,
+    engine_options: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = make_store(start=False, engine_options={} if pre_ping else {"pool_pre_ping": False})
+    store = make_store(start=False, engine_options=engine_options)
     connection_ids = server_connection_ids(store.engine)
     store.start(StubScheduler(), "default")  # type: ignore[arg-type]
     for job_id in ("x", "y", "z"):
         store.add_job(make_job(job_id, at(1)))
     claimed = store.acquire_due_jobs(at(5))
     reschedule(claimed, 60)
-    drop_connections(admin, connection_ids)
-    if pre_ping:  # the dropped connection is replaced before use
+    drop_connections(admin, connection_ids)  # the pooled connection is dead: a restart
+    connection_ids.clear()  # the connections opened from now on are recorded again
+    with caplog.at_level(logging.INFO, logger="greensched.jobstores.default"):
         assert store.release_due_jobs(claimed, []) == set()
-    else:
-        with pytest.raises(DBAPIError):
-            store.release_due_jobs(claimed, [])
-        again = store.acquire_due_jobs(at(6))
-        assert ids(again) == ["x", "y", "z"]
-        reschedule(again, 60)
-        assert store.release_due_jobs(again, []) == set()
+    retried = [r for r in caplog.records if "closed a pooled connection" in r.getMessage()]
+    assert len(retried) == (0 if engine_options else 1)
     rows = stored_rows(admin, table_names[0])
     assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
         job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
     }
+    store.add_job(make_job("w", at(70)))  # the API works on as well
     assert store.acquire_due_jobs(at(7)) == []
+    drop_connections(admin, connection_ids)
+    assert ids(store.get_all_jobs()) == ["x", "y", "z", "w"]  # so does reading them all
+
+
+@servers_only
+def test_a_connection_dropped_inside_a_transaction_fails_it_and_claims_are_taken_again(
+    make_store: MakeStore,
+    make_job: MakeJob,
+    admin: Engine,
+    table_names: list[str],
+) -> None:
+    store = make_store(start=False)
+    connection_ids = server_connection_ids(store.engine)
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    for job_id in ("x", "y", "z"):
+        store.add_job(make_job(job_id, at(1)))
+    claimed = store.acquire_due_jobs(at(5))
+    reschedule(claimed, 60)
+    dropped: list[bool] = []
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def drop_after_the_first_statement(*args: Any) -> None:
+        if not dropped:
+            dropped.append(True)
+            drop_connections(admin, connection_ids)
+
+    # the release's first statement ran: whether the rest was stored is not known to the
+    # store, so it is not tried again; nothing of it was stored
+    with pytest.raises(DBAPIError):
+        store.release_due_jobs(claimed, [])
+    event.remove(store.engine, "after_cursor_execute", drop_after_the_first_statement)
+    again = store.acquire_due_jobs(at(6))
+    assert ids(again) == ["x", "y", "z"]
+    reschedule(again, 60)
+    assert store.release_due_jobs(again, []) == set()
+    rows = stored_rows(admin, table_names[0])
+    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
+        job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
+    }
 
 
 # PostgreSQL notifications
