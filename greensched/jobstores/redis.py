@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from redis.commands.core import Script
 
     from greensched.job import Job
-    from greensched.schedulers.base import BaseScheduler
 
 __all__ = ("RedisJobStore",)
 
@@ -79,17 +78,19 @@ if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return 1
 """
 
-# ARGV: now, lease end, claim limit, owner, number of excluded ids, the excluded ids (jobs this
-# process cannot restore), then the ids this owner claimed and has not released.
-# Claims up to <limit> due jobs, earliest first, plus the held ids still claimed by the owner:
-# moves each one's run time to the lease end and marks it with the owner. A run time without a
-# job (no writer leaves one) is dropped. Returns id, state, run time (before the claim) of each.
+# ARGV: now, lease end, claim limit, owner, then the excluded ids (jobs this process cannot
+# restore).
+# Claims up to <limit> due jobs, earliest first, plus every job the owner still holds a claim
+# on (a release that failed, or a claim whose answer was lost: running this twice claims the
+# same jobs): moves each one's run time to the lease end and marks it with the owner. A run
+# time without a job (no writer leaves one) is dropped. Returns id, state, run time (before
+# the claim) of each.
 _CLAIM = """
 local limit = tonumber(ARGV[3])
 local lease_end, owner = ARGV[2], ARGV[4]
-local n_excluded = tonumber(ARGV[5])
+local n_excluded = #ARGV - 4
 local excluded = {}
-for i = 6, 5 + n_excluded do excluded[ARGV[i]] = true end
+for i = 5, #ARGV do excluded[ARGV[i]] = true end
 local picked, scores, seen = {}, {}, {}
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',
                        'LIMIT', 0, limit + n_excluded)
@@ -102,9 +103,10 @@ for i = 1, #due, 2 do
     seen[id] = true
   end
 end
-for i = 6 + n_excluded, #ARGV do
-  local id = ARGV[i]
-  if not seen[id] and redis.call('HGET', KEYS[3], id) == owner then
+local claims = redis.call('HGETALL', KEYS[3])
+for i = 1, #claims, 2 do
+  local id = claims[i]
+  if claims[i + 1] == owner and not seen[id] and not excluded[id] then
     local score = redis.call('ZSCORE', KEYS[2], id)
     if score then
       picked[#picked + 1] = id
@@ -223,7 +225,8 @@ class RedisJobStore(SharedJobStore):
     leases end; whoever claims the jobs next runs them then, late (``misfire_grace_time``
     decides whether they still run). A release that fails (the connection broke) leaves the
     claims in place, and the next :meth:`acquire_due_jobs` of this store claims those jobs
-    again, so that they are not stranded for a whole lease.
+    again, so that they are not stranded for a whole lease; so does a claim whose answer was
+    lost, or that redis-py sent again after a broken connection.
 
     Runs happen at most once: a job's run is recorded by :meth:`release_due_jobs` before it is
     submitted, so a process that dies between the two loses that run, and another scheduler
@@ -330,12 +333,6 @@ class RedisJobStore(SharedJobStore):
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
         self._paused_page = self.redis.register_script(_PAUSED_PAGE)
-        #: ids this store claimed and has not released yet
-        self._held: set[str] = set()
-
-    def start(self, scheduler: BaseScheduler, alias: str) -> None:
-        super().start(scheduler, alias)
-        self._held.clear()  # claims of an earlier owner token cannot be taken back
 
     def shutdown(self) -> None:
         """Stop listening to the channel and close the connections."""
@@ -401,9 +398,7 @@ class RedisJobStore(SharedJobStore):
                 repr(timestamp + self.lease_time),
                 self.claim_limit,
                 self.owner,
-                len(excluded),
                 *excluded,
-                *self._held,
             ],
         )
         jobs: list[Job] = []
@@ -415,7 +410,6 @@ class RedisJobStore(SharedJobStore):
                 unrestorable.append((job_id, _text(result[index + 2])))
             else:
                 jobs.append(job)
-        self._held = {job.id for job in jobs}
         if unrestorable:
             # Give them back untouched: a process that can restore them may run them
             self._call_release([(job_id, "", score) for job_id, score in unrestorable], ())
@@ -432,10 +426,7 @@ class RedisJobStore(SharedJobStore):
         .. versionadded:: greensched 0.1
         """
         entries = [(job.id, self._dump_job(job), _score(job)) for job in updated]
-        lost = self._call_release(entries, [job.id for job in removed])
-        self._held.difference_update(job.id for job in updated)
-        self._held.difference_update(job.id for job in removed)
-        return lost
+        return self._call_release(entries, [job.id for job in removed])
 
     def _call_release(
         self, updated: Sequence[tuple[str, bytes | str, str]], removed: Iterable[str]

@@ -466,7 +466,6 @@ def test_release_stores_the_results_and_ends_the_claims(
     again._modify(next_run_time=at(60))
     assert store.release_due_jobs([again], [finished]) == set()
     assert claims(client, store) == {}
-    assert store._held == set()
     assert score(client, store, "again") == at(60).timestamp()
     assert stored_state(client, store, "again")["next_run_time"] == at(60)
     assert store.lookup_job("finished") is None
@@ -559,7 +558,7 @@ def test_held_claims_are_taken_again_after_a_failed_release(
     monkeypatch.setattr(store, "_release", broken)
     with pytest.raises(redis.ConnectionError):
         store.release_due_jobs([claimed], [])
-    assert store._held == {"job"}
+    assert claims(client, store) == {"job": store.owner}
     monkeypatch.setattr(store, "_release", release)
 
     (again,) = store.acquire_due_jobs(at(1))  # before the lease ends: only because it is held
@@ -571,6 +570,43 @@ def test_held_claims_are_taken_again_after_a_failed_release(
     assert store.get_next_run_time() == at(60)
 
 
+@pytest.mark.parametrize("answer", ["lost", "sent_twice"])
+def test_a_claim_whose_answer_was_lost_is_taken_again(
+    store: RedisJobStore,
+    make_job: MakeJob,
+    client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+) -> None:
+    # The claim script ran, but its answer did not arrive: the connection broke (the call
+    # raises), or redis-py sent the script again on a new connection (a second claim)
+    for job_id in ("a", "b"):
+        store.add_job(make_job(job_id, at(0)))
+    claim = store._claim
+
+    def unlucky(**kwargs: Any) -> Any:
+        claim(**kwargs)
+        if answer == "lost":
+            raise redis.ConnectionError("connection lost")
+        return claim(**kwargs)
+
+    monkeypatch.setattr(store, "_claim", unlucky)
+    if answer == "lost":
+        with pytest.raises(redis.ConnectionError):
+            store.acquire_due_jobs(at(1))
+        monkeypatch.setattr(store, "_claim", claim)
+        claimed = store.acquire_due_jobs(at(2))  # before the lease ends: they are its own
+    else:
+        claimed = store.acquire_due_jobs(at(1))
+    assert ids(claimed) == ["a", "b"]
+    assert [job.next_run_time for job in claimed] == [at(0), at(0)]
+    for job in claimed:
+        job._modify(next_run_time=at(60))
+    assert store.release_due_jobs(claimed, []) == set()
+    assert claims(client, store) == {}
+    assert store.get_next_run_time() == at(60)
+
+
 def test_held_claim_taken_over_meanwhile_is_not_taken_again(
     make_store: MakeStore, make_job: MakeJob
 ) -> None:
@@ -579,7 +615,6 @@ def test_held_claim_taken_over_meanwhile_is_not_taken_again(
     a.acquire_due_jobs(at(0))  # and never released
     assert ids(b.acquire_due_jobs(at(LEASE))) == ["job"]
     assert a.acquire_due_jobs(at(LEASE + 1)) == []
-    assert a._held == set()
 
 
 # Jobs that cannot be restored
