@@ -923,6 +923,25 @@ def drop_connections(admin: Engine, connection_ids: list[int]) -> None:
                 connection.exec_driver_sql(f"KILL {int(connection_id)}")
 
 
+def start_and_claim_three(store: SQLAlchemyJobStore, make_job: MakeJob) -> list[Job]:
+    """Start the store, add x, y and z due at 1, claim them at 5 and give them a next run time
+    of 60 (not released yet)."""
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    for job_id in ("x", "y", "z"):
+        store.add_job(make_job(job_id, at(1)))
+    claimed = store.acquire_due_jobs(at(5))
+    reschedule(claimed, 60)
+    return claimed
+
+
+def assert_released_to_60(admin: Engine, table: str) -> None:
+    """x, y and z are stored with a next run time of 60 and no claim."""
+    rows = stored_rows(admin, table)
+    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
+        job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
+    }
+
+
 @servers_only
 @pytest.mark.parametrize(
     "engine_options", [{}, {"pool_pre_ping": True}], ids=["default", "pre_ping"]
@@ -937,21 +956,14 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_first_statement(
 ) -> None:
     store = make_store(start=False, engine_options=engine_options)
     connection_ids = server_connection_ids(store.engine)
-    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
-    for job_id in ("x", "y", "z"):
-        store.add_job(make_job(job_id, at(1)))
-    claimed = store.acquire_due_jobs(at(5))
-    reschedule(claimed, 60)
+    claimed = start_and_claim_three(store, make_job)
     drop_connections(admin, connection_ids)  # the pooled connection is dead: a restart
     connection_ids.clear()  # the connections opened from now on are recorded again
     with caplog.at_level(logging.INFO, logger="greensched.jobstores.default"):
         assert store.release_due_jobs(claimed, []) == set()
     retried = [r for r in caplog.records if "closed a pooled connection" in r.getMessage()]
     assert len(retried) == (0 if engine_options else 1)
-    rows = stored_rows(admin, table_names[0])
-    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
-        job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
-    }
+    assert_released_to_60(admin, table_names[0])
     store.add_job(make_job("w", at(70)))  # the API works on as well
     assert store.acquire_due_jobs(at(7)) == []
     drop_connections(admin, connection_ids)
@@ -967,11 +979,7 @@ def test_a_connection_dropped_inside_a_transaction_fails_it_and_claims_are_taken
 ) -> None:
     store = make_store(start=False)
     connection_ids = server_connection_ids(store.engine)
-    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
-    for job_id in ("x", "y", "z"):
-        store.add_job(make_job(job_id, at(1)))
-    claimed = store.acquire_due_jobs(at(5))
-    reschedule(claimed, 60)
+    claimed = start_and_claim_three(store, make_job)
     dropped: list[bool] = []
 
     @event.listens_for(store.engine, "after_cursor_execute")
@@ -989,10 +997,7 @@ def test_a_connection_dropped_inside_a_transaction_fails_it_and_claims_are_taken
     assert ids(again) == ["x", "y", "z"]
     reschedule(again, 60)
     assert store.release_due_jobs(again, []) == set()
-    rows = stored_rows(admin, table_names[0])
-    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
-        job_id: (at(60).timestamp(), None) for job_id in ("x", "y", "z")
-    }
+    assert_released_to_60(admin, table_names[0])
 
 
 # PostgreSQL notifications
