@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 from greensched import _validators as validate
@@ -132,14 +133,21 @@ end
 return result
 """
 
-# ARGV: owner, number of updated jobs, then per updated job: id, state ('' to keep the stored
-# one), run time ('' if it has none), then the removed ids.
+# KEYS[4]: the owner's last release. ARGV: a token naming this release, owner, number of
+# updated jobs, then per updated job: id, state ('' to keep the stored one), run time ('' if it
+# has none), then the removed ids.
 # Writes only the jobs still claimed by the owner and ends their claims; returns the other ids.
+# The same release sent again (redis-py resends a command whose connection broke before the
+# answer came) returns the first answer and changes nothing.
 _RELEASE = """
-local owner = ARGV[1]
+local token, owner = ARGV[1], ARGV[2]
+local previous = redis.call('GET', KEYS[4])
+if previous and string.sub(previous, 1, #token + 1) == token .. '|' then
+  return cjson.decode(string.sub(previous, #token + 2))
+end
 local lost = {}
-local last = 2 + 3 * tonumber(ARGV[2])
-for i = 3, last, 3 do
+local last = 3 + 3 * tonumber(ARGV[3])
+for i = 4, last, 3 do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[3], id) == owner then
     if ARGV[i + 1] ~= '' then redis.call('HSET', KEYS[1], id, ARGV[i + 1]) end
@@ -163,6 +171,9 @@ for i = last + 1, #ARGV do
     lost[#lost + 1] = id
   end
 end
+local answer = '[]'
+if #lost > 0 then answer = cjson.encode(lost) end
+redis.call('SET', KEYS[4], token .. '|' .. answer, 'EX', 86400)
 return lost
 """
 
@@ -244,7 +255,10 @@ class RedisJobStore(SharedJobStore):
     broke is sent again as the client's ``retry`` option says (redis-py's default depends on
     its version, and redis-py 8 retries for ``Redis(host=...)`` but not for
     ``Redis.from_url(...)``, which ``url`` uses: pass a :class:`redis.retry.Retry` to choose);
-    if it still fails, the call raises, and the scheduler's loop tries again later.
+    if it still fails, the call raises, and the scheduler's loop tries again later. The loop's
+    claims and releases may be sent again safely (a claim takes back the jobs its owner holds;
+    a release sent again gives the first answer and writes nothing); an :meth:`add_job` or
+    :meth:`remove_job` sent again after it succeeded reports the id taken, or unknown.
 
     :param db: the database number to store jobs in
     :param jobs_key: key of the hash that holds the jobs' states
@@ -431,11 +445,12 @@ class RedisJobStore(SharedJobStore):
     def _call_release(
         self, updated: Sequence[tuple[str, bytes | str, str]], removed: Iterable[str]
     ) -> set[str]:
-        args: list[bytes | str | int] = [self.owner, len(updated)]
+        args: list[bytes | str | int] = [secrets.token_hex(8), self.owner, len(updated)]
         for entry in updated:
             args.extend(entry)
         args.extend(removed)
-        return {_text(job_id) for job_id in self._release(keys=self._keys, args=args)}
+        keys = [*self._keys, f"{self.claims_key}.released.{self.owner}"]
+        return {_text(job_id) for job_id in self._release(keys=keys, args=args)}
 
     def get_next_run_time(self) -> datetime | None:
         """Return the earliest run time in the store: a job's next run time, or the end of

@@ -607,6 +607,41 @@ def test_a_claim_whose_answer_was_lost_is_taken_again(
     assert store.get_next_run_time() == at(60)
 
 
+def test_a_release_sent_again_answers_the_same_and_changes_nothing(
+    make_store: MakeStore, make_job: MakeJob, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py sends a command again when its connection broke before the answer came: the
+    # second release must neither report the runs lost (they would not run) nor write again
+    a, b = make_store(), make_store()
+    for job_id in ("kept", "taken", "done"):
+        a.add_job(make_job(job_id, at(0)))
+    claimed = {job.id: job for job in a.acquire_due_jobs(at(0))}
+    kept, taken, done = claimed["kept"], claimed["taken"], claimed["done"]
+    client.hset(a.claims_key, "taken", b.owner)  # another process took this one over
+    release = a._release
+    answers: list[Any] = []
+
+    def sent_twice(**kwargs: Any) -> Any:
+        answers.append(release(**kwargs))
+        kept_state = client.hget(a.jobs_key, "kept")
+        client.hset(a.jobs_key, "kept", b"changed meanwhile")  # a second write would undo it
+        answers.append(release(**kwargs))
+        assert client.hget(a.jobs_key, "kept") == b"changed meanwhile"
+        client.hset(a.jobs_key, "kept", kept_state)
+        return answers[-1]
+
+    monkeypatch.setattr(a, "_release", sent_twice)
+    kept._modify(next_run_time=at(60))
+    taken._modify(next_run_time=at(60))
+    assert a.release_due_jobs([kept, taken], [done]) == {"taken"}
+    assert [[job_id.decode() for job_id in answer] for answer in answers] == [["taken"]] * 2
+    assert a.lookup_job("done") is None
+    assert claims(client, a) == {"taken": b.owner}
+    monkeypatch.setattr(a, "_release", release)
+    kept._modify(next_run_time=at(90))
+    assert a.release_due_jobs([kept], []) == {"kept"}  # a new release: the claim has ended
+
+
 def test_held_claim_taken_over_meanwhile_is_not_taken_again(
     make_store: MakeStore, make_job: MakeJob
 ) -> None:
