@@ -740,7 +740,6 @@ class SQLAlchemyJobStore(SharedJobStore):
             return jobs
 
         jobs = self._transaction(claim, write=True, claim=True)
-        self._held = {job.id for job in jobs}
         return self._by_next_run_time(jobs)
 
     def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
