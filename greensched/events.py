@@ -55,6 +55,12 @@ EVENT_JOB_MAX_INSTANCES = 2**16
 #: meanwhile. A :class:`JobEvent`; greensched's own, so not part of ``EVENT_ALL`` (listen for
 #: it by name).
 EVENT_JOB_CLAIM_LOST = 2**17
+#: The outcome a run's event reports, as greensched's run log and metrics name it
+_RUN_OUTCOMES = {
+    EVENT_JOB_EXECUTED: "executed",
+    EVENT_JOB_ERROR: "failed",
+    EVENT_JOB_MISSED: "missed",
+}
 EVENT_ALL = (
     EVENT_SCHEDULER_STARTED
     | EVENT_SCHEDULER_SHUTDOWN

@@ -61,6 +61,7 @@ except ImportError as exc:
     ) from exc
 
 from greensched.events import (
+    _RUN_OUTCOMES,
     EVENT_JOB_CLAIM_LOST,
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
@@ -89,7 +90,6 @@ DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 9
 #: runs within milliseconds.
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
-_OUTCOMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "failed", EVENT_JOB_MISSED: "missed"}
 _MASK = (
     EVENT_JOB_SUBMITTED
     | EVENT_JOB_MAX_INSTANCES
@@ -254,7 +254,7 @@ class SchedulerMetrics:
         job_id = event.job_id if self._per_job else "*"
         if code == EVENT_JOB_EXECUTED or code == EVENT_JOB_ERROR or code == EVENT_JOB_MISSED:
             assert isinstance(event, JobExecutionEvent)
-            key = (job_id, _OUTCOMES[code])
+            key = (job_id, _RUN_OUTCOMES[code])
             runs[key] = runs.get(key, 0) + 1
             started = event.started
             if started is not None:

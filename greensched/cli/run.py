@@ -35,6 +35,7 @@ from greensched.cli.jobsfile import JOB_OPTIONS, JobsFileError, JobsSource, load
 from greensched.cli.output import RUN_FIELDS
 from greensched.cli.stores import STORE_ENV, describe_error, display_url, open_store, store_url
 from greensched.events import (
+    _RUN_OUTCOMES,
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
@@ -59,7 +60,6 @@ DEFINITION_FIELDS = ("func", *JOB_OPTIONS[3:])
 
 #: The signals that stop ``run`` (once running jobs end; at once the second time).
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-_OUTCOMES = {EVENT_JOB_EXECUTED: "executed", EVENT_JOB_ERROR: "failed", EVENT_JOB_MISSED: "missed"}
 
 
 class RunLog:
@@ -83,7 +83,7 @@ class RunLog:
         started = event.started if event.started is not None else self._clock.now()
         lateness = (started - scheduled).total_seconds()
         duration = event.duration
-        outcome = _OUTCOMES[event.code]
+        outcome = _RUN_OUTCOMES[event.code]
         fields: dict[str, Any] = {
             "event": "run",
             "outcome": outcome,
