@@ -507,19 +507,15 @@ class SQLAlchemyJobStore(SharedJobStore):
             return bool(args) and args[0] in _MYSQL_LOCK_ERRORS
         return False
 
-    def _notify_others(self, connection: Connection) -> None:
-        """Tell the other processes, when the transaction commits, that jobs changed."""
-        if self.notify and self._channel is not None:
-            connection.execute(select(func.pg_notify(self._channel, self.owner)))
-
     def _change(self, connection: Connection, statement: Any) -> int:
-        """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and, if it changed any, tell
-        the other processes (as :meth:`_notify_others`, in the same statement on PostgreSQL:
-        one round trip); return how many rows it changed."""
+        """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and return how many rows it
+        changed; on PostgreSQL, in the same statement (one round trip), tell the other
+        processes that jobs changed (``pg_notify``: delivered when the transaction commits,
+        dropped if it rolls back)."""
         if self.notify and self._channel is not None:
             changed = statement.returning(self.jobs_t.c.id).cte("changed")
-            notify = select(func.pg_notify(self._channel, self.owner)).select_from(changed)
-            return len(connection.execute(notify).all())
+            counted = select(func.count(), func.pg_notify(self._channel, self.owner))
+            return int(connection.execute(counted.select_from(changed)).one()[0])
         result: CursorResult[Any] = connection.execute(statement)
         return result.rowcount
 
@@ -688,8 +684,7 @@ class SQLAlchemyJobStore(SharedJobStore):
 
     def remove_all_jobs(self) -> None:
         def remove_all(connection: Connection) -> None:
-            connection.execute(self.jobs_t.delete())
-            self._notify_others(connection)
+            self._change(connection, self.jobs_t.delete())
 
         self._transaction(remove_all, write=True)
         self._unrestorable.clear()
