@@ -1,14 +1,13 @@
-"""Every executor tells when each run started and how long it took (``started`` and
-``duration`` of its ``EVENT_JOB_EXECUTED``/``EVENT_JOB_ERROR`` events), on the scheduler's
-clock; a missed run has neither."""
+"""The greenlet executors (gevent, debug) tell when each run started and how long it took
+(``started`` and ``duration`` of its ``EVENT_JOB_EXECUTED``/``EVENT_JOB_ERROR`` events), on the
+scheduler's clock; a missed run has neither. The pools' timing is tested with their other
+tests (``test_threadpool.py``, ``test_processpool.py``)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-import gevent
 import pytest
 
 from greensched.events import (
@@ -20,7 +19,6 @@ from greensched.events import (
 from greensched.executors.base import BaseExecutor
 from greensched.executors.debug import DebugExecutor
 from greensched.executors.gevent import GeventExecutor
-from greensched.executors.pool import ThreadPoolExecutor
 from greensched.job import Job
 from greensched.testing import MockClock
 from tests.executors.conftest import FakeScheduler, wait_for
@@ -36,15 +34,6 @@ def greenlet_executor(
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     yield executor
     executor.shutdown(wait=True)
-
-
-@pytest.fixture
-def threadpool(scheduler: FakeScheduler) -> Iterator[ThreadPoolExecutor]:
-    executor = ThreadPoolExecutor(2)
-    executor.start(scheduler, "default")  # type: ignore[arg-type]
-    yield executor
-    with gevent.Timeout(PATIENCE):
-        executor.shutdown(wait=True)
 
 
 def only_event(scheduler: FakeScheduler) -> JobExecutionEvent:
@@ -105,28 +94,3 @@ def test_a_missed_run_has_no_start_nor_duration(
     greenlet_executor.submit_job(make_job(lambda: None, misfire_grace_time=1), [scheduled])
     event = only_event(scheduler)
     assert (event.code, event.started, event.duration) == (EVENT_JOB_MISSED, None, None)
-
-
-def test_a_thread_run_is_timed_from_the_hub(
-    threadpool: ThreadPoolExecutor,
-    scheduler: FakeScheduler,
-    clock: MockClock,
-    make_job: Callable[..., Job],
-) -> None:
-    running = threading.Event()
-    finish = threading.Event()
-
-    def job_func() -> None:
-        running.set()
-        finish.wait(PATIENCE)
-
-    scheduled = clock.now()
-    clock.jump(0.5)
-    threadpool.submit_job(make_job(job_func), [scheduled])
-    wait_for(running.is_set, PATIENCE)
-    clock.jump(3)  # while the job runs in its thread
-    finish.set()
-    event = only_event(scheduler)
-    assert event.code == EVENT_JOB_EXECUTED
-    assert event.started == scheduled + timedelta(seconds=0.5)
-    assert event.duration == pytest.approx(3.0)

@@ -395,6 +395,33 @@ def test_failing_initializer_fails_the_run(
     assert str(event.exception) == "no connection"
 
 
+def test_a_run_is_timed_from_the_hub(
+    executor: ThreadPoolExecutor,
+    scheduler: FakeScheduler,
+    make_job: Callable[..., Job],
+    gates: Gates,
+) -> None:
+    clock = scheduler._clock
+    running = threading.Event()
+    finish = gates.new()
+
+    def job_func() -> None:
+        running.set()
+        finish.wait(PATIENCE)
+
+    scheduled = clock.now()
+    clock.jump(0.5)
+    executor.submit_job(make_job(job_func), [scheduled])
+    wait_for(running.is_set, PATIENCE)
+    clock.jump(3)  # while the job runs in its thread
+    finish.set()
+    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    (event,) = scheduler.events
+    assert event.code == EVENT_JOB_EXECUTED
+    assert event.started == scheduled + timedelta(seconds=0.5)
+    assert event.duration == pytest.approx(3.0)
+
+
 # Shutdown
 
 
