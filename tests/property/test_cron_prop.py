@@ -28,9 +28,20 @@ CRONTAB_WEEKDAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 # --- a strategy for valid crontab expressions -----------------------------------------------
 
 
+def steps(width: int, wide: bool) -> st.SearchStrategy[int]:
+    """Steps through a range ``width`` wide: from 1 to ``width`` (APScheduler's limit), or, if
+    ``wide``, any step of 1 or more, as cron takes (often wider than the range)."""
+    if not wide:
+        return st.integers(1, width)
+    return st.one_of(st.integers(1, width + 3), st.integers(width + 1, 10**6))
+
+
 @st.composite
-def numeric_item(draw: st.DrawFn, low: int, high: int, star: bool = True) -> str:
-    """One item of a numeric field: ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n`` or ``a/n``."""
+def numeric_item(
+    draw: st.DrawFn, low: int, high: int, star: bool = True, wide: bool = False
+) -> str:
+    """One item of a numeric field: ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n`` or ``a/n``; with
+    ``wide``, also ranges of one value (``a-a``) and steps wider than their range."""
     kinds = ["value", "range", "range-step", "start-step", "every"]
     if star:
         kinds.append("star")
@@ -38,33 +49,33 @@ def numeric_item(draw: st.DrawFn, low: int, high: int, star: bool = True) -> str
     if kind == "star":
         return "*"
     if kind == "every":
-        return f"*/{draw(st.integers(1, high - low))}"
+        return f"*/{draw(steps(high - low, wide))}"
     first = draw(st.integers(low, high - 1))
     if kind == "value":
         return str(draw(st.integers(low, high)))
     if kind == "start-step":
-        return f"{first}/{draw(st.integers(1, high - first))}"
-    last = draw(st.integers(first + 1, high))
+        return f"{first}/{draw(steps(high - first, wide))}"
+    last = draw(st.integers(first if wide else first + 1, high))
     if kind == "range":
         return f"{first}-{last}"
-    return f"{first}-{last}/{draw(st.integers(1, last - first))}"
+    return f"{first}-{last}/{draw(steps(last - first, wide))}"
 
 
 def numeric_field(low: int, high: int) -> st.SearchStrategy[str]:
-    return st.lists(numeric_item(low, high), min_size=1, max_size=3).map(",".join)
+    return st.lists(numeric_item(low, high, wide=True), min_size=1, max_size=3).map(",".join)
 
 
 @st.composite
 def month_item(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
-        return draw(numeric_item(1, 12))
+        return draw(numeric_item(1, 12, wide=True))
     first = draw(st.integers(1, 12))
     name = MONTHS[first - 1]
-    if first < 12 and draw(st.booleans()):
-        last = draw(st.integers(first + 1, 12))
+    if draw(st.booleans()):
+        last = draw(st.integers(first, 12))
         name += "-" + MONTHS[last - 1]
         if draw(st.booleans()):
-            name += f"/{draw(st.integers(1, last - first))}"
+            name += f"/{draw(steps(last - first, wide=True))}"
     return draw(st.sampled_from([name, name.upper(), name.title()]))
 
 
@@ -75,7 +86,7 @@ def weekday_item(draw: st.DrawFn, extensions: bool) -> str:
         kinds += ["last", "nth"]
     kind = draw(st.sampled_from(kinds))
     if kind == "numeric":
-        return draw(numeric_item(0, 7))
+        return draw(numeric_item(0, 7, wide=True))
     day = draw(st.integers(0, 7))
     label = str(day) if draw(st.booleans()) else CRONTAB_WEEKDAYS[day % 7]
     if kind == "last":
@@ -86,7 +97,10 @@ def weekday_item(draw: st.DrawFn, extensions: bool) -> str:
     if kind == "name":
         return CRONTAB_WEEKDAYS[first]
     last = draw(st.integers(first + 1, 7))  # 7: 'sun' ending a range
-    return f"{CRONTAB_WEEKDAYS[first]}-{CRONTAB_WEEKDAYS[last % 7]}"
+    name = f"{CRONTAB_WEEKDAYS[first]}-{CRONTAB_WEEKDAYS[last % 7]}"
+    if draw(st.booleans()):
+        name += f"/{draw(steps(last - first, wide=True))}"
+    return name
 
 
 @st.composite
@@ -96,7 +110,7 @@ def day_item(draw: st.DrawFn, extensions: bool) -> str:
         kinds += ["L", "LW", "W"]
     kind = draw(st.sampled_from(kinds))
     if kind == "numeric":
-        return draw(numeric_item(1, 31, star=False))
+        return draw(numeric_item(1, 31, star=False, wide=True))
     if kind == "W":
         return f"{draw(st.integers(1, 31))}W"
     return kind
@@ -184,7 +198,9 @@ class Reference:
         self.months = expand(month, 1, 12, MONTHS, 1)
         self.day_text = day
         self.weekday_text = weekday
-        self.day_or = day not in ("*", "?") and weekday not in ("*", "?")
+        # cron: a day field that starts with '*' ('*/2' too) or '?' takes no part in the
+        # either-day rule
+        self.day_or = not day.startswith(("*", "?")) and not weekday.startswith(("*", "?"))
 
     @property
     def every_hour(self) -> bool:
@@ -364,14 +380,39 @@ def test_no_match_is_skipped(expr: str, zone: tzinfo, now: datetime) -> None:
     assert len(fired) == len(times)
 
 
+def _has_one_value_range(
+    text: str, low: int, high: int, names: list[str] | None = None, offset: int = 0
+) -> bool:
+    """Whether a field holds a range of one value, such as ``5-5``, ``5-5/2`` or ``jan-jan``."""
+    for item in text.split(","):
+        body = item.partition("/")[0]
+        if "-" in body and len(expand(body, low, high, names, offset)) == 1:
+            return True
+    return False
+
+
 def _croniter_shares_the_reading(expr: str) -> bool:
     """Leave out what croniter reads differently (see test_crontab.py): a day field other than
     '*' that allows every day (croniter then sometimes ANDs the day fields, as for '1,*'), '#'
     with other items or with a restricted day of month, 'W' with a restricted day of week,
-    'a/n' in the day of week (which croniter ends at 6, not 7) and 'a-a' ranges of weekdays
-    (croniter misreads them)."""
+    'a/n' in the day of week (which croniter ends at 6, not 7), 'a-a' ranges in any field
+    (croniter reads them as '*') and a '*/n' day field beside a restricted one (cron ANDs the
+    two fields then, croniter ORs them)."""
     parts = expr.lower().split()
+    bounds: list[tuple[int, int, list[str] | None, int]] = [
+        (0, 59, None, 0),
+        (0, 23, None, 0),
+        (1, 31, None, 0),
+        (1, 12, MONTHS, 1),
+        (0, 7, CRONTAB_WEEKDAYS, 0),
+    ]
+    if len(parts) == 6:
+        bounds.insert(0, (0, 59, None, 0))
+    if any(_has_one_value_range(text, *limits) for text, limits in zip(parts, bounds)):
+        return False
     day, weekday = parts[-3], parts[-1]
+    if "*" not in (day, weekday) and "*/" in (day[:2], weekday[:2]):
+        return False  # croniter ORs the day fields where cron ANDs them (a '*/n' day field)
     plain_day = "l" not in day and "w" not in day
     if day != "*" and plain_day and expand(day, 1, 31) == set(range(1, 32)):
         return False
@@ -387,8 +428,6 @@ def _croniter_shares_the_reading(expr: str) -> bool:
         return False
     for item in weekday.split(","):
         body, _, step = item.partition("/")
-        if "-" in body and len(set(expand(body, 0, 7, CRONTAB_WEEKDAYS, 0))) == 1:
-            return False
         if step and body != "*" and "-" not in body:  # croniter stops 'a/n' at 6, not 7
             return False
     return True
@@ -509,6 +548,45 @@ def test_keyword_text_round_trips(fields: dict[str, str]) -> None:
     shown = dict(re.findall(r"(\w+)='([^']*)'", str(trigger)))
     again = CronTrigger(timezone=UTC, **shown)
     assert again.__getstate__() == trigger.__getstate__()
+
+
+# the bounds of the keyword form's fields (the year's cut short)
+KEYWORD_BOUNDS = {
+    "year": (1970, 2100),
+    "month": (1, 12),
+    "day": (1, 31),
+    "week": (1, 53),
+    "day_of_week": (0, 6),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "second": (0, 59),
+}
+
+
+@st.composite
+def keyword_stepped_item(draw: st.DrawFn) -> tuple[str, str]:
+    name = draw(st.sampled_from(sorted(KEYWORD_BOUNDS)))
+    low, high = KEYWORD_BOUNDS[name]
+    return name, draw(numeric_item(low, high, wide=True))
+
+
+@SETTINGS
+@given(keyword_stepped_item())
+def test_keyword_form_limits_steps_as_apscheduler_does(field_item: tuple[str, str]) -> None:
+    """Only from_crontab reads steps as cron does: the keyword form accepts a stepped item
+    exactly when APScheduler 3.11 does, and reads it the same way."""
+    apscheduler_cron = pytest.importorskip("apscheduler.triggers.cron")
+    name, item = field_item
+    # APScheduler 3.11 reads '0-0/n' as '0/n' (from 0 to the maximum); greensched rejects it
+    assume(re.fullmatch(r"0-0/\d+", item) is None)
+    try:
+        theirs = apscheduler_cron.CronTrigger(timezone=UTC, **{name: item})
+    except ValueError:
+        with pytest.raises(ValueError, match=rf"^{name}: "):
+            CronTrigger(timezone=UTC, **{name: item})
+        return
+    ours = CronTrigger(timezone=UTC, **{name: item})
+    assert str(ours) == str(theirs)
 
 
 # --- invalid text -----------------------------------------------------------------------------

@@ -265,17 +265,24 @@ class CronTrigger(BaseTrigger):
           month) and ``5#3`` (the third Friday); ``?`` (same as ``*``);
         * day of month: ``L`` (the last day), ``LW`` (the last weekday, Monday to Friday),
           ``15W`` (the weekday nearest to the 15th, not leaving the month); ``?``;
-        * when both the day of month and the day of week are restricted (neither is ``*`` or
-          ``?``), a day matching *either* fires (``0 0 1 * mon``: the 1st and every Monday);
-          otherwise a day must match both.
+        * when both the day of month and the day of week are restricted (neither starts with
+          ``*`` or ``?``), a day matching *either* fires (``0 0 1 * mon``: the 1st and every
+          Monday); otherwise a day must match both, as cron reads it: ``0 0 */2 * mon`` fires on
+          the Mondays that are odd days of the month;
+        * any step of 1 or more is accepted, as cron accepts it: a step wider than its range
+          selects the range's first value only (``*/60`` in the minute field is minute 0,
+          ``0 9-11/3 * * *`` fires at 9:00, ``0 */24 * * *`` at midnight, ``5-5/1`` is 5).
+          The keyword form rejects such steps, as APScheduler 3.x does.
 
-        Names and letters are case-insensitive.
+        Names and letters are case-insensitive. A reversed range (``5-3``), a step of 0 and a
+        value out of the field's range are rejected.
 
         :param expr: the crontab expression
         :param timezone: as for :class:`CronTrigger`
         :param legacy: read ``expr`` as APScheduler 3.x does: exactly five fields, day of
             week numbers with 0 = Monday (the keyword form's), both day fields always
-            matched together, and no crontab extension (``L``, ``W``, ``#``, ``?``, aliases)
+            matched together, no crontab extension (``L``, ``W``, ``#``, ``?``, aliases), and
+            no step wider than its range (``*/60`` is rejected)
         :param start_date: as for :class:`CronTrigger`
         :param end_date: as for :class:`CronTrigger`
         :param jitter: as for :class:`CronTrigger`
@@ -284,9 +291,14 @@ class CronTrigger(BaseTrigger):
             expected)
 
         .. note:: APScheduler 3.x reads the day of week with 0 = Monday (``0 9 * * 1-5``
-           fires Tuesday to Saturday), always matches both day fields, and knows no ``L``,
-           ``W``, ``#``, ``?``, six-field or ``@`` forms. Pass ``legacy=True`` to keep its
-           reading. ``start_date``, ``end_date`` and ``jitter`` are greensched additions.
+           fires Tuesday to Saturday), always matches both day fields, knows no ``L``,
+           ``W``, ``#``, ``?``, six-field or ``@`` forms, and rejects a step wider than its
+           range (``*/60 * * * *``, ``0 9-11/3 * * *``, ``0 0 * * 5-5/1``), which cron runs.
+           Pass ``legacy=True`` to keep its reading. ``start_date``, ``end_date`` and
+           ``jitter`` are greensched additions.
+
+        .. note:: Beyond crontab(5), ``a/n`` (from ``a`` to the field's maximum, every n-th
+           value) is accepted as in the keyword form; cronie rejects it.
 
         .. note:: ``str()`` and ``repr()`` of a trigger made this way show the expression in
            crontab notation (``cron[crontab='0 9 * * 1-5']``), so that its day-of-week
@@ -309,13 +321,15 @@ class CronTrigger(BaseTrigger):
         second = texts.get("second")
         trigger.fields = [
             BaseField("year", "*", True),
-            MonthField("month", texts["month"]),
+            MonthField("month", texts["month"], crontab=True),
             CrontabDayOfMonthField("day", texts["day"]),
             WeekField("week", "*", True),
             CrontabDayOfWeekField("day_of_week", texts["day_of_week"]),
-            BaseField("hour", texts["hour"]),
-            BaseField("minute", texts["minute"]),
-            BaseField("second", 0, True) if second is None else BaseField("second", second),
+            BaseField("hour", texts["hour"], crontab=True),
+            BaseField("minute", texts["minute"], crontab=True),
+            BaseField("second", 0, True)
+            if second is None
+            else BaseField("second", second, crontab=True),
         ]
         trigger._prepare()
         return trigger
@@ -645,11 +659,6 @@ def _month_length(year: int, month: int) -> int:
 
 
 def _is_star(field: BaseField) -> bool:
-    """Whether a field is exactly ``*`` (or ``?``): crontab's test for an unrestricted day
-    field."""
-    expressions = field.expressions
-    return (
-        len(expressions) == 1
-        and type(expressions[0]) is AllExpression
-        and expressions[0].step is None
-    )
+    """Whether a day field starts with ``*`` (or ``?``), with or without a step (``*/2``):
+    cron's test for a day field that does not take part in the either-day rule."""
+    return type(field.expressions[0]) is AllExpression

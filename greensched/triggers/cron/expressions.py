@@ -7,6 +7,12 @@ allowed day of a month.
 Errors raised here are :exc:`ValueError`\\s whose message says what was expected
 (``"expected a step of 1 or more"``); the field that compiles the expression adds its name and
 the offending text.
+
+A step wider than the range it steps through (``*/60`` in the minute field) is rejected, as
+APScheduler 3.x does, unless the expression is read as crontab(5) reads it (``crontab=True``,
+for :meth:`CronTrigger.from_crontab <greensched.triggers.cron.CronTrigger.from_crontab>`):
+cron takes any step of 1 or more, and a step wider than the range selects the range's first
+value only.
 """
 
 from __future__ import annotations
@@ -64,9 +70,10 @@ def _name_index(names: tuple[str, ...], name: str, what: str) -> int:
         raise ValueError(f"expected a {what} name ({names[0]}-{names[-1]})") from None
 
 
-def _check_step(step: int | None, width: int) -> None:
-    """Reject a step larger than the range it steps through, as APScheduler 3.x does."""
-    if step is not None and step > width:
+def _check_step(step: int | None, width: int, crontab: bool) -> None:
+    """Reject a step larger than the range it steps through, as APScheduler 3.x does, unless
+    ``crontab``: cron takes any step (a step wider than the range selects its first value)."""
+    if step is not None and step > width and not crontab:
         if width == 0:
             raise ValueError("expected no step on a single value")
         raise ValueError(f"expected a step from 1 to {width}, the width of the range")
@@ -101,8 +108,13 @@ class AllExpression:
 
         self._validate(MIN_VALUES[field_name], MAX_VALUES[field_name])
 
-    def _validate(self, low: int, high: int) -> None:
-        _check_step(self.step, high - low)
+    def _validate(self, low: int, high: int, *, crontab: bool = False) -> None:
+        """Check the expression against a field's bounds ``low`` and ``high``.
+
+        :param crontab: accept a step wider than the range, as crontab(5) does
+        :raises ValueError: if a value or the step does not fit
+        """
+        _check_step(self.step, high - low, crontab)
 
     def _next(self, value: int, low: int, high: int) -> int | None:
         """Return the smallest allowed value from ``value`` up to ``high`` (``None``: none).
@@ -187,11 +199,12 @@ class RangeExpression(AllExpression):
         self.first = first_value
         self.last = last_value
 
-    def _validate(self, low: int, high: int) -> None:
+    def _validate(self, low: int, high: int, *, crontab: bool = False) -> None:
         last = high if self.last is None else self.last
-        if self.first < low or last > high:
+        # ('a/n': ``first`` may be above ``high`` when ``last`` is not given)
+        if self.first < low or self.first > high or last > high:
             raise ValueError(f"expected values from {low} to {high}")
-        _check_step(self.step, last - self.first)
+        _check_step(self.step, last - self.first, crontab)
 
     def _next(self, value: int, low: int, high: int) -> int | None:
         value = max(value, self.first)
@@ -209,7 +222,8 @@ class RangeExpression(AllExpression):
 
     def __str__(self) -> str:
         text = self._format(self.first)
-        if self.last is not None and self.last != self.first:
+        # '5-5' is shown as '5', but '5-5/2' (crontab) must not become '5/2' (5, 7, ... 59)
+        if self.last is not None and (self.last != self.first or self.step):
             text += "-" + self._format(self.last)
         if self.step:
             text += f"/{self.step}"
@@ -303,7 +317,7 @@ class _MonthlyDayExpression(AllExpression):
     def __init__(self) -> None:
         super().__init__(None)
 
-    def _validate(self, low: int, high: int) -> None:
+    def _validate(self, low: int, high: int, *, crontab: bool = False) -> None:
         pass
 
     def _day(self, year: int, month: int) -> int | None:  # pragma: no cover - abstract
@@ -495,7 +509,7 @@ class NearestWeekdayExpression(_MonthlyDayExpression):
         assert value is not None
         self.day = value
 
-    def _validate(self, low: int, high: int) -> None:
+    def _validate(self, low: int, high: int, *, crontab: bool = False) -> None:
         if not low <= self.day <= high:
             raise ValueError(f"expected a day from {low} to {high} before 'W'")
 

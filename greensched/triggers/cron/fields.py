@@ -94,6 +94,13 @@ class BaseField:
     :param exprs: the expressions, as a string or an int
     :param is_default: whether the value was filled in rather than given (such fields are
         left out of ``str()`` of the trigger)
+    :param crontab: read the expressions as crontab(5) does, for
+        :meth:`~greensched.triggers.cron.CronTrigger.from_crontab`: any step of 1 or more is
+        accepted, and a step wider than its range selects the range's first value only
+        (``*/60`` in the minute field is minute 0, ``9-11/3`` in the hour field is 9, ``5-5/1``
+        is 5). Without it, such a step is rejected, as APScheduler 3.x does. The crontab day
+        fields (:class:`CrontabDayOfMonthField`, :class:`CrontabDayOfWeekField`) always read
+        their expressions this way.
     :raises ValueError: if an expression is not valid for this field; the message names the
         field, the offending text and what was expected
     :raises TypeError: if ``exprs`` is neither a string nor an int (an
@@ -105,6 +112,7 @@ class BaseField:
     """
 
     __slots__ = (
+        "_crontab",
         "_dynamic",
         "_full",
         "_high",
@@ -120,19 +128,25 @@ class BaseField:
     #: The expression classes tried, in order, on each comma-separated item
     COMPILERS: ClassVar[tuple[type[AllExpression], ...]] = (AllExpression, RangeExpression)
     _EXPECTED: ClassVar[str] = "'*', a number from {low} to {high} or a range 'a-b', " + _STEP_TEXT
+    #: Whether every field of the class reads its expressions as crontab(5) does
+    _CRONTAB: ClassVar[bool] = False
 
     name: str
     is_default: bool
     expressions: list[AllExpression]
+    _crontab: bool
     _low: int
     _high: int
     _table: tuple[int | None, ...] | None
     _dynamic: tuple[Any, ...]
     _full: bool
 
-    def __init__(self, name: str, exprs: int | str, is_default: bool = False) -> None:
+    def __init__(
+        self, name: str, exprs: int | str, is_default: bool = False, *, crontab: bool = False
+    ) -> None:
         self.name = name
         self.is_default = is_default
+        self._crontab = crontab or self._CRONTAB
         self.compile_expressions(exprs)
 
     # --- the APScheduler 3.x interface ------------------------------------------------------
@@ -200,7 +214,7 @@ class BaseField:
                 continue
             try:
                 expression = compiler(**match.groupdict())
-                expression._validate(low, high)
+                expression._validate(low, high, crontab=self._crontab)
             except ValueError as exc:
                 raise self._error(text, str(exc)) from None
             self.expressions.append(expression)
@@ -272,17 +286,22 @@ class BaseField:
         return hash((type(self), self.name, str(self)))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
+        state: dict[str, Any] = {
             "version": 1,
             "name": self.name,
             "is_default": self.is_default,
             "expressions": str(self),
         }
+        if self._crontab:
+            # left out otherwise, so that the state of other fields is what it always was
+            state["crontab"] = True
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         require_state_version(self, state, 1)
         self.name = state["name"]
         self.is_default = state.get("is_default", False)
+        self._crontab = bool(state.get("crontab", False)) or self._CRONTAB
         expressions = state["expressions"]
         if not isinstance(expressions, str):
             # the __dict__ of an APScheduler 3.x field, with its expression objects
@@ -293,7 +312,8 @@ class BaseField:
         return ",".join(str(expression) for expression in self.expressions)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, {str(self)!r})"
+        crontab = ", crontab=True" if self._crontab and not self._CRONTAB else ""
+        return f"{type(self).__name__}({self.name!r}, {str(self)!r}{crontab})"
 
 
 class WeekField(BaseField):
@@ -357,9 +377,12 @@ class DayOfMonthField(BaseField):
 class CrontabDayOfMonthField(DayOfMonthField):
     """A crontab's day-of-month field: the forms of :class:`BaseField`, ``?`` (same as
     ``*``), ``L`` (last day of the month), ``LW`` (last weekday of the month) and ``15W`` (the
-    weekday nearest to the 15th, within the month). Letters are case-insensitive."""
+    weekday nearest to the 15th, within the month). Letters are case-insensitive. Steps are
+    read as crontab(5) reads them (``*/32`` is the 1st)."""
 
     __slots__ = ()
+
+    _CRONTAB: ClassVar[bool] = True
 
     COMPILERS: ClassVar[tuple[type[AllExpression], ...]] = (
         *BaseField.COMPILERS,
@@ -442,9 +465,12 @@ class CrontabDayOfWeekField(DayOfWeekField):
     """A crontab's day-of-week field: 0 to 7, where 0 and 7 are Sunday and 1 is Monday; names
     ``sun`` to ``sat`` (``sun`` ending a range is 7: ``fri-sun``); ranges and steps; ``?``
     (same as ``*``); ``5L`` (the last Friday of the month) and ``5#3`` (the third Friday).
-    Names and letters are case-insensitive."""
+    Names and letters are case-insensitive. Steps are read as crontab(5) reads them (``*/8`` is
+    Sunday)."""
 
     __slots__ = ()
+
+    _CRONTAB: ClassVar[bool] = True
 
     COMPILERS: ClassVar[tuple[type[AllExpression], ...]] = (
         *BaseField.COMPILERS,

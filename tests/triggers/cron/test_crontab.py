@@ -120,8 +120,20 @@ CASES = [
         ],
         id="or-rule",
     ),
+    # cron (cronie, Vixie) leaves a day field that starts with '*' out of the either-day
+    # rule, steps included: both fields must match
     pytest.param(
         "0 0 */2 * 1",
+        [
+            "Mon 2024-01-01 00:00:00",
+            "Mon 2024-01-15 00:00:00",
+            "Mon 2024-01-29 00:00:00",
+            "Mon 2024-02-05 00:00:00",
+        ],
+        id="a-day-field-starting-with-star-takes-no-part-in-the-or-rule",
+    ),
+    pytest.param(
+        "0 0 5,*/2 * 1",
         [
             "Mon 2024-01-01 00:00:00",
             "Wed 2024-01-03 00:00:00",
@@ -130,7 +142,7 @@ CASES = [
             "Mon 2024-01-08 00:00:00",
             "Tue 2024-01-09 00:00:00",
         ],
-        id="or-rule-a-step-is-a-restriction",
+        id="or-rule-a-step-after-the-first-item-is-a-restriction",
     ),
     pytest.param(
         "0 0 13 * 5",
@@ -232,10 +244,176 @@ CASES = [
     ),
 ]
 
+# Steps as cron (cronie) reads them: any step of 1 or more, on '*' or on a range; a step
+# wider than the range selects the range's first value only. The keyword form and the legacy
+# reading reject these steps, as APScheduler 3.x does.
+WIDE_STEP_CASES = [
+    pytest.param(
+        "*/60 * * * *",
+        ["Mon 2024-01-01 00:00:00", "Mon 2024-01-01 01:00:00", "Mon 2024-01-01 02:00:00"],
+        id="star-step-60-is-minute-0",
+    ),
+    pytest.param(
+        "0 */24 * * *",
+        ["Mon 2024-01-01 00:00:00", "Tue 2024-01-02 00:00:00", "Wed 2024-01-03 00:00:00"],
+        id="star-step-24-is-hour-0",
+    ),
+    pytest.param(
+        "0 9-11/3 * * *",
+        ["Mon 2024-01-01 09:00:00", "Tue 2024-01-02 09:00:00", "Wed 2024-01-03 09:00:00"],
+        id="range-step-wider-than-the-range-is-its-first-value",
+    ),
+    pytest.param(
+        "0 9-11/99 * * *",
+        ["Mon 2024-01-01 09:00:00", "Tue 2024-01-02 09:00:00"],
+        id="range-step-far-wider-than-the-range",
+    ),
+    pytest.param(
+        "0 0 * * 5-5/1",
+        ["Fri 2024-01-05 00:00:00", "Fri 2024-01-12 00:00:00", "Fri 2024-01-19 00:00:00"],
+        id="one-value-range-with-step-1",
+    ),
+    pytest.param(
+        "0 0 * * 5-5",
+        ["Fri 2024-01-05 00:00:00", "Fri 2024-01-12 00:00:00", "Fri 2024-01-19 00:00:00"],
+        id="one-value-range",
+    ),
+    pytest.param(
+        "5-5/2 * * * *",
+        ["Mon 2024-01-01 00:05:00", "Mon 2024-01-01 01:05:00", "Mon 2024-01-01 02:05:00"],
+        id="one-value-range-with-step-2",
+    ),
+    pytest.param(
+        "0 0 * * 7-7/1",
+        ["Sun 2024-01-07 00:00:00", "Sun 2024-01-14 00:00:00"],
+        id="one-value-range-seven-is-sunday",
+    ),
+    pytest.param(
+        "0 0 * * */8",
+        ["Sun 2024-01-07 00:00:00", "Sun 2024-01-14 00:00:00", "Sun 2024-01-21 00:00:00"],
+        id="weekday-star-step-8-is-sunday",
+    ),
+    pytest.param(
+        "0 0 * * */7",
+        ["Sun 2024-01-07 00:00:00", "Sun 2024-01-14 00:00:00"],
+        id="weekday-star-step-7-is-sunday-0-and-7",
+    ),
+    pytest.param(
+        "0 0 * * mon-wed/7",
+        ["Mon 2024-01-01 00:00:00", "Mon 2024-01-08 00:00:00", "Mon 2024-01-15 00:00:00"],
+        id="weekday-names-with-a-wide-step",
+    ),
+    pytest.param(
+        "0 0 */40 * *",
+        ["Mon 2024-01-01 00:00:00", "Thu 2024-02-01 00:00:00", "Fri 2024-03-01 00:00:00"],
+        id="day-star-step-40-is-the-1st",
+    ),
+    pytest.param(
+        "0 0 1 */13 *",
+        ["Mon 2024-01-01 00:00:00", "Wed 2025-01-01 00:00:00", "Thu 2026-01-01 00:00:00"],
+        id="month-star-step-13-is-january",
+    ),
+    pytest.param(
+        "0 0 1 jan-mar/5 *",
+        ["Mon 2024-01-01 00:00:00", "Wed 2025-01-01 00:00:00"],
+        id="month-names-with-a-wide-step",
+    ),
+    pytest.param(
+        "0 20/5 * * *",
+        ["Mon 2024-01-01 20:00:00", "Tue 2024-01-02 20:00:00"],
+        id="start-step-wider-than-the-rest-is-the-start",
+    ),
+    pytest.param(
+        "*/60 * * * * *",
+        ["Mon 2024-01-01 00:00:00", "Mon 2024-01-01 00:01:00", "Mon 2024-01-01 00:02:00"],
+        id="six-fields-second-step-60",
+    ),
+    pytest.param(
+        "*/99999999999 * * * *",
+        ["Mon 2024-01-01 00:00:00", "Mon 2024-01-01 01:00:00"],
+        id="huge-step",
+    ),
+    pytest.param(
+        "0,*/60 */30,1 * * *",
+        ["Mon 2024-01-01 00:00:00", "Mon 2024-01-01 01:00:00", "Tue 2024-01-02 00:00:00"],
+        id="in-lists",
+    ),
+]
+
 
 @pytest.mark.parametrize(("expr", "expected"), CASES)
 def test_crontab_semantics(expr: str, expected: list[str]) -> None:
     assert fire_times(crontab(expr), START, len(expected)) == expected
+
+
+@pytest.mark.parametrize(("expr", "expected"), WIDE_STEP_CASES)
+def test_any_step_of_one_or_more_is_read_as_cron_reads_it(expr: str, expected: list[str]) -> None:
+    assert fire_times(crontab(expr), START, len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param(
+            {"minute": "*/60"},
+            "minute: '*/60' is not a valid expression (expected a step from 1 to 59, the width"
+            " of the range)",
+            id="star-step-60",
+        ),
+        pytest.param(
+            {"hour": "*/24"},
+            "hour: '*/24' is not a valid expression (expected a step from 1 to 23, the width of"
+            " the range)",
+            id="star-step-24",
+        ),
+        pytest.param(
+            {"hour": "9-11/3"},
+            "hour: '9-11/3' is not a valid expression (expected a step from 1 to 2, the width"
+            " of the range)",
+            id="range-step",
+        ),
+        pytest.param(
+            {"day_of_week": "5-5/1"},
+            "day_of_week: '5-5/1' is not a valid expression (expected no step on a single value)",
+            id="one-value-range-with-step",
+        ),
+        pytest.param(
+            {"minute": "5/55"},
+            "minute: '5/55' is not a valid expression (expected a step from 1 to 54, the width"
+            " of the range)",
+            id="start-step",
+        ),
+        pytest.param(
+            {"month": "13/20"},
+            "month: '13/20' is not a valid expression (expected values from 1 to 12)",
+            id="start-above-the-maximum",
+        ),
+    ],
+)
+def test_keyword_form_still_rejects_wide_steps_as_apscheduler_does(
+    fields: dict[str, str], message: str
+) -> None:
+    # as APScheduler 3.x does (tests/property/test_cron_prop.py compares with APScheduler)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        CronTrigger(timezone=UTC, **fields)
+
+
+def test_field_reads_wide_steps_only_in_crontab_mode() -> None:
+    message = (
+        "minute: '*/60' is not a valid expression (expected a step from 1 to 59, the width of "
+        "the range)"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BaseField("minute", "*/60")
+    field = BaseField("minute", "*/60", crontab=True)
+    assert field.get_next_value(datetime(2024, 1, 1, 0, 0)) == 0
+    assert field.get_next_value(datetime(2024, 1, 1, 0, 1)) is None
+    assert repr(field) == "BaseField('minute', '*/60', crontab=True)"
+    # the crontab day fields always read steps as cron does
+    weekday = CrontabDayOfWeekField("day_of_week", "*/8")
+    assert repr(weekday) == "CrontabDayOfWeekField('day_of_week', '*/8')"
+    assert weekday.get_next_value(datetime(2024, 1, 7)) == 0  # Sunday
+    assert weekday.get_next_value(datetime(2024, 1, 1)) is None  # from Monday (1): none
 
 
 @pytest.mark.parametrize(
@@ -434,12 +612,40 @@ ERROR_CASES = [
         ),
     ),
     (
-        "0 0 * * */8",
+        "5-3 * * * *",
         False,
         (
-            "day_of_week: '*/8' is not a valid expression (expected a step from 1 to 7, the "
-            "width of the range)"
+            "minute: '5-3' is not a valid expression (expected a range whose first value is "
+            "not greater than its last)"
         ),
+    ),
+    (
+        "0 11-9/3 * * *",
+        False,
+        (
+            "hour: '11-9/3' is not a valid expression (expected a range whose first value is "
+            "not greater than its last)"
+        ),
+    ),
+    (
+        "0 9-11/0 * * *",
+        False,
+        "hour: '9-11/0' is not a valid expression (expected a step of 1 or more)",
+    ),
+    (
+        "0 0 * * 5-5/0",
+        False,
+        "day_of_week: '5-5/0' is not a valid expression (expected a step of 1 or more)",
+    ),
+    (
+        "0 0-24/24 * * *",
+        False,
+        "hour: '0-24/24' is not a valid expression (expected values from 0 to 23)",
+    ),
+    (
+        "0 0 1 13/20 *",
+        False,
+        "month: '13/20' is not a valid expression (expected values from 1 to 12)",
     ),
     (
         "0 0 * * 5#3/2",
@@ -568,6 +774,36 @@ ERROR_CASES = [
         True,
         "day_of_week: '7' is not a valid expression (expected values from 0 to 6)",
     ),
+    # the legacy reading keeps APScheduler 3.x's limit on steps
+    (
+        "*/60 * * * *",
+        True,
+        (
+            "minute: '*/60' is not a valid expression (expected a step from 1 to 59, the width"
+            " of the range)"
+        ),
+    ),
+    (
+        "0 9-11/3 * * *",
+        True,
+        (
+            "hour: '9-11/3' is not a valid expression (expected a step from 1 to 2, the width "
+            "of the range)"
+        ),
+    ),
+    (
+        "0 0 * * 5-5/1",
+        True,
+        "day_of_week: '5-5/1' is not a valid expression (expected no step on a single value)",
+    ),
+    (
+        "0 0 * * */7",
+        True,
+        (
+            "day_of_week: '*/7' is not a valid expression (expected a step from 1 to 6, the "
+            "width of the range)"
+        ),
+    ),
     (
         "0 0 L * *",
         True,
@@ -610,6 +846,9 @@ def test_expression_of_another_type_is_rejected() -> None:
         ("@hourly", "0 * * * *"),
         ("0 0 * * sat-sun/1", "0 0 * * sat-sun/1"),
         ("*/15 1,2 1-5,10 jan-mar/2 *", "*/15 1,2 1-5,10 jan-mar/2 *"),
+        ("*/60 9-11/3 5-5/1 */13 */8", "*/60 9-11/3 5-5/1 */13 */8"),
+        ("5-5 5-5/2 * JAN-jan/1 MON-mon/3", "5 5-5/2 * jan-jan/1 mon-mon/3"),
+        ("*/60 0 0 * * *", "*/60 0 0 * * *"),
     ],
 )
 def test_str_shows_the_crontab(expr: str, shown: str) -> None:
@@ -641,6 +880,28 @@ def test_pickle_keeps_the_crontab_reading() -> None:
     assert fire_times(copy, start, 2) == ["Sun 2023-12-31 23:00:00", "Sun 2024-01-07 23:00:00"]
 
 
+def test_pickle_keeps_steps_wider_than_their_range() -> None:
+    trigger = crontab("*/60 9-11/3 5-5/1 */13 *")
+    copy = pickle.loads(pickle.dumps(trigger))
+    assert str(copy) == "cron[crontab='*/60 9-11/3 5-5/1 */13 *']"
+    assert copy.__getstate__() == trigger.__getstate__()
+    expected = ["Fri 2024-01-05 09:00:00", "Sun 2025-01-05 09:00:00", "Mon 2026-01-05 09:00:00"]
+    assert fire_times(copy, START, 3) == expected
+    states = {field.name: field.__getstate__() for field in trigger.fields}
+    assert states["minute"] == {
+        "version": 1,
+        "name": "minute",
+        "is_default": False,
+        "expressions": "*/60",
+        "crontab": True,
+    }
+    # the fields crontab(5) does not have, and those of the keyword form, are stored as before
+    assert "crontab" not in states["year"]
+    assert "crontab" not in states["week"]
+    keyword = CronTrigger(minute="*/5", timezone=UTC)
+    assert all("crontab" not in field.__getstate__() for field in keyword.fields)
+
+
 # --- croniter agrees where its semantics are the same -----------------------------------------
 
 CRONITER_AGREES = [
@@ -648,7 +909,6 @@ CRONITER_AGREES = [
     "0 9 * * 1-5",
     "0 0 L * *",
     "0 0 1,15 * fri",
-    "0 0 */2 * 1",
     "30 4 1-7 * 0",
     "0 12 * jan-jun/2 sat-sun",
     "15 10 15W * *",
@@ -659,6 +919,16 @@ CRONITER_AGREES = [
     "*/7 */5 */9 */4 */3",
     "0 0 * * fri-sun",
     "0 0 * * 1-7/2",
+    # steps wider than their range (cron selects the range's first value)
+    "*/60 * * * *",
+    "0 */24 * * *",
+    "0 9-11/3 * * *",
+    "0 0 */40 * *",
+    "0 0 1 */13 *",
+    "0 0 1 jan-mar/5 *",
+    "0 0 * * */8",
+    "0 0 * * mon-wed/7",
+    "0 20/5 * * *",
 ]
 
 
@@ -684,12 +954,21 @@ def test_agrees_with_croniter(expr: str) -> None:
     ("expr", "ours", "croniters"),
     [
         # croniter reads a day field whose list holds '*' as '*' (so ANDs the day fields);
-        # greensched, like Vixie cron, reads any day field but '*' and '?' as a restriction
+        # greensched, like cron, reads a day field that does not start with '*' or '?' as a
+        # restriction
         pytest.param(
             "0 0 13 * 1,*",
             ["Mon 2024-01-01", "Tue 2024-01-02"],
             ["Sat 2024-01-13", "Tue 2024-02-13"],
             id="list-with-star-is-a-restriction",
+        ),
+        # cron leaves a day field that starts with '*' ('*/2' too) out of the either-day
+        # rule; croniter reads '*/2' as a restriction (and ORs the day fields)
+        pytest.param(
+            "0 0 */2 * 1",
+            ["Mon 2024-01-01", "Mon 2024-01-15", "Mon 2024-01-29"],
+            ["Mon 2024-01-01", "Wed 2024-01-03", "Fri 2024-01-05"],
+            id="star-step-day-takes-no-part-in-the-or-rule",
         ),
         # croniter ANDs a '#' day of week with a restricted day of month
         pytest.param(
@@ -707,8 +986,31 @@ def test_agrees_with_croniter(expr: str) -> None:
         ),
         # croniter wraps reversed ranges round; APScheduler and greensched reject them
         pytest.param("0 0 * * 5-1", None, ["Mon 2024-01-01", "Fri 2024-01-05"], id="reversed"),
-        # croniter accepts a step wider than the range; APScheduler and greensched reject it
-        pytest.param("*/60 * * * *", None, ["Mon 2024-01-01", "Mon 2024-01-01"], id="wide-step"),
+        # croniter reads a range of one value ('5-5', with or without a step) as '*'
+        pytest.param(
+            "0 0 * * 5-5",
+            ["Fri 2024-01-05", "Fri 2024-01-12"],
+            ["Mon 2024-01-01", "Tue 2024-01-02"],
+            id="one-value-weekday-range",
+        ),
+        pytest.param(
+            "0 0 * * 5-5/1",
+            ["Fri 2024-01-05", "Fri 2024-01-12"],
+            ["Mon 2024-01-01", "Tue 2024-01-02"],
+            id="one-value-weekday-range-with-step",
+        ),
+        pytest.param(
+            "0 0 5-5/1 * *",
+            ["Fri 2024-01-05", "Mon 2024-02-05"],
+            ["Mon 2024-01-01", "Tue 2024-01-02"],
+            id="one-value-day-range-with-step",
+        ),
+        pytest.param(
+            "0 0 1 jan-jan/1 *",
+            ["Mon 2024-01-01", "Wed 2025-01-01"],
+            ["Mon 2024-01-01", "Thu 2024-02-01"],
+            id="one-value-month-range-with-step",
+        ),
     ],
 )
 def test_deliberate_differences_from_croniter(
