@@ -50,14 +50,15 @@ def positive_int_option(field: str, value: Any) -> int:
     """Like :func:`positive_int`, but a string holding an integer (as configuration files give
     it, ``'20'``) is converted first.
 
-    :raises TypeError: if ``value`` is neither an int nor a string holding one
-    :raises ValueError: if it is not positive
+    :raises TypeError: if ``value`` is neither an int nor a string
+    :raises InvalidValueError: if it is a string not holding an integer (APScheduler 3.x's
+        ``int(value)`` raises ValueError there), or it is not positive
     """
     if isinstance(value, str):
         try:
             number = int(value.strip())
         except ValueError:
-            raise _reject(field, "a positive integer", value, TypeError) from None
+            raise _reject(field, "a positive integer", value, InvalidValueError) from None
         if number <= 0:
             raise _reject(field, "a positive integer", value, InvalidValueError)
         return number
@@ -122,11 +123,16 @@ def boolean(field: str, value: Any) -> bool:
 
 
 def string(field: str, value: Any) -> str:
-    """Return ``value`` if it is a non-empty string."""
+    """Return ``value`` if it is a non-empty string.
+
+    :raises TypeError: if ``value`` is not a string
+    :raises InvalidValueError: if it is empty (APScheduler 3.x raises TypeError for an empty
+        job name)
+    """
     if not isinstance(value, str):
         raise _reject(field, "a string", value, TypeError)
     if not value:
-        raise _reject(field, "a non-empty string", value)
+        raise _reject(field, "a non-empty string", value, InvalidValueError)
     return value
 
 

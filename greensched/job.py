@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import pickle
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -11,6 +13,7 @@ from uuid import uuid4
 from greensched import _validators as validate
 from greensched.triggers.base import BaseTrigger
 from greensched.util import (
+    _instance_method_ref,
     check_callable_args,
     convert_to_datetime,
     datetime_repr,
@@ -55,7 +58,8 @@ class Job:
     :var str id: the unique identifier of this job
     :var str name: the description of this job
     :var func: the callable to execute
-    :var str|None func_ref: the ``module:qualname`` reference of ``func``, if it has one
+    :var str|None func_ref: the ``module:qualname`` reference of ``func``, if it has one (for a
+        bound method of an instance: ``module:Class.method``, the reference of its function)
     :var tuple|list args: positional arguments to the callable
     :var dict kwargs: keyword arguments to the callable
     :var bool coalesce: whether to only run the job once when several run times are due
@@ -77,7 +81,15 @@ class Job:
        with a timeout is saved as state version 2, which APScheduler 3.x cannot read; a job
        without one is saved in APScheduler 3.x's format (version 1).
 
+    .. note:: A bound method of an instance (``obj.method``) is saved as APScheduler 3.x saves
+       it: the reference of its function (``module:Class.method``) and the instance as the
+       first positional argument, so ``obj`` is pickled with the job. A job loaded from a
+       persistent store has the plain function as ``func`` and the instance as ``args[0]``.
+
     .. versionadded:: greensched 0.1 the ``timeout`` attribute
+
+    .. versionchanged:: greensched 0.1 a bound method of an instance can be the callable of a
+       job in a persistent store
     """
 
     __slots__ = (
@@ -195,7 +207,8 @@ class Job:
             value = changes["id"]
             if hasattr(self, "id"):
                 if value != self.id:
-                    raise ValueError(
+                    # APScheduler 3.x: TypeError if the value is not a string, else ValueError
+                    raise validate.InvalidValueError(
                         f"The job ID may not be changed (job {self.id!r}, got: {value!r})"
                     )
             else:
@@ -208,10 +221,14 @@ class Job:
             if isinstance(func, str):
                 func_ref: str | None = func
                 func = ref_to_obj(func)
+            elif "func" not in changes and hasattr(self, "func_ref"):
+                # Kept: a textual reference to a bound method ("module:obj.method") would
+                # otherwise become the reference of the method's class
+                func_ref = self.func_ref
             elif callable(func):
                 try:
                     # One string for every job of the function, not one per job
-                    func_ref = sys.intern(obj_to_ref(func))
+                    func_ref = sys.intern(_instance_method_ref(func) or obj_to_ref(func))
                 except ValueError:
                     func_ref = None
             else:
@@ -224,7 +241,13 @@ class Job:
                 )
             if args is None:
                 args = ()
-            elif isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+            elif isinstance(args, (str, bytes)):
+                # APScheduler 3.x: add_job() makes a tuple of the characters (a ValueError if
+                # they do not fit the signature), modify_job() raises TypeError
+                raise validate.InvalidValueError(
+                    f"args must be a non-string iterable, got: {args!r}"
+                )
+            elif not isinstance(args, Iterable):
                 raise TypeError(f"args must be a non-string iterable, got: {args!r}")
             else:
                 args = tuple(args)
@@ -233,7 +256,11 @@ class Job:
             elif isinstance(kwargs, Mapping):
                 kwargs = dict(kwargs)
             else:
-                raise TypeError(f"kwargs must be a dict-like object, got: {kwargs!r}")
+                # APScheduler 3.x: add_job() calls dict(kwargs) (TypeError or ValueError,
+                # depending on the value), modify_job() raises TypeError
+                raise validate.InvalidValueError(
+                    f"kwargs must be a dict-like object, got: {kwargs!r}"
+                )
             check_callable_args(func, args, kwargs)
             approved.update(func=func, func_ref=func_ref, args=args, kwargs=kwargs)
             # name=None (add_job's default) also means: name the job after its callable
@@ -295,7 +322,7 @@ class Job:
             "func": self.func_ref,
             "trigger": self.trigger,
             "executor": self.executor,
-            "args": self.args,
+            "args": self._stored_args(),
             "kwargs": self.kwargs,
             "name": self.name,
             "misfire_grace_time": self.misfire_grace_time,
@@ -310,6 +337,28 @@ class Job:
             state["version"] = 2
             state["timeout"] = timeout
         return state
+
+    def _stored_args(self) -> tuple[Any, ...]:
+        """Return the positional arguments to save: for a bound method of an instance whose
+        reference is that of its class's function, the instance comes first (as APScheduler
+        3.x saves it).
+
+        :raises ValueError: naming the method, if its instance cannot be pickled
+        """
+        func = self.func
+        if not inspect.ismethod(func) or inspect.isclass(func.__self__):
+            return self.args
+        if ref_to_obj(self.func_ref) == func:
+            return self.args  # a textual reference to the bound method itself ("module:obj.m")
+        instance = func.__self__
+        try:
+            pickle.dumps(instance, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ValueError(
+                f"This Job cannot be serialized since the instance its callable ({func!r}) is "
+                f"bound to cannot be pickled ({type(exc).__name__}: {exc})"
+            ) from exc
+        return (instance, *self.args)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         version = validate.require_state_version(self, state, JOB_STATE_VERSION)

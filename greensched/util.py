@@ -57,14 +57,26 @@ class UnknownTimeZoneError(ZoneInfoNotFoundError, ValueError):
 
     A ``ValueError`` like every other bad argument, and a ``ZoneInfoNotFoundError`` (a
     ``KeyError``), which is what APScheduler 3.x lets through.
+
+    :param name: the zone name
+    :param message: the message, if not the usual one naming ``name``
     """
 
-    def __init__(self, name: str) -> None:
-        self.message = f"timezone must be a known IANA zone name, got: {name!r}"
+    def __init__(self, name: str, *, message: str | None = None) -> None:
+        self.message = message or f"timezone must be a known IANA zone name, got: {name!r}"
         super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
+
+
+class InvalidReferenceError(ValueError, LookupError):
+    """A reference whose form is bad in a way APScheduler 3.x only finds out when resolving it
+    (a relative module name, an empty name after the colon).
+
+    A ``ValueError`` like every other malformed reference, and a ``LookupError``, which is what
+    APScheduler 3.x raises for these.
+    """
 
 
 _TRUE_STRINGS = frozenset(("true", "yes", "on", "y", "t", "1"))
@@ -121,7 +133,9 @@ def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
     A pytz zone becomes the :class:`~zoneinfo.ZoneInfo` of the same name.
 
     :raises TypeError: if ``obj`` is neither a string nor a tzinfo
-    :raises ValueError: if the zone name is unknown, or the tzinfo is ``'local'``
+    :raises ValueError: if the zone name is unknown or ``'local'`` (an
+        :exc:`UnknownTimeZoneError`, also a :exc:`~zoneinfo.ZoneInfoNotFoundError`), or the
+        tzinfo is named ``'local'``
     """
     if obj is None:
         return None
@@ -131,7 +145,8 @@ def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
         return _from_pytz(obj)
     if isinstance(obj, str):
         if obj == "local":
-            raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
+            # APScheduler 3.x looks "local" up as a zone name: ZoneInfoNotFoundError
+            raise UnknownTimeZoneError(obj, message=_LOCAL_TIMEZONE_MESSAGE)
         if obj.upper() == "UTC":
             return timezone.utc
         try:
@@ -336,6 +351,11 @@ def obj_to_ref(obj: Any) -> str:
     :raises TypeError: if ``obj`` is not callable
     :raises ValueError: if ``obj`` has no such reference (a lambda, a nested function, a
         partial, a bound method of an instance, ...)
+
+    .. note:: APScheduler 3.x gives a bound method of an instance the reference of its class's
+       function (``module:Class.method``), which does not resolve back to the bound method;
+       greensched refuses it here. A :class:`~greensched.job.Job` gives such a method that
+       reference and stores the instance with the job's arguments, as APScheduler 3.x does.
     """
     if not callable(obj):
         raise TypeError(f"Cannot create a reference to {obj!r}: it is not callable")
@@ -351,6 +371,30 @@ def obj_to_ref(obj: Any) -> str:
                 f"Cannot create a reference to a bound method of an instance: {obj!r}"
             )
         module, qualname = owner.__module__, f"{owner.__qualname__}.{obj.__func__.__name__}"
+    return _checked_ref(obj, module, qualname, obj)
+
+
+def _instance_method_ref(method: Any) -> str | None:
+    """Return the reference APScheduler 3.x gives a bound method of an instance: that of the
+    method's function, looked up on the instance's class (``'package.module:Class.method'``).
+
+    ``None`` if ``method`` is not a bound method of an instance.
+
+    :raises ValueError: if the reference does not resolve to the method's function (a class
+        defined inside a function, a method the class does not have under its function's name)
+    """
+    if not inspect.ismethod(method) or inspect.isclass(method.__self__):
+        return None
+    cls = type(method.__self__)
+    qualname = f"{cls.__qualname__}.{method.__func__.__name__}"
+    return _checked_ref(method, cls.__module__, qualname, method.__func__)
+
+
+def _checked_ref(obj: Any, module: str | None, qualname: str | None, target: Any) -> str:
+    """Return the reference ``module:qualname`` of ``obj`` if it resolves to ``target``.
+
+    :raises ValueError: naming ``obj``, if it does not
+    """
     if not module or not qualname:
         raise ValueError(f"Cannot create a reference to {obj!r}: it has no module or qualname")
     if "<locals>" in qualname or "<lambda>" in qualname:
@@ -366,7 +410,7 @@ def obj_to_ref(obj: Any) -> str:
         raise ValueError(
             f"Cannot create a reference to {obj!r}: {ref!r} does not resolve"
         ) from None
-    if resolved != obj:
+    if resolved != target:
         raise ValueError(
             f"Cannot create a reference to {obj!r}: {ref!r} resolves to another object"
         )
@@ -377,15 +421,20 @@ def ref_to_obj(ref: str) -> Any:
     """Return the object a ``'package.module:qualname'`` reference points to.
 
     :raises TypeError: if ``ref`` is not a string
-    :raises ValueError: if ``ref`` is not of the ``module:qualname`` form
+    :raises ValueError: if ``ref`` is not of the ``module:qualname`` form (an
+        :exc:`InvalidReferenceError`, also a ``LookupError``, for a relative module name or an
+        empty name after the colon)
     :raises LookupError: if the module cannot be imported or has no such attribute
     """
     if not isinstance(ref, str):
         raise TypeError(f"References must be strings, got: {ref!r}")
     modulename, sep, rest = ref.partition(":")
+    message = f"Invalid reference {ref!r}: expected 'package.module:qualname'"
+    if not sep or not modulename:
+        raise ValueError(message)
     # a relative module name would make import_module() raise TypeError
-    if not sep or not modulename or not rest or modulename.startswith("."):
-        raise ValueError(f"Invalid reference {ref!r}: expected 'package.module:qualname'")
+    if not rest or modulename.startswith("."):
+        raise InvalidReferenceError(message)
     try:
         obj: Any = import_module(modulename)
     except ImportError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import threading
 import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -87,8 +88,43 @@ NOT_CALLABLE = 5
 
 
 class Owner:
-    def method(self) -> None:
+    """Its bound methods are job callables; instances are equal by value, so that a copy
+    restored from a pickled state can be compared."""
+
+    def __init__(self, value: int = 1) -> None:
+        self.value = value
+
+    def method(self, a: int = 0, *, b: int = 0) -> tuple[int, int, int]:
+        return (self.value, a, b)
+
+    @classmethod
+    def class_method(cls) -> str:
+        return cls.__name__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Owner):
+            return self.value == other.value
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SubOwner(Owner):
+    """Inherits ``method``: its reference names the instance's class, as in APScheduler 3.x."""
+
+
+class Aliased:
+    """Has ``renamed`` only under another name than its function's: no reference resolves."""
+
+    def _impl(self) -> None:
         pass
+
+    renamed = _impl
+    del _impl
+
+
+#: a module-level instance, for textual references to its bound method
+OWNER = Owner(7)
 
 
 @pytest.fixture
@@ -196,10 +232,43 @@ def test_func_without_reference_has_no_func_ref(scheduler: StubScheduler) -> Non
     assert job.name == "test_func_without_reference_has_no_func_ref.<locals>.<lambda>"
 
 
-def test_func_bound_method_has_no_func_ref(scheduler: StubScheduler) -> None:
-    job = Job(scheduler, func=Owner().method, trigger=StubTrigger())
-    assert job.func_ref is None
+def test_func_bound_method_gets_the_reference_of_its_class_function() -> None:
+    # as in APScheduler 3.x: the bound method itself is kept until the job is saved
+    owner = Owner()
+    job = make_job(func=owner.method, args=(5,), kwargs={"b": 6})
+    assert job.func == owner.method
+    assert job.func.__self__ is owner
+    assert (job.func_ref, job.args, job.kwargs) == (f"{__name__}:Owner.method", (5,), {"b": 6})
     assert job.name == "Owner.method"
+
+
+def test_func_inherited_bound_method_names_the_instance_class() -> None:
+    job = make_job(func=SubOwner().method, args=(), kwargs={})
+    assert (job.func_ref, job.name) == (f"{__name__}:SubOwner.method", "SubOwner.method")
+
+
+def test_func_class_method_reference_is_unchanged() -> None:
+    job = make_job(func=Owner.class_method, args=(), kwargs={})
+    assert job.func_ref == f"{__name__}:Owner.class_method"
+
+
+def make_local_instance_method() -> Any:
+    class Local:
+        def method(self) -> None:
+            pass
+
+    return Local().method
+
+
+@pytest.mark.parametrize(
+    "func",
+    [make_local_instance_method(), Aliased().renamed],
+    ids=["local-class", "function-not-on-the-class-under-its-name"],
+)
+def test_func_bound_method_without_a_reference(scheduler: StubScheduler, func: Any) -> None:
+    job = Job(scheduler, func=func, trigger=StubTrigger())
+    assert job.func is func
+    assert job.func_ref is None
 
 
 def test_name_given_is_kept() -> None:
@@ -700,6 +769,163 @@ def test_pickle_round_trip(protocol: int) -> None:
     assert attributes(restored) == attributes(job)
     assert restored.func is job_func
     assert restored.trigger == job.trigger
+
+
+# Bound methods of instances in the state (APScheduler 3.x's format)
+
+
+def test_bound_method_state_holds_the_function_reference_and_the_instance() -> None:
+    owner = Owner(3)
+    job = make_job(func=owner.method, args=(5,), kwargs={"b": 6})
+    state = job.__getstate__()
+    assert (state["func"], state["args"], state["kwargs"]) == (
+        f"{__name__}:Owner.method",
+        (owner, 5),
+        {"b": 6},
+    )
+    assert state["args"][0] is owner
+    assert state["version"] == 1
+    assert (job.func, job.args) == (owner.method, (5,))  # the job itself is unchanged
+
+
+def test_bound_method_round_trip_gives_the_function_and_the_instance_first() -> None:
+    job = make_job(func=Owner(3).method, args=(5,), kwargs={"b": 6})
+    restored = pickle.loads(pickle.dumps(job))
+    assert restored.func is Owner.method
+    assert (restored.func_ref, restored.args, restored.kwargs) == (
+        f"{__name__}:Owner.method",
+        (Owner(3), 5),
+        {"b": 6},
+    )
+    assert restored.name == "Owner.method"
+    assert restored.func(*restored.args, **restored.kwargs) == (3, 5, 6)
+    # saved again, the restored job keeps the same state: the instance is not added twice
+    assert restored.__getstate__()["args"] == (Owner(3), 5)
+    assert pickle.loads(pickle.dumps(restored)).args == (Owner(3), 5)
+
+
+def test_inherited_bound_method_round_trip() -> None:
+    job = make_job(func=SubOwner(4).method, args=(), kwargs={})
+    restored = pickle.loads(pickle.dumps(job))
+    assert restored.func is Owner.method
+    assert restored.func_ref == f"{__name__}:SubOwner.method"
+    assert type(restored.args[0]) is SubOwner
+    assert restored.func(*restored.args) == (4, 0, 0)
+
+
+def test_modified_args_of_a_bound_method_job_are_saved_after_the_instance() -> None:
+    owner = Owner(3)
+    job = make_job(func=owner.method, args=(5,), kwargs={})
+    job._modify(args=(8,))
+    assert (job.func_ref, job.args) == (f"{__name__}:Owner.method", (8,))
+    assert job.__getstate__()["args"] == (owner, 8)
+
+
+def test_textual_reference_to_a_bound_method_is_saved_as_given() -> None:
+    # the reference itself resolves to the bound method again: the instance is not stored
+    ref = f"{__name__}:OWNER.method"
+    job = make_job(func=ref, args=(5,), kwargs={})
+    assert job.func == OWNER.method
+    job._modify(args=(6,))
+    assert job.func_ref == ref  # modifying the arguments keeps the reference
+    state = job.__getstate__()
+    assert (state["func"], state["args"]) == (ref, (6,))
+    restored = pickle.loads(pickle.dumps(job))
+    assert restored.func == OWNER.method
+    assert restored.func(*restored.args) == (7, 6, 0)
+
+
+def test_class_method_state_has_no_instance() -> None:
+    job = make_job(func=Owner.class_method, args=(), kwargs={})
+    assert job.__getstate__()["args"] == ()
+    assert pickle.loads(pickle.dumps(job)).func == Owner.class_method
+
+
+def test_getstate_of_a_bound_method_of_an_unpicklable_instance() -> None:
+    owner = Owner()
+    owner.lock = threading.Lock()  # type: ignore[attr-defined]
+    job = make_job(func=owner.method, args=(), kwargs={})
+    message = (
+        f"This Job cannot be serialized since the instance its callable ({owner.method!r}) is "
+        "bound to cannot be pickled (TypeError: cannot pickle '_thread.lock' object)"
+    )
+    with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
+        job.__getstate__()
+
+
+def test_getstate_of_a_bound_method_of_a_local_class(scheduler: StubScheduler) -> None:
+    func = make_local_instance_method()
+    job = Job(scheduler, func=func, trigger=StubTrigger(), executor="default")
+    message = (
+        f"This Job cannot be serialized since the reference to its callable ({func!r}) could not "
+        "be determined. Consider giving a textual reference (module:function name) instead."
+    )
+    with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
+        job.__getstate__()
+
+
+def aps_bound_method_job(aps_job: Any, func: Any) -> Any:
+    from apscheduler.triggers.date import DateTrigger as APSDateTrigger
+
+    return aps_job.Job(
+        StubScheduler(),
+        id="job1",
+        func=func,
+        trigger=APSDateTrigger(NOON),
+        executor="default",
+        args=(5,),
+        kwargs={"b": 6},
+        name=None,
+        misfire_grace_time=1,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=NOON,
+    )
+
+
+def test_bound_method_state_is_the_one_apscheduler_writes() -> None:
+    aps_job = pytest.importorskip("apscheduler.job")
+    owner = Owner(3)
+    theirs = aps_bound_method_job(aps_job, owner.method)
+    ours = make_job(func=owner.method, args=(5,), kwargs={"b": 6})
+    assert (theirs.func, theirs.func_ref, theirs.args, theirs.name) == (
+        ours.func,
+        ours.func_ref,
+        ours.args,
+        ours.name,
+    )
+    their_state = theirs.__getstate__()
+    our_state = ours.__getstate__()
+    for key in ("version", "func", "args", "kwargs", "name"):
+        assert our_state[key] == their_state[key], key
+
+
+def test_bound_method_state_written_by_apscheduler_loads_and_runs() -> None:
+    aps_job = pytest.importorskip("apscheduler.job")
+    state = aps_bound_method_job(aps_job, Owner(3).method).__getstate__()
+    state["trigger"] = StubTrigger()
+    restored = Job.__new__(Job)
+    restored.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert (restored.func, restored.args, restored.kwargs) == (
+        Owner.method,
+        (Owner(3), 5),
+        {"b": 6},
+    )
+    assert restored.func(*restored.args, **restored.kwargs) == (3, 5, 6)
+
+
+def test_bound_method_state_written_by_greensched_loads_in_apscheduler() -> None:
+    aps_job = pytest.importorskip("apscheduler.job")
+    state = make_job(func=Owner(3).method, args=(5,), kwargs={"b": 6}).__getstate__()
+    theirs = aps_job.Job.__new__(aps_job.Job)
+    theirs.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert (theirs.func, theirs.func_ref, theirs.args, theirs.kwargs) == (
+        Owner.method,
+        f"{__name__}:Owner.method",
+        (Owner(3), 5),
+        {"b": 6},
+    )
+    assert theirs.func(*theirs.args, **theirs.kwargs) == (3, 5, 6)
 
 
 def test_getstate_without_func_ref(scheduler: StubScheduler) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from greensched.util import (
+    _instance_method_ref,
     asbool,
     asint,
     astimezone,
@@ -608,6 +609,55 @@ def test_obj_to_ref_bound_instance_method() -> None:
         match=rf"^Cannot create a reference to a bound method of an instance: {re.escape(repr(method))}$",
     ):
         obj_to_ref(method)
+
+
+def test_instance_method_ref_is_apscheduler_s_reference(aps_util: Any) -> None:
+    # what a Job stores for a bound method of an instance (with the instance in its args)
+    method = Owner().method
+    assert _instance_method_ref(method) == f"{__name__}:Owner.method"
+    assert _instance_method_ref(method) == aps_util.obj_to_ref(method)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [module_function, Owner.method, Owner.class_method, Owner.static_method, CallableClass()],
+    ids=["function", "function-of-a-class", "class-method", "static-method", "callable-instance"],
+)
+def test_instance_method_ref_of_other_callables_is_none(obj: Any) -> None:
+    assert _instance_method_ref(obj) is None
+
+
+def test_instance_method_ref_of_a_nested_class() -> None:
+    method = Owner.Inner().method  # nested in a class, not a function: it has a reference
+    assert _instance_method_ref(method) == f"{__name__}:Owner.Inner.method"
+
+
+def test_instance_method_ref_of_a_local_class() -> None:
+    class Local:
+        def method(self) -> None:
+            pass
+
+    method = Local().method
+    with pytest.raises(
+        ValueError,
+        match=rf"^Cannot create a reference to a nested function or lambda: {re.escape(repr(method))}$",
+    ):
+        _instance_method_ref(method)
+
+
+def test_instance_method_ref_that_does_not_resolve_to_the_function() -> None:
+    instance = Owner()
+    impostor = FunctionType(module_function.__code__, module_function.__globals__, "method")
+    method = impostor.__get__(instance)
+    ref = f"{__name__}:Owner.method"
+    with pytest.raises(
+        ValueError,
+        match=(
+            rf"^Cannot create a reference to {re.escape(repr(method))}: "
+            rf"{re.escape(repr(ref))} resolves to another object$"
+        ),
+    ):
+        _instance_method_ref(method)
 
 
 def test_obj_to_ref_partial() -> None:

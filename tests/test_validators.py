@@ -125,6 +125,23 @@ def test_non_positive_value_is_both_value_and_type_error(validator: Any) -> None
         validator("field", -3)
 
 
+@pytest.mark.parametrize(
+    ("validator", "value", "rule"),
+    [
+        (validate.string, "", "a non-empty string"),
+        (validate.positive_int_option, "x", "a positive integer"),
+    ],
+    ids=["empty-string", "option-word"],
+)
+def test_value_apscheduler_rejects_with_the_other_class_is_both(
+    validator: Any, value: Any, rule: str
+) -> None:
+    """APScheduler 3.x raises TypeError for an empty job name and ValueError for
+    ``max_workers='x'``; greensched raises InvalidValueError, which is both."""
+    with pytest.raises(validate.InvalidValueError, match=_message("field", rule, value)):
+        validator("field", value)
+
+
 class _Thing:
     pass
 

@@ -496,6 +496,12 @@ def _load_module(reference: str, executor: str | None) -> JobsSource:
                 f"{reference}: job {job.id!r}: its function {job.func!r} has no importable "
                 "'module:callable' reference, which a persistent store needs"
             )
+        if inspect.ismethod(job.func) and not inspect.isclass(job.func.__self__):
+            raise JobsFileError(
+                f"{reference}: job {job.id!r}: its function {job.func!r} is a method of an "
+                "instance, which the command cannot compare with the stored job to upsert "
+                "it: use a module-level function or a class method"
+            )
         options = {"id": job.id, "func": job.func_ref, "trigger": job.trigger}
         options.update(
             (key, getattr(job, key))

@@ -205,6 +205,18 @@ def _run_order(job: Job) -> tuple[float, str]:
     return (math.inf if timestamp is None else timestamp, job.id)
 
 
+def _key(field: str, value: Any) -> str:
+    """Return the Redis key option ``value`` if it is a non-empty string.
+
+    :raises InvalidValueError: if it is not (APScheduler 3.x raises ValueError for an empty key
+        or ``None``, greensched's :func:`~greensched._validators.string` TypeError for a key
+        that is not a string: this is both)
+    """
+    if not isinstance(value, str):
+        raise validate.InvalidValueError(f"{field} must be a string, got: {value!r}")
+    return validate.string(field, value)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
@@ -275,9 +287,10 @@ class RedisJobStore(SharedJobStore):
         where sockets are gevent-patched)
     :param url: a Redis URL (``redis://[[username]:[password]]@host:6379/0``) to connect to,
         through :meth:`redis.Redis.from_url`; a database number in the URL wins over ``db``
-    :raises TypeError: if a key is not a string, or ``db`` neither an int nor a string
     :raises ValueError: if a key is empty or two keys are the same, if ``db`` is not a
-        database number, or if ``decode_responses=True`` is given (states are binary)
+        database number, or if ``decode_responses=True`` is given (states are binary); a key
+        that is not a string, or a ``db`` that is neither an int nor a string, raises
+        :exc:`~greensched._validators.InvalidValueError`, also a ``TypeError``
 
     .. versionadded:: greensched 0.1
        The ``claims_key``, ``lease_time``, ``poll_interval``, ``claim_limit``, ``notify`` and
@@ -309,11 +322,11 @@ class RedisJobStore(SharedJobStore):
             claim_limit=claim_limit,
             notify=notify,
         )
-        self.jobs_key = validate.string("jobs_key", jobs_key)
-        self.run_times_key = validate.string("run_times_key", run_times_key)
+        self.jobs_key = _key("jobs_key", jobs_key)
+        self.run_times_key = _key("run_times_key", run_times_key)
         if claims_key is None:
             claims_key = jobs_key + ".claims"
-        self.claims_key = validate.string("claims_key", claims_key)
+        self.claims_key = _key("claims_key", claims_key)
         if run_times_key == jobs_key:
             raise ValueError(f"run_times_key must differ from jobs_key, got: {run_times_key!r}")
         if claims_key in (jobs_key, run_times_key):
@@ -323,7 +336,8 @@ class RedisJobStore(SharedJobStore):
         #: the pub/sub channel that announces changes
         self.channel = jobs_key + ".wakeup"
         if isinstance(db, bool) or not isinstance(db, (int, str)):
-            raise TypeError(f"db must be a database number, got: {db!r}")
+            # APScheduler 3.x: ValueError for None, TypeError from int() for most others
+            raise validate.InvalidValueError(f"db must be a database number, got: {db!r}")
         try:
             db_number = int(db)
         except ValueError:

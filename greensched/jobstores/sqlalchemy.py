@@ -32,7 +32,7 @@ try:
         select,
     )
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
-    from sqlalchemy.exc import DBAPIError, IntegrityError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 except ImportError as exc:
     raise ImportError(
         "SQLAlchemyJobStore requires SQLAlchemy installed (pip install 'greensched[sqlalchemy]')"
@@ -92,6 +92,13 @@ def _channel_name(schema: str | None, table: str) -> str:
         digest = hashlib.sha1(qualified.encode()).hexdigest()[:8]
         name = f"{name[:54]}_{digest}"
     return name
+
+
+class _InvalidURLError(validate.InvalidValueError, ArgumentError):
+    """A ``url`` that is empty or not a string: a ``ValueError`` (what APScheduler 3.x raises
+    for an empty one), a ``TypeError`` (what greensched raises for a bad type) and the
+    :exc:`sqlalchemy.exc.ArgumentError` that SQLAlchemy raises for a URL it cannot use (what
+    APScheduler 3.x lets through for a url that is not a string)."""
 
 
 def _is_file_database(url: URL) -> bool:
@@ -312,8 +319,10 @@ class SQLAlchemyJobStore(SharedJobStore):
 
     @staticmethod
     def _create_engine(url: str | URL, engine_options: dict[str, Any] | None) -> Engine:
-        if not isinstance(url, (str, URL)):
-            raise TypeError(f"url must be a string or an SQLAlchemy URL, got: {url!r}")
+        if not isinstance(url, (str, URL)) or not url:
+            raise _InvalidURLError(
+                f"url must be a non-empty string or an SQLAlchemy URL, got: {url!r}"
+            )
         if engine_options is not None and not isinstance(engine_options, dict):
             raise TypeError(f"engine_options must be a dict or None, got: {engine_options!r}")
         url = make_url(url)

@@ -14,6 +14,15 @@ scheduler.add_job(
 lambdas = GeventScheduler(timezone="UTC")
 lambdas.add_job(lambda: None, "interval", hours=1, id="anonymous")
 
+
+class Greeter:
+    def greet(self) -> None:
+        pass
+
+
+methods = GeventScheduler(timezone="UTC")
+methods.add_job(Greeter().greet, "interval", hours=1, id="method")
+
 background = BackgroundScheduler(timezone="UTC")
 
 not_a_scheduler = 42

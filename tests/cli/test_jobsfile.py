@@ -229,6 +229,14 @@ def test_a_module_gives_its_scheduler_and_its_pending_jobs() -> None:
             id="lambda",
         ),
         pytest.param(
+            "tests.cli.schedmod:methods",
+            "tests.cli.schedmod:methods: job 'method': its function <bound method Greeter.greet "
+            "of <tests.cli.schedmod.Greeter object at ADDRESS>> is a method of an instance, "
+            "which the command cannot compare with the stored job to upsert it: use a "
+            "module-level function or a class method",
+            id="instance-method",
+        ),
+        pytest.param(
             "tests.cli.nowhere:scheduler",
             "tests.cli.nowhere:scheduler: cannot be imported: No module named 'tests.cli.nowhere'",
             id="no-module",

@@ -63,7 +63,11 @@ def initialize_badly() -> None:
 
 
 class Holder:
-    """An object with a method, to show that bound methods of instances are refused."""
+    """An object with a method: a bound method of an instance runs in a worker process on a
+    copy of the instance."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
 
     def method(self) -> int:
-        return 1
+        return self.value + 1

@@ -211,10 +211,18 @@ def nested_job_factory() -> Callable[[], int]:
     return nested
 
 
+def local_instance_method() -> Callable[[], int]:
+    class Local:
+        def method(self) -> int:
+            return 1
+
+    return Local().method
+
+
 @pytest.mark.parametrize(
     "func",
-    [lambda: 1, nested_job_factory(), pooljobs.Holder().method],
-    ids=["lambda", "nested-function", "bound-method"],
+    [lambda: 1, nested_job_factory(), local_instance_method()],
+    ids=["lambda", "nested-function", "method-of-a-local-class"],
 )
 def test_job_without_a_reference_is_refused_at_submit(
     executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler, func: Callable[..., Any]
@@ -229,6 +237,14 @@ def test_job_without_a_reference_is_refused_at_submit(
         executor.submit_job(job, [pool_scheduler._clock.now()])
     assert executor._instances == {}
     assert executor._runs == set()
+
+
+def test_bound_method_of_an_instance_runs_on_a_copy_of_the_instance(
+    executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
+) -> None:
+    # sent as APScheduler 3.x pickles it: the function's reference, the instance first in args
+    event = run(executor, pool_scheduler, pooljobs.Holder(41).method)
+    assert (event.code, event.retval) == (EVENT_JOB_EXECUTED, 42)
 
 
 def test_job_with_unpicklable_arguments_is_refused_at_submit(
