@@ -7,11 +7,12 @@ import logging
 import sys
 import traceback
 from abc import ABCMeta, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from greensched._clock import SYSTEM_CLOCK, Clock
+from greensched._logging import component_logger
 from greensched.events import (
     EVENT_ALL,
     EVENT_JOB_ERROR,
@@ -63,7 +64,7 @@ class BaseExecutor(metaclass=ABCMeta):
         """
         self._scheduler = scheduler
         self._lock = scheduler._create_lock()
-        self._logger = logging.getLogger(f"greensched.executors.{alias}")
+        self._logger = component_logger("executors", alias)
 
     def shutdown(self, wait: bool = True) -> None:  # noqa: B027 (optional for subclasses)
         """Shut down this executor.
@@ -88,6 +89,18 @@ class BaseExecutor(metaclass=ABCMeta):
         assert self._lock is not None, "This executor has not been started yet"
         with self._lock:
             self._submit_counted(job, run_times)
+
+    def _submit_announced(
+        self, job: Job, run_times: Sequence[datetime], announce: Callable[[], None]
+    ) -> None:
+        """Submit the job's runs as :meth:`submit_job` does, then call ``announce()``: the
+        scheduler dispatches the submission's ``EVENT_JOB_SUBMITTED`` there. An executor that
+        runs the job before :meth:`submit_job` returns calls it before the run's own events.
+
+        :raises MaxInstancesReachedError: as :meth:`submit_job` (``announce`` is not called)
+        """
+        self.submit_job(job, run_times)
+        announce()
 
     def _submit_counted(self, job: Job, run_times: Sequence[datetime]) -> None:
         """Submit the job for execution without taking the executor's lock (which

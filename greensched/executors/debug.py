@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -36,8 +36,34 @@ class DebugExecutor(BaseExecutor):
     :exc:`TimeoutError`. A job that never yields cannot be interrupted (and holds up the
     scheduler meanwhile, as everything run by this executor does).
 
+    Run by the scheduler, a run's ``EVENT_JOB_SUBMITTED`` comes before its end
+    (``EVENT_JOB_EXECUTED``, ``EVENT_JOB_ERROR``, ``EVENT_JOB_MISSED``), as with the other
+    executors.
+
     .. versionadded:: greensched 0.1 job timeouts (APScheduler 3.x has none)
+
+    .. note:: APScheduler 3.x dispatches a debug run's end before its submission.
     """
+
+    #: the scheduler's announcement of the submission being run, until it is made
+    _announce: Callable[[], None] | None = None
+
+    def _submit_announced(
+        self, job: Job, run_times: Sequence[datetime], announce: Callable[[], None]
+    ) -> None:
+        self._announce = announce
+        try:
+            self.submit_job(job, run_times)
+            self._announce_submission()  # if the run did not (a subclass's own _do_submit_job)
+        finally:
+            self._announce = None
+
+    def _announce_submission(self) -> None:
+        """Have the scheduler announce the submission being run, if it has not yet."""
+        announce = self._announce
+        if announce is not None:
+            self._announce = None
+            announce()
 
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         try:
@@ -52,8 +78,10 @@ class DebugExecutor(BaseExecutor):
                 )
             except Exception as exc:  # noqa: BLE001 (reported through _run_job_error)
                 # run_job catches the job's own exceptions: this one came from around the job
+                self._announce_submission()
                 self._run_job_error(job.id, exc, exc.__traceback__)
             else:
+                self._announce_submission()
                 self._run_job_success(job.id, events)
         except Exception:
             # The report released the run's instance first thing: letting this reach submit_job

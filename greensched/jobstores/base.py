@@ -7,6 +7,8 @@ from abc import ABCMeta, abstractmethod
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from greensched._logging import component_logger
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
@@ -70,13 +72,14 @@ class BaseJobStore(metaclass=ABCMeta):
         """
         self._scheduler = scheduler
         self._alias = alias
-        self._logger = logging.getLogger(f"greensched.jobstores.{alias}")
+        self._logger = component_logger("jobstores", alias)
 
     def shutdown(self) -> None:  # noqa: B027 (optional for subclasses)
         """Free any resources still bound to this job store."""
 
-    def _fix_paused_jobs(self, jobs: list[Job]) -> None:
-        """Move the paused jobs (no next run time) of a list sorted by next run time to its end."""
+    def _fix_paused_jobs_sorting(self, jobs: list[Job]) -> None:
+        """Move the paused jobs (no next run time) of a list sorted by next run time to its end,
+        in place (a helper for subclasses, named as in APScheduler 3.x)."""
         for i, job in enumerate(jobs):
             if job.next_run_time is not None:
                 if i > 0:

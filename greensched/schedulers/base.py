@@ -9,9 +9,9 @@ import logging
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime, tzinfo
-from functools import cache
+from functools import cache, partial
 from threading import RLock
 from typing import IO, Any, TypeVar
 
@@ -19,8 +19,10 @@ from tzlocal import get_localzone
 
 from greensched import __version__
 from greensched._clock import SYSTEM_CLOCK, Clock, using_clock
+from greensched._logging import logger_name
 from greensched._plugins import PluginRegistry
 from greensched._serialization import JobEncoder, decode_object
+from greensched._validators import InvalidValueError
 from greensched.events import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
@@ -87,6 +89,32 @@ def _takes_timezone(trigger_class: type) -> bool:
     )
 
 
+#: The default configuration key prefix, and the one read beside it (APScheduler 3.x's)
+_CONFIG_PREFIXES = ("greensched.", "apscheduler.")
+
+
+def _strip_prefixes(gconfig: Mapping[str, Any], prefixes: Sequence[str]) -> dict[str, Any]:
+    """The keys of ``gconfig`` that start with one of ``prefixes``, without it.
+
+    :raises ValueError: if one option is given under two prefixes with different values
+    """
+    options: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    for key, value in gconfig.items():
+        prefix = next((prefix for prefix in prefixes if key.startswith(prefix)), None)
+        if prefix is None:
+            continue
+        option = key[len(prefix) :]
+        if option in options and options[option] != value:
+            raise ValueError(
+                f"{key!r} and {given_as[option]!r} must not differ, got: {value!r} and "
+                f"{options[option]!r}"
+            )
+        options[option] = value
+        given_as[option] = key
+    return options
+
+
 def _config_timeout(value: Any) -> Any:
     """A ``timeout`` job default as a configuration file gives it: a string holding a number
     becomes that number; anything else is left for the job's validation."""
@@ -116,7 +144,8 @@ class BaseScheduler(metaclass=ABCMeta):
     Takes the following keyword arguments:
 
     :param str|logging.Logger logger: logger to use for the scheduler's logging (defaults to
-        ``greensched.scheduler``)
+        ``greensched.scheduler``; ``apscheduler.scheduler`` once
+        :func:`greensched.compat.install_apscheduler_alias` was called)
     :param str|datetime.tzinfo timezone: the default time zone (defaults to the local timezone)
     :param int|float jobstore_retry_interval: the minimum number of seconds to wait between
         retries in the scheduler's main loop if the job store raises an exception when getting
@@ -179,18 +208,19 @@ class BaseScheduler(metaclass=ABCMeta):
         :param dict gconfig: a "global" configuration dictionary whose values can be overridden by
             keyword arguments to this method
         :param str prefix: pick only those keys from ``gconfig`` that are prefixed with this
-            string (pass an empty string or ``None`` to use all keys)
+            string (pass an empty string or ``None`` to use all keys); with the default,
+            ``greensched.``, keys prefixed with ``apscheduler.`` are read too
         :raises SchedulerAlreadyRunningError: if the scheduler is already running
+        :raises ValueError: if an option is unknown, or given under both prefixes with
+            different values
         """
         if self.state != STATE_STOPPED:
             raise SchedulerAlreadyRunningError
         gconfig = dict(gconfig or {})
         if prefix:
-            gconfig = {
-                key[len(prefix) :]: value
-                for key, value in gconfig.items()
-                if key.startswith(prefix)
-            }
+            gconfig = _strip_prefixes(
+                gconfig, _CONFIG_PREFIXES if prefix == _CONFIG_PREFIXES[0] else (prefix,)
+            )
 
         # Turn dotted keys into nested dicts: "a.b.c" = d -> {"a": {"b": {"c": d}}}
         config: dict[str, Any] = {}
@@ -412,17 +442,22 @@ class BaseScheduler(metaclass=ABCMeta):
             jobstore.shutdown()
         self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_REMOVED, alias))
 
-    def add_listener(self, callback: Callable[[Any], Any], mask: int = EVENT_ALL) -> None:
+    def add_listener(self, callback: Callable[[Any], Any] | None, mask: int = EVENT_ALL) -> None:
         """Add a listener for scheduler events.
 
         When a matching event occurs, ``callback`` is executed with the event object as its sole
         argument. If the ``mask`` parameter is not provided, the callback will receive events of
         all types. A listener that raises is logged; it never stops the scheduler.
 
-        :param callback: any callable that takes one argument
+        :param callback: any callable that takes one argument; ``None`` is accepted, as
+            APScheduler 3.x accepts it, with a warning: it is never called
         :param mask: bitmask that indicates which events should be listened to
-        :raises TypeError: if ``callback`` is not callable or ``mask`` not an int
+        :raises TypeError: if ``callback`` is neither callable nor ``None``, or ``mask`` not an
+            int
         """
+        if callback is None:
+            self._logger.warning("A listener that is None was added: it is never called")
+            return
         if not callable(callback):
             raise TypeError(f"callback must be callable, got: {callback!r}")
         if not isinstance(mask, int) or isinstance(mask, bool):
@@ -431,7 +466,7 @@ class BaseScheduler(metaclass=ABCMeta):
             self._listeners.append((callback, mask))
             self._listener_mask |= mask
 
-    def remove_listener(self, callback: Callable[[Any], Any]) -> None:
+    def remove_listener(self, callback: Callable[[Any], Any] | None) -> None:
         """Remove a previously added event listener."""
         with self._listeners_lock:
             self._listeners = [(cb, mask) for cb, mask in self._listeners if cb != callback]
@@ -793,9 +828,14 @@ class BaseScheduler(metaclass=ABCMeta):
         else:
             document = json.load(infile, object_hook=decode_object)
         if not isinstance(document, dict) or not isinstance(document.get("jobs"), list):
-            raise ValueError(  # noqa: TRY004 (the file's content is the bad value)
+            # APScheduler 3.x: ValueError if the document is not a dict, TypeError if its jobs
+            # are not iterable
+            raise InvalidValueError(
                 f"infile must hold a job export with a 'jobs' list, got: {document!r:.200}"
             )
+        version = document.get("version")
+        if version != 1:
+            raise ValueError(f"infile's export version must be 1, got: {version!r}")
 
         jobs = []
         for state in document["jobs"]:
@@ -835,7 +875,7 @@ class BaseScheduler(metaclass=ABCMeta):
 
     def _configure(self, config: dict[str, Any]) -> None:
         # Build and validate everything before changing anything
-        logger = config.pop("logger", None) or "greensched.scheduler"
+        logger = config.pop("logger", None) or logger_name("scheduler")
         if isinstance(logger, str):
             # 'module:attribute' refers to a logger object (APScheduler 3.x); a plain name is
             # the logger's name
@@ -845,7 +885,8 @@ class BaseScheduler(metaclass=ABCMeta):
         try:
             jobstore_retry_interval = float(retry)
         except (TypeError, ValueError):
-            raise TypeError(
+            # APScheduler 3.x: ValueError for a string that is no number, TypeError for others
+            raise InvalidValueError(
                 f"jobstore_retry_interval must be a number of seconds, got: {retry!r}"
             ) from None
         if jobstore_retry_interval <= 0:
@@ -1304,9 +1345,14 @@ class BaseScheduler(metaclass=ABCMeta):
         run_times: list[datetime],
         jobstore_alias: str,
     ) -> None:
-        """Submit a due job's runs and dispatch the event of the submission."""
+        """Submit a due job's runs and dispatch the event of the submission (before the runs'
+        own events, even where the executor runs the job inline)."""
         try:
-            executor.submit_job(job, run_times)
+            executor._submit_announced(
+                job,
+                run_times,
+                partial(self._announce_submission, job.id, jobstore_alias, run_times),
+            )
         except MaxInstancesReachedError:
             self._logger.warning(
                 'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
@@ -1319,8 +1365,12 @@ class BaseScheduler(metaclass=ABCMeta):
                 )
         except Exception:
             self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
-        else:
-            if self._listener_mask & EVENT_JOB_SUBMITTED:
-                self._dispatch_event(
-                    JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, jobstore_alias, run_times)
-                )
+
+    def _announce_submission(
+        self, job_id: str, jobstore_alias: str, run_times: list[datetime]
+    ) -> None:
+        """Dispatch the ``EVENT_JOB_SUBMITTED`` of a submission, if someone listens for it."""
+        if self._listener_mask & EVENT_JOB_SUBMITTED:
+            self._dispatch_event(
+                JobSubmissionEvent(EVENT_JOB_SUBMITTED, job_id, jobstore_alias, run_times)
+            )

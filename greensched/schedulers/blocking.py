@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gevent.monkey import get_original
+from gevent.monkey import get_original, is_anything_patched
 
 from greensched.schedulers import SchedulerAlreadyRunningError, SchedulerNotRunningError
 from greensched.schedulers._lock import SchedulerLock
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import STATE_STOPPED, TIMEOUT_MAX, BaseScheduler
+
+if TYPE_CHECKING:
+    from greensched.executors.base import BaseExecutor
 
 __all__ = ("BlockingScheduler",)
 
@@ -34,6 +37,12 @@ class BlockingScheduler(BaseScheduler):
     event run in the thread whose call caused it. :meth:`start`, :meth:`configure` and
     :meth:`remove_executor` belong to the loop's thread.
 
+    **Default executor.** In a program that gevent has not monkey-patched, the ``default``
+    executor is a :class:`~greensched.executors.pool.ThreadPoolExecutor` (10 threads), as in
+    APScheduler 3.x: a job that blocks does not hold up the others. In a monkey-patched program
+    it is the greenlet pool (:class:`~greensched.executors.gevent.GeventExecutor`). This is
+    decided when the scheduler starts; an executor configured as ``default`` is used as given.
+
     .. note:: APScheduler 3.x's gevent scheduler takes a greenlet lock, which another OS thread
        cannot safely share.
     """
@@ -42,6 +51,14 @@ class BlockingScheduler(BaseScheduler):
     #: set by shutdown() from another OS thread: whether to wait for running jobs, and a lock
     #: that the loop's thread releases once the executors and job stores are shut down
     _remote_shutdown: tuple[bool, Any] | None = None
+
+    def _create_default_executor(self) -> BaseExecutor:
+        """A thread pool in an unpatched program, the greenlet pool in a patched one."""
+        if is_anything_patched():
+            return super()._create_default_executor()
+        from greensched.executors.pool import ThreadPoolExecutor
+
+        return ThreadPoolExecutor()
 
     def start(self, *args: Any, **kwargs: Any) -> None:
         """Start the scheduler and run its processing loop until :meth:`shutdown` is called.

@@ -52,6 +52,9 @@ class GeventScheduler(BlockingScheduler):
 
     _greenlet: Greenlet | None = None
 
+    #: the greenlet pool, patched or not (BlockingScheduler picks a thread pool when unpatched)
+    _create_default_executor = BaseScheduler._create_default_executor
+
     def start(self, *args: Any, **kwargs: Any) -> Greenlet:
         """Start the scheduler and spawn its processing loop.
 

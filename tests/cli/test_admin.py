@@ -278,9 +278,10 @@ def test_import_refuses_taken_ids_and_imports_nothing(
         ),
         ("[]", "not a job export (a JSON object with a 'jobs' list)"),
         (
-            '{"jobs": [{"version": 1, "id": "x", "func": "tests.cli.nope:f"}]}',
+            '{"version": 1, "jobs": [{"version": 1, "id": "x", "func": "tests.cli.nope:f"}]}',
             "Error resolving reference tests.cli.nope:f: could not import module",
         ),
+        ('{"jobs": []}', "infile's export version must be 1, got: None"),
     ],
 )
 def test_import_of_a_bad_file_is_a_usage_error(

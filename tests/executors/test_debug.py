@@ -171,3 +171,30 @@ def test_failing_report_is_logged_not_raised(
 
     assert messages(caplog) == [f"Error reporting the run of job {job.id}"]
     assert executor._instances == {}
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["executed", "error"])
+def test_scheduler_announces_the_submission_before_the_runs_end(fails: bool) -> None:
+    from greensched.events import EVENT_JOB_SUBMITTED
+    from greensched.schedulers.gevent import GeventScheduler
+
+    codes: list[int] = []
+
+    def job_func() -> None:
+        if fails:
+            raise RuntimeError("boom")
+
+    scheduler = GeventScheduler(
+        clock=MockClock(), timezone="UTC", executors={"default": DebugExecutor()}
+    )
+    scheduler.add_listener(
+        lambda event: codes.append(event.code),
+        EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+    )
+    scheduler.add_job(job_func, id="once")
+    scheduler.start()
+    try:
+        gevent.idle()
+    finally:
+        scheduler.shutdown()
+    assert codes == [EVENT_JOB_SUBMITTED, EVENT_JOB_ERROR if fails else EVENT_JOB_EXECUTED]

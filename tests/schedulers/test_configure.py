@@ -64,6 +64,51 @@ def test_gconfig_with_prefix_builds_nested_options() -> None:
     assert isinstance(scheduler._jobstores["other"], MemoryJobStore)
 
 
+def test_apscheduler_prefixed_keys_are_read_as_greensched_ones() -> None:
+    from greensched.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        {
+            "apscheduler.timezone": "Europe/Berlin",
+            "apscheduler.job_defaults.max_instances": "3",
+            "greensched.job_defaults.coalesce": "false",
+            "apscheduler.executors.default.type": "debug",
+        }
+    )
+    assert scheduler.timezone == ZoneInfo("Europe/Berlin")
+    assert (scheduler._job_defaults["max_instances"], scheduler._job_defaults["coalesce"]) == (
+        3,
+        False,
+    )
+    assert isinstance(scheduler._executors["default"], DebugExecutor)
+    scheduler.configure({"apscheduler.timezone": "Asia/Tokyo"})
+    assert scheduler.timezone == ZoneInfo("Asia/Tokyo")
+
+
+@pytest.mark.parametrize("prefix", ["apscheduler.", "greensched."])
+def test_unknown_prefixed_key_is_rejected(prefix: str) -> None:
+    with pytest.raises(ValueError, match=r"^Unknown scheduler options: timezon$"):
+        RecordingScheduler({f"{prefix}timezon": "UTC"})
+
+
+def test_one_option_under_both_prefixes() -> None:
+    same = {"apscheduler.timezone": "UTC", "greensched.timezone": "UTC"}
+    assert RecordingScheduler(same).timezone == dt_timezone.utc
+    with pytest.raises(
+        ValueError,
+        match=r"^'greensched.timezone' and 'apscheduler.timezone' must not differ, "
+        r"got: 'Asia/Tokyo' and 'UTC'$",
+    ):
+        RecordingScheduler({"apscheduler.timezone": "UTC", "greensched.timezone": "Asia/Tokyo"})
+
+
+def test_a_custom_prefix_reads_only_its_own_keys() -> None:
+    scheduler = RecordingScheduler(
+        {"app.timezone": "Asia/Tokyo", "apscheduler.timezone": "Europe/Berlin"}, prefix="app."
+    )
+    assert scheduler.timezone == ZoneInfo("Asia/Tokyo")
+
+
 def test_keyword_options_override_gconfig() -> None:
     scheduler = RecordingScheduler({"greensched.timezone": "Europe/Berlin"}, timezone="Asia/Tokyo")
     assert scheduler.timezone == ZoneInfo("Asia/Tokyo")

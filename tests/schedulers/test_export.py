@@ -159,3 +159,20 @@ def test_imports_an_apscheduler_3_11_export(mock_clock: MockClock) -> None:
     new_year = jobs["new-year"]
     assert isinstance(new_year.trigger, DateTrigger)
     assert new_year.next_run_time == datetime(2030, 1, 1, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+@pytest.mark.parametrize("version", [None, 2, "1"], ids=["missing", "newer", "string"])
+def test_import_refuses_an_export_version_it_does_not_know(version: object) -> None:
+    import io
+    import json
+
+    from greensched.schedulers.gevent import GeventScheduler
+
+    document: dict[str, object] = {"jobs": []}
+    if version is not None:
+        document["version"] = version
+    scheduler = GeventScheduler(timezone="UTC")
+    with pytest.raises(
+        ValueError, match=rf"^infile's export version must be 1, got: {version!r}$"
+    ):
+        scheduler.import_jobs(io.StringIO(json.dumps(document)))
