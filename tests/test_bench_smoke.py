@@ -136,3 +136,15 @@ def test_the_metrics_benchmark_drains_both_bursts_for_every_variant(tmp_path: Pa
         assert run["cpu_us_per_run_known_ids"] > 0
     rows = [line for line in output.splitlines() if line.startswith(f"| {BURST} |")]
     assert [row.split(" | ")[1] for row in rows] == ["new", "known"]
+
+
+def test_blocking_job_benchmark_reports_both_libraries() -> None:
+    out = run_bench(
+        "bench_blocking_job.py", "--seconds=1.5", "--block=0.3", "--every=0.5", "--tick=0.25"
+    )
+    rows = [line.split("|")[1:-1] for line in out.splitlines()[2:]]
+    assert [(row[0].strip(), row[1].strip()) for row in rows] == [
+        ("greensched", "ThreadPoolExecutor"),
+        ("apscheduler", "ThreadPoolExecutor"),
+    ]
+    assert all(int(row[2]) > 0 for row in rows)
