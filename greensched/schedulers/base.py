@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from datetime import datetime, tzinfo
 from functools import cache, partial
 from threading import RLock
+from traceback import format_exception
 from typing import IO, Any, TypeVar
 
 from tzlocal import get_localzone
@@ -30,6 +32,7 @@ from greensched.events import (
     EVENT_EXECUTOR_REMOVED,
     EVENT_JOB_ADDED,
     EVENT_JOB_CLAIM_LOST,
+    EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MODIFIED,
     EVENT_JOB_REMOVED,
@@ -41,6 +44,7 @@ from greensched.events import (
     EVENT_SCHEDULER_SHUTDOWN,
     EVENT_SCHEDULER_STARTED,
     JobEvent,
+    JobExecutionEvent,
     JobSubmissionEvent,
     SchedulerEvent,
 )
@@ -889,8 +893,11 @@ class BaseScheduler(metaclass=ABCMeta):
             raise InvalidValueError(
                 f"jobstore_retry_interval must be a number of seconds, got: {retry!r}"
             ) from None
-        if jobstore_retry_interval <= 0:
-            raise ValueError(f"jobstore_retry_interval must be positive, got: {retry!r}")
+        if not (math.isfinite(jobstore_retry_interval) and jobstore_retry_interval > 0):
+            raise ValueError(
+                f"jobstore_retry_interval must be a positive finite number of seconds, "
+                f"got: {retry!r}"
+            )
         clock = config.pop("clock", None) or SYSTEM_CLOCK
         if not isinstance(clock, Clock):
             raise TypeError(f"clock must have now() and monotonic() methods, got: {clock!r}")
@@ -1274,11 +1281,9 @@ class BaseScheduler(metaclass=ABCMeta):
         for job in due_jobs:
             try:
                 plan = plan_due_job(job, now)
-            except Exception:  # one bad job must not stop the others
-                self._logger.exception(
-                    'Error processing due job "%s" of job store %r', job, jobstore_alias
-                )
-                updated.append(job)  # unchanged: its claim ends, it stays due
+            except Exception as exc:  # noqa: BLE001 (one bad job must not stop the others)
+                self._pause_failed_job(job, jobstore_alias, exc)
+                updated.append(job)  # stored paused: it can no longer spin the loop
                 continue
             plans.append(plan)
             (removed if plan[3] else updated).append(job)
@@ -1313,6 +1318,30 @@ class BaseScheduler(metaclass=ABCMeta):
                 if self._listener_mask & EVENT_JOB_REMOVED:
                     self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
         return True
+
+    def _pause_failed_job(self, job: Job, jobstore_alias: str, exc: Exception) -> None:
+        """Pause a due job whose runs could not be worked out (its trigger raised): log it
+        once, and report it as an ``EVENT_JOB_ERROR`` of its due run, which does not run."""
+        scheduled_run_time = job.next_run_time
+        job.next_run_time = None
+        self._logger.error(
+            "Error working out the runs of job %s in job store %r: paused until it is "
+            "modified or resumed",
+            job.id,
+            jobstore_alias,
+            exc_info=exc,
+        )
+        if self._listener_mask & EVENT_JOB_ERROR:
+            self._dispatch_event(
+                JobExecutionEvent(
+                    EVENT_JOB_ERROR,
+                    job.id,
+                    jobstore_alias,
+                    scheduled_run_time,
+                    exception=exc,
+                    traceback="".join(format_exception(type(exc), exc, exc.__traceback__)),
+                )
+            )
 
     def _plan_due_job(self, job: Job, now: datetime) -> _DueRun:
         """Work out a due job's runs and give it its next run time (the store is not touched)."""

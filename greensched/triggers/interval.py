@@ -104,14 +104,22 @@ class IntervalTrigger(BaseTrigger):
         zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
 
-        if start_date is None:
-            self.start_date = (
-                _clock.current_clock().now().astimezone(_UTC) + interval
-            ).astimezone(zone)
-        else:
-            converted = convert_to_datetime(start_date, zone, "start_date")
-            assert converted is not None
-            self.start_date = skip_dst_gap(converted)
+        try:
+            if start_date is None:
+                self.start_date = (
+                    _clock.current_clock().now().astimezone(_UTC) + interval
+                ).astimezone(zone)
+            else:
+                converted = convert_to_datetime(start_date, zone, "start_date")
+                assert converted is not None
+                self.start_date = skip_dst_gap(converted)
+            self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
+        except OverflowError:
+            origin = "now" if start_date is None else f"start_date {start_date}"
+            raise ValueError(
+                f"interval must leave room for a second fire time before the year "
+                f"{datetime.max.year + 1}, got: {interval} from {origin}"
+            ) from None
         converted = convert_to_datetime(end_date, zone, "end_date")
         self.end_date = None if converted is None else skip_dst_gap(converted)
         self.jitter = validate_jitter(jitter)
@@ -130,22 +138,10 @@ class IntervalTrigger(BaseTrigger):
             on the first call
         :param now: current datetime
         """
-        if previous_fire_time is not None:
-            previous = previous_fire_time.astimezone(_UTC)
-            if self.jitter:
-                # the grid point the (jittered) previous fire time came from, plus one
-                start = self.start_date.astimezone(_UTC)
-                slot = max((previous - start) // self.interval + 1, 0)
-                next_time = start + slot * self.interval
-            else:
-                next_time = previous + self.interval
-        else:
-            start = self.start_date.astimezone(_UTC)
-            current = now.astimezone(_UTC)
-            if start > current:
-                next_time = start
-            else:  # the first grid point at or after now
-                next_time = start - ((start - current) // self.interval) * self.interval
+        try:
+            next_time = self._next_grid_point(previous_fire_time, now)
+        except OverflowError:
+            return None  # past the last representable date: the schedule is over
 
         if self.end_date is not None and next_time > self.end_date:
             return None
@@ -160,6 +156,26 @@ class IntervalTrigger(BaseTrigger):
         ):
             return None
         return jittered
+
+    def _next_grid_point(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        """The grid point after ``previous_fire_time`` (or the first at or after ``now``), in
+        UTC, before jitter and ``end_date``.
+
+        :raises OverflowError: if it lies past :attr:`datetime.max`
+        """
+        start = self.start_date.astimezone(_UTC)
+        if previous_fire_time is not None:
+            previous = previous_fire_time.astimezone(_UTC)
+            if self.jitter:
+                # the grid point the (jittered) previous fire time came from, plus one
+                slot = max((previous - start) // self.interval + 1, 0)
+                return start + slot * self.interval
+            return previous + self.interval
+        current = now.astimezone(_UTC)
+        if start > current:
+            return start
+        # the first grid point at or after now
+        return start - ((start - current) // self.interval) * self.interval
 
     def __getstate__(self) -> dict[str, Any]:
         return {

@@ -305,6 +305,12 @@ def test_bad_module_references(reference: str, message: str) -> None:
             id="bad-job-default",
         ),
         pytest.param(
+            "[scheduler]\njobstore_retry_interval = nan\n",
+            "[scheduler]: jobstore_retry_interval must be a positive finite number of seconds, "
+            "got: nan",
+            id="nan-retry-interval",
+        ),
+        pytest.param(
             "[scheduler.executors.x]\ntype = 'fibers'\n",
             '[scheduler]: No executor by the name "fibers" was found (known: debug, gevent, '
             "processpool, threadpool)",

@@ -193,6 +193,22 @@ def test_configure_while_running_is_refused() -> None:
             r"^jobstore_retry_interval must be a number of seconds, got: 'soon'$",
             id="retry-interval",
         ),
+        *(
+            pytest.param(
+                {"jobstore_retry_interval": value},
+                ValueError,
+                rf"^jobstore_retry_interval must be a positive finite number of seconds, "
+                rf"got: {shown}$",
+                id=f"retry-interval-{shown.strip(chr(39))}",
+            )
+            for value, shown in [
+                (float("nan"), "nan"),
+                (float("inf"), "inf"),
+                ("nan", "'nan'"),
+                (0, "0"),
+                (-1.5, "-1.5"),
+            ]
+        ),
         pytest.param(
             {"executors": {"default": {"type": "nope"}}},
             LookupError,

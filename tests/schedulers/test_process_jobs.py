@@ -25,6 +25,7 @@ from greensched.job import Job
 from greensched.jobstores.memory import MemoryJobStore
 from greensched.schedulers.base import TIMEOUT_MAX
 from greensched.testing import MockClock
+from greensched.triggers.base import BaseTrigger
 
 from .conftest import RecordingExecutor, RecordingScheduler
 
@@ -315,3 +316,50 @@ class TestWithDebugExecutor:
         mock_clock.jump(timedelta(days=3))
         inline._process_jobs()
         assert calls == ["late"]
+
+
+class FailingAfterFirstTrigger(BaseTrigger):
+    """Fires once at ``first``, then raises as an interval past ``datetime.max`` would."""
+
+    def __init__(self, first: datetime) -> None:
+        self.first = first
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return self.first
+        raise OverflowError("date value out of range")
+
+    def __str__(self) -> str:
+        return "failing"
+
+
+def test_a_trigger_that_raises_pauses_its_job_instead_of_spinning(
+    scheduler: RecordingScheduler,
+    executor: RecordingExecutor,
+    mock_clock: MockClock,
+    events: list[SchedulerEvent],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler.start()
+    first = mock_clock.now() + timedelta(seconds=5)
+    job = scheduler.add_job(record, FailingAfterFirstTrigger(first), id="broken")
+    scheduler.add_job(record, "interval", seconds=60, id="healthy")
+    mock_clock.jump(5)
+    with caplog.at_level(logging.ERROR):
+        assert scheduler._process_jobs() == 55.0  # the healthy job's, not 0: nothing spins
+        assert scheduler._process_jobs() == 55.0
+    assert executor.submitted == []
+    assert job.next_run_time is None  # paused, in the store too
+    assert scheduler.get_job("broken").next_run_time is None
+    (record_,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record_.getMessage() == (
+        "Error working out the runs of job broken in job store 'default': paused until it is "
+        "modified or resumed"
+    )
+    (error,) = [e for e in events if e.code == EVENT_JOB_ERROR]
+    assert isinstance(error, JobExecutionEvent)
+    assert (error.job_id, error.jobstore, error.scheduled_run_time) == ("broken", "default", first)
+    assert isinstance(error.exception, OverflowError)
+    assert "date value out of range" in error.traceback

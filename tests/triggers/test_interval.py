@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -532,3 +533,37 @@ def test_state_from_a_newer_release_is_rejected() -> None:
 
 def test_has_no_instance_dict() -> None:
     assert not hasattr(IntervalTrigger(minutes=1, start_date=START), "__dict__")
+
+
+@pytest.mark.parametrize(
+    ("start_date", "origin"),
+    [
+        pytest.param(None, "now", id="from-now"),
+        pytest.param(
+            datetime(2026, 12, 2, tzinfo=timezone.utc),
+            "start_date 2026-12-02 00:00:00+00:00",
+            id="from-start-date",
+        ),
+    ],
+)
+def test_interval_without_room_for_a_second_fire_time_is_rejected(
+    start_date: datetime | None, origin: str
+) -> None:
+    message = (
+        rf"^interval must leave room for a second fire time before the year 10000, "
+        rf"got: 999999999 days, 0:00:00 from {re.escape(origin)}$"
+    )
+    with (
+        _clock.using_clock(MockClock(datetime(2026, 12, 2, tzinfo=timezone.utc))),
+        pytest.raises(ValueError, match=message),
+    ):
+        IntervalTrigger(days=999999999, start_date=start_date, timezone="UTC")
+
+
+def test_schedule_ends_where_dates_end() -> None:
+    trigger = IntervalTrigger(days=2_000_000, start_date=datetime(2026, 1, 1), timezone="UTC")
+    first = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert first == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    second = trigger.get_next_fire_time(first, first)
+    assert second == datetime(7501, 10, 26, tzinfo=timezone.utc)
+    assert trigger.get_next_fire_time(second, second) is None
