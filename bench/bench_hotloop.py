@@ -52,6 +52,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _children import count_warnings, run_in_child
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 IMPLEMENTATIONS = ("greensched", "apscheduler")
@@ -95,25 +97,7 @@ def setup_child(implementation: str) -> tuple[Any, dict[str, int]]:
 
     monkey.patch_all()
 
-    import logging
-
-    warnings = {"skipped": 0, "missed": 0, "other_warnings": 0}
-
-    class Counter(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = str(record.msg)
-            if "maximum number of running instances" in message:
-                warnings["skipped"] += 1
-            elif "was missed by" in message:
-                warnings["missed"] += 1
-            else:
-                warnings["other_warnings"] += 1
-                if warnings["other_warnings"] <= 5:
-                    print(record.getMessage(), file=sys.stderr)
-
-    root = logging.getLogger()
-    root.addHandler(Counter(logging.WARNING))
-    root.setLevel(logging.WARNING)
+    warnings = count_warnings()
 
     if implementation == "greensched":
         from greensched.schedulers.gevent import GeventScheduler
@@ -355,18 +339,7 @@ def child_burst(implementation: str, size: int, profile: str | None) -> dict[str
 
 def run_child(arguments: list[str], timeout: float) -> dict[str, Any]:
     """Run this file with ``--child ...`` in a fresh interpreter; return its figures."""
-    import subprocess  # here: the child must not import it before patching
-
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *arguments],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=timeout,
-    )
-    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-    return figures
+    return run_in_child(__file__, arguments, timeout)
 
 
 def profile_arguments(profile_dir: Path | None, name: str) -> list[str]:

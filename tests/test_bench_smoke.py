@@ -148,3 +148,33 @@ def test_blocking_job_benchmark_reports_both_libraries() -> None:
         ("apscheduler", "ThreadPoolExecutor"),
     ]
     assert all(int(row[2]) > 0 for row in rows)
+
+
+def test_the_threadpool_benchmark_measures_every_scenario(tmp_path: Path) -> None:
+    """``bench/bench_threadpool.py``: every scenario for both implementations, and its table
+    goes into its own section of a markdown file, whose other text is kept."""
+    figures_path = tmp_path / "figures.json"
+    report = tmp_path / "RESULTS.md"
+    report.write_text(
+        "# Results\n\nother benchmarks\n\n<!-- bench_threadpool.py: begin -->\nstale table\n"
+        "<!-- bench_threadpool.py: end -->\n\nmore benchmarks\n"
+    )
+    output = run_bench(
+        "bench_threadpool.py", "--seconds=0.3", f"--json={figures_path}", f"--markdown={report}"
+    )
+    figures = json.loads(figures_path.read_text())
+    assert list(figures) == ["rate", "modify", "api"]
+    for scenario, by_implementation in figures.items():
+        assert list(by_implementation) == list(IMPLEMENTATIONS)
+        for run in by_implementation.values():
+            assert run["scenario"] == scenario
+            assert 0 < run["executed"] <= run["due"]
+            assert run["cpu_us_per_run"] > 0
+            if scenario != "rate":
+                assert run["helper_calls_per_second"] > 0
+    text = report.read_text()
+    assert text.startswith("# Results\n\nother benchmarks\n\n<!-- bench_threadpool.py: begin -->")
+    assert text.endswith("<!-- bench_threadpool.py: end -->\n\nmore benchmarks\n")
+    assert "stale table" not in text
+    assert text.count("| 1. 5,000 no-op runs/s") == 1
+    assert "| 1. 5,000 no-op runs/s" in output

@@ -2,10 +2,11 @@
 worker processes (CPU-bound jobs).
 
 Both work the same way in a program that called :func:`gevent.monkey.patch_all` and in one that
-did not. Each submitted run is looked after by a greenlet of the scheduler's hub, which hands
-the run's run times one by one to a worker and waits for the outcome without blocking the hub;
-the outcome is then reported from that hub's thread, so event listeners run there, as they do
-with :class:`~greensched.executors.gevent.GeventExecutor`.
+did not. Each submitted run is looked after in the scheduler's hub (by a greenlet of its own in
+the process pool, by a few greenlets shared by every run in the thread pool), which hands the
+run's run times one by one to a worker and waits for the outcomes without blocking the hub; the
+outcome is then reported from that hub's thread, so event listeners run there, as they do with
+:class:`~greensched.executors.gevent.GeventExecutor`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
+from greensched._hubs import hub_gate
+from greensched._logging import count, job_label
 from greensched.events import EVENT_JOB_EXECUTED
 from greensched.executors import _procworker
 from greensched.executors.base import (
@@ -43,13 +46,15 @@ try:
     import gevent
     import gevent.select
     import gevent.socket
+    from gevent import GreenletExit
     from gevent.event import AsyncResult, Event
+    from gevent.hub import Waiter
     from gevent.monkey import get_original, is_module_patched
-    from gevent.threadpool import ThreadPool
 except ImportError as exc:  # pragma: no cover
     raise ImportError("The pool executors require gevent installed") from exc
 
 if TYPE_CHECKING:
+    from greensched._clock import Clock
     from greensched.events import JobExecutionEvent
     from greensched.job import Job
     from greensched.schedulers.base import BaseScheduler
@@ -59,6 +64,9 @@ __all__ = ("BasePoolExecutor", "ProcessPoolExecutor", "ThreadPoolExecutor")
 # Native-thread primitives, whether or not the program is monkey-patched
 _get_thread_ident = get_original("_thread", "get_ident")
 _thread_local = get_original("_thread", "_local")
+_start_new_thread = get_original("_thread", "start_new_thread")
+#: The C queue of CPython (``_queue``), unpatched: its get() blocks the calling OS thread
+_NativeQueue = get_original("queue", "SimpleQueue")
 
 
 class _Slots:
@@ -162,19 +170,12 @@ def _initializer_options(
 
 class BasePoolExecutor(BaseExecutor):
     """Base class of the executors that run jobs in a bounded pool of workers (threads or
-    processes).
-
-    Each submission is looked after by a greenlet of the scheduler's hub (so
-    :meth:`submit_job` never blocks). For each of the run's run times in turn, that greenlet
-    waits for a free worker (waiting runs are served in submission order), checks the run
-    time's ``misfire_grace_time`` against the scheduler's clock (a run time that waited too long
-    gives ``EVENT_JOB_MISSED``), then has a worker call the job and waits for the outcome
-    cooperatively. When every run time is done, the events are dispatched and the
-    ``max_instances`` instance released, from that hub's thread. A run waiting for a worker
-    counts towards ``max_instances``.
-
-    Subclasses implement :meth:`_run_in_worker`, and may override :meth:`_prepare` and
-    :meth:`_close_workers`.
+    processes): ``max_workers``, refusing jobs (:meth:`_prepare`), logging the end of a run
+    time (:meth:`_log_outcome`) and shutting down (waiting for the runs submitted, then
+    :meth:`_close_workers`). A subclass implements :meth:`_do_submit_job`. When every run time
+    of a run is done, the events are dispatched and the ``max_instances`` instance released,
+    from the scheduler's hub's thread; a run waiting for a worker counts towards
+    ``max_instances``, and waiting runs are served in submission order.
 
     :param max_workers: the most workers running jobs at once (an int, or a string holding one,
         as configuration files give it)
@@ -194,7 +195,6 @@ class BasePoolExecutor(BaseExecutor):
     def __init__(self, max_workers: int | str) -> None:
         super().__init__()
         self._max_workers = validate.positive_int_option("max_workers", max_workers)
-        self._slots = _Slots(self._max_workers)
         self._runs: set[_Run] = set()  # runs submitted and not yet fully reported
         self._shut_down = False
         self._dropping = False  # shut down without waiting: start no more run times
@@ -226,7 +226,6 @@ class BasePoolExecutor(BaseExecutor):
         self._shut_down = True
         if not wait:
             self._dropping = True
-            self._slots.turn_away()
             self._close_workers(wait=False)
             return
 
@@ -237,6 +236,57 @@ class BasePoolExecutor(BaseExecutor):
             self._progress.wait()
         self._close_workers(wait=True)
 
+    def _prepare(self, job: Job) -> Any:
+        """Return what the workers need of ``job`` (stored on the run as ``payload``); raise to
+        refuse the job. Called by :meth:`submit_job`."""
+        return None
+
+    def _check_job(self, job: Job) -> None:
+        self._prepare(job)
+
+    def _close_workers(self, wait: bool) -> None:
+        """Stop the idle workers (called by :meth:`shutdown`, once every run is reported if
+        ``wait``)."""
+
+    def _log_outcome(self, job: Job, event: JobExecutionEvent) -> None:
+        """Log the end of a run time that a worker ran (workers log nothing themselves)."""
+        if event.code == EVENT_JOB_EXECUTED:
+            self._logger.info("Job %s executed successfully", job_label(job.id, job.name))
+            return
+        exc = event.exception
+        if exc is None:
+            return
+        if exc.__traceback__ is not None:
+            self._logger.error(
+                "Job %s raised an exception", job_label(job.id, job.name), exc_info=exc
+            )
+        else:  # from another process: only its formatted traceback came back
+            self._logger.error(
+                "Job %s raised an exception\nTraceback (most recent call last):\n%s%s",
+                job_label(job.id, job.name),
+                event.traceback or "",
+                "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n"),
+            )
+
+
+class _SupervisedPoolExecutor(BasePoolExecutor):
+    """A pool executor whose submissions are each looked after by a greenlet of the
+    scheduler's hub (so :meth:`submit_job` never blocks). For each of the run's run times in
+    turn, that greenlet waits for a free worker, checks the run time's ``misfire_grace_time``
+    against the scheduler's clock (a run time that waited too long gives
+    ``EVENT_JOB_MISSED``), then has a worker call the job (:meth:`_run_in_worker`, which
+    subclasses implement) and waits for the outcome cooperatively.
+    """
+
+    def __init__(self, max_workers: int | str) -> None:
+        super().__init__(max_workers)
+        self._slots = _Slots(self._max_workers)
+
+    def shutdown(self, wait: bool = True) -> None:
+        if not wait:
+            self._slots.turn_away()  # the runs waiting for a worker start no more run times
+        super().shutdown(wait)
+
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         if self._shut_down:
             raise RuntimeError(f'Cannot submit job "{job.id}": the executor has been shut down')
@@ -246,14 +296,6 @@ class BasePoolExecutor(BaseExecutor):
         run.owner = greenlet
         self._runs.add(run)
         greenlet.start()
-
-    def _prepare(self, job: Job) -> Any:
-        """Return what the workers need of ``job`` (stored on the run as ``payload``); raise to
-        refuse the job. Called by :meth:`submit_job`."""
-        return None
-
-    def _check_job(self, job: Job) -> None:
-        self._prepare(job)
 
     def _supervise(self, run: _Run) -> list[JobExecutionEvent] | BaseException:
         """The body of a run's greenlet: run its run times one by one.
@@ -266,9 +308,9 @@ class BasePoolExecutor(BaseExecutor):
             for index, run_time in enumerate(run.run_times):
                 if self._dropping or not self._slots.acquire():
                     self._logger.info(
-                        'Dropped %d run time(s) of job "%s": the executor was shut down',
-                        len(run.run_times) - index,
-                        job,
+                        "Dropped %s of job %s: the executor was shut down",
+                        count(len(run.run_times) - index, "run time"),
+                        job_label(job.id, job.name),
                     )
                     break
                 release = _Once(self._slots.release)
@@ -283,7 +325,9 @@ class BasePoolExecutor(BaseExecutor):
                     release()
                     events.append(missed)
                 else:
-                    self._logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+                    self._logger.info(
+                        "Running job %s (scheduled at %s)", job_label(job.id, job.name), run_time
+                    )
                     clock = self._clock
                     started, start = clock.now(), clock.monotonic()
                     event = self._run_in_worker(run, run_time, release)
@@ -305,28 +349,6 @@ class BasePoolExecutor(BaseExecutor):
         raises.
         """
 
-    def _close_workers(self, wait: bool) -> None:
-        """Stop the idle workers (called by :meth:`shutdown`, once every run is reported if
-        ``wait``)."""
-
-    def _log_outcome(self, job: Job, event: JobExecutionEvent) -> None:
-        """Log the end of a run time that a worker ran (workers log nothing themselves)."""
-        if event.code == EVENT_JOB_EXECUTED:
-            self._logger.info('Job "%s" executed successfully', job)
-            return
-        exc = event.exception
-        if exc is None:
-            return
-        if exc.__traceback__ is not None:
-            self._logger.error('Job "%s" raised an exception', job, exc_info=exc)
-        else:  # from another process: only its formatted traceback came back
-            self._logger.error(
-                'Job "%s" raised an exception\nTraceback (most recent call last):\n%s%s',
-                job,
-                event.traceback or "",
-                "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n"),
-            )
-
     def _run_ended(self, run: _Run, greenlet: gevent.Greenlet) -> None:
         """Link callback of a run's greenlet, called in a greenlet of its own: report the
         outcome. Never raises."""
@@ -340,31 +362,130 @@ class BasePoolExecutor(BaseExecutor):
                 progress.set()
 
 
-class _ThreadTask:
-    """What a worker thread runs: one run time of a job. Records the thread it runs in."""
+class _ThreadRun(_Run):
+    """A submission to the thread pool: which of its run times comes next, and the events of
+    those done."""
 
-    __slots__ = ("job", "jobstore_alias", "logger_name", "run_time", "thread_ident")
+    __slots__ = ("events", "index")
+
+    def __init__(self, job: Job, run_times: Sequence[datetime], payload: Any) -> None:
+        super().__init__(job, run_times, payload)
+        self.index = 0
+        self.events: list[JobExecutionEvent] = []
+
+
+# The states of a _ThreadTask, as the hub's thread sees them
+_RUNNING = 0  # given to a thread, its outcome not yet collected
+_TIMED_OUT = 1  # reported as timed out: the thread runs on, its outcome will only be logged
+_COLLECTED = 2  # its outcome collected
+
+
+class _ThreadTask:
+    """What a worker thread runs: one run time of a job. The thread records itself, its
+    event, and that it has finished; everything else belongs to the hub's thread."""
+
+    __slots__ = (
+        "event",
+        "finished",
+        "job",
+        "jobstore_alias",
+        "logger_name",
+        "run",
+        "run_time",
+        "start",
+        "started",
+        "state",
+        "thread_ident",
+        "threads",
+        "timeout",
+        "timer",
+    )
 
     def __init__(
-        self, job: Job, jobstore_alias: str | None, run_time: datetime, logger_name: str
+        self, run: _ThreadRun, run_time: datetime, logger_name: str, clock: Clock
     ) -> None:
+        job = run.job
+        self.run = run
         self.job = job
-        self.jobstore_alias = jobstore_alias
+        self.jobstore_alias: str | None = job._jobstore_alias
         self.run_time = run_time
         self.logger_name = logger_name
         self.thread_ident: int | None = None
+        self.event: JobExecutionEvent | None = None  # set by the thread
+        self.finished = False  # set by the thread, after event
+        self.threads: _Threads | None = None
+        self.started = clock.now()  # when the run started
+        self.start = clock.monotonic()  # the same, monotonic
+        self.state = _RUNNING
+        self.timeout: float | None = getattr(job, "timeout", None)
+        self.timer: Any = None  # the hub's timer of the timeout, if there is one
+
+
+class _Threads:
+    """The worker threads of a :class:`ThreadPoolExecutor` for one hub, and the way back.
+
+    The threads are real OS threads, patched or not, which take tasks from a native queue
+    (``get()`` blocks the thread, not a hub). A thread that has run a task appends it to
+    ``done`` (a deque: appending is thread-safe) and sends the async watcher of the hub, whose
+    callback, in the hub's thread, collects every task done so far: the sends of several
+    threads close together cost the hub one wake-up.
+
+    The watcher is active (keeping the hub's loop alive) while tasks are out in the threads.
+    The threads only take from ``tasks``, append to ``done`` and send ``watcher``; the rest
+    belongs to the hub's thread.
+    """
+
+    __slots__ = ("closed", "done", "hub", "outstanding", "tasks", "threads", "watcher")
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.tasks: Any = _NativeQueue()
+        self.done: deque[_ThreadTask] = deque()
+        self.watcher = hub.loop.async_()
+        self.threads = 0  # threads started and not yet asked to stop
+        self.outstanding = 0  # tasks given to the threads and not yet collected
+        self.closed = False
+
+    def submit(self, task: _ThreadTask, on_done: Callable[[_Threads], None], work: Any) -> None:
+        """Give ``task`` to a thread, starting one if every thread may be busy."""
+        if self.threads <= self.outstanding:
+            _start_new_thread(work, (self,))
+            self.threads += 1
+        if not self.outstanding:
+            self.watcher.start(on_done, self)
+        self.outstanding += 1
+        task.threads = self
+        self.tasks.put(task)
+
+    def collected(self) -> None:
+        """A task's outcome has been taken from ``done``."""
+        self.outstanding -= 1
+        if not self.outstanding:
+            self.watcher.stop()
+            if self.closed:
+                self.watcher.close()
+
+    def close(self) -> None:
+        """Ask the threads to stop once the tasks given to them are done."""
+        for _ in range(self.threads):
+            self.tasks.put(None)
+        self.threads = 0
+        self.closed = True
+        # The watcher belongs to its hub's thread (from another one, it goes with that hub)
+        if not self.outstanding and gevent.get_hub() is self.hub:
+            self.watcher.close()
 
 
 class ThreadPoolExecutor(BasePoolExecutor):
     """An executor that runs jobs in a pool of native threads, for jobs that block: C code,
     unpatched libraries, or any blocking call in a program that did not monkey-patch.
 
-    The threads are real OS threads (a :class:`gevent.threadpool.ThreadPool`), whether or not
-    the program called :func:`gevent.monkey.patch_all`, so a job that blocks never blocks the
-    gevent hub. Results and exceptions come back into the scheduler's hub as the usual events
+    The threads are real OS threads, whether or not the program called
+    :func:`gevent.monkey.patch_all`, so a job that blocks never blocks the gevent hub. Results
+    and exceptions come back into the scheduler's hub as the usual events
     (``EVENT_JOB_EXECUTED``, ``EVENT_JOB_ERROR``, ``EVENT_JOB_MISSED``), and listeners are
-    called in the hub's thread, never in a worker thread. See :class:`BasePoolExecutor` for
-    how runs wait for a thread.
+    called in the hub's thread, never in a worker thread. Runs wait for a free thread as
+    described in :class:`BasePoolExecutor`.
 
     Plugin alias: ``threadpool``
 
@@ -388,6 +509,12 @@ class ThreadPoolExecutor(BasePoolExecutor):
     a job that only sometimes overruns can briefly have more threads running it than its
     ``max_instances``.
 
+    **Cost.** The threads take their tasks from a native queue and hand each outcome back
+    through one async watcher of the hub, and the hub's side (waiting for a thread, the
+    misfire check, the logging, the reporting) is done by a few long-lived greenlets rather
+    than by greenlets of each run, so a run costs the hub's thread about what it costs
+    APScheduler 3.x's executor (see ``bench/bench_threadpool.py``).
+
     .. caution:: In a program that called :func:`gevent.monkey.patch_all`, the locks of
        :mod:`threading` created after patching are gevent locks, and gevent can deadlock when
        native threads contend for one of its :class:`threading.RLock` (two jobs logging at the
@@ -409,6 +536,8 @@ class ThreadPoolExecutor(BasePoolExecutor):
        truncates a float with :func:`int`.
 
     .. versionadded:: greensched 0.1 job timeouts (APScheduler 3.x has none)
+    .. versionchanged:: greensched 0.1 the threads are the executor's own, not a
+       :class:`gevent.threadpool.ThreadPool`
     """
 
     def __init__(
@@ -421,65 +550,282 @@ class ThreadPoolExecutor(BasePoolExecutor):
             raise TypeError(f"thread_name_prefix must be a string, got: {prefix!r}")
         self._thread_name_prefix = prefix or f"{type(self).__name__}-{id(self):x}"
         self._initializer, self._initargs = _initializer_options(options)
-        self._pool: ThreadPool | None = None
         self._thread_state = _thread_local()  # per worker thread: whether it is set up
         self._thread_numbers = itertools.count()
-        self._late: set[gevent.Greenlet] = set()  # greenlets waiting for overrunning threads
+        self._threads: _Threads | None = None  # of the hub the runs are submitted in
+        self._free = self._max_workers  # threads not running (nor overrunning) a task
+        self._ready: deque[_ThreadRun] = deque()  # runs waiting for a thread, oldest first
+        self._completed: deque[_ThreadTask] = deque()  # tasks done, collected from the threads
+        self._expired: deque[_ThreadTask] = deque()  # tasks whose timeout has passed
+        self._late: set[_ThreadTask] = set()  # tasks reported as timed out, still running
+        # The greenlets that do the hub's side of the runs (see _handle_runs)
+        self._idle_handler: Waiter | None = None  # the one waiting for work, if any
+        self._handler_wanted = False  # a wake-up or a new handler is on its way
+        self._hub: Any = None  # the hub of the thread the runs are submitted in
 
-    def _get_pool(self) -> ThreadPool:
-        """The pool of threads of the calling thread's hub (created on first use)."""
-        pool = self._pool
+    # -- the hub's side ------------------------------------------------------------------------
+
+    def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
+        if self._shut_down:
+            raise RuntimeError(f'Cannot submit job "{job.id}": the executor has been shut down')
+        run = _ThreadRun(job, run_times, self._prepare(job))
+        self._runs.add(run)
+        self._ready.append(run)
+        self._want_handler()
+
+    def _want_handler(self) -> None:
+        """Make sure a handler greenlet looks at the work soon. In the hub's thread; never
+        blocks, so that it may be called from the hub's callbacks."""
         hub = gevent.get_hub()
-        if pool is None or pool.hub is not hub:
-            pool = self._pool = ThreadPool(self._max_workers, hub=hub)
-        return pool
+        if self._hub is not hub:
+            # First use, or restarted in another thread: the handlers of the old one (and its
+            # runs) went with its hub
+            self._hub = hub
+            self._idle_handler = None
+            self._handler_wanted = False
+        if self._handler_wanted:
+            return
+        waiter, self._idle_handler = self._idle_handler, None
+        self._handler_wanted = True
+        if waiter is not None:
+            if gevent.getcurrent() is hub:
+                waiter.switch(None)
+            else:
+                hub.loop.run_callback(waiter.switch, None)
+        else:
+            # Every handler is busy (it yielded in a listener, a lock or a log handler) or none
+            # exists: another one goes on with the work
+            gevent.spawn(self._handle_runs)
 
-    def _run_in_worker(
-        self, run: _Run, run_time: datetime, release: Callable[[], None]
-    ) -> JobExecutionEvent:
+    def _has_work(self) -> bool:
+        return bool(
+            self._completed
+            or self._expired
+            or (self._ready and (self._free > 0 or self._dropping))
+        )
+
+    def _handle_runs(self) -> None:
+        """The body of a handler greenlet: collect the outcomes of the threads, report the
+        timeouts, start the runs waiting for a thread (oldest first), report the runs that have
+        ended; then wait for more work, or end if there is none to come (or another handler
+        waits already). Never raises."""
+        hub = gevent.get_hub()
+        waiter: Waiter | None = None
+        try:
+            while True:
+                self._handler_wanted = False
+                while self._has_work():
+                    self._handle_one()
+                if self._idle_handler is not None or (
+                    self._threads is None and not (self._runs or self._late)
+                ):
+                    return  # another handler waits already, or the executor is shut down
+                waiter = self._idle_handler = Waiter(hub)
+                waiter.get()  # until _want_handler switches back
+                waiter = None
+        except GreenletExit:
+            self._handler_wanted = False  # killed (its hub is being destroyed)
+        finally:
+            if waiter is not None and self._idle_handler is waiter:
+                self._idle_handler = None
+
+    def _handle_one(self) -> None:
+        """Handle one piece of work: a collected outcome, then a timeout, then a waiting run.
+        Never raises."""
+        try:
+            if self._completed:
+                self._collect(self._completed.popleft())
+            elif self._expired:
+                self._time_out(self._expired.popleft())
+            else:
+                run = self._ready.popleft()
+                if self._dropping:
+                    self._drop(run)
+                else:
+                    self._start(run)
+        except GreenletExit:
+            raise
+        except BaseException:
+            self._logger.exception("Error handling the runs of the thread pool")
+
+    def _start(self, run: _ThreadRun) -> None:
+        """Take a thread for the next run time of ``run``: run it there, or report it missed."""
         job = run.job
-        task = _ThreadTask(job, job._jobstore_alias, run_time, self._logger.name)
+        run_time = run.run_times[run.index]
+        clock = self._clock
+        self._free -= 1
         try:
-            # Never waits: every busy thread holds a slot, so a thread is free
-            result = self._get_pool().spawn(self._call_in_thread, task)
-        except BaseException:
-            release()
-            raise
-        timeout = getattr(job, "timeout", None)
-        try:
-            result.wait(timeout)
-        except BaseException:
-            # The run's greenlet was killed: the thread runs on and frees its slot when done
-            self._wait_for_late_thread(task, result, release, None)
-            raise
-        if result.ready():
-            release()
-            if result.successful():
-                event: JobExecutionEvent = result.value
-            else:  # only if _call_in_thread itself failed
-                event = _error_event(job, task.jobstore_alias, run_time, result.exception, None)
-            self._log_outcome(job, event)
-            return event
+            missed = _missed_run(job, job._jobstore_alias, run_time, clock, self._logger)
+            if missed is None:
+                self._logger.info(
+                    "Running job %s (scheduled at %s)", job_label(job.id, job.name), run_time
+                )
+                task = _ThreadTask(run, run_time, self._logger.name, clock)
+                threads = self._threads
+                hub = gevent.get_hub()
+                if threads is None or threads.hub is not hub:
+                    if threads is not None:
+                        threads.close()
+                    threads = self._threads = _Threads(hub)
+                threads.submit(task, self._threads_done, self._work)
+        except BaseException as exc:  # noqa: BLE001 (the run ends with it, reported)
+            self._free += 1
+            self._finish(run, exc)
+            return
+        if missed is not None:
+            self._free += 1
+            run.events.append(missed)
+            self._next(run)
+        elif task.timeout is not None:
+            task.timer = hub.loop.timer(task.timeout)
+            task.timer.start(self._timer_expired, task)
 
-        assert timeout is not None
+    def _threads_done(self, threads: _Threads) -> None:
+        """Callback of the threads' async watcher, in the hub: take the tasks they have done."""
+        done = threads.done
+        if threads.hub is not self._hub:
+            # Restarted in another thread since: the runs of this one were given up with it
+            while done:
+                done.popleft()
+                threads.collected()
+            return
+        completed = self._completed
+        while done:
+            completed.append(done.popleft())
+        if completed:
+            self._want_handler()
+
+    def _timer_expired(self, task: _ThreadTask) -> None:
+        """Callback of a task's timeout timer, in the hub."""
+        self._expired.append(task)
+        self._want_handler()
+
+    def _collect(self, task: _ThreadTask) -> None:
+        """Take the outcome of a task its thread has finished; the thread is free again."""
+        threads = task.threads
+        assert threads is not None
+        threads.collected()
+        timer = task.timer
+        if timer is not None:
+            timer.close()
+        self._free += 1
+        if task.state == _TIMED_OUT:
+            self._late.discard(task)
+            self._log_late_outcome(task)
+            self._progressed()
+            return
+        task.state = _COLLECTED
+        event = task.event
+        assert event is not None  # set before finished
+        self._log_outcome(task.job, event)
+        _set_timing(event, task.started, task.start, self._clock)
+        task.run.events.append(event)
+        self._next(task.run)
+
+    def _time_out(self, task: _ThreadTask) -> None:
+        """Report a task that overran its job's timeout (unless it has ended meanwhile: its
+        outcome is then on its way)."""
+        if task.state != _RUNNING or task.finished:
+            return
+        task.state = _TIMED_OUT
+        self._late.add(task)
+        job = task.job
+        timeout = task.timeout
+        assert timeout is not None  # it has a timer
         self._logger.error(
-            'Job "%s" timed out after %g seconds; its thread cannot be stopped and runs on '
+            "Job %s timed out after %g seconds; its thread cannot be stopped and runs on "
             "(its outcome will be logged, not reported)",
-            job,
+            job_label(job.id, job.name),
             timeout,
         )
-        self._wait_for_late_thread(task, result, release, timeout)
-        return _error_event(
+        event = _error_event(
             job,
             task.jobstore_alias,
-            run_time,
+            task.run_time,
             _timeout_error(job, timeout),
             self._thread_stack(task.thread_ident),
         )
+        _set_timing(event, task.started, task.start, self._clock)
+        task.run.events.append(event)
+        self._next(task.run)
+
+    def _log_late_outcome(self, task: _ThreadTask) -> None:
+        event = task.event
+        if event is None or event.exception is not None:
+            outcome = f"it raised {event.exception!r}" if event is not None else "it failed"
+        else:
+            outcome = f"it returned {event.retval!r}"
+        self._logger.warning(
+            "The run of job %s scheduled at %s, reported as timed out after %g seconds, "
+            "has now ended: %s",
+            job_label(task.job.id, task.job.name),
+            task.run_time,
+            task.timeout,
+            outcome,
+        )
+
+    def _next(self, run: _ThreadRun) -> None:
+        """``run``'s current run time is done: on to the next one, or report the run."""
+        run.index += 1
+        if run.index == len(run.run_times):
+            self._finish(run, run.events)
+        elif self._dropping:
+            self._drop(run)
+        else:
+            self._ready.append(run)  # behind the runs that waited for a thread before it
+
+    def _drop(self, run: _ThreadRun) -> None:
+        """Report ``run`` without its run times not yet started (the executor was shut down
+        without waiting)."""
+        self._logger.info(
+            "Dropped %s of job %s: the executor was shut down",
+            count(len(run.run_times) - run.index, "run time"),
+            job_label(run.job.id, run.job.name),
+        )
+        self._finish(run, run.events)
+
+    def _finish(self, run: _ThreadRun, outcome: list[JobExecutionEvent] | BaseException) -> None:
+        """Report the run: its events, or the exception that ended it. Never raises."""
+        run.owner = gevent.getcurrent()
+        try:
+            self._report_outcome(run.job.id, outcome)
+        finally:
+            self._runs.discard(run)
+            self._progressed()
+
+    def _progressed(self) -> None:
+        progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.set()
+
+    # -- the worker threads ----------------------------------------------------------------------
+
+    def _work(self, threads: _Threads) -> None:
+        """The body of a worker thread: run tasks until asked to stop (``None``)."""
+        self._thread_state.worker = True
+        get, done, send = threads.tasks.get, threads.done.append, threads.watcher.send
+        through_gate = hub_gate(threads.hub).call
+        while True:
+            task = get()
+            if task is None:
+                return
+            task.event = self._call_in_thread(task)
+            task.finished = True
+            done(task)
+            del task
+            # Not once the hub is destroyed (a background scheduler's thread that ended after
+            # a shutdown without waiting): nobody waits for the outcome any more
+            try:
+                through_gate(send)
+            except ValueError:
+                pass  # "operation on destroyed loop": destroyed otherwise than by destroy_hub()
+
+    def _in_worker_thread(self) -> bool:
+        """``True`` if called in one of this executor's threads (by a job)."""
+        return bool(getattr(self._thread_state, "worker", False))
 
     def _call_in_thread(self, task: _ThreadTask) -> JobExecutionEvent:
-        """Run one run time of a job; runs in a worker thread. Never raises: a raise would
-        reach the hub's error handler."""
+        """Run one run time of a job; runs in a worker thread. Never raises."""
         task.thread_ident = _get_thread_ident()
         job = task.job
         try:
@@ -518,60 +864,30 @@ class ThreadPoolExecutor(BasePoolExecutor):
         frame = current_frames().get(thread_ident)
         return "".join(traceback.format_stack(frame)) if frame is not None else None
 
-    def _wait_for_late_thread(
-        self,
-        task: _ThreadTask,
-        result: AsyncResult,
-        release: Callable[[], None],
-        timeout: float | None,
-    ) -> None:
-        """Free ``release`` once the thread of ``task`` is done, and log its late outcome."""
-        greenlet = gevent.spawn(self._late_thread, task, result, release, timeout)
-        self._late.add(greenlet)
-        greenlet.rawlink(self._late.discard)
+    # -- shutting down -------------------------------------------------------------------------
 
-    def _late_thread(
-        self,
-        task: _ThreadTask,
-        result: AsyncResult,
-        release: Callable[[], None],
-        timeout: float | None,
-    ) -> None:
-        try:
-            result.wait()
-            if timeout is None:
-                return
-            event = result.value if result.successful() else None
-            if event is None or event.exception is not None:
-                outcome = f"it raised {event.exception!r}" if event is not None else "it failed"
-            else:
-                outcome = f"it returned {event.retval!r}"
-            self._logger.warning(
-                'The run of job "%s" scheduled at %s, reported as timed out after %g seconds, '
-                "has now ended: %s",
-                task.job,
-                task.run_time,
-                timeout,
-                outcome,
-            )
-        except BaseException:
-            self._logger.exception("Error waiting for the thread of job %s", task.job.id)
-        finally:
-            release()
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut down this executor: it accepts no more jobs.
+
+        See :meth:`BasePoolExecutor.shutdown`; with ``wait=True`` this also waits for the
+        threads still running a run that timed out.
+        """
+        super().shutdown(wait)
+        if not wait and self._ready:
+            self._want_handler()  # which drops the runs waiting for a thread
 
     def _close_workers(self, wait: bool) -> None:
         if wait:
-            current = gevent.getcurrent()
-            for greenlet in list(self._late):
-                if greenlet is not current:
-                    greenlet.join()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # Idle threads end now, busy ones after their job; kill() waits for that
-            if wait:
-                pool.kill()
-            else:
-                gevent.spawn(pool.kill)
+            while self._late:
+                if self._progress is None:
+                    self._progress = Event()
+                self._progress.wait()
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            # Idle threads end now, busy ones after their task
+            threads.close()
+        if self._idle_handler is not None:
+            self._want_handler()  # the idle handler ends
 
 
 #: Seconds a worker process is given to exit when asked (or to die when killed).
@@ -685,7 +1001,7 @@ class _WorkerDied(Exception):
     """The worker process ended while the parent was talking to it."""
 
 
-class ProcessPoolExecutor(BasePoolExecutor):
+class ProcessPoolExecutor(_SupervisedPoolExecutor):
     """An executor that runs jobs in worker processes, for CPU-bound jobs.
 
     Works in programs that called :func:`gevent.monkey.patch_all` and in those that did not: the
@@ -700,8 +1016,9 @@ class ProcessPoolExecutor(BasePoolExecutor):
     (:meth:`~greensched.job.Job.__getstate__`: its callable's ``module:name`` reference, its
     arguments and trigger, never the scheduler), once per submission, when it is submitted. A job
     that cannot be sent is refused then: :meth:`submit_job` raises a :exc:`ValueError` (a
-    callable with no importable reference: a lambda, a nested function, a bound method of an
-    instance) or a :exc:`TypeError` (arguments or trigger that cannot be pickled), naming the job
+    callable with no importable reference: a lambda, a nested function, a method of an instance
+    of a class defined in a function) or a :exc:`TypeError` (arguments, trigger or the instance
+    of a bound method that cannot be pickled), naming the job
     and the reason; the scheduler logs it and releases the instance. The worker imports the
     callable's module, so jobs must live in importable modules (not in ``__main__`` of a
     ``python -c`` script), and with ``spawn`` the main module of the program must guard its
@@ -778,7 +1095,7 @@ class ProcessPoolExecutor(BasePoolExecutor):
             raise ValueError(
                 f'Job "{job.id}" cannot be sent to a worker process: its callable '
                 f"{job.func!r} has no importable module:name reference (a lambda, a nested "
-                "function or a bound method of an instance cannot be used)"
+                "function or a method of a class defined in a function cannot be used)"
             )
         try:
             return pickle.dumps(job, pickle.HIGHEST_PROTOCOL)
@@ -838,7 +1155,11 @@ class ProcessPoolExecutor(BasePoolExecutor):
                     pickle.HIGHEST_PROTOCOL,
                 )
             except Exception as exc:
-                self._logger.error("Could not start a worker for job %s", job, exc_info=exc)
+                self._logger.error(
+                    "Could not start a worker for job %s",
+                    job_label(job.id, job.name),
+                    exc_info=exc,
+                )
                 return _error_event(job, alias, run_time, exc, None)
             return self._talk_to(worker, job, alias, run_time, task)
         finally:
@@ -879,8 +1200,8 @@ class ProcessPoolExecutor(BasePoolExecutor):
                 raise  # killed: the worker may be in the middle of a frame
             assert timeout is not None
             self._logger.error(
-                'Job "%s" timed out after %g seconds; its worker process (pid %s) was killed',
-                job,
+                "Job %s timed out after %g seconds; its worker process (pid %s) was killed",
+                job_label(job.id, job.name),
                 timeout,
                 worker.pid,
             )

@@ -8,6 +8,8 @@ import gevent
 from gevent import getcurrent
 from gevent.monkey import get_original
 
+from greensched._hubs import hub_gate
+
 _get_thread_ident = get_original("_thread", "get_ident")
 
 #: how long "forever" is: about 49 days, the longest wait the processing loop asks for
@@ -30,31 +32,82 @@ class Waker:
     exception object and its timer) each time, where this starts a bare timer watcher.
     """
 
-    __slots__ = ("_flag", "_hub", "_loop", "_thread_ident", "_waiter")
+    __slots__ = (
+        "_deferred",
+        "_flag",
+        "_gate",
+        "_hub",
+        "_loop",
+        "_remote",
+        "_round",
+        "_thread_ident",
+        "_waiter",
+    )
 
     def __init__(self) -> None:
         self._hub = gevent.get_hub()
         self._loop = self._hub.loop
+        self._gate = hub_gate(self._hub)
         self._thread_ident = _get_thread_ident()
         self._flag = False
         self._waiter: Any = None  # the greenlet waiting in wait(), if any
+        self._remote = False  # a set() from another thread is on its way, or has been seen
+        self._round = float("-inf")  # the hub loop's time when wait() last returned
+        self._deferred: Any = None  # the timer of a set() from another thread, held back
 
     def in_owner_thread(self) -> bool:
         """``True`` if the caller runs in the OS thread that owns this waker."""
         return bool(_get_thread_ident() == self._thread_ident)
 
     def set(self) -> None:
-        """Wake the waiting loop; safe from any thread."""
+        """Wake the waiting loop; safe from any thread.
+
+        From another thread, the calls until the next :meth:`clear` cost the owner's hub one
+        callback: once one is on its way, the others have nothing to add (the flag it sets is
+        cleared only once the loop starts its next round, which sees what they changed).
+        And such a call less than :data:`MIN_WAIT` after :meth:`wait` last returned (the start
+        of the loop's latest round) takes effect :data:`MIN_WAIT` after it: each call of the
+        scheduler's job API wakes the loop, and threads that call it back to back would
+        otherwise have the loop start a round for each call, several thousand a second, most
+        of them finding nothing due (see :meth:`wait` for what a round costs). A set from the
+        owner's thread takes effect at once.
+        """
         if _get_thread_ident() == self._thread_ident:
             self._set()
             return
+        if self._remote:
+            return
+        self._remote = True
+        # Not once the hub is destroyed (a background scheduler that shut down): there is no
+        # loop left to wake
         try:
-            self._loop.run_callback_threadsafe(self._set)
+            woken = self._gate.call(self._loop.run_callback_threadsafe, self._remote_set)
         except ValueError:
-            # "operation on destroyed loop": the owner thread has ended (a background
-            # scheduler that shut down); there is no loop left to wake
+            # "operation on destroyed loop": a hub destroyed otherwise than by destroy_hub()
             if self._loop.ptr:
                 raise
+            woken = False
+        if not woken:
+            self._remote = False
+
+    def _remote_set(self) -> None:
+        """Hub callback of :meth:`set` from another thread (``_remote`` stays true until
+        :meth:`clear`)."""
+        if self._flag or self._deferred is not None:
+            return  # set already, or will be soon enough
+        delay = self._round + MIN_WAIT - self._loop.now()
+        if delay > 0:
+            timer = self._deferred = self._loop.timer(delay)
+            timer.start(self._set_deferred)
+        else:
+            self._set()
+
+    def _set_deferred(self) -> None:
+        """Callback of the timer of a held-back :meth:`set` from another thread."""
+        timer, self._deferred = self._deferred, None
+        if timer is not None:
+            timer.close()
+        self._set()
 
     def _set(self) -> None:
         """Set the flag, in the owner thread; the waiting greenlet resumes from the hub."""
@@ -86,6 +139,9 @@ class Waker:
         returns.
         """
         if self._flag:
+            loop = self._loop
+            loop.update_now()  # the time cached by the loop may be a round old
+            self._round = loop.now()
             return
         if timeout is None:
             # A finite timer keeps the hub's loop alive: with nothing else to wait for, gevent
@@ -101,7 +157,9 @@ class Waker:
         finally:
             self._waiter = None
             timer.close()
+            self._round = self._loop.now()
 
     def clear(self) -> None:
         """Forget earlier calls of :meth:`set`."""
         self._flag = False
+        self._remote = False  # a set() from another thread from now on needs a callback

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from typing import Any
 
 import gevent
 from gevent.monkey import is_module_patched
 
+from greensched._hubs import destroy_hub
 from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._waker import Waker
 from greensched.schedulers.base import BaseScheduler
@@ -15,6 +18,19 @@ from greensched.schedulers.blocking import BlockingScheduler
 from greensched.util import asbool
 
 __all__ = ("BackgroundScheduler",)
+
+#: The schedulers whose loop has a real OS thread of its own, while that thread lives
+_in_real_threads: weakref.WeakSet[BackgroundScheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """At interpreter exit, stop each background scheduler still running in a real thread of
+    its own and wait for its running jobs (as APScheduler 3.x's thread pool waits for its
+    threads): a daemon thread that ran greenlets must not be woken while the interpreter is
+    being torn down."""
+    for scheduler in list(_in_real_threads):
+        scheduler._stop_for_exit()
 
 
 class BackgroundScheduler(BlockingScheduler):
@@ -33,6 +49,10 @@ class BackgroundScheduler(BlockingScheduler):
 
     ``daemon``: set the ``daemon`` option of the background thread (default ``True``, see
     :attr:`threading.Thread.daemon`)
+
+    At interpreter exit, a scheduler still running in a real thread is shut down and its
+    running jobs are waited for, as APScheduler 3.x's default thread pool waits for its jobs;
+    one shut down without waiting has its running jobs waited for too.
     """
 
     _thread: threading.Thread | None = None
@@ -73,12 +93,23 @@ class BackgroundScheduler(BlockingScheduler):
             thread.join()
             raise failure[0]
 
+    def _stop_for_exit(self) -> None:
+        """Shut down (or finish shutting down) before the interpreter exits."""
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        if self.running:
+            self.shutdown(wait=True)
+        thread.join()
+
     def shutdown(self, wait: bool = True) -> None:
         """Shut down the scheduler, its executors and its job stores.
 
         From another OS thread, the executors and job stores are shut down in the scheduler's
         own thread, which lets running jobs finish first; with ``wait=True`` this returns once
-        that is done and the thread has ended, with ``wait=False`` at once.
+        that is done and the thread has ended, with ``wait=False`` at once. Called by a job in a
+        thread of the scheduler's thread pool, it returns at once: the executors are shut down
+        once that job, among the running ones, has ended.
         """
         waker = self._waker
         if waker is not None and not waker.in_owner_thread():
@@ -88,7 +119,12 @@ class BackgroundScheduler(BlockingScheduler):
         else:
             super().shutdown(wait)
         thread = self._thread
-        if wait and thread is not None and thread is not threading.current_thread():
+        if (
+            wait
+            and thread is not None
+            and thread is not threading.current_thread()
+            and not self._in_a_pool_thread()
+        ):
             thread.join()
 
     def _run(
@@ -100,6 +136,8 @@ class BackgroundScheduler(BlockingScheduler):
     ) -> None:
         """The body of the scheduler's thread."""
         real_thread = not is_module_patched("threading")
+        if real_thread:
+            _in_real_threads.add(self)
         try:
             self._waker = Waker()
             try:
@@ -114,4 +152,5 @@ class BackgroundScheduler(BlockingScheduler):
             if real_thread:
                 # This thread's hub dies with it; drop it so that nothing else wakes it
                 self._waker = None
-                gevent.get_hub().destroy(destroy_loop=True)
+                destroy_hub(gevent.get_hub())
+                _in_real_threads.discard(self)

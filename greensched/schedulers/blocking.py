@@ -77,11 +77,17 @@ class BlockingScheduler(BaseScheduler):
         From another OS thread than the loop's, the loop's thread shuts the executors and job
         stores down (``wait`` applies to the running jobs there), and with ``wait=True`` this
         returns once it has done so: the loop's thread must then be free to run its hub (not
-        blocked waiting for the calling thread, in ``Thread.join()`` for example).
+        blocked waiting for the calling thread, in ``Thread.join()`` for example). Called by a
+        job in a thread of the scheduler's thread pool, it returns at once: the executors are
+        shut down once that job, among the running ones, has ended.
+
+        .. note:: APScheduler 3.x raises ``RuntimeError: cannot join current thread`` in a
+           thread pool job that calls ``shutdown()``.
         """
         waker = self._waker
         if waker is not None and not waker.in_owner_thread():
-            self._stop_from_another_thread(waker, wait_for_jobs=wait, block=wait)
+            block = wait and not self._in_a_pool_thread()
+            self._stop_from_another_thread(waker, wait_for_jobs=wait, block=block)
             return
         super().shutdown(wait)
         self.wakeup()
@@ -90,6 +96,16 @@ class BlockingScheduler(BaseScheduler):
         waker = self._waker
         if waker is not None:
             waker.set()
+
+    def _in_a_pool_thread(self) -> bool:
+        """``True`` if the caller is a job running in a thread of one of the scheduler's
+        thread pools: it cannot wait for the running jobs to end, its own among them."""
+        from greensched.executors.pool import ThreadPoolExecutor
+
+        return any(
+            isinstance(executor, ThreadPoolExecutor) and executor._in_worker_thread()
+            for executor in list(self._executors.values())
+        )
 
     def _create_lock(self) -> SchedulerLock:
         """A reentrant lock shared by greenlets and OS threads (see :class:`SchedulerLock`)."""

@@ -230,8 +230,8 @@ def test_job_without_a_reference_is_refused_at_submit(
     job = make_job(pool_scheduler, func, id="unsendable")
     message = (
         f'Job "unsendable" cannot be sent to a worker process: its callable {func!r} has no '
-        "importable module:name reference (a lambda, a nested function or a bound method of an "
-        "instance cannot be used)"
+        "importable module:name reference (a lambda, a nested function or a method of a class "
+        "defined in a function cannot be used)"
     )
     with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
         executor.submit_job(job, [pool_scheduler._clock.now()])

@@ -215,7 +215,8 @@ def test_jobs_run_in_other_threads_and_listeners_in_the_hub_thread(
         return x * 2
 
     run_time = scheduler._clock.now()
-    executor.submit_job(make_job(job_func, args=[21]), [run_time])
+    job = make_job(job_func, args=[21])
+    executor.submit_job(job, [run_time])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
@@ -231,7 +232,7 @@ def test_jobs_run_in_other_threads_and_listeners_in_the_hub_thread(
     # The run is logged from the hub's thread too (no logging lock is taken in a worker)
     assert [(r.getMessage()[:12], r.thread) for r in caplog.records] == [
         ("Running job ", hub_thread),
-        ('Job "test_jo', hub_thread),
+        (f"Job '{job.id}"[:12], hub_thread),
     ]
 
 
@@ -560,4 +561,6 @@ def test_works_in_a_monkey_patched_program() -> None:
         "[('a', (True, None)), ('b', (True, None)), ('c', (True, None))]",
         "True True",
     ]
-    assert 'Job "blocking_job' in result.stderr  # the runs are logged (from the hub)
+    assert (
+        "Job 'c' (\"blocking_job\") executed successfully" in result.stderr
+    )  # logged, from the hub
