@@ -1,6 +1,8 @@
 """gunicorn configuration that runs greensched's scheduler in each gevent worker.
 
-gunicorn reads it from the directory it starts in (or pass ``-c path/to/gunicorn.conf.py``).
+gunicorn reads it from the directory it starts in (or pass ``-c path/to/gunicorn.conf.py``):
+``cd examples && gunicorn gunicorn_app:app``, or from the repository's root
+``gunicorn -c examples/gunicorn.conf.py examples.gunicorn_app:app``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ workers = 1
 # running ones, until the master kills the worker this many seconds after the signal
 graceful_timeout = 30
 
-# A reference, resolved in the worker: importing the app here would import it in the master
+# A reference, resolved in the worker: importing the app here would import it in the master.
+# Run from the root, the app's module is examples.gunicorn_app: "gunicorn_app" names it too
 _scheduler = SchedulerHooks("gunicorn_app:scheduler")
 post_worker_init = _scheduler.post_worker_init  # start it in the patched worker
 worker_int = _scheduler.worker_int  # SIGINT, SIGQUIT: shut it down, don't wait for jobs

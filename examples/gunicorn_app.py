@@ -1,6 +1,10 @@
 """A WSGI app that serves what a scheduled job keeps fresh, run by gunicorn's gevent worker.
 
-Run it from this directory (gunicorn reads ``gunicorn.conf.py`` from there by itself)::
+Run it from the repository's root::
+
+    gunicorn -c examples/gunicorn.conf.py examples.gunicorn_app:app
+
+or from this directory (gunicorn reads ``gunicorn.conf.py`` from there by itself)::
 
     cd examples && gunicorn gunicorn_app:app
 

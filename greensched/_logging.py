@@ -1,4 +1,5 @@
-"""The names of the scheduler's, executors' and job stores' loggers.
+"""The names of the scheduler's, executors' and job stores' loggers, and how their messages
+name a job and count things.
 
 They live under ``greensched.`` until :func:`greensched.compat.install_apscheduler_alias` is
 called, and under APScheduler's names (``apscheduler.scheduler``, ``apscheduler.executors.<alias>``,
@@ -10,7 +11,13 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ("component_logger", "logger_name", "use_apscheduler_names")
+__all__ = (
+    "component_logger",
+    "count",
+    "job_label",
+    "logger_name",
+    "use_apscheduler_names",
+)
 
 _root = "greensched"
 
@@ -31,3 +38,25 @@ def component_logger(kind: str, alias: str) -> logging.Logger:
     """The logger of the executor or job store (``kind``: ``"executors"``, ``"jobstores"``)
     known to its scheduler as ``alias``."""
     return logging.getLogger(logger_name(f"{kind}.{alias}"))
+
+
+def job_label(job_id: str, name: str | None = None) -> str:
+    """How every log message names a job: its id in single quotes, followed by its name in
+    double quotes when the name differs from the id (``'hello'``, ``'hello' ("Say hello")``).
+
+    :param job_id: the job's id
+    :param name: the job's name (``None`` where only the id is known: the id alone)
+    """
+    if name is None or name == job_id:
+        return f"'{job_id}'"
+    return f"'{job_id}' (\"{name}\")"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``number`` and ``noun``, in the plural unless ``number`` is 1 (``1 job``, ``2 jobs``).
+
+    :param plural: the plural when it is not ``noun`` + ``s``
+    """
+    if number == 1:
+        return f"{number} {noun}"
+    return f"{number} {plural if plural is not None else noun + 's'}"

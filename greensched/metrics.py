@@ -33,6 +33,15 @@ The metrics (``job`` is a job's id, ``jobstore`` a job store's alias):
     Due runs of a shared store that this scheduler did not start because another process
     took them over, or the job changed meanwhile (``EVENT_JOB_CLAIM_LOST``).
 
+Every metric has its series from the first scrape, at 0, so that ``rate()`` and ``increase()``
+see the first run, failure or lost claim: ``greensched_jobs`` and
+``greensched_claims_lost_total`` for each job store of the started scheduler; for each job,
+``greensched_runs_total`` (one series per outcome) and ``greensched_run_seconds_total`` from
+the moment the job is added while the metrics listen (the pending jobs of a scheduler that
+starts afterwards included), or else from its first run (a job already stored when they
+attach, or added by another process). With ``per_job=False``, the ``job="*"`` series are there
+from the start.
+
 The listener keeps plain numbers, turned into metrics when they are scraped: counting a run
 costs a few dictionary updates, not the locks of prometheus_client's metric objects
 (``bench/bench_metrics.py`` measures what metrics cost per run).
@@ -62,6 +71,7 @@ except ImportError as exc:
 
 from greensched.events import (
     _RUN_OUTCOMES,
+    EVENT_JOB_ADDED,
     EVENT_JOB_CLAIM_LOST,
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
@@ -98,6 +108,8 @@ _MASK = (
     | EVENT_JOB_MISSED
     | EVENT_JOB_CLAIM_LOST
 )
+#: The ``outcome`` label's values, each a series of every job from the start
+_OUTCOMES = ("submitted", "executed", "failed", "missed", "max_instances")
 
 
 class _Histogram:
@@ -178,7 +190,9 @@ class _Collector:
         yield GaugeMetricFamily(*self._LOOP_LAG, value=metrics._loop_lag)
         yield self._jobs(metrics._scheduler)
         claims_lost = CounterMetricFamily(*self._CLAIMS_LOST, labels=["jobstore"])
-        for alias, count in dict(metrics._claims_lost).items():
+        lost = dict.fromkeys(tuple(metrics._scheduler._jobstores), 0)  # each store from 0
+        lost.update(metrics._claims_lost)
+        for alias, count in lost.items():
             claims_lost.add_metric([alias], count)
         yield claims_lost
 
@@ -237,6 +251,8 @@ class SchedulerMetrics:
         self._lateness = _Histogram(LATENESS_BUCKETS)
         self._loop_lag = 0.0
         self._claims_lost: dict[str, int] = {}
+        if not per_job:
+            self._know("*")
         self._collector = _Collector(self)
         try:
             registry.register(self._collector)
@@ -245,7 +261,14 @@ class SchedulerMetrics:
                 f"registry must not hold greensched metrics already (one SchedulerMetrics per "
                 f"registry), got: {registry!r} ({exc})"
             ) from None
-        scheduler.add_listener(self._on_event, _MASK)
+        scheduler.add_listener(self._on_event, (_MASK | EVENT_JOB_ADDED) if per_job else _MASK)
+
+    def _know(self, job_id: str) -> None:
+        """Give the job its series, at 0 (a job is known from its addition or first event)."""
+        runs = self._runs
+        for outcome in _OUTCOMES:
+            runs.setdefault((job_id, outcome), 0)
+        self._run_seconds.setdefault(job_id, 0.0)
 
     def _on_event(self, event: JobEvent) -> None:
         """The listener: count the event."""
@@ -255,7 +278,9 @@ class SchedulerMetrics:
         if code == EVENT_JOB_EXECUTED or code == EVENT_JOB_ERROR or code == EVENT_JOB_MISSED:
             assert isinstance(event, JobExecutionEvent)
             key = (job_id, _RUN_OUTCOMES[code])
-            runs[key] = runs.get(key, 0) + 1
+            if key not in runs:
+                self._know(job_id)
+            runs[key] += 1
             started = event.started
             if started is not None:
                 lateness = (started - event.scheduled_run_time).total_seconds()
@@ -270,13 +295,17 @@ class SchedulerMetrics:
             times = event.scheduled_run_times
             outcome = "submitted" if code == EVENT_JOB_SUBMITTED else "max_instances"
             key = (job_id, outcome)
-            runs[key] = runs.get(key, 0) + len(times)
+            if key not in runs:
+                self._know(job_id)
+            runs[key] += len(times)
             if code == EVENT_JOB_SUBMITTED and times:
                 lag = (self._clock.now() - max(times)).total_seconds()
                 self._loop_lag = max(0.0, lag)
         elif code == EVENT_JOB_CLAIM_LOST:
             alias = event.jobstore or ""
             self._claims_lost[alias] = self._claims_lost.get(alias, 0) + 1
+        elif code == EVENT_JOB_ADDED:
+            self._know(job_id)
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve the registry's metrics over HTTP at ``http://ADDR:PORT/metrics`` (any path

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import gevent
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from greensched.job import Job
 from greensched.jobstores.memory import MemoryJobStore
@@ -22,6 +25,7 @@ from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 
 START = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture
@@ -93,8 +97,10 @@ def test_runs_are_counted_per_job_and_outcome(
     assert runs(registry, "ok", "executed") == 2
     assert runs(registry, "bad", "submitted") == 2
     assert runs(registry, "bad", "failed") == 2
-    assert runs(registry, "ok", "failed") is None
-    assert runs(registry, "bad", "executed") is None
+    # every outcome of a job is a series from the job's addition, at 0 until it happens
+    assert runs(registry, "ok", "failed") == 0
+    assert runs(registry, "bad", "executed") == 0
+    assert runs(registry, "ok", "missed") == runs(registry, "ok", "max_instances") == 0
 
 
 def test_missed_and_max_instances_runs_are_counted(
@@ -307,4 +313,90 @@ def test_per_job_false_counts_every_job_under_one_label(
     assert runs(registry, "*", "executed") == 3
     assert value(registry, "greensched_run_seconds_total", job="*") == 0
     assert runs(registry, "fetch-0", "executed") is None
+    metrics.close()
+
+
+def documented_metrics() -> dict[str, tuple[str, set[str]]]:
+    """The rows of README's metrics table: each metric's name, type and labels."""
+    rows = re.findall(
+        r"^\| `(greensched_\w+)(?:\{([\w,]+)\})?` \| (\w+) \|", README.read_text(), re.MULTILINE
+    )
+    assert len(rows) >= 7, rows  # the table is still there, in this form
+    return {
+        name: (kind, set(labels.split(",")) if labels else set()) for name, labels, kind in rows
+    }
+
+
+def documented_outcomes() -> list[str]:
+    """The values of ``outcome`` listed in README's row of ``greensched_runs_total``."""
+    (row,) = [
+        line
+        for line in README.read_text().splitlines()
+        if line.startswith("| `greensched_runs_total")
+    ]
+    listed = row.split("|")[3].split("`outcome`", 1)[1]
+    return re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", listed))  # not the parentheses
+
+
+def scrape(registry: CollectorRegistry) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+    """A scrape as Prometheus reads it: each metric's type and samples, by its documented name
+    (a histogram's ``_bucket``, ``_count`` and ``_sum`` samples under the histogram's name)."""
+    metrics = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            name = sample.name
+            if family.type == "histogram":
+                name = re.sub(r"_(bucket|count|sum)$", "", name)
+            metrics.setdefault(name, []).append((family.type, sample.labels, sample.value))
+    return metrics
+
+
+def test_the_first_scrape_has_every_documented_metric_at_zero(
+    scheduler: GeventScheduler, registry: CollectorRegistry
+) -> None:
+    scheduler.add_jobstore(LosingStore(), "shared")
+    scheduler.add_job(succeed, "interval", seconds=10, id="tick", name="Tick")
+    SchedulerMetrics(scheduler, registry)
+    scheduler.start()
+    metrics = scrape(registry)
+
+    documented = documented_metrics()
+    assert set(metrics) == set(documented)  # all of them, and nothing undocumented
+    for name, (kind, labels) in documented.items():
+        samples = metrics[name]
+        assert samples, name
+        for sample_kind, sample_labels, sample_value in samples:
+            assert sample_kind == kind, name
+            assert set(sample_labels) - {"le"} == labels, name
+            if name != "greensched_jobs":
+                assert sample_value == 0, (name, sample_labels)
+    outcomes = [labels["outcome"] for _, labels, _ in metrics["greensched_runs_total"]]
+    assert outcomes == documented_outcomes()
+    assert {labels["job"] for _, labels, _ in metrics["greensched_runs_total"]} == {"tick"}
+    assert value(registry, "greensched_run_seconds_total", job="tick") == 0
+    assert value(registry, "greensched_jobs", jobstore="default") == 1
+    assert value(registry, "greensched_jobs", jobstore="shared") == 0
+    assert value(registry, "greensched_claims_lost_total", jobstore="default") == 0
+    assert value(registry, "greensched_claims_lost_total", jobstore="shared") == 0
+
+
+def test_a_job_added_later_has_its_series_before_its_first_run(
+    scheduler: GeventScheduler, metrics: SchedulerMetrics, registry: CollectorRegistry
+) -> None:
+    scheduler.start()
+    assert runs(registry, "later", "submitted") is None
+    scheduler.add_job(succeed, "interval", seconds=10, id="later")
+    assert [runs(registry, "later", outcome) for outcome in documented_outcomes()] == [0] * 5
+    assert value(registry, "greensched_run_seconds_total", job="later") == 0
+
+
+def test_with_per_job_false_the_first_scrape_has_the_star_series(
+    scheduler: GeventScheduler, registry: CollectorRegistry
+) -> None:
+    metrics = SchedulerMetrics(scheduler, registry, per_job=False)
+    scheduler.start()  # no job at all
+    assert [runs(registry, "*", outcome) for outcome in documented_outcomes()] == [0] * 5
+    assert value(registry, "greensched_run_seconds_total", job="*") == 0
+    scheduler.add_job(succeed, "interval", seconds=10, id="tick")
+    assert runs(registry, "tick", "submitted") is None
     metrics.close()

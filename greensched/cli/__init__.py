@@ -4,18 +4,20 @@
                              [--poll-interval SECONDS] [--log-format text|json]
                              [--metrics-port PORT [--metrics-addr ADDR]]
     greensched check JOBS_FILE [--count N]
-    greensched jobs list [--json]                       # these take --store URL (or the
+    greensched jobs list [JOBS_FILE] [--json]           # these take --store URL (or the
     greensched jobs show ID [--json]                    # GREENSCHED_STORE environment
     greensched jobs add ID FUNC TRIGGER [KEY=VALUE ...] [--replace]   # variable) and
-    greensched jobs pause|resume|remove|run-now ID      # --table NAME
-    greensched export FILE [--progress]
-    greensched import FILE [--progress]
+    greensched jobs pause|resume|remove|run-now ID      # --table NAME, or --jobs-file
+    greensched export FILE [--progress]                 # JOBS_FILE (the store run uses
+    greensched import FILE [--progress]                 # for it; default: ./jobs.toml's)
 
-``JOBS_FILE`` is a TOML file (:mod:`greensched.cli.jobsfile` describes it) or a
-``module:attribute`` reference to a configured ``GeventScheduler``. Exit codes: 0 done, 1 failed
-(store unreachable or failing, no such job, id taken), 2 bad usage or input (invalid jobs or
-export file, bad store URL: nothing was changed). Errors are one line,
-``greensched: error: <message>``, without a traceback.
+``JOBS_FILE`` is a TOML file (:mod:`greensched.cli.jobsfile` describes it) or, for ``run``, a
+``module:attribute`` reference to a configured ``GeventScheduler``. Options may come before,
+between or after a command's arguments. Exit codes: 0 done, 1 failed (store unreachable or
+failing, no such job, id taken), 2 bad usage or input (invalid jobs or export file, bad store
+URL: nothing was changed). Errors are one line, ``greensched: error: <message>``, without a
+traceback (a JSON log line with ``--log-format json``); store URLs are shown with their
+password masked (:func:`greensched.jobstores._url.display_url`).
 
 .. versionadded:: greensched 0.1
 """
@@ -23,6 +25,7 @@ export file, bad store URL: nothing was changed). Errors are one line,
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -53,11 +56,42 @@ def _admin(name: str) -> _Handler:
 
     def handler(args: argparse.Namespace) -> int:
         from greensched.cli import admin
+        from greensched.cli.stores import admin_store_url
 
+        listed = getattr(args, "listed_jobs_file", None)
+        if listed is not None and args.jobs_file is not None:
+            raise CommandError(
+                "give the jobs file once: JOBS_FILE or --jobs-file", exit_code=EXIT_USAGE
+            )
+        args.store = admin_store_url(args.store, listed or args.jobs_file)
         function: _Handler = getattr(admin, name)
         return function(args)
 
     return handler
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A parser whose commands take their options and positionals in any order (``jobs add
+    ID FUNC TRIGGER --store URL KEY=VALUE``), and whose usage errors show the usage of the
+    command they are in."""
+
+    _parsing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._subparsers is not None or self._parsing:  # a parser of commands, or a pass
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            parsed, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+        if extras:
+            # an unknown option leaves the arguments after it unparsed: name the option only
+            unknown = [text for text in extras if text.startswith("-")] or extras
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, extras
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -87,14 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command's argument parser (each command's handler is ``args.handler``)."""
     from greensched import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _CommandParser(
         prog="greensched",
         description="Run scheduled jobs from a jobs file, and manage the jobs of a job store.",
     )
     parser.add_argument("--version", action="version", version=f"greensched {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    logs = argparse.ArgumentParser(add_help=False)
+    logs = _CommandParser(add_help=False)
     logs.add_argument(
         "--log-format",
         choices=("text", "json"),
@@ -107,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="the least severe level logged (run: INFO, the others: WARNING)",
     )
-    store = argparse.ArgumentParser(add_help=False)
+    store = _CommandParser(add_help=False)
     store.add_argument(
         "--store",
         metavar="URL",
@@ -121,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the table (SQL) or key prefix (Redis) of the jobs (default: APScheduler's, "
         "apscheduler_jobs)",
+    )
+    admin_store = _CommandParser(add_help=False, parents=[store])
+    admin_store.add_argument(
+        "--jobs-file",
+        metavar="JOBS_FILE",
+        help="without --store: the store greensched run JOBS_FILE uses, the SQLite file next "
+        "to it (default: ./jobs.toml's, if there is one)",
     )
 
     run = commands.add_parser(
@@ -177,16 +218,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = commands.add_parser("jobs", help="list and change the jobs of a store")
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", parents=[store, logs], help="list the jobs")
+    listing = actions.add_parser("list", parents=[admin_store, logs], help="list the jobs")
+    listing.add_argument(
+        "listed_jobs_file",
+        nargs="?",
+        metavar="JOBS_FILE",
+        help="list the jobs of the store greensched run JOBS_FILE uses (as --jobs-file)",
+    )
     listing.add_argument("--json", action="store_true", help="as a JSON array")
     listing.set_defaults(handler=_admin("jobs_list"))
-    show = actions.add_parser("show", parents=[store, logs], help="show one job")
+    show = actions.add_parser("show", parents=[admin_store, logs], help="show one job")
     show.add_argument("id", metavar="ID")
     show.add_argument("--json", action="store_true", help="as a JSON object")
     show.set_defaults(handler=_admin("jobs_show"))
     add = actions.add_parser(
         "add",
-        parents=[store, logs],
+        parents=[admin_store, logs],
         help="add a job",
         description="Add a job. OPTIONS are the keys of a jobs file's job (trigger options, "
         "args, kwargs, name, misfire_grace_time, ...), each KEY=VALUE with a TOML value "
@@ -196,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("id", metavar="ID")
     add.add_argument("func", metavar="FUNC", help="module:callable")
     add.add_argument("trigger", metavar="TRIGGER", help="date, interval, cron, ...")
-    add.add_argument("options", metavar="KEY=VALUE", nargs="*")
+    add.add_argument("options", metavar="KEY=VALUE", nargs="*", default=[])
     add.add_argument("--replace", action="store_true", help="replace a job of the same id")
     add.set_defaults(handler=_admin("jobs_add"))
     for name, text in (
@@ -205,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("remove", "remove a job"),
         ("run-now", "make a job due now (the running schedulers start it within a second)"),
     ):
-        action = actions.add_parser(name, parents=[store, logs], help=text)
+        action = actions.add_parser(name, parents=[admin_store, logs], help=text)
         action.add_argument("id", metavar="ID")
         action.set_defaults(handler=_admin("jobs_" + name.replace("-", "_")))
 
@@ -213,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("export", "write the store's jobs to a JSON file (- for stdout)"),
         ("import", "add the jobs of an export file (- for stdin)"),
     ):
-        command = commands.add_parser(name, parents=[store, logs], help=text)
+        command = commands.add_parser(name, parents=[admin_store, logs], help=text)
         command.add_argument("file", metavar="FILE")
         command.add_argument(
             "--progress",
@@ -255,7 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except CommandError as exc:
-        sys.stderr.write(f"greensched: error: {exc.message}\n")
+        if args.log_format == "json":  # the last line of the log, as the others
+            logging.getLogger("greensched").error("%s", exc.message)
+        else:
+            sys.stderr.write(f"greensched: error: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

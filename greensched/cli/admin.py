@@ -5,6 +5,14 @@ Each command opens the store with a scheduler of its own that is started paused 
 a job) and goes through the scheduler API, so every change is an ordinary store write: the
 schedulers running on the store see it at once (PostgreSQL ``NOTIFY``, Redis pub/sub) or at
 their next poll. ``jobs run-now`` sets the job's next run time to now.
+
+A stored job that cannot be loaded here (its function or trigger class cannot be imported: its
+module was removed, or is not on the path where the command runs) is still managed, without
+importing anything it names: ``jobs list`` and ``jobs show`` show it as ``not loadable`` with the
+reason; ``pause``, ``resume`` and ``run-now`` change its next run time only (its state is written
+back with the same references, and loads with the new time wherever they can be imported);
+``remove`` removes it; ``export`` writes it as it is stored and ``import`` stores it as it was
+exported (``resume`` needs its trigger class).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -24,7 +32,8 @@ from tzlocal import get_localzone
 
 from greensched import __version__
 from greensched._clock import current_clock
-from greensched._serialization import JobEncoder
+from greensched._logging import count
+from greensched._serialization import JobEncoder, decode_object
 from greensched.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import complete_jobs, job_definition, parse_value
 from greensched.cli.output import (
@@ -36,15 +45,26 @@ from greensched.cli.output import (
 from greensched.cli.stores import describe_error, display_url, open_store, store_url
 from greensched.events import EVENT_JOB_ADDED
 from greensched.executors.debug import DebugExecutor
+from greensched.job import Job
+from greensched.jobstores._shared import SharedJobStore
+from greensched.jobstores._states import (
+    MissingGlobal,
+    StateDecoder,
+    UnloadableJob,
+    check_state,
+    describe_failure,
+    encode_state,
+    is_import_failure,
+)
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.schedulers.gevent import GeventScheduler
+from greensched.triggers.base import BaseTrigger
 
 if TYPE_CHECKING:
     import argparse
 
-    from greensched.job import Job
-
 __all__ = (
+    "NOT_LOADABLE",
     "SUMMARY_KEYS",
     "Admin",
     "export_command",
@@ -58,6 +78,7 @@ __all__ = (
     "jobs_run_now",
     "jobs_show",
     "opened",
+    "unloadable_details",
 )
 
 
@@ -104,16 +125,80 @@ def opened(args: argparse.Namespace) -> Iterator[Admin]:
         scheduler.shutdown(wait=False)
 
 
-def _get_job(admin: Admin, job_id: str) -> Job:
-    job = admin.scheduler.get_job(job_id, "default")
+def _stored_jobs(admin: Admin) -> Iterator[Job | UnloadableJob]:
+    """Yield the store's jobs (streamed), those that cannot be loaded here too."""
+    store = admin.store
+    if isinstance(store, SharedJobStore):
+        return store._iter_stored()
+    return iter(store.get_all_jobs())
+
+
+def _get_job(admin: Admin, job_id: str) -> Job | UnloadableJob:
+    store = admin.store
+    if isinstance(store, SharedJobStore):
+        job = store._lookup_stored(job_id)
+    else:
+        job = store.lookup_job(job_id)
     if job is None:
         raise CommandError(f"no job with id {job_id!r} in {admin.where}")
     return job
 
 
-def _next_run(job: Job) -> str:
-    """The job's next run time in local time, and how far it is from now."""
-    return describe_next_run(job.next_run_time, current_clock().now(), get_localzone())
+def _next_run(when: datetime | None) -> str:
+    """A job's next run time in local time, and how far it is from now."""
+    return describe_next_run(when, current_clock().now(), get_localzone())
+
+
+def _now(admin: Admin) -> datetime:
+    """Now, in the zone of the scheduler (as the scheduler API sets next run times)."""
+    return current_clock().now().astimezone(admin.scheduler.timezone)
+
+
+#: The ``state`` of a job that cannot be loaded here (``jobs list``, ``jobs show``).
+NOT_LOADABLE = "not loadable"
+
+
+def _not_loadable(job: UnloadableJob) -> str:
+    """What the commands that change a job add to their line for one that cannot be loaded."""
+    return f" (not loadable here: {job.reason})"
+
+
+def _stored_next_run_time(job: UnloadableJob) -> datetime | None:
+    when = job.get("next_run_time")
+    return when if isinstance(when, datetime) else None
+
+
+def _writable_state(job: UnloadableJob, done: str) -> dict[str, Any]:
+    """Return the state of a job that cannot be loaded, if it can be written back.
+
+    :param done: what the command does to the job (``'paused'``), for the error message
+    :raises CommandError: if it cannot
+    """
+    try:
+        return job.writable_state()
+    except ValueError as exc:
+        raise CommandError(f"job {job.id!r} cannot be {done} here: {exc}") from None
+
+
+def _rewrite_next_run_time(
+    admin: Admin, job: UnloadableJob, next_run_time: datetime | None, done: str
+) -> None:
+    """Store a new next run time for a job that cannot be loaded here (nothing else changes).
+
+    :raises CommandError: if its state cannot be written back
+    """
+    store = admin.store
+    assert isinstance(store, SharedJobStore)  # only these stores give UnloadableJob
+    try:
+        store._rewrite_next_run_time(job, next_run_time)
+    except ValueError as exc:
+        raise CommandError(f"job {job.id!r} cannot be {done} here: {exc}") from None
+
+
+def _some_ids(ids: list[str]) -> str:
+    """Name a few ids: ``'a', 'b' and 3 more``."""
+    shown = ", ".join(repr(job_id) for job_id in ids[:5])
+    return shown if len(ids) <= 5 else f"{shown} and {len(ids) - 5} more"
 
 
 def _accept_executors(scheduler: GeventScheduler, aliases: Iterable[Any]) -> None:
@@ -152,31 +237,87 @@ def job_details(job: Job, now: datetime) -> dict[str, Any]:
     }
 
 
-def _write_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=repr) + "\n")
+def unloadable_details(job: UnloadableJob) -> dict[str, Any]:
+    """Return what ``jobs show --json`` gives for a job that cannot be loaded here: the keys of
+    :func:`job_details` that can be read (all of them unless its state cannot be read at
+    all), its ``state`` :data:`NOT_LOADABLE` and the reason, ``error`` (``jobs list --json``:
+    the :data:`SUMMARY_KEYS` and ``error``)."""
+    details: dict[str, Any] = {"id": job.id}
+    if job.state is not None:
+        details.update(
+            name=job.get("name"),
+            func=job.get("func"),
+            trigger=str(job.get("trigger")),
+            next_run_time=_iso(_stored_next_run_time(job)),
+        )
+    details.update(state=NOT_LOADABLE, error=job.reason)
+    if job.state is not None:
+        details.update(
+            args=list(job.get("args") or ()),
+            kwargs=job.get("kwargs"),
+            executor=job.get("executor"),
+            misfire_grace_time=job.get("misfire_grace_time"),
+            coalesce=job.get("coalesce"),
+            max_instances=job.get("max_instances"),
+            timeout=job.get("timeout"),
+        )
+    return details
 
 
-def jobs_list(args: argparse.Namespace) -> int:
-    """``greensched jobs list [--json]``: a table of the store's jobs (id, name, trigger, next
-    run in local time, state), soonest first, paused jobs last."""
-    with opened(args) as admin:
-        jobs = admin.scheduler.get_jobs("default")
-    now = current_clock().now()
-    if args.json:
-        details = [job_details(job, now) for job in jobs]
-        _write_json([{key: job[key] for key in SUMMARY_KEYS} for job in details])
-        return EXIT_OK
-    zone = get_localzone()
-    rows = [
-        (
+def _details(job: Job | UnloadableJob, now: datetime) -> dict[str, Any]:
+    return job_details(job, now) if isinstance(job, Job) else unloadable_details(job)
+
+
+def _summary(job: Job | UnloadableJob, now: datetime) -> dict[str, Any]:
+    details = _details(job, now)
+    keys = SUMMARY_KEYS if isinstance(job, Job) else (*SUMMARY_KEYS, "error")
+    return {key: details.get(key) for key in keys}
+
+
+def _list_order(job: Job | UnloadableJob) -> tuple[int, float, str]:
+    """Soonest first, then paused jobs, then jobs whose state cannot be read; by id."""
+    if isinstance(job, UnloadableJob):
+        if job.state is None:
+            return (2, 0.0, job.id)
+        when = _stored_next_run_time(job)
+    else:
+        when = job.next_run_time
+    return (1, 0.0, job.id) if when is None else (0, when.timestamp(), job.id)
+
+
+def _row(job: Job | UnloadableJob, now: datetime, zone: tzinfo) -> tuple[str, ...]:
+    """A row of ``jobs list``: id, name, trigger, next run, state."""
+    if isinstance(job, Job):
+        return (
             job.id,
             job.name,
             str(job.trigger),
             describe_next_run(job.next_run_time, now, zone),
             job_state(job.next_run_time, now),
         )
-        for job in jobs
-    ]
+    state = f"{NOT_LOADABLE}: {job.reason}"
+    if job.state is None:
+        return (job.id, "?", "?", "?", state)
+    next_run = describe_next_run(_stored_next_run_time(job), now, zone)
+    return (job.id, str(job.get("name")), str(job.get("trigger")), next_run, state)
+
+
+def _write_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=repr) + "\n")
+
+
+def jobs_list(args: argparse.Namespace) -> int:
+    """``greensched jobs list [--json]``: a table of the store's jobs (id, name, trigger, next
+    run in local time, state), soonest first, paused jobs last; a job that cannot be loaded
+    here is in its place, its state ``not loadable: <why>``."""
+    with opened(args) as admin:
+        jobs = sorted(_stored_jobs(admin), key=_list_order)
+    now = current_clock().now()
+    if args.json:
+        _write_json([_summary(job, now) for job in jobs])
+        return EXIT_OK
+    zone = get_localzone()
+    rows = [_row(job, now, zone) for job in jobs]
     if not rows:
         sys.stdout.write(f"No jobs in {admin.where}\n")
         return EXIT_OK
@@ -185,17 +326,21 @@ def jobs_list(args: argparse.Namespace) -> int:
 
 
 def jobs_show(args: argparse.Namespace) -> int:
-    """``greensched jobs show ID [--json]``: everything about one job."""
+    """``greensched jobs show ID [--json]``: everything about one job (about a job that cannot
+    be loaded here: what can be read, and why it cannot be loaded)."""
     with opened(args) as admin:
         job = _get_job(admin, args.id)
     now = current_clock().now()
-    details = job_details(job, now)
+    details = _details(job, now)
     if args.json:
         _write_json(details)
         return EXIT_OK
-    details["next_run_time"] = describe_next_run(job.next_run_time, now, get_localzone())
-    details["args"] = repr(job.args)
-    details["kwargs"] = repr(job.kwargs)
+    if "next_run_time" in details:
+        when = job.next_run_time if isinstance(job, Job) else _stored_next_run_time(job)
+        details["next_run_time"] = describe_next_run(when, now, get_localzone())
+    if "args" in details:
+        details["args"] = repr(job.args if isinstance(job, Job) else job.get("args"))
+        details["kwargs"] = repr(details["kwargs"])
     width = max(len(key) for key in details) + 1
     sys.stdout.write("".join(f"{key + ':':<{width}} {value}\n" for key, value in details.items()))
     return EXIT_OK
@@ -228,52 +373,97 @@ def jobs_add(args: argparse.Namespace) -> int:
             raise CommandError(
                 f"job {args.id!r} already exists in {admin.where} (--replace replaces it)"
             ) from None
-    sys.stdout.write(f"Added job {job.id!r}: next run {_next_run(job)}\n")
+    sys.stdout.write(f"Added job {job.id!r}: next run {_next_run(job.next_run_time)}\n")
     return EXIT_OK
 
 
 def jobs_pause(args: argparse.Namespace) -> int:
     """``greensched jobs pause ID``: the job does not run until resumed."""
+    note = ""
     with opened(args) as admin:
-        _get_job(admin, args.id)
-        admin.scheduler.pause_job(args.id, "default")
-    sys.stdout.write(f"Paused job {args.id!r}\n")
+        job = _get_job(admin, args.id)
+        if isinstance(job, UnloadableJob):
+            _rewrite_next_run_time(admin, job, None, "paused")
+            note = _not_loadable(job)
+        else:
+            admin.scheduler.pause_job(args.id, "default")
+    sys.stdout.write(f"Paused job {args.id!r}{note}\n")
     return EXIT_OK
 
 
 def jobs_resume(args: argparse.Namespace) -> int:
     """``greensched jobs resume ID``: the job's schedule goes on from now (a job whose trigger
-    has no more fire times is removed)."""
+    has no more fire times is removed). A job that cannot be loaded here is resumed if its
+    trigger can be."""
+    note = ""
     with opened(args) as admin:
-        _get_job(admin, args.id)
-        job = admin.scheduler.resume_job(args.id, "default")
-    if job is None:
-        sys.stdout.write(f"Job {args.id!r} has no more run times: removed\n")
+        job = _get_job(admin, args.id)
+        if isinstance(job, UnloadableJob):
+            note = _not_loadable(job)
+            when = _resume_unloadable(admin, job)
+        else:
+            resumed = admin.scheduler.resume_job(args.id, "default")
+            when = None if resumed is None else resumed.next_run_time
+    if when is None:
+        sys.stdout.write(f"Job {args.id!r} has no more run times: removed{note}\n")
         return EXIT_OK
-    sys.stdout.write(f"Resumed job {args.id!r}: next run {_next_run(job)}\n")
+    sys.stdout.write(f"Resumed job {args.id!r}{note}: next run {_next_run(when)}\n")
     return EXIT_OK
+
+
+def _resume_unloadable(admin: Admin, job: UnloadableJob) -> datetime | None:
+    """Resume a job that cannot be loaded here, as ``resume_job`` does (from its trigger's next
+    fire time); return its next run time (``None``: it had none and was removed)."""
+    trigger = _writable_state(job, "resumed")["trigger"]
+    if isinstance(trigger, MissingGlobal):
+        reference = type(trigger).reference()
+        raise CommandError(
+            f"job {job.id!r} cannot be resumed here: its trigger class {reference} cannot be "
+            f"imported ({describe_failure(job.missing[reference])})"
+        )
+    if not isinstance(trigger, BaseTrigger):
+        raise CommandError(
+            f"job {job.id!r} cannot be resumed here: its trigger is not a trigger: {trigger!r}"
+        )
+    when = trigger.get_next_fire_time(None, _now(admin))
+    if when is None:
+        admin.scheduler.remove_job(job.id, "default")
+    else:
+        _rewrite_next_run_time(admin, job, when, "resumed")
+    return when
 
 
 def jobs_remove(args: argparse.Namespace) -> int:
     """``greensched jobs remove ID``."""
     with opened(args) as admin:
-        _get_job(admin, args.id)
+        job = _get_job(admin, args.id)
         admin.scheduler.remove_job(args.id, "default")
-    sys.stdout.write(f"Removed job {args.id!r}\n")
+    note = _not_loadable(job) if isinstance(job, UnloadableJob) else ""
+    sys.stdout.write(f"Removed job {args.id!r}{note}\n")
     return EXIT_OK
 
 
 def jobs_run_now(args: argparse.Namespace) -> int:
     """``greensched jobs run-now ID``: the job is due now; the schedulers on the store start
-    it within a second (then its schedule goes on). A paused job is refused."""
+    it within a second (then its schedule goes on). A paused job is refused. A job that cannot
+    be loaded here is made due all the same, for the schedulers that can load it."""
+    note = ""
     with opened(args) as admin:
         job = _get_job(admin, args.id)
-        if job.next_run_time is None:
+        if isinstance(job, UnloadableJob):
+            paused = _writable_state(job, "made due")["next_run_time"] is None
+        else:
+            paused = job.next_run_time is None
+        if paused:
             raise CommandError(
                 f"job {args.id!r} is paused: resume it first (greensched jobs resume {args.id})"
             )
-        admin.scheduler.modify_job(args.id, "default", next_run_time=current_clock().now())
-    sys.stdout.write(f"Job {args.id!r} is due now\n")
+        if isinstance(job, UnloadableJob):
+            _rewrite_next_run_time(admin, job, _now(admin), "made due")
+            note = _not_loadable(job)
+        else:
+            admin.scheduler.modify_job(args.id, "default", next_run_time=current_clock().now())
+    sys.stdout.write(f"Job {args.id!r} is due now{note}\n")
     return EXIT_OK
 
 
@@ -281,16 +471,39 @@ def _progress(args: argparse.Namespace, label: str, total: int | None) -> Progre
     return Progress(label, total, stream=sys.stderr, enabled=args.progress or sys.stderr.isatty())
 
 
+def _export_state(job: Job | UnloadableJob, file: str) -> str:
+    """Return the JSON of a job's state in an export (of a job that cannot be loaded here: its
+    state as stored, with the same references to what cannot be imported).
+
+    :raises CommandError: naming the job, if it cannot be exported
+    """
+    try:
+        if isinstance(job, Job):
+            return json.dumps(job.__getstate__(), cls=JobEncoder)
+        try:
+            state = job.writable_state()
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return encode_state(state)
+    except Exception as exc:  # noqa: BLE001 (a value that cannot be written)
+        problem = f"its state cannot be written as JSON ({type(exc).__name__}: {exc})"
+    aftermath = "the export is incomplete" if file == "-" else f"nothing was written to {file}"
+    raise CommandError(f"job {job.id!r} cannot be exported: {problem}: {aftermath}")
+
+
 def export_command(args: argparse.Namespace) -> int:
     """``greensched export FILE``: write the store's jobs as JSON (``import`` and
     :meth:`~greensched.schedulers.base.BaseScheduler.import_jobs` read it), streamed from the
-    store; ``-`` writes to stdout. A file is written whole or not at all."""
+    store; ``-`` writes to stdout. A file is written whole or not at all: a job that cannot be
+    exported fails the command, naming the job. A job that cannot be loaded here is exported
+    as it is stored (``import`` stores it as it was)."""
     to_stdout = args.file == "-"
     path = Path(args.file)
     temporary = path.with_name(f".{path.name}.tmp")
     progress = _progress(args, "exporting", None)
+    unloadable: list[str] = []
     with opened(args) as admin:
-        iter_jobs = getattr(admin.store, "iter_jobs", admin.store.get_all_jobs)
         try:
             target: AbstractContextManager[IO[str]] = (
                 nullcontext(sys.stdout) if to_stdout else temporary.open("w", encoding="utf-8")
@@ -298,11 +511,14 @@ def export_command(args: argparse.Namespace) -> int:
             with target as out:
                 out.write(f'{{"version": 1, "scheduler_version": {json.dumps(__version__)}, ')
                 out.write('"jobs": [')
-                for job in iter_jobs():
+                for job in _stored_jobs(admin):
+                    state = _export_state(job, args.file)
                     if progress.done:
                         out.write(", ")
-                    out.write(json.dumps(job.__getstate__(), cls=JobEncoder))
+                    out.write(state)
                     progress.advance()
+                    if isinstance(job, UnloadableJob):
+                        unloadable.append(job.id)
                 out.write("]}\n")
             if not to_stdout:
                 os.replace(temporary, path)
@@ -314,8 +530,40 @@ def export_command(args: argparse.Namespace) -> int:
             if temporary.exists():
                 temporary.unlink()
     progress.finish()
-    sys.stderr.write(f"Exported {progress.done} jobs from {admin.where} to {args.file}\n")
+    note = (
+        f" ({len(unloadable)} not loadable here, exported as stored: {_some_ids(unloadable)})"
+        if unloadable
+        else ""
+    )
+    sys.stderr.write(
+        f"Exported {count(progress.done, 'job')} from {admin.where} to {args.file}{note}\n"
+    )
     return EXIT_OK
+
+
+def _read_export_state(raw: Any, file: str) -> tuple[dict[str, Any], BaseException | None]:
+    """Read a job state of an export: as ``import_jobs`` does, else (its function or trigger
+    class cannot be imported here) with stand-ins, if it is a whole job state otherwise.
+
+    :return: the state, and why it cannot be loaded here (``None`` if it can)
+    :raises CommandError: (usage) if it is not a job state this can import
+    """
+    text = json.dumps(raw)
+    try:
+        state = json.loads(text, object_hook=decode_object)
+        Job.__new__(Job).__setstate__(state)
+    except Exception as exc:  # noqa: BLE001 (what import_jobs would raise for it)
+        problem = exc
+    else:
+        return state, None
+    if is_import_failure(problem):
+        try:
+            state = check_state(json.loads(text, object_hook=StateDecoder()))
+        except Exception:  # noqa: BLE001 (not a job state: the first error says why)
+            state = None
+        if state is not None:
+            return state, problem
+    raise CommandError(f"{file}: {describe_error(problem)}", exit_code=EXIT_USAGE) from None
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -339,6 +587,22 @@ def import_command(args: argparse.Namespace) -> int:
             f"{args.file}: not a job export (a JSON object with a 'jobs' list)",
             exit_code=EXIT_USAGE,
         )
+    version = document.get("version")
+    if version != 1:
+        raise CommandError(
+            f"{args.file}: infile's export version must be 1, got: {version!r}",
+            exit_code=EXIT_USAGE,
+        )
+    loadable: list[Any] = []  # as in the file
+    unloadable: list[dict[str, Any]] = []  # read, with stand-ins
+    ids: list[str] = []
+    for raw in states:
+        state, problem = _read_export_state(raw, args.file)
+        if problem is None:
+            loadable.append(raw)
+        else:
+            unloadable.append(state)
+        ids.append(state["id"])
     progress = _progress(args, "importing", len(states))
     with opened(args) as admin:
         _accept_executors(
@@ -346,7 +610,14 @@ def import_command(args: argparse.Namespace) -> int:
         )
         admin.scheduler.add_listener(lambda event: progress.advance(), EVENT_JOB_ADDED)
         try:
-            admin.scheduler.import_jobs(io.StringIO(text), "default")
+            _check_ids_free(admin, ids)
+            if loadable:
+                export = {"version": 1, "jobs": loadable}
+                admin.scheduler.import_jobs(io.StringIO(json.dumps(export)), "default")
+            for state in unloadable:
+                assert isinstance(admin.store, SharedJobStore)  # the stores the commands open
+                admin.store._add_state(state)
+                progress.advance()
         except ConflictingIdError as exc:
             raise CommandError(
                 f"{args.file}: {exc.args[0]} in {admin.where}: nothing was imported"
@@ -356,5 +627,32 @@ def import_command(args: argparse.Namespace) -> int:
                 f"{args.file}: {describe_error(exc)}", exit_code=EXIT_USAGE
             ) from None
     progress.finish()
-    sys.stderr.write(f"Imported {progress.done} jobs from {args.file} into {admin.where}\n")
+    not_loadable = [state["id"] for state in unloadable]
+    note = (
+        f" ({len(not_loadable)} not loadable here, imported as exported: "
+        f"{_some_ids(not_loadable)})"
+        if not_loadable
+        else ""
+    )
+    sys.stderr.write(
+        f"Imported {count(progress.done, 'job')} from {args.file} into {admin.where}{note}\n"
+    )
     return EXIT_OK
+
+
+def _check_ids_free(admin: Admin, ids: list[str]) -> None:
+    """Refuse an import, before anything is added, if one of its ids is taken (by a job that
+    cannot be loaded here too) or given twice.
+
+    :raises ConflictingIdError: naming the first such id
+    """
+    store = admin.store
+    seen: set[str] = set()
+    for job_id in ids:
+        if isinstance(store, SharedJobStore):
+            taken = store._read_state(job_id) is not None
+        else:
+            taken = store.lookup_job(job_id) is not None
+        if taken or job_id in seen:
+            raise ConflictingIdError(job_id)
+        seen.add(job_id)

@@ -12,6 +12,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import IO, Any
 
 from greensched._clock import Clock, current_clock
+from greensched._logging import count
 
 __all__ = (
     "RUN_FIELDS",
@@ -143,10 +144,10 @@ class Progress:
     def render(self) -> str:
         """Return the bar's text as it is now."""
         if not self.total:
-            return f"{self.label} {self.done} jobs"
+            return f"{self.label} {count(self.done, 'job')}"
         filled = min(self.WIDTH, self.WIDTH * self.done // self.total)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        return f"{self.label} [{bar}] {self.done}/{self.total} jobs"
+        return f"{self.label} [{bar}] {self.done}/{count(self.total, 'job')}"
 
     def _draw(self) -> None:
         self._stream.write("\r" + self.render())

@@ -22,7 +22,7 @@ import logging
 import os
 import pickle
 import signal
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +30,19 @@ import gevent
 from gevent.event import Event
 
 from greensched._clock import Clock, current_clock
+from greensched._logging import count, job_label
 from greensched.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import JOB_OPTIONS, JobsFileError, JobsSource, load, reload
 from greensched.cli.output import RUN_FIELDS
-from greensched.cli.stores import STORE_ENV, describe_error, display_url, open_store, store_url
+from greensched.cli.stores import (
+    STORE_ENV,
+    check_store,
+    describe_error,
+    describe_store,
+    display_url,
+    open_store,
+    store_url,
+)
 from greensched.events import (
     _RUN_OUTCOMES,
     EVENT_JOB_ERROR,
@@ -63,20 +72,25 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class RunLog:
-    """Logs one line per run at INFO: the job's id, its scheduled time, how late it started and
-    how long it took (``outcome`` executed or failed), or how late it was found (``missed``).
+    """Logs one line per run at INFO: the job (its id, and its name when it differs), its
+    scheduled time, how late it started and how long it took (``outcome`` executed or failed),
+    or how late it was found (``missed``).
 
     A listener for ``EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED``; the start and
     duration of a run are those its executor measured (:class:`JobExecutionEvent` ``started``
     and ``duration``).
 
     :param clock: where the time is read (for a missed run, found late now)
+    :param names: the jobs' names by id (events carry only the id): a job that is not in it,
+        added by other means than the jobs file, is named by its id
+    :ivar names: the same dict, updated when the jobs file is read again
     """
 
     MASK = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, names: Mapping[str, str] | None = None) -> None:
         self._clock = clock
+        self.names: dict[str, str] = dict(names or {})
 
     def __call__(self, event: JobExecutionEvent) -> None:
         scheduled = event.scheduled_run_time
@@ -93,10 +107,11 @@ class RunLog:
             "duration": None if duration is None else round(duration, 6),
         }
         when = scheduled.isoformat(sep=" ", timespec="milliseconds")
+        job = job_label(event.job_id, self.names.get(event.job_id))
         if outcome == "missed":
             logger.info(
-                "Job %r missed: scheduled %s, %.3f s late (more than its misfire_grace_time)",
-                event.job_id,
+                "Job %s missed: scheduled %s, %.3f s late (more than its misfire_grace_time)",
+                job,
                 when,
                 lateness,
                 extra={RUN_FIELDS: fields},
@@ -106,8 +121,8 @@ class RunLog:
         if event.exception is not None:
             fields["error"] = describe_error(event.exception)
             logger.info(
-                "Job %r failed: scheduled %s, %.3f s late, took %s s: %s",
-                event.job_id,
+                "Job %s failed: scheduled %s, %.3f s late, took %s s: %s",
+                job,
                 when,
                 lateness,
                 took,
@@ -116,8 +131,8 @@ class RunLog:
             )
             return
         logger.info(
-            "Job %r executed: scheduled %s, %.3f s late, took %s s",
-            event.job_id,
+            "Job %s executed: scheduled %s, %.3f s late, took %s s",
+            job,
             when,
             lateness,
             took,
@@ -178,24 +193,24 @@ def sync_jobs(
         scheduler.modify_job(definition.id, "default", **changes)
         updated += 1
         logger.info(
-            "Updated job %r from %s: %s",
-            definition.id,
+            "Updated job %s from %s: %s",
+            job_label(desired.id, desired.name),
             source.target,
             ", ".join(name for name in changes if name != "next_run_time"),
         )
     kept = sorted(set(previous_ids) - {definition.id for definition in source.definitions})
     for job_id in kept:
         logger.warning(
-            "Job %r is no longer in %s; it stays in the store (greensched jobs remove %s "
+            "Job %s is no longer in %s; it stays in the store (greensched jobs remove %s "
             "removes it)",
-            job_id,
+            job_label(job_id),
             source.target,
             job_id,
         )
     logger.info(
-        "%s: %d jobs: %d added, %d updated, %d unchanged",
+        "%s: %s: %d added, %d updated, %d unchanged",
         source.target,
-        len(source.definitions),
+        count(len(source.definitions), "job"),
         added,
         updated,
         unchanged,
@@ -223,8 +238,11 @@ def _reload(scheduler: BaseScheduler, source: JobsSource) -> JobsSource:
     return new
 
 
-def _serve(scheduler: GeventScheduler, loop: gevent.Greenlet, source: JobsSource) -> int:
-    """Run until a signal says stop, reloading on SIGHUP; return the exit code."""
+def _serve(
+    scheduler: GeventScheduler, loop: gevent.Greenlet, source: JobsSource, run_log: RunLog
+) -> int:
+    """Run until a signal says stop, reloading on SIGHUP (and the names ``run_log`` gives the
+    jobs); return the exit code."""
     stop = Event()
     reload_wanted = Event()
 
@@ -253,6 +271,7 @@ def _serve(scheduler: GeventScheduler, loop: gevent.Greenlet, source: JobsSource
             if reload_wanted.is_set():
                 reload_wanted.clear()
                 source = _reload(scheduler, source)
+                run_log.names.update((job.id, job.name) for job in source.jobs)
         scheduler.shutdown(wait=True)
     finally:
         for handler in handlers:
@@ -276,7 +295,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     given = args.store or os.environ.get(STORE_ENV)
     if source.is_module and not given and "default" in scheduler._jobstores:
-        where = repr(scheduler._jobstores["default"])  # the module's own store
+        own = scheduler._jobstores["default"]  # the module's own store
+        where = describe_store(own)
+        check_store(own, where)
     else:
         url = store_url(given, source.default_store)
         store = open_store(url, args.table, poll_interval=args.poll_interval)
@@ -285,7 +306,7 @@ def run_command(args: argparse.Namespace) -> int:
         scheduler.add_jobstore(store, "default")
         where = display_url(url)
 
-    run_log = RunLog(current_clock())
+    run_log = RunLog(current_clock(), {job.id: job.name for job in source.jobs})
     scheduler.add_listener(run_log, RunLog.MASK)
     try:
         loop = scheduler.start(paused=True)
@@ -306,7 +327,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     scheduler.resume()
     try:
-        return _serve(scheduler, loop, source)
+        return _serve(scheduler, loop, source, run_log)
     finally:
         if metrics is not None:
             metrics.close()

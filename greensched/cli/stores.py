@@ -1,20 +1,24 @@
-"""The job store a command works on: its URL (``--store``, ``GREENSCHED_STORE`` or a default),
-how it is shown (without its password) and how it is opened."""
+"""The job store a command works on: its URL (``--store``, ``GREENSCHED_STORE``, or the store
+of a jobs file), how it is shown (:func:`display_url`: without its password) and how it is
+opened (checked before anything starts)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from greensched.cli.errors import EXIT_FAILURE, EXIT_USAGE, CommandError
-from greensched.jobstores._url import store_from_url
+from greensched.jobstores._url import display_url, store_from_url  # display_url: re-exported
 from greensched.jobstores.base import BaseJobStore
 
 __all__ = (
+    "DEFAULT_JOBS_FILE",
     "STORE_ENV",
+    "admin_store_url",
+    "check_store",
     "describe_error",
+    "describe_store",
     "display_url",
     "neighbour_store_url",
     "open_store",
@@ -23,6 +27,10 @@ __all__ = (
 
 #: The environment variable that gives the store URL when ``--store`` is not given.
 STORE_ENV = "GREENSCHED_STORE"
+
+#: The jobs file whose store the admin commands use when given no store nor jobs file, if it
+#: is in the current directory.
+DEFAULT_JOBS_FILE = "jobs.toml"
 
 
 def store_url(option: str | None, default: str | None = None) -> str:
@@ -46,38 +54,111 @@ def neighbour_store_url(path: Path) -> str:
     return f"sqlite:///{path.resolve().with_suffix('.sqlite')}"
 
 
-def display_url(url: str) -> str:
-    """Return ``url`` with its password (if any) replaced by ``***``."""
-    parts = urlsplit(url)
-    if not parts.password:
+def admin_store_url(option: str | None, jobs_file: str | None) -> str:
+    """Return the store URL of an admin command: ``--store``, else ``GREENSCHED_STORE``, else
+    the store ``greensched run JOBS_FILE`` uses by default (the SQLite file next to it), with
+    ``jobs_file`` (``--jobs-file``), else ``./jobs.toml`` if it exists.
+
+    The jobs file is not read: only its path matters.
+
+    :raises CommandError: (usage) if there is none, or ``jobs_file`` is not a file
+    """
+    url = option or os.environ.get(STORE_ENV)
+    if url:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if jobs_file is None:
+        if not Path(DEFAULT_JOBS_FILE).is_file():
+            raise CommandError(
+                "no job store: pass --jobs-file JOBS_FILE (the jobs file greensched run runs; "
+                f"its store is the .sqlite file next to it), --store URL, or set {STORE_ENV} "
+                f"(there is no {DEFAULT_JOBS_FILE} here)",
+                exit_code=EXIT_USAGE,
+            )
+        jobs_file = DEFAULT_JOBS_FILE
+    path = Path(jobs_file)
+    if not path.is_file():
+        raise CommandError(
+            f"{jobs_file}: no such jobs file (the TOML file greensched run runs; for a "
+            "scheduler module, pass --store URL)",
+            exit_code=EXIT_USAGE,
+        )
+    return neighbour_store_url(path)
 
 
 def open_store(url: str, name: str | None = None, **options: Any) -> BaseJobStore:
-    """Return the (not yet started) job store ``url`` names; ``options`` apply to persistent
-    stores only (a ``memory:`` store takes none).
+    """Return the (not yet started) job store ``url`` names, once it answers; ``options``
+    apply to persistent stores only (a ``memory:`` store takes none).
+
+    The URL is checked first (its scheme, its driver, an SQLite file's directory), then a
+    PostgreSQL, MySQL or Redis server is connected to once, without retries: an unreachable
+    store is reported before a scheduler starts.
 
     :param name: the table name or Redis key prefix (``--table``)
     :raises CommandError: (usage) for a bad URL; (failure) if the store's library is missing
+        or the store does not answer
     """
     if url == "memory:":
         options = {}
+    where = display_url(url)
     try:
-        return store_from_url(url, name=name, **options)
+        store = store_from_url(url, name=name, **options)
     except ImportError as exc:
+        raise CommandError(str(exc), exit_code=EXIT_FAILURE) from None
+    except ValueError as exc:  # the URL, as store_from_url shows it
+        raise CommandError(str(exc), exit_code=EXIT_USAGE) from None
+    except Exception as exc:  # noqa: BLE001 (an option the store's class refuses)
         raise CommandError(
-            f"job store {display_url(url)!r} needs a library that is not installed ({exc}): "
-            "pip install 'greensched[cli]' for SQLite, 'greensched[postgresql]', "
-            "'greensched[mysql]' or 'greensched[redis]'",
-            exit_code=EXIT_FAILURE,
+            f"job store URL {where!r}: {describe_error(exc)}", exit_code=EXIT_USAGE
         ) from None
-    except Exception as exc:  # noqa: BLE001 (SQLAlchemy's ArgumentError and the like: a bad URL)
-        raise CommandError(f"--store: {describe_error(exc)}", exit_code=EXIT_USAGE) from None
+    check_store(store, where)
+    return store
+
+
+def check_store(store: BaseJobStore, where: str) -> None:
+    """Connect once to the server of ``store`` (PostgreSQL, MySQL, Redis), without the retries
+    its client makes later on (an SQLite file is opened when the store starts).
+
+    :param where: the store as shown (:func:`describe_store`, :func:`display_url`)
+    :raises CommandError: (failure) if it does not answer (the store is shut down)
+    """
+    try:
+        _connect_once(store)
+    except Exception as exc:  # noqa: BLE001 (an unreachable or unusable store)
+        store.shutdown()
+        raise CommandError(f"cannot open job store {where}: {describe_error(exc)}") from None
+
+
+def _connect_once(store: BaseJobStore) -> None:
+    client = getattr(store, "redis", None)
+    if client is not None:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        retry = client.get_retry()
+        client.set_retry(Retry(NoBackoff(), 0))
+        try:
+            client.ping()
+        finally:
+            client.set_retry(retry)
+        return
+    engine = getattr(store, "engine", None)
+    if engine is not None and engine.dialect.name != "sqlite":
+        with engine.connect():
+            pass
+
+
+def describe_store(store: BaseJobStore) -> str:
+    """Return how ``store`` is shown: its URL (through :func:`display_url`) for an SQLAlchemy
+    store, ``redis://host:port/db`` for a Redis one, else its ``repr``."""
+    engine = getattr(store, "engine", None)
+    if engine is not None:
+        return display_url(engine.url.render_as_string(hide_password=False))
+    client = getattr(store, "redis", None)
+    if client is not None:
+        kwargs = client.connection_pool.connection_kwargs
+        if "host" in kwargs:
+            return f"redis://{kwargs['host']}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    return repr(store)
 
 
 def describe_error(exc: BaseException) -> str:

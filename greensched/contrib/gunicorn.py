@@ -34,13 +34,24 @@ Why these hooks:
 
 Each worker runs its own scheduler: with ``-w 4`` and the memory job store, every job runs in
 each of the 4 workers, and jobs added at run time exist only in the worker that added them.
+
+The reference is imported in the worker as gunicorn imports the app: with gunicorn's ``chdir``
+(the directory it starts in) and ``pythonpath`` directories on ``sys.path``. A reference to the
+module of the app under a shorter name, as seen from its own directory (``gunicorn_app`` for
+``gunicorn examples.gunicorn_app:app`` run from the directory above ``examples``), is that
+module: it is never imported a second time under another name, which would make a second
+scheduler that the app does not use. A module that cannot be imported stops the worker with one
+line, as gunicorn stops for an app it cannot import.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import sys
+from types import ModuleType
 from typing import Any
 
 from greensched.schedulers.base import BaseScheduler
@@ -101,9 +112,19 @@ class SchedulerHooks:
         return self._scheduler
 
     def post_worker_init(self, worker: Any) -> None:
-        """Start the scheduler in the worker (gunicorn's ``post_worker_init`` hook)."""
-        scheduler = self.scheduler()
-        assert scheduler is not None
+        """Start the scheduler in the worker (gunicorn's ``post_worker_init`` hook).
+
+        :raises gunicorn.errors.AppImportError: if the reference's module cannot be imported, or
+            has no such attribute (gunicorn stops with its one-line message)
+        :raises TypeError: if the reference points to something else than a scheduler
+        """
+        if self._scheduler is None:
+            assert self._reference is not None
+            found = _resolve_in_worker(self._reference, worker)
+            if not isinstance(found, BaseScheduler):
+                raise TypeError(f"{self._reference!r} must refer to a scheduler, got: {found!r}")
+            self._scheduler = found
+        scheduler = self._scheduler
         if scheduler.running:
             logger.warning(
                 "greensched: the scheduler %r was already running when gunicorn worker %s "
@@ -147,3 +168,88 @@ class SchedulerHooks:
                 getattr(getattr(worker, "cfg", None), "graceful_timeout", "?"),
             )
         scheduler.shutdown(wait=wait)
+
+
+def _resolve_in_worker(reference: str, worker: Any) -> Any:
+    """The object a ``'module:attribute'`` reference names, imported in a gunicorn worker as
+    gunicorn imported the app (see the module's docstring).
+
+    :raises gunicorn.errors.AppImportError: with a one-line message, if the module cannot be
+        imported or lacks the attribute
+    """
+    module_name, _, attribute = reference.partition(":")
+    app_uri = getattr(getattr(worker, "app", None), "app_uri", None)
+    app_module_name = app_uri.partition(":")[0] if isinstance(app_uri, str) else ""
+    module = _app_module_as(module_name, sys.modules.get(app_module_name))
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if missing != module_name and not module_name.startswith(missing + "."):
+                raise  # the module was found, and failed to import something of its own
+            raise _app_import_error(
+                _cannot_import(reference, missing, app_uri, app_module_name, worker)
+            ) from None
+    found: Any = module
+    try:
+        for name in attribute.split("."):
+            found = getattr(found, name)
+    except AttributeError:
+        raise _app_import_error(
+            f"greensched: SchedulerHooks({reference!r}): module {module.__name__!r} has no "
+            f"attribute {attribute!r}"
+        ) from None
+    return found
+
+
+def _app_module_as(module_name: str, app_module: ModuleType | None) -> ModuleType | None:
+    """The module already imported by that name; else the app's module, if ``module_name``
+    names it by another name (the same file on ``sys.path``, or the end of the app's dotted
+    name when ``module_name`` itself cannot be found); else ``None``."""
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    if app_module is None:
+        return None
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return app_module if app_module.__name__.endswith("." + module_name) else None
+    app_file = getattr(app_module, "__file__", None)
+    if spec.origin and app_file and os.path.realpath(spec.origin) == os.path.realpath(app_file):
+        return app_module
+    return None
+
+
+def _cannot_import(
+    reference: str, missing: str, app_uri: Any, app_module_name: str, worker: Any
+) -> str:
+    """The one-line message of a reference whose module (or its package) cannot be found."""
+    cfg = getattr(worker, "cfg", None)
+    places = [f"{getattr(cfg, 'chdir', None) or os.getcwd()} (its chdir)"]
+    pythonpath = getattr(cfg, "pythonpath", None)
+    if pythonpath:
+        places.append(f"{pythonpath} (its pythonpath)")
+    module_name, _, attribute = reference.partition(":")
+    package = app_module_name.rpartition(".")[0]
+    example = f", e.g. '{package}.{module_name}:{attribute}'" if package else ""
+    app = f" the app as {app_uri!r}" if app_uri else ""
+    return (
+        f"greensched: SchedulerHooks({reference!r}) cannot import {missing!r}: gunicorn imports"
+        f"{app} with {' and '.join(places)} on sys.path; name the module as gunicorn would "
+        f"import it{example}, or add its directory to gunicorn's pythonpath setting"
+    )
+
+
+def _app_import_error(message: str) -> Exception:
+    """gunicorn's :exc:`~gunicorn.errors.AppImportError` (its worker exits printing the message
+    alone, and the master stops: "App failed to load"), or a :exc:`LookupError` without
+    gunicorn."""
+    try:
+        from gunicorn.errors import AppImportError
+    except ImportError:  # pragma: no cover (the hooks run in gunicorn)
+        return LookupError(message)
+    error: Exception = AppImportError(message)
+    return error

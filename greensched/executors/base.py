@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from greensched._clock import SYSTEM_CLOCK, Clock
-from greensched._logging import component_logger
+from greensched._logging import component_logger, job_label
 from greensched.events import (
     EVENT_ALL,
     EVENT_JOB_ERROR,
@@ -174,14 +174,14 @@ class BaseExecutor(metaclass=ABCMeta):
             else:
                 self._run_job_success(job_id, outcome)
         except BaseException:
-            self._logger.exception("Error reporting the run of job %s", job_id)
+            self._logger.exception("Error reporting the run of job %s", job_label(job_id))
 
     def _run_job_error(self, job_id: str, exc: BaseException, traceback: Any = None) -> None:
         """Called by the executor with the exception if there is an error calling
         :func:`run_job`."""
         self._release_instance(job_id)
         exc_info = (exc.__class__, exc, traceback)
-        self._logger.error("Error running job %s", job_id, exc_info=exc_info)
+        self._logger.error("Error running job %s", job_label(job_id), exc_info=exc_info)
 
 
 def run_job(
@@ -275,7 +275,7 @@ def _missed_run(
     lateness = (clock.now() - run_time).total_seconds()
     if lateness <= grace:
         return None
-    logger.warning('Run time of job "%s" was missed by %.6fs', job, lateness)
+    logger.warning("Run time of job %s was missed by %.6fs", job_label(job.id, job.name), lateness)
     return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
 
 
@@ -356,7 +356,8 @@ def _run_once(
     """
     chatty = log and logger.isEnabledFor(logging.INFO)
     if chatty:
-        logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+        label = job_label(job.id, job.name)
+        logger.info("Running job %s (scheduled at %s)", label, run_time)
     timer: Any = None
     if timeout is not None:
         from gevent import Timeout
@@ -379,9 +380,9 @@ def _run_once(
         if ours:
             assert timeout is not None
             exc = _timeout_error(job, timeout)
-            logger.error('Job "%s" timed out after %g seconds', job, timeout)
+            logger.error("Job %s timed out after %g seconds", job_label(job.id, job.name), timeout)
         elif log:
-            logger.exception('Job "%s" raised an exception', job)
+            logger.exception("Job %s raised an exception", job_label(job.id, job.name))
         # Drop the frames so locals of the job are not kept alive through the event
         traceback.clear_frames(tb)
         del tb
@@ -390,7 +391,7 @@ def _run_once(
             raise
         return _error_event(job, jobstore_alias, run_time, exc, formatted_tb)
     if chatty:
-        logger.info('Job "%s" executed successfully', job)
+        logger.info("Job %s executed successfully", label)
     if not executed_event:
         return None
     return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)

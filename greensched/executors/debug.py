@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from greensched._logging import job_label
 from greensched.executors.base import BaseExecutor, run_job
 
 if TYPE_CHECKING:
@@ -86,4 +87,6 @@ class DebugExecutor(BaseExecutor):
         except Exception:
             # The report released the run's instance first thing: letting this reach submit_job
             # would release it a second time
-            self._logger.exception("Error reporting the run of job %s", job.id)
+            self._logger.exception(
+                "Error reporting the run of job %s", job_label(job.id, job.name)
+            )

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
+from greensched._logging import job_label
 from greensched.events import EVENT_ALL
 from greensched.executors.base import BaseExecutor, _run_job
 
@@ -170,8 +171,8 @@ class GeventExecutor(BaseExecutor):
         if self._waiting or (self._pool_size is not None and self._slots_used >= self._pool_size):
             self._waiting.append(run)
             self._logger.debug(
-                'The pool is full: run of job "%s" waits for a free slot (%d waiting)',
-                job,
+                "The pool is full: run of job %s waits for a free slot (%d waiting)",
+                job_label(job.id, job.name),
                 len(self._waiting),
             )
         else:
@@ -266,7 +267,9 @@ class GeventExecutor(BaseExecutor):
             try:
                 self._start_waiting()
             except BaseException:
-                self._logger.exception("Error starting the runs waiting behind job %s", job.id)
+                self._logger.exception(
+                    "Error starting the runs waiting behind job %s", job_label(job.id, job.name)
+                )
         try:
             self._report_outcome(job.id, outcome)
         finally:
@@ -290,7 +293,8 @@ class GeventExecutor(BaseExecutor):
             run = waiting.popleft()
             self._release_instance(run.job.id)
             self._logger.info(
-                'Dropped a run of job "%s" waiting for a slot: the executor was shut down', run.job
+                "Dropped a run of job %s waiting for a slot: the executor was shut down",
+                job_label(run.job.id, run.job.name),
             )
 
     def _end_idle_workers(self) -> None:

@@ -12,7 +12,9 @@
   leaves them to expire; whoever claims them next runs them then (late: ``misfire_grace_time``
   decides whether they still run or are reported missed).
 * A stored job that cannot be restored (its function's module is gone) is logged with its id
-  and left in the store untouched; this process skips it from then on.
+  and left in the store untouched; this process skips it from then on. The admin commands
+  still see it, as an :class:`~greensched.jobstores._states.UnloadableJob`, and change only
+  its next run time (:meth:`SharedJobStore._iter_stored` and the methods after it).
 * Other processes are told about changes through a notification channel where the store has
   one (a hint that wakes their schedulers early); ``poll_interval`` bounds the delay when a
   notification is lost, or when there is no channel.
@@ -20,7 +22,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import secrets
@@ -33,39 +34,23 @@ from gevent.event import Event
 
 from greensched import _validators as validate
 from greensched.job import Job
+from greensched.jobstores._pickling import dump_job_state
+from greensched.jobstores._states import UnloadableJob, check_state, dump_state, load_state
 from greensched.jobstores.base import BaseJobStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
 
     from greensched.schedulers.base import BaseScheduler
 
 __all__ = ("SharedJobStore", "load_state")
-
-_APSCHEDULER = "apscheduler"
 
 #: The most due jobs a store claims in one round, by default. A round's CPU work (restoring,
 #: rescheduling and submitting its jobs) runs without yielding to other greenlets; about
 #: 0.1 ms a job keeps a round of 100 under about 10 ms of hub time. A larger backlog is taken
 #: in several rounds, one after the other.
 DEFAULT_CLAIM_LIMIT = 100
-
-
-class _Unpickler(pickle.Unpickler):
-    """Loads ``apscheduler.*`` classes as the greensched classes of the same path."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == _APSCHEDULER or module.startswith(_APSCHEDULER + "."):
-            module = "greensched" + module[len(_APSCHEDULER) :]
-        return super().find_class(module, name)
-
-
-def load_state(data: bytes) -> Any:
-    """Unpickle a stored job state, written by greensched or by APScheduler 3.x.
-
-    .. warning:: Unpickling runs code named in the data: open only stores you trust.
-    """
-    return _Unpickler(io.BytesIO(data)).load()
 
 
 def new_owner_token() -> str:
@@ -149,20 +134,28 @@ class SharedJobStore(BaseJobStore):
                 f"Job {job.id!r} cannot be stored in a persistent job store: {exc}"
             ) from exc
         try:
-            return pickle.dumps(state, self.pickle_protocol)
+            return dump_job_state(state, self.pickle_protocol)
         except Exception as exc:
             raise ValueError(
                 f"Job {job.id!r} cannot be stored in a persistent job store: its state cannot "
                 f"be pickled ({type(exc).__name__}: {exc}); give it picklable args and kwargs"
             ) from exc
 
+    @staticmethod
+    def _restore_job(data: bytes) -> Job:
+        """Restore a stored job (not bound to a scheduler yet).
+
+        :raises Exception: if it cannot be restored
+        """
+        job = Job.__new__(Job)
+        job.__setstate__(load_state(data))
+        return job
+
     def _load_job(self, job_id: str, data: bytes) -> Job | None:
         """Restore a stored job; a job that cannot be restored is logged, skipped from now on
         by this process, and left in the store untouched (``None`` is returned)."""
         try:
-            state = load_state(data)
-            job = Job.__new__(Job)
-            job.__setstate__(state)
+            job = self._restore_job(data)
         except Exception:
             self._unrestorable.add(job_id)
             self._logger.exception(
@@ -176,6 +169,118 @@ class SharedJobStore(BaseJobStore):
     def _forget_unrestorable(self, job_id: str) -> None:
         """A job was replaced or removed: restore it again if it comes back."""
         self._unrestorable.discard(job_id)
+
+    # The stored states, as the stores keep them (each store implements these three)
+
+    def _read_states(self) -> Iterator[tuple[str, bytes]]:
+        """Yield the id and stored state of every job, in the order of ``iter_jobs``."""
+        raise NotImplementedError
+
+    def _read_state(self, job_id: str) -> bytes | None:
+        """Return the stored state of a job, or ``None`` if there is no such job."""
+        raise NotImplementedError
+
+    def _write_state(
+        self, job_id: str, data: bytes, next_run_time: datetime | None, *, new: bool
+    ) -> None:
+        """Store a job's state and next run time (``None``: paused), ending any claim on it
+        and telling the other processes; a job that this process could not restore is
+        restored again from then on.
+
+        :param new: add the job (else replace it)
+        :raises ConflictingIdError: if ``new`` and the id is taken
+        :raises JobLookupError: if not ``new`` and there is no such job
+        """
+        raise NotImplementedError
+
+    def _iter_restored(self) -> Iterator[Job]:
+        """Yield the jobs of :meth:`_read_states` that this process can restore (the others
+        are logged once and skipped)."""
+        for job_id, data in self._read_states():
+            if job_id not in self._unrestorable:
+                job = self._load_job(job_id, data)
+                if job is not None:
+                    yield job
+
+    # The jobs as the admin commands see them: those that cannot be restored too
+
+    def _stored_job(self, job_id: str, data: bytes) -> Job | UnloadableJob:
+        try:
+            job = self._restore_job(data)
+        except Exception as exc:  # noqa: BLE001 (whatever restoring raised says why)
+            return UnloadableJob.read(job_id, data, exc)
+        return self._restore_context(job)
+
+    def _iter_stored(self) -> Iterator[Job | UnloadableJob]:
+        """Yield every stored job, in the order of ``iter_jobs``: a job that cannot be restored
+        here (its function or trigger class cannot be imported) comes as an
+        :class:`~greensched.jobstores._states.UnloadableJob`, without being logged or skipped
+        from then on.
+
+        .. versionadded:: greensched 0.1
+        """
+        for job_id, data in self._read_states():
+            yield self._stored_job(job_id, data)
+
+    def _lookup_stored(self, job_id: str) -> Job | UnloadableJob | None:
+        """Return a job as :meth:`_iter_stored` does, or ``None`` if there is no such job.
+
+        .. versionadded:: greensched 0.1
+        """
+        data = self._read_state(job_id)
+        return None if data is None else self._stored_job(job_id, data)
+
+    def _rewrite_next_run_time(
+        self, job: UnloadableJob, next_run_time: datetime | None
+    ) -> UnloadableJob:
+        """Give a job that cannot be restored here a new next run time (``None``: pause it),
+        changing nothing else: its state is written back with the same references to what
+        cannot be imported, and the job loads with the new next run time where they can be.
+        Any claim on it ends, as after ``update_job``.
+
+        :raises ValueError: if its state cannot be read or written back (nothing is written)
+        :raises JobLookupError: if the job is gone
+
+        .. versionadded:: greensched 0.1
+        """
+        state = job.writable_state()
+        state["next_run_time"] = next_run_time
+        try:
+            data = self._dump_state(state)
+        except Exception as exc:
+            raise ValueError(
+                f"its state cannot be written back ({type(exc).__name__}: {exc})"
+            ) from exc
+        self._write_state(job.id, data, next_run_time, new=False)
+        return UnloadableJob(job.id, data, error=job.error, state=state, missing=job.missing)
+
+    def _add_state(self, state: dict[str, Any]) -> bytes:
+        """Add a job from its state (read from an export with stand-ins for what cannot be
+        imported here) without restoring it; return the state as stored.
+
+        :raises ValueError: if ``state`` is not a whole job state, or cannot be pickled
+        :raises ConflictingIdError: if the id is taken
+
+        .. versionadded:: greensched 0.1
+        """
+        state = check_state(state)
+        try:
+            data = self._dump_state(state)
+        except Exception as exc:
+            raise ValueError(
+                f"job {state['id']!r}: its state cannot be pickled ({type(exc).__name__}: {exc})"
+            ) from exc
+        self._write_state(state["id"], data, state["next_run_time"], new=True)
+        return data
+
+    def _dump_state(self, state: dict[str, Any]) -> bytes:
+        """Pickle a job state read with stand-ins for what cannot be imported: as
+        :meth:`_dump_job` pickles a job's state, or, if it holds stand-ins, with each one
+        written as the global it stands for."""
+        try:
+            return dump_job_state(state, self.pickle_protocol)
+        except pickle.PicklingError:
+            return dump_state(state, self.pickle_protocol)
 
     def _listen_forever(self) -> None:
         """Run the store's notification listener, reconnecting after a failure."""

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
     from datetime import datetime
 
-    from redis.commands.core import Script
-
     from greensched.job import Job
 
 __all__ = ("RedisJobStore",)
@@ -193,9 +191,9 @@ return result
 """
 
 
-def _score(job: Job) -> str:
-    """The sorted-set score of a job: its next run time's timestamp ('' if it is paused)."""
-    timestamp = datetime_to_utc_timestamp(job.next_run_time)
+def _score(next_run_time: datetime | None) -> str:
+    """The sorted-set score of a job's next run time: its timestamp ('' if it is paused)."""
+    timestamp = datetime_to_utc_timestamp(next_run_time)
     return "" if timestamp is None else repr(timestamp)
 
 
@@ -393,8 +391,11 @@ class RedisJobStore(SharedJobStore):
 
         :param job_id: the identifier of the job
         """
-        state = cast("bytes | None", self.redis.hget(self.jobs_key, job_id))
+        state = self._read_state(job_id)
         return None if state is None else self._load_job(job_id, state)
+
+    def _read_state(self, job_id: str) -> bytes | None:
+        return cast("bytes | None", self.redis.hget(self.jobs_key, job_id))
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """Return the jobs whose run time is ``now`` or earlier, by next run time (ascending),
@@ -453,7 +454,7 @@ class RedisJobStore(SharedJobStore):
 
         .. versionadded:: greensched 0.1
         """
-        entries = [(job.id, self._dump_job(job), _score(job)) for job in updated]
+        entries = [(job.id, self._dump_job(job), _score(job.next_run_time)) for job in updated]
         return self._call_release(entries, [job.id for job in removed])
 
     def _call_release(
@@ -500,6 +501,9 @@ class RedisJobStore(SharedJobStore):
 
         .. versionadded:: greensched 0.1
         """
+        return self._iter_restored()
+
+    def _read_states(self) -> Iterator[tuple[str, bytes]]:
         seen: set[str] = set()
         start = 0
         while True:
@@ -519,10 +523,16 @@ class RedisJobStore(SharedJobStore):
             if int(cursor) == 0:
                 break
 
-    def _unseen(self, seen: set[str], entries: Iterable[tuple[bytes, bytes | None]]) -> list[Job]:
-        jobs = [job for job in self._restore(entries) if job.id not in seen]
-        seen.update(job.id for job in jobs)
-        return jobs
+    @staticmethod
+    def _unseen(
+        seen: set[str], entries: Iterable[tuple[bytes, bytes | None]]
+    ) -> Iterator[tuple[str, bytes]]:
+        """Yield the id and state of each entry whose job is there and not seen yet."""
+        for raw_id, state in entries:
+            job_id = _text(raw_id)
+            if state is not None and job_id not in seen:
+                seen.add(job_id)
+                yield job_id, state
 
     def add_job(self, job: Job) -> None:
         """Add a job, scheduled at its ``next_run_time`` (paused if that is ``None``).
@@ -531,8 +541,7 @@ class RedisJobStore(SharedJobStore):
         :raises ConflictingIdError: if the store already has a job with the same id
         :raises ValueError: if the job's state cannot be pickled (nothing is written)
         """
-        if not self._write(self._add, job):
-            raise ConflictingIdError(job.id)
+        self._write_state(job.id, self._dump_job(job), job.next_run_time, new=True)
 
     def update_job(self, job: Job) -> None:
         """Replace the stored job that has the same id, move it to its ``next_run_time``
@@ -542,17 +551,16 @@ class RedisJobStore(SharedJobStore):
         :raises JobLookupError: if the store has no job with that id
         :raises ValueError: if the job's state cannot be pickled (nothing is written)
         """
-        if not self._write(self._update, job):
-            raise JobLookupError(job.id)
+        self._write_state(job.id, self._dump_job(job), job.next_run_time, new=False)
 
-    def _write(self, script: Script, job: Job) -> bool:
-        """Store a job through the add or update script; return whether the script wrote it."""
-        state = self._dump_job(job)
-        args = [job.id, state, _score(job), *self._channel_args()]
+    def _write_state(
+        self, job_id: str, data: bytes, next_run_time: datetime | None, *, new: bool
+    ) -> None:
+        script = self._add if new else self._update
+        args: list[bytes | str] = [job_id, data, _score(next_run_time), *self._channel_args()]
         if not script(keys=self._keys, args=args):
-            return False
-        self._forget_unrestorable(job.id)
-        return True
+            raise ConflictingIdError(job_id) if new else JobLookupError(job_id)
+        self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
         """Remove a job (and any claim on it).

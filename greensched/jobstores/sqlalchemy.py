@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import gevent
 
 from greensched import _validators as validate
+from greensched._logging import count as job_count
 from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
@@ -403,11 +404,10 @@ class SQLAlchemyJobStore(SharedJobStore):
             )
             count = connection.scalar(select(func.count()).select_from(self.jobs_t))
             self._logger.info(
-                "Upgraded job table %s for greensched: added its %s column (its %d jobs are "
-                "unchanged)",
+                "Upgraded job table %s for greensched: added its %s column (%s, none changed)",
                 self._table_name(),
                 _CLAIM_COLUMN,
-                count,
+                job_count(count or 0, "job"),
             )
             return True
 
@@ -562,13 +562,13 @@ class SQLAlchemyJobStore(SharedJobStore):
     def lookup_job(self, job_id: str) -> Job | None:
         if job_id in self._unrestorable:
             return None
-        table = self.jobs_t
-        data = self._transaction(
-            lambda connection: connection.scalar(
-                select(table.c.job_state).where(table.c.id == job_id)
-            )
-        )
+        data = self._read_state(job_id)
         return None if data is None else self._load_job(job_id, data)
+
+    def _read_state(self, job_id: str) -> bytes | None:
+        table = self.jobs_t
+        statement = select(table.c.job_state).where(table.c.id == job_id)
+        return self._transaction(lambda connection: connection.scalar(statement))
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         timestamp = now.timestamp()
@@ -612,6 +612,9 @@ class SQLAlchemyJobStore(SharedJobStore):
 
         .. versionadded:: greensched 0.1
         """
+        return self._iter_restored()
+
+    def _read_states(self) -> Iterator[tuple[str, bytes]]:
         table = self.jobs_t
         statement = select(table.c.id, table.c.job_state).order_by(
             table.c.next_run_time.is_(None), table.c.next_run_time, table.c.id
@@ -635,26 +638,13 @@ class SQLAlchemyJobStore(SharedJobStore):
         connection, result = self._retrying(open_stream)
         with connection:
             for rows in result.partitions():
-                yield from self._restore(row for row in rows if row.id not in self._unrestorable)
+                for row in rows:
+                    yield row.id, row.job_state
 
     # Changes through the API
 
     def add_job(self, job: Job) -> None:
-        state = self._dump_job(job)
-        insert = self.jobs_t.insert().values(
-            id=job.id,
-            next_run_time=datetime_to_utc_timestamp(job.next_run_time),
-            job_state=state,
-        )
-
-        def add(connection: Connection) -> None:
-            try:
-                self._change(connection, insert)
-            except IntegrityError:
-                raise ConflictingIdError(job.id) from None
-
-        self._transaction(add, write=True)
-        self._forget_unrestorable(job.id)
+        self._write_state(job.id, self._dump_job(job), job.next_run_time, new=True)
 
     def update_job(self, job: Job) -> None:
         """Replace the stored job; a claim on it ends (the claiming scheduler then does not
@@ -662,24 +652,32 @@ class SQLAlchemyJobStore(SharedJobStore):
 
         :raises JobLookupError: if the job does not exist
         """
-        state = self._dump_job(job)
+        self._write_state(job.id, self._dump_job(job), job.next_run_time, new=False)
+
+    def _write_state(
+        self, job_id: str, data: bytes, next_run_time: datetime | None, *, new: bool
+    ) -> None:
         table = self.jobs_t
-        update = (
-            table.update()
-            .where(table.c.id == job.id)
-            .values(
-                next_run_time=datetime_to_utc_timestamp(job.next_run_time),
-                job_state=state,
-                claimed_by=None,
-            )
-        )
+        timestamp = datetime_to_utc_timestamp(next_run_time)
+
+        def add(connection: Connection) -> None:
+            insert = table.insert().values(id=job_id, next_run_time=timestamp, job_state=data)
+            try:
+                self._change(connection, insert)
+            except IntegrityError:
+                raise ConflictingIdError(job_id) from None
 
         def replace(connection: Connection) -> None:
+            update = (
+                table.update()
+                .where(table.c.id == job_id)
+                .values(next_run_time=timestamp, job_state=data, claimed_by=None)
+            )
             if self._change(connection, update) == 0:
-                raise JobLookupError(job.id)
+                raise JobLookupError(job_id)
 
-        self._transaction(replace, write=True)
-        self._forget_unrestorable(job.id)
+        self._transaction(add if new else replace, write=True)
+        self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)

@@ -21,7 +21,7 @@ from tzlocal import get_localzone
 
 from greensched import __version__
 from greensched._clock import SYSTEM_CLOCK, Clock, using_clock
-from greensched._logging import logger_name
+from greensched._logging import count, job_label, logger_name
 from greensched._plugins import PluginRegistry
 from greensched._serialization import JobEncoder, decode_object
 from greensched._validators import InvalidValueError
@@ -128,6 +128,16 @@ def _config_timeout(value: Any) -> Any:
         except ValueError:
             pass
     return value
+
+
+def _stored_job_name(store: BaseJobStore, job_id: str) -> str | None:
+    """The name of a stored job, for a log message: ``None`` if it is not there or cannot be
+    read (its function's module is gone, the store failed: the caller goes on without it)."""
+    try:
+        job = store.lookup_job(job_id)
+    except Exception:  # noqa: BLE001 (only a log message depends on it)
+        return None
+    return None if job is None else job.name
 
 
 class UnknownAliasError(KeyError, ValueError):
@@ -1044,14 +1054,18 @@ class BaseScheduler(metaclass=ABCMeta):
     def _remove_job(self, job_id: str, jobstore: str | None) -> JobEvent:
         """Remove a job (pending or stored) and return the event to dispatch for it."""
         jobstore_alias = None
+        name = None  # for the log message
         if self.state == STATE_STOPPED:
             key = self._pending_key(job_id, jobstore)
             if key is not None:
-                del self._pending_jobs[key]
+                name = self._pending_jobs.pop(key)[0].name
                 jobstore_alias = key[1]
         else:
+            named = self._logger.isEnabledFor(logging.INFO)
             for alias, store in self._jobstores.items():
                 if jobstore in (None, alias):
+                    if named:
+                        name = _stored_job_name(store, job_id)
                     try:
                         store.remove_job(job_id)
                     except JobLookupError:
@@ -1060,7 +1074,7 @@ class BaseScheduler(metaclass=ABCMeta):
                     break
         if jobstore_alias is None:
             raise JobLookupError(job_id)
-        self._logger.info("Removed job %s", job_id)
+        self._logger.info("Removed job %s", job_label(job_id, name))
         return JobEvent(EVENT_JOB_REMOVED, job_id, jobstore_alias)
 
     def _dispatch_event(self, event: SchedulerEvent) -> None:
@@ -1132,7 +1146,9 @@ class BaseScheduler(metaclass=ABCMeta):
         job._jobstore_alias = jobstore_alias
 
         self._dispatch_event(JobEvent(EVENT_JOB_ADDED, job.id, jobstore_alias))
-        self._logger.info('Added job "%s" to job store "%s"', job.name, jobstore_alias)
+        self._logger.info(
+            "Added job %s to job store %r", job_label(job.id, job.name), jobstore_alias
+        )
         if self.state == STATE_RUNNING:
             self.wakeup()
 
@@ -1292,8 +1308,8 @@ class BaseScheduler(metaclass=ABCMeta):
             lost = jobstore.release_due_jobs(updated, removed)
         except Exception as exc:  # noqa: BLE001 (nothing was stored: nothing runs)
             self._logger.warning(
-                "Error storing the next run times of %d due jobs in job store %r: %s",
-                len(due_jobs),
+                "Error storing the next run times of %s in job store %r: %s",
+                count(len(due_jobs), "due job"),
                 jobstore_alias,
                 exc,
             )
@@ -1303,10 +1319,9 @@ class BaseScheduler(metaclass=ABCMeta):
         for job, executor, run_times, finished in plans:
             if lost and job.id in lost:
                 self._logger.warning(
-                    'Not running job "%s" (id %s): another process took it over, or it was '
-                    "changed or removed while it was due",
-                    job,
-                    job.id,
+                    "Not running job %s: another process took it over, or it was changed or "
+                    "removed while it was due",
+                    job_label(job.id, job.name),
                 )
                 if self._listener_mask & EVENT_JOB_CLAIM_LOST:
                     self._dispatch_event(JobEvent(EVENT_JOB_CLAIM_LOST, job.id, jobstore_alias))
@@ -1314,7 +1329,8 @@ class BaseScheduler(metaclass=ABCMeta):
             if executor is not None and run_times:
                 submit_due_job(executor, job, run_times, jobstore_alias)
             if finished:
-                self._logger.info("Removed job %s", job.id)
+                if self._logger.isEnabledFor(logging.INFO):  # a label for each job of a burst
+                    self._logger.info("Removed job %s", job_label(job.id, job.name))
                 if self._listener_mask & EVENT_JOB_REMOVED:
                     self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
         return True
@@ -1327,7 +1343,7 @@ class BaseScheduler(metaclass=ABCMeta):
         self._logger.error(
             "Error working out the runs of job %s in job store %r: paused until it is "
             "modified or resumed",
-            job.id,
+            job_label(job.id, job.name),
             jobstore_alias,
             exc_info=exc,
         )
@@ -1348,9 +1364,9 @@ class BaseScheduler(metaclass=ABCMeta):
         executor = self._executors.get(job.executor)
         if executor is None:
             self._logger.error(
-                'Executor lookup ("%s") failed for job "%s" -- removing it from the job store',
+                "Executor lookup (%r) failed for job %s -- removing it from the job store",
                 job.executor,
-                job,
+                job_label(job.id, job.name),
             )
             return job, None, [], True
 
@@ -1384,8 +1400,8 @@ class BaseScheduler(metaclass=ABCMeta):
             )
         except MaxInstancesReachedError:
             self._logger.warning(
-                'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
-                job,
+                "Execution of job %s skipped: maximum number of running instances reached (%d)",
+                job_label(job.id, job.name),
                 job.max_instances,
             )
             if self._listener_mask & EVENT_JOB_MAX_INSTANCES:
@@ -1393,7 +1409,9 @@ class BaseScheduler(metaclass=ABCMeta):
                     JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
                 )
         except Exception:
-            self._logger.exception('Error submitting job "%s" to executor "%s"', job, job.executor)
+            self._logger.exception(
+                "Error submitting job %s to executor %r", job_label(job.id, job.name), job.executor
+            )
 
     def _announce_submission(
         self, job_id: str, jobstore_alias: str, run_times: list[datetime]

@@ -145,7 +145,7 @@ def test_sighup_reloads_the_file(tmp_path: Path, start_run: Callable[..., Run]) 
     tick_file(tmp_path, 'trigger = "interval"\nseconds = 0.2')
     run.process.send_signal(signal.SIGHUP)
     run.wait_for(lambda: len(run.runs()) >= 2, "runs on the new schedule")
-    assert f"Updated job 'tick' from {jobs_file}: trigger" in run.log()
+    assert f"""Updated job 'tick' ("record") from {jobs_file}: trigger""" in run.log()
 
     write_jobs(jobs_file, "[[jobs]\n")
     run.process.send_signal(signal.SIGHUP)
@@ -226,7 +226,7 @@ def test_an_unreachable_store_fails_with_one_line(tmp_path: Path) -> None:
     )
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        "greensched: error: cannot start on job store postgresql+psycopg://u:***@127.0.0.1:1/x: "
+        "greensched: error: cannot open job store postgresql+psycopg://u:***@127.0.0.1:1/x: "
         "OperationalError: (psycopg.OperationalError) connection failed: connection to server "
         'at "127.0.0.1", port 1 failed: Connection refused\n'
     )

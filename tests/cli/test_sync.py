@@ -83,7 +83,7 @@ def test_an_unchanged_job_keeps_its_next_run_time(
     caplog.set_level(logging.INFO, "greensched.run")
     sync_at(mock_clock, scheduler, load_at(mock_clock, path))
     assert scheduler.get_job("tick").next_run_time == first  # type: ignore[union-attr]
-    assert caplog.messages[-1] == f"{path}: 1 jobs: 0 added, 0 updated, 1 unchanged"
+    assert caplog.messages[-1] == f"{path}: 1 job: 0 added, 0 updated, 1 unchanged"
 
 
 def test_a_changed_trigger_starts_the_new_schedule(
@@ -102,8 +102,8 @@ def test_a_changed_trigger_starts_the_new_schedule(
     assert job.trigger.interval == timedelta(minutes=5)
     assert job.next_run_time == mock_clock.now() + timedelta(minutes=5)
     assert caplog.messages[-2:] == [
-        f"Updated job 'tick' from {path}: trigger",
-        f"{path}: 1 jobs: 0 added, 1 updated, 0 unchanged",
+        f"""Updated job 'tick' ("record") from {path}: trigger""",
+        f"{path}: 1 job: 0 added, 1 updated, 0 unchanged",
     ]
 
 
@@ -134,7 +134,7 @@ def test_changed_arguments_keep_the_schedule(
     assert job is not None
     assert job.args == ("b.jsonl", "label")
     assert job.next_run_time == mock_clock.now() - timedelta(seconds=600) + timedelta(hours=1)
-    assert caplog.messages[-2] == f"Updated job 'tick' from {path}: args"
+    assert caplog.messages[-2] == f"""Updated job 'tick' ("record") from {path}: args"""
 
 
 def test_a_given_start_date_that_changes_is_a_change(
@@ -252,4 +252,26 @@ def test_a_run_its_executor_did_not_time_is_late_until_reported(
     run_log(JobExecutionEvent(EVENT_JOB_EXECUTED, "a", "default", scheduled))
     assert caplog.messages == [
         "Job 'a' executed: scheduled 2024-06-03 12:00:00.000+02:00, 1.000 s late, took ? s"
+    ]
+
+
+def test_a_run_line_names_the_job_as_the_executors_do(
+    mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The id, and the name when it differs (events carry only the id: the names are the
+    file's); a job the run log has no name for is named by its id."""
+    caplog.set_level(logging.INFO, "greensched.run")
+    run_log = RunLog(mock_clock, {"report": "Daily report", "tick": "tick"})
+    scheduled = mock_clock.now()
+    for job_id in ("report", "tick", "other"):
+        run_log(
+            JobExecutionEvent(
+                EVENT_JOB_EXECUTED, job_id, "default", scheduled, started=scheduled, duration=0
+            )
+        )
+    tail = "executed: scheduled 2024-06-03 12:00:00.000+02:00, 0.000 s late, took 0.000 s"
+    assert caplog.messages == [
+        f"""Job 'report' ("Daily report") {tail}""",
+        f"Job 'tick' {tail}",
+        f"Job 'other' {tail}",
     ]

@@ -3,9 +3,12 @@ a gunicorn process (tests/integration/test_gunicorn.py runs the real thing)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from types import FunctionType, ModuleType, SimpleNamespace
 from typing import Any
 
@@ -13,6 +16,7 @@ import gunicorn.arbiter
 import gunicorn.workers.ggevent
 import gunicorn.workers.sync
 import pytest
+from gunicorn.errors import AppImportError
 
 from greensched.contrib import gunicorn as contrib
 from greensched.contrib.gunicorn import SchedulerHooks
@@ -112,6 +116,103 @@ def test_worker_exit_does_not_import_the_app() -> None:
     hooks = SchedulerHooks("greensched_never_imported_module:scheduler")
     hooks.worker_exit(None, worker())
     assert "greensched_never_imported_module" not in sys.modules
+
+
+# The reference, resolved in the worker as gunicorn imported the app
+
+
+def app_worker(app_uri: str, chdir: str = "/srv/app", pythonpath: str | None = None) -> Any:
+    """A gunicorn worker whose app was imported by ``app_uri``."""
+    return SimpleNamespace(
+        pid=os.getpid(),
+        app=SimpleNamespace(app_uri=app_uri),
+        cfg=SimpleNamespace(graceful_timeout=7, chdir=chdir, pythonpath=pythonpath),
+    )
+
+
+@pytest.fixture
+def packaged_app(scheduler: GeventScheduler) -> Iterator[ModuleType]:
+    """The module ``greensched_fake_pkg.fake_app`` (not importable as ``fake_app``), as
+    gunicorn imports ``greensched_fake_pkg.fake_app:app`` from the package's parent."""
+    module = ModuleType("greensched_fake_pkg.fake_app")
+    module.scheduler = scheduler  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+def test_a_reference_to_the_app_module_by_its_short_name_is_the_app_module(
+    packaged_app: ModuleType, scheduler: GeventScheduler
+) -> None:
+    hooks = SchedulerHooks("fake_app:scheduler")
+    hooks.post_worker_init(app_worker("greensched_fake_pkg.fake_app:app"))
+    assert scheduler.running
+    assert hooks.scheduler() is scheduler
+    assert "fake_app" not in sys.modules
+
+
+def test_the_app_file_on_the_path_under_another_name_is_not_imported_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn imported ``pkg.samefile_app``; the reference names the same file as
+    ``samefile_app`` (its directory on the path, pythonpath=pkg): the app's module is used."""
+    (tmp_path / "greensched_pkg").mkdir()
+    (tmp_path / "greensched_pkg" / "samefile_app.py").write_text(
+        "from greensched.schedulers.gevent import GeventScheduler\n"
+        "scheduler = GeventScheduler(timezone='UTC')\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "greensched_pkg"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = importlib.import_module("greensched_pkg.samefile_app")
+    try:
+        hooks = SchedulerHooks("samefile_app:scheduler")
+        hooks.post_worker_init(app_worker("greensched_pkg.samefile_app:app"))
+        assert hooks.scheduler() is app.scheduler
+        assert app.scheduler.running
+        assert "samefile_app" not in sys.modules
+        app.scheduler.shutdown(wait=False)
+    finally:
+        for name in ("greensched_pkg.samefile_app", "greensched_pkg"):
+            sys.modules.pop(name, None)
+
+
+def test_a_module_that_cannot_be_imported_stops_the_worker_with_one_line() -> None:
+    hooks = SchedulerHooks("greensched_no_such_tasks:scheduler")
+    with pytest.raises(AppImportError) as raised:
+        hooks.post_worker_init(app_worker("myproject.app:app", pythonpath="/srv/lib"))
+    assert str(raised.value) == (
+        "greensched: SchedulerHooks('greensched_no_such_tasks:scheduler') cannot import "
+        "'greensched_no_such_tasks': gunicorn imports the app as 'myproject.app:app' with "
+        "/srv/app (its chdir) and /srv/lib (its pythonpath) on sys.path; name the module as "
+        "gunicorn would import it, e.g. 'myproject.greensched_no_such_tasks:scheduler', or add "
+        "its directory to gunicorn's pythonpath setting"
+    )
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__  # no traceback of the import
+
+
+def test_a_missing_attribute_stops_the_worker_with_one_line(app_module: Any) -> None:
+    hooks = SchedulerHooks("fake_gunicorn_app:schedular")
+    with pytest.raises(AppImportError) as raised:
+        hooks.post_worker_init(app_worker("fake_gunicorn_app:app"))
+    assert str(raised.value) == (
+        "greensched: SchedulerHooks('fake_gunicorn_app:schedular'): module 'fake_gunicorn_app' "
+        "has no attribute 'schedular'"
+    )
+
+
+def test_a_module_failing_to_import_something_of_its_own_raises_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "greensched_broken_app.py").write_text(
+        "import greensched_missing_dependency\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    hooks = SchedulerHooks("greensched_broken_app:scheduler")
+    with pytest.raises(ModuleNotFoundError, match="greensched_missing_dependency"):
+        hooks.post_worker_init(app_worker("greensched_broken_app:app"))
+    sys.modules.pop("greensched_broken_app", None)
 
 
 # misplaced_start: the caller's stack tells whether gunicorn's arbiter is running it

@@ -130,7 +130,7 @@ def test_failure_outside_the_job_is_logged(
     # A naive run time cannot be compared with the clock: run_job itself raises TypeError
     executor.submit_job(job, [datetime(2024, 6, 3, 10, 0)])
 
-    assert messages(caplog) == [f"Error running job {job.id}"]
+    assert messages(caplog) == [f"Error running job '{job.id}'"]
     assert scheduler.events == []
     assert executor._instances == {}
 
@@ -169,7 +169,7 @@ def test_failing_report_is_logged_not_raised(
     job = make_job(lambda: None, max_instances=1)
     executor.submit_job(job, [scheduler._clock.now()])
 
-    assert messages(caplog) == [f"Error reporting the run of job {job.id}"]
+    assert messages(caplog) == [f"""Error reporting the run of job '{job.id}' ("{job.name}")"""]
     assert executor._instances == {}
 
 

@@ -168,7 +168,7 @@ def test_failure_outside_the_job_is_reported_as_error(
     wait_until(lambda: bool(error_records(caplog)))
     (record,) = error_records(caplog)
     assert record.name == LOGGER
-    assert record.getMessage() == f"Error running job {job.id}"
+    assert record.getMessage() == f"Error running job '{job.id}'"
     assert record.exc_info is not None
     assert record.exc_info[0] is TypeError
     assert scheduler.events == []
@@ -360,7 +360,7 @@ def test_killed_run_is_reported_as_error_and_frees_its_slot(
     greenlets[0].kill()
     wait_until(lambda: len(scheduler.events) == 1)
     assert (scheduler.events[0].job_id, scheduler.events[0].retval) == ("next", "next")
-    (record,) = [r for r in caplog.records if r.getMessage() == f"Error running job {job.id}"]
+    (record,) = [r for r in caplog.records if r.getMessage() == f"Error running job '{job.id}'"]
     assert record.exc_info is not None
     assert record.exc_info[0] is gevent.GreenletExit
     executor.submit_job(job, [now])  # its instance was released
@@ -379,7 +379,7 @@ def test_system_exit_in_a_job_is_reported_not_raised_in_the_hub(
     executor.submit_job(job, [scheduler._clock.now()])
 
     wait_until(
-        lambda: any(r.getMessage() == f"Error running job {job.id}" for r in caplog.records)
+        lambda: any(r.getMessage() == f"Error running job '{job.id}'" for r in caplog.records)
     )
     record = error_records(caplog)[-1]
     assert record.exc_info is not None
@@ -402,7 +402,7 @@ def test_failing_report_is_logged_never_raised_into_the_hub(
 
     wait_until(lambda: bool(error_records(caplog)))
     (record,) = error_records(caplog)
-    assert record.getMessage() == f"Error reporting the run of job {job.id}"
+    assert record.getMessage() == f"Error reporting the run of job '{job.id}'"
     assert record.exc_info is not None
     assert record.exc_info[0] is RuntimeError
     scheduler.on_event = None
@@ -483,8 +483,9 @@ def test_shutdown_without_wait_returns_at_once_and_drops_waiting_runs(
     wait_until(lambda: executor._slots_used == 1)
 
     executor.shutdown(wait=False)
+    dropped = f"""Dropped a run of job 'waiting' ("{waiting.name}") waiting for a slot"""
     assert [r.getMessage() for r in caplog.records if r.name == LOGGER] == [
-        f'Dropped a run of job "{waiting}" waiting for a slot: the executor was shut down'
+        f"{dropped}: the executor was shut down"
     ]
     release.set()  # the running job goes on
     wait_until(lambda: len(scheduler.events) == 1)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = Path(__file__).with_name("gunicorn_conf.py")
+PYTHON_M_GUNICORN = (sys.executable, "-m", "gunicorn")
+#: the ``gunicorn`` command the README runs (its script puts no directory on ``sys.path``)
+GUNICORN = (str(Path(sys.executable).with_name("gunicorn")),)
 APP = "tests.integration.gunicorn_app:app"
 #: the options of the test app's runs (the example's come from its own gunicorn.conf.py)
 TEST_APP_OPTIONS = ("--config", str(CONF), "--worker-class", "gevent", "--workers", "1")
@@ -90,22 +93,41 @@ class Gunicorn:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-@contextmanager
-def gunicorn_running(
-    tmp_path: Path, *args: str, app: str = APP, cwd: Path = ROOT, **env: str
-) -> Iterator[Gunicorn]:
-    """Start gunicorn (by default with the test app and hooks), wait until it answers, kill it
-    at the end."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *args]
+def gunicorn_command(
+    port: int, *args: str, program: Sequence[str] = PYTHON_M_GUNICORN
+) -> list[str]:
+    """gunicorn's command line, listening on 127.0.0.1:``port``."""
+    command = [*program, "--bind", f"127.0.0.1:{port}", *args]
     if any(setting.name == "control_socket_disable" for setting in gunicorn.config.KNOWN_SETTINGS):
         command.append("--no-control-socket")  # newer gunicorn: no socket in $HOME
-    environment = {
+    return command
+
+
+def gunicorn_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of gunicorn: the project's root on PYTHONPATH unless ``env`` says
+    otherwise, and where the test app writes its events."""
+    return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "GREENSCHED_EVENTS": str(tmp_path / "events"),
         **env,
     }
+
+
+@contextmanager
+def gunicorn_running(
+    tmp_path: Path,
+    *args: str,
+    app: str = APP,
+    cwd: Path = ROOT,
+    program: Sequence[str] = PYTHON_M_GUNICORN,
+    **env: str,
+) -> Iterator[Gunicorn]:
+    """Start gunicorn (by default with the test app and hooks), wait until it answers, kill it
+    at the end."""
+    port = free_port()
+    command = gunicorn_command(port, *args, program=program)
+    environment = gunicorn_environment(tmp_path, **env)
     log = (tmp_path / "gunicorn.log").open("wb")
     # A session of its own: the finally block kills the master and its workers together
     process = subprocess.Popen(
@@ -220,3 +242,54 @@ def test_the_example_recipe_serves_what_its_job_refreshes(tmp_path: Path) -> Non
         wait_for(lambda: server.get()[1]["refreshes"] > first["refreshes"], "another refresh")
         assert server.get()[1]["worker"] == first["worker"]
         assert server.stop(signal.SIGTERM) == 0, server.output()
+
+
+def test_the_readme_command_from_the_repository_root_starts_the_example_scheduler(
+    tmp_path: Path,
+) -> None:
+    """``gunicorn -c examples/gunicorn.conf.py examples.gunicorn_app:app``, as the README
+    gives it, from the repository's root: the hooks' reference ``gunicorn_app:scheduler`` names
+    the app's module as seen from ``examples/``, and it is the scheduler of the module gunicorn
+    imported the app from (not a second copy) that runs the job the app serves."""
+    with gunicorn_running(
+        tmp_path,
+        "--config",
+        "examples/gunicorn.conf.py",
+        app="examples.gunicorn_app:app",
+        program=GUNICORN,
+        PYTHONPATH="",
+    ) as server:
+        wait_for(lambda: server.get()[1]["refreshes"] >= 1, "a first refresh")
+        assert server.stop(signal.SIGTERM) == 0, server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_a_reference_gunicorn_cannot_import_stops_it_with_one_line(tmp_path: Path) -> None:
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(
+        "from greensched.contrib.gunicorn import SchedulerHooks\n"
+        'worker_class = "gevent"\n'
+        'post_worker_init = SchedulerHooks("gunicorn_tasks:scheduler").post_worker_init\n',
+        encoding="utf-8",
+    )
+    command = gunicorn_command(free_port(), "--config", str(conf), program=GUNICORN)
+    finished = subprocess.run(
+        [*command, "examples.gunicorn_app:app"],
+        cwd=ROOT,
+        env=gunicorn_environment(tmp_path, PYTHONPATH=""),
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
+        check=False,
+    )
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 4, output  # gunicorn's "App failed to load"
+    assert (
+        "greensched: SchedulerHooks('gunicorn_tasks:scheduler') cannot import 'gunicorn_tasks': "
+        "gunicorn imports the app as 'examples.gunicorn_app:app' with "
+        f"{ROOT} (its chdir) on sys.path; name the module as gunicorn would import it, e.g. "
+        "'examples.gunicorn_tasks:scheduler', or add its directory to gunicorn's pythonpath "
+        "setting\n"
+    ) in output
+    assert "Traceback" not in output
+    assert "Reason: App failed to load." in output

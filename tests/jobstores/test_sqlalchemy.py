@@ -766,7 +766,7 @@ def test_a_table_apscheduler_wrote_is_upgraded_and_its_jobs_load(
     assert [record.getMessage() for record in caplog.records] == [
         (
             f"Upgraded job table '{table_names[0]}' for greensched: added its claimed_by "
-            "column (its 3 jobs are unchanged)"
+            "column (3 jobs, none changed)"
         ),
         f"Job table '{table_names[0]}' is up to date: nothing to upgrade",
     ]

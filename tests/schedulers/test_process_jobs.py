@@ -179,7 +179,10 @@ def test_job_with_missing_executor_is_removed(
         assert scheduler._process_jobs() is None
     assert scheduler.get_job("orphan") is None
     assert job_codes(events)[-1] == (EVENT_JOB_REMOVED, "orphan")
-    assert 'Executor lookup ("temporary") failed for job' in caplog.text
+    assert (
+        """Executor lookup ('temporary') failed for job 'orphan' ("record") -- removing it from """
+        "the job store" in caplog.messages
+    )
 
 
 def test_failing_store_is_retried_after_the_retry_interval(
@@ -247,7 +250,7 @@ def test_submission_error_is_logged_and_the_job_moves_on(
     mock_clock.jump(5)
     with caplog.at_level(logging.ERROR):
         assert scheduler._process_jobs() == 5.0
-    assert 'Error submitting job "record' in caplog.text
+    assert """Error submitting job 'f' ("record") to executor 'failing'""" in caplog.messages
     assert job.next_run_time == mock_clock.now() + timedelta(seconds=5)
 
 
@@ -355,7 +358,8 @@ def test_a_trigger_that_raises_pauses_its_job_instead_of_spinning(
     assert scheduler.get_job("broken").next_run_time is None
     (record_,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record_.getMessage() == (
-        "Error working out the runs of job broken in job store 'default': paused until it is "
+        "Error working out the runs of job 'broken' (\"record\") in job store 'default': paused "
+        "until it is "
         "modified or resumed"
     )
     (error,) = [e for e in events if e.code == EVENT_JOB_ERROR]

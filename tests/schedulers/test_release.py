@@ -110,7 +110,10 @@ def test_a_lost_claim_is_not_run_and_reported_in_the_log(
         scheduler._process_jobs()
     assert [job_id for job_id, _ in executor.submitted] == ["mine"]
     assert job_codes(events) == [(EVENT_JOB_SUBMITTED, "mine")]
-    assert "(id taken): another process took it over" in caplog.text
+    taken = """Not running job 'taken' ("noop")"""
+    assert caplog.messages == [
+        f"{taken}: another process took it over, or it was changed or removed while it was due"
+    ]
 
 
 def test_a_lost_claim_is_an_event_for_those_who_listen_for_it(
@@ -165,7 +168,7 @@ def test_a_failed_release_runs_nothing_and_retries_after_the_retry_interval(
     assert executor.submitted == []
     assert job_codes(events) == []
     assert (
-        "Error storing the next run times of 1 due jobs in job store 'default': "
+        "Error storing the next run times of 1 due job in job store 'default': "
         "server closed the connection" in caplog.text
     )
 

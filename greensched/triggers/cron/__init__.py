@@ -318,19 +318,7 @@ class CronTrigger(BaseTrigger):
                 jitter=jitter,
             )
         trigger = cls(start_date=start_date, end_date=end_date, timezone=timezone, jitter=jitter)
-        second = texts.get("second")
-        trigger.fields = [
-            BaseField("year", "*", True),
-            MonthField("month", texts["month"], crontab=True),
-            CrontabDayOfMonthField("day", texts["day"]),
-            WeekField("week", "*", True),
-            CrontabDayOfWeekField("day_of_week", texts["day_of_week"]),
-            BaseField("hour", texts["hour"], crontab=True),
-            BaseField("minute", texts["minute"], crontab=True),
-            BaseField("second", 0, True)
-            if second is None
-            else BaseField("second", second, crontab=True),
-        ]
+        trigger.fields = _crontab_fields(texts)
         trigger._prepare()
         return trigger
 
@@ -617,9 +605,16 @@ class CronTrigger(BaseTrigger):
         self.timezone = zone
         self.start_date = state["start_date"]
         self.end_date = state["end_date"]
-        self.fields = list(state["fields"])
+        crontab = state.get("crontab")
+        if isinstance(crontab, str):
+            # written for APScheduler 3.x to read too (greensched.jobstores._pickling):
+            # "fields" is the keyword-form equivalent, the crontab text the trigger itself
+            self.fields = _crontab_fields(split_crontab(crontab))
+        else:
+            # True or False (or absent): the field classes carry the reading
+            self.fields = list(state["fields"])
         self.jitter = state.get("jitter")
-        self._prepare()  # "crontab" is informative: the field classes carry the reading
+        self._prepare()
 
     def _crontab_text(self) -> str:
         fields = self._fields_by_name
@@ -646,6 +641,27 @@ class CronTrigger(BaseTrigger):
             options.append(f"jitter={self.jitter}")
         options.append(f"timezone='{self.timezone}'")
         return f"<{type(self).__name__} ({', '.join(options)})>"
+
+
+def _crontab_fields(texts: dict[str, str]) -> list[BaseField]:
+    """Return the fields of a trigger made by :meth:`CronTrigger.from_crontab`, from the text
+    of each crontab field (:func:`~greensched.triggers.cron._crontab.split_crontab`).
+
+    :raises ValueError: if a field is not a valid expression
+    """
+    second = texts.get("second")
+    return [
+        BaseField("year", "*", True),
+        MonthField("month", texts["month"], crontab=True),
+        CrontabDayOfMonthField("day", texts["day"]),
+        WeekField("week", "*", True),
+        CrontabDayOfWeekField("day_of_week", texts["day_of_week"]),
+        BaseField("hour", texts["hour"], crontab=True),
+        BaseField("minute", texts["minute"], crontab=True),
+        BaseField("second", 0, True)
+        if second is None
+        else BaseField("second", second, crontab=True),
+    ]
 
 
 def _components(dt: datetime) -> _Wall:
