@@ -119,6 +119,18 @@ def _strip_prefixes(gconfig: Mapping[str, Any], prefixes: Sequence[str]) -> dict
     return options
 
 
+def _config_int(name: str, value: Any) -> int | None:
+    """An integer job default as a configuration file may give it (a string holding one);
+    ``None`` stays ``None``.
+
+    :raises TypeError, ValueError: naming the option, if ``value`` holds no integer
+    """
+    try:
+        return asint(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} must be an integer, got: {value!r}") from None
+
+
 def _config_timeout(value: Any) -> Any:
     """A ``timeout`` job default as a configuration file gives it: a string holding a number
     becomes that number; anything else is left for the job's validation."""
@@ -915,9 +927,9 @@ class BaseScheduler(metaclass=ABCMeta):
         job_defaults = dict(config.pop("job_defaults", None) or {})
         misfire = job_defaults.pop("misfire_grace_time", 1)
         defaults = {
-            "misfire_grace_time": asint(misfire) if misfire is not None else None,
+            "misfire_grace_time": _config_int("misfire_grace_time", misfire),
             "coalesce": asbool(job_defaults.pop("coalesce", True)),
-            "max_instances": asint(job_defaults.pop("max_instances", 1)),
+            "max_instances": _config_int("max_instances", job_defaults.pop("max_instances", 1)),
             "timeout": _config_timeout(job_defaults.pop("timeout", None)),
         }
         if job_defaults:

@@ -182,6 +182,18 @@ def test_configure_while_running_is_refused() -> None:
             id="timeout-zero",
         ),
         pytest.param(
+            {"job_defaults": {"misfire_grace_time": float("nan")}},
+            ValueError,
+            r"^misfire_grace_time must be an integer, got: nan$",
+            id="misfire-nan",
+        ),
+        pytest.param(
+            {"job_defaults": {"max_instances": "many"}},
+            ValueError,
+            r"^max_instances must be an integer, got: 'many'$",
+            id="max-instances-text",
+        ),
+        pytest.param(
             {"job_defaults": {"timeout": "soon"}},
             TypeError,
             r"^timeout must be a positive finite number of seconds or None, got: 'soon'$",
