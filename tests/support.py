@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+import gevent
+
+from greensched._clock import SYSTEM_CLOCK
 from greensched.triggers.base import BaseTrigger
+
+#: the longest a test waits, on the wall clock, for something that should take well under a
+#: second (generous: the suite must pass on a busy 2-core machine)
+PATIENCE = 10.0
+
+
+def hub_wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:
+    """Let this thread's hub run until ``predicate()`` holds (or fail after ``timeout``), for
+    what is seen only by looking: a change made by another OS thread."""
+    deadline = SYSTEM_CLOCK.monotonic() + timeout
+    while not predicate():
+        assert SYSTEM_CLOCK.monotonic() < deadline, "timed out"
+        gevent.sleep(0.001)
 
 
 class NeverTrigger(BaseTrigger):

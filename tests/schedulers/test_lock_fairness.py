@@ -16,17 +16,10 @@ from gevent.exceptions import BlockingSwitchOutError
 
 from greensched._clock import SYSTEM_CLOCK
 from greensched.schedulers._lock import SchedulerLock
+from tests.support import hub_wait_until
 
 #: the longest a test waits for something that should take milliseconds
 PATIENCE = 5.0
-
-
-def hub_wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Let this thread's hub run until ``predicate()`` holds (or fail after ``timeout``)."""
-    deadline = SYSTEM_CLOCK.monotonic() + timeout
-    while not predicate():
-        assert SYSTEM_CLOCK.monotonic() < deadline, "timed out"
-        gevent.sleep(0.001)
 
 
 def start_thread(target: Callable[[], None]) -> threading.Thread:

@@ -31,6 +31,7 @@ from greensched.jobstores.base import JobLookupError
 from greensched.schedulers import SchedulerNotRunningError
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.schedulers.gevent import GeventScheduler
+from tests.support import hub_wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +41,6 @@ PATIENCE = 10.0
 
 def soon(seconds: float = 0.0) -> datetime:
     return SYSTEM_CLOCK.now() + timedelta(seconds=seconds)
-
-
-def hub_wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    """Let this thread's hub (the scheduler's) run until ``predicate()`` holds."""
-    deadline = SYSTEM_CLOCK.monotonic() + timeout
-    while not predicate():
-        assert SYSTEM_CLOCK.monotonic() < deadline, "timed out"
-        gevent.sleep(0.005)
 
 
 class Outcomes:
