@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import traceback as _traceback
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, overload
 
 __all__ = (
     "EVENT_ALL",
@@ -129,19 +131,76 @@ class JobSubmissionEvent(JobEvent):
         self.scheduled_run_times = scheduled_run_times
 
 
+class _LazyTraceback:
+    """The ``traceback`` attribute of :class:`JobExecutionEvent`: a plain ``str`` (or ``None``)
+    to readers, formatted on first read from what :func:`_defer_traceback` left on the event,
+    then kept (a failing run's traceback costs many times the run itself to format, and most
+    are never read)."""
+
+    @overload
+    def __get__(self, event: None, owner: type | None = None) -> _LazyTraceback: ...
+
+    @overload
+    def __get__(self, event: JobExecutionEvent, owner: type | None = None) -> str | None: ...
+
+    def __get__(
+        self, event: JobExecutionEvent | None, owner: type | None = None
+    ) -> _LazyTraceback | str | None:
+        if event is None:
+            return self
+        state = event.__dict__
+        try:
+            text: str | None = state["traceback"]
+        except KeyError:
+            text = _format_source(state.pop("_traceback_source", None))
+            state["traceback"] = text
+        return text
+
+    def __set__(self, event: JobExecutionEvent, value: str | None) -> None:
+        state = event.__dict__
+        state["traceback"] = value
+        state.pop("_traceback_source", None)
+
+
+def _format_source(source: TracebackType | _traceback.StackSummary | None) -> str | None:
+    """The text of a deferred traceback: a traceback's frames as :func:`traceback.format_tb`
+    formats them, or a captured stack's as :func:`traceback.format_stack` does."""
+    if source is None:
+        return None
+    if isinstance(source, TracebackType):
+        return "".join(_traceback.format_tb(source))
+    return "".join(source.format())
+
+
+def _defer_traceback(
+    event: JobExecutionEvent, source: TracebackType | _traceback.StackSummary
+) -> None:
+    """Have ``event.traceback`` formatted from ``source`` when it is first read (or when the
+    event is pickled) rather than now. ``source`` is kept until then: a traceback keeps its
+    frames alive (clear their locals first, with :func:`traceback.clear_frames`)."""
+    state = event.__dict__
+    state.pop("traceback", None)
+    state["_traceback_source"] = source
+
+
 class JobExecutionEvent(JobEvent):
     """An event that concerns a run of a job.
 
     :ivar scheduled_run_time: the time the job was scheduled to run at
     :ivar retval: what the job returned, if it completed
     :ivar exception: the exception the job raised, if it failed
-    :ivar traceback: the formatted traceback of that exception
+    :ivar traceback: the formatted traceback of that exception (a ``str``, formatted when it is
+        first read)
     :ivar started: when the run started (an aware datetime of the scheduler's clock), or
         ``None`` for a missed run (and for the runs of an executor that does not measure them)
     :ivar duration: how long the run took, in seconds, or ``None`` as for ``started``
 
     .. versionchanged:: greensched 0.1 the ``started`` and ``duration`` attributes
+    .. versionchanged:: greensched 0.1 the ``traceback`` of a run's error event is formatted
+       on first read (or when the event is pickled), not when the run fails
     """
+
+    traceback = _LazyTraceback()
 
     def __init__(
         self,
@@ -162,6 +221,14 @@ class JobExecutionEvent(JobEvent):
         self.scheduled_run_time = scheduled_run_time
         self.retval = retval
         self.exception = exception
-        self.traceback = traceback
+        # Straight into the instance's dict (what _LazyTraceback reads): events are made for
+        # every run
+        self.__dict__["traceback"] = traceback
         self.started = started
         self.duration = duration
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The event's attributes, its traceback formatted (a traceback cannot be pickled)."""
+        if "_traceback_source" in self.__dict__:
+            self.traceback  # noqa: B018 (formats it)
+        return self.__dict__

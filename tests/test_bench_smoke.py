@@ -178,3 +178,23 @@ def test_the_threadpool_benchmark_measures_every_scenario(tmp_path: Path) -> Non
     assert "stale table" not in text
     assert text.count("| 1. 5,000 no-op runs/s") == 1
     assert "| 1. 5,000 no-op runs/s" in output
+
+
+def test_the_failing_runs_benchmark_measures_every_kind_of_run(tmp_path: Path) -> None:
+    """``bench/bench_failing_runs.py``: every kind of run, with and without logging, for both
+    implementations (APScheduler has no timeouts), each run reported."""
+    figures_path = tmp_path / "figures.json"
+    output = run_bench("bench_failing_runs.py", "--runs=50", f"--json={figures_path}")
+    figures = json.loads(figures_path.read_text())
+    assert list(figures) == ["off", "file"]
+    for by_kind in figures.values():
+        assert list(by_kind) == ["ok", "raise", "timeout"]
+        for kind, by_implementation in by_kind.items():
+            expected = ["greensched"] if kind == "timeout" else list(IMPLEMENTATIONS)
+            assert list(by_implementation) == expected
+            for run in by_implementation.values():
+                assert (run["runs"], run["reported"]) == (50, 50)
+                assert run["cpu_us_per_run"] > 0
+                assert run["ratio_to_ok"] > 0
+    assert "| off | raise |" in output
+    assert "| file | timeout |" in output

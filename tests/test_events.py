@@ -172,3 +172,54 @@ def test_event_classes_take_apscheduler_arguments(cls: type, args: tuple[Any, ..
     if cls is JobExecutionEvent:  # greensched's run timing, unknown when not given
         assert (attributes.pop("started"), attributes.pop("duration")) == (None, None)
     assert attributes == vars(theirs)
+
+
+def _raise_and_catch() -> BaseException:
+    try:
+        raise KeyError("missing")
+    except KeyError as exc:
+        return exc
+
+
+def test_deferred_traceback_is_formatted_on_first_read_and_kept() -> None:
+    import traceback
+
+    error = _raise_and_catch()
+    event = JobExecutionEvent(EVENT_JOB_ERROR, "job1", "store", RUN_TIME, exception=error)
+    events._defer_traceback(event, error.__traceback__)  # type: ignore[arg-type]
+    assert "traceback" not in vars(event)
+    text = event.traceback
+    assert text == "".join(traceback.format_tb(error.__traceback__))
+    assert 'raise KeyError("missing")' in text
+    assert vars(event)["traceback"] is text
+    assert "_traceback_source" not in vars(event)
+
+
+def test_deferred_stack_is_formatted_like_format_stack() -> None:
+    import sys
+    import traceback
+
+    def capture() -> tuple[traceback.StackSummary, str]:
+        # The caller's frame, which stays on one line meanwhile, as the pool's timed-out thread
+        frame = sys._getframe(1)
+        stack = traceback.StackSummary.extract(traceback.walk_stack(frame), lookup_lines=False)
+        stack.reverse()
+        return stack, "".join(traceback.format_stack(frame))
+
+    stack, expected = capture()
+    event = JobExecutionEvent(EVENT_JOB_ERROR, "job1", "store", RUN_TIME)
+    events._defer_traceback(event, stack)
+    assert event.traceback == expected
+
+
+def test_traceback_of_the_class_is_its_descriptor() -> None:
+    assert isinstance(JobExecutionEvent.traceback, events._LazyTraceback)
+
+
+def test_pickled_execution_event_keeps_its_attributes() -> None:
+    import pickle
+
+    event = JobExecutionEvent(EVENT_JOB_ERROR, "job1", "store", RUN_TIME, None, None, "tb")
+    clone = pickle.loads(pickle.dumps(event))
+    assert vars(clone) == vars(event)
+    assert clone.traceback == "tb"

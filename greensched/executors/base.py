@@ -9,6 +9,7 @@ import traceback
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from greensched._clock import SYSTEM_CLOCK, Clock
@@ -19,6 +20,7 @@ from greensched.events import (
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
     JobExecutionEvent,
+    _defer_traceback,
 )
 
 if TYPE_CHECKING:
@@ -289,16 +291,22 @@ def _error_event(
     jobstore_alias: str | None,
     run_time: datetime,
     exc: BaseException,
-    formatted_tb: str | None,
+    formatted_tb: str | TracebackType | traceback.StackSummary | None,
 ) -> JobExecutionEvent:
-    return JobExecutionEvent(
-        EVENT_JOB_ERROR,
-        job.id,
-        jobstore_alias,
-        run_time,
-        exception=exc,
-        traceback=formatted_tb,
-    )
+    """The ``EVENT_JOB_ERROR`` event of a failed run. ``formatted_tb``: the traceback text, or
+    a traceback (or captured stack) that ``event.traceback`` is formatted from on first read."""
+    if formatted_tb is None or isinstance(formatted_tb, str):
+        return JobExecutionEvent(
+            EVENT_JOB_ERROR,
+            job.id,
+            jobstore_alias,
+            run_time,
+            exception=exc,
+            traceback=formatted_tb,
+        )
+    event = JobExecutionEvent(EVENT_JOB_ERROR, job.id, jobstore_alias, run_time, exception=exc)
+    _defer_traceback(event, formatted_tb)
+    return event
 
 
 @overload
@@ -375,7 +383,7 @@ def _run_once(
     except BaseException:
         exc, tb = sys.exc_info()[1:]
         assert exc is not None
-        formatted_tb = "".join(traceback.format_tb(tb))
+        assert tb is not None
         ours = timer is not None and exc is timer
         if ours:
             assert timeout is not None
@@ -383,13 +391,15 @@ def _run_once(
             logger.error("Job %s timed out after %g seconds", job_label(job.id, job.name), timeout)
         elif log:
             logger.exception("Job %s raised an exception", job_label(job.id, job.name))
-        # Drop the frames so locals of the job are not kept alive through the event
+        # Clear the frames' locals so that those of the job are not kept alive through the
+        # event; their code and line numbers stay, for the traceback's text
         traceback.clear_frames(tb)
-        del tb
         if reraise and not ours and not isinstance(exc, Exception) and not _is_timeout(exc):
             # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
+            del tb
             raise
-        return _error_event(job, jobstore_alias, run_time, exc, formatted_tb)
+        # Formatted only if read (a listener, a run log): most failures' tracebacks are not
+        return _error_event(job, jobstore_alias, run_time, exc, tb)
     if chatty:
         logger.info("Job %s executed successfully", label)
     if not executed_event:

@@ -856,13 +856,19 @@ class ThreadPoolExecutor(BasePoolExecutor):
         state.ready = True
 
     @staticmethod
-    def _thread_stack(thread_ident: int | None) -> str | None:
-        """The formatted stack of a (still running) thread, or ``None``."""
+    def _thread_stack(thread_ident: int | None) -> traceback.StackSummary | None:
+        """The stack of a (still running) thread as it is now, or ``None``: captured now,
+        formatted (as :func:`traceback.format_stack` does) only if the event's ``traceback``
+        is read."""
         current_frames = getattr(sys, "_current_frames", None)
         if thread_ident is None or current_frames is None:
             return None
         frame = current_frames().get(thread_ident)
-        return "".join(traceback.format_stack(frame)) if frame is not None else None
+        if frame is None:
+            return None
+        stack = traceback.StackSummary.extract(traceback.walk_stack(frame), lookup_lines=False)
+        stack.reverse()  # oldest frame first, as traceback.extract_stack() has it
+        return stack
 
     # -- shutting down -------------------------------------------------------------------------
 
