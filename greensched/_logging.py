@@ -1,5 +1,5 @@
 """The names of the scheduler's, executors' and job stores' loggers, and how their messages
-name a job and count things.
+name a job, count things and show an error (on one line).
 
 They live under ``greensched.`` until :func:`greensched.compat.install_apscheduler_alias` is
 called, and under APScheduler's names (``apscheduler.scheduler``, ``apscheduler.executors.<alias>``,
@@ -16,6 +16,7 @@ __all__ = (
     "count",
     "job_label",
     "logger_name",
+    "one_line",
     "use_apscheduler_names",
 )
 
@@ -60,3 +61,10 @@ def count(number: int, noun: str, plural: str | None = None) -> str:
     if number == 1:
         return f"{number} {noun}"
     return f"{number} {plural if plural is not None else noun + 's'}"
+
+
+def one_line(error: object) -> str:
+    """Return what an error says on one line, for a log message (psycopg's messages span
+    several lines): its lines joined, runs of white space collapsed; its type's name if it
+    says nothing."""
+    return " ".join(str(error).split()) or type(error).__name__

@@ -127,12 +127,15 @@ _LOCAL_TIMEZONE_MESSAGE = (
 )
 
 
-def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
+def astimezone(obj: str | tzinfo | None, *, field: str = "timezone") -> tzinfo | None:
     """Turn a zone name or a tzinfo into a tzinfo (``None`` stays ``None``).
 
     A pytz zone becomes the :class:`~zoneinfo.ZoneInfo` of the same name.
 
-    :raises TypeError: if ``obj`` is neither a string nor a tzinfo
+    :param field: the name of the option ``obj`` was given as, for the error messages
+
+    :raises TypeError: if ``obj`` is neither a string nor a tzinfo (the message names
+        ``field``)
     :raises ValueError: if the zone name is unknown or ``'local'`` (an
         :exc:`UnknownTimeZoneError`, also a :exc:`~zoneinfo.ZoneInfoNotFoundError`), or the
         tzinfo is named ``'local'``
@@ -153,7 +156,8 @@ def astimezone(obj: str | tzinfo | None) -> tzinfo | None:
             return ZoneInfo(obj)
         except (ZoneInfoNotFoundError, ValueError):
             raise UnknownTimeZoneError(obj) from None
-    raise TypeError(f"Expected tzinfo, got {obj.__class__.__name__} instead")
+    # APScheduler 3.x: "Expected tzinfo, got int instead" (the option is not named)
+    raise TypeError(f"{field} must be a tzinfo or a zone name, got: {obj!r}")
 
 
 def _from_pytz(zone: tzinfo) -> tzinfo:

@@ -204,11 +204,19 @@ def test_astimezone_unknown_zone(name: str) -> None:
 
 @pytest.mark.parametrize("value", [5, 1.5, b"UTC"], ids=["int", "float", "bytes"])
 def test_astimezone_wrong_type(value: Any, aps_util: Any) -> None:
-    message = rf"^Expected tzinfo, got {type(value).__name__} instead$"
-    with pytest.raises(TypeError, match=message):
+    # APScheduler 3.x does not name the option
+    with pytest.raises(
+        TypeError,
+        match=rf"^timezone must be a tzinfo or a zone name, got: {re.escape(repr(value))}$",
+    ):
         astimezone(value)
-    with pytest.raises(TypeError, match=message):
+    with pytest.raises(TypeError, match=rf"^Expected tzinfo, got {type(value).__name__} instead$"):
         aps_util.astimezone(value)
+
+
+def test_astimezone_names_the_option_it_was_given_as() -> None:
+    with pytest.raises(TypeError, match=r"^tz must be a tzinfo or a zone name, got: 123$"):
+        astimezone(123, field="tz")  # type: ignore[arg-type]
 
 
 class _LocalZone(tzinfo):

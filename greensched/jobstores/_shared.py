@@ -33,6 +33,8 @@ from gevent import monkey
 from gevent.event import Event
 
 from greensched import _validators as validate
+from greensched._clock import Clock, current_clock
+from greensched._logging import one_line
 from greensched.job import Job
 from greensched.jobstores._pickling import dump_job_state
 from greensched.jobstores._states import UnloadableJob, check_state, dump_state, load_state
@@ -106,6 +108,8 @@ class SharedJobStore(BaseJobStore):
         #: set while the store listens on its notification channel (for the tests of
         #: processes sharing a store: a change made elsewhere wakes this one from then on)
         self._listening = Event()
+        #: when the notification channel went down (:meth:`_monotonic`), if it is down
+        self._channel_down_since: float | None = None
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
         super().start(scheduler, alias)
@@ -282,18 +286,31 @@ class SharedJobStore(BaseJobStore):
         except pickle.PicklingError:
             return dump_state(state, self.pickle_protocol)
 
+    def _monotonic(self) -> float:
+        """Return a monotonic reading of the scheduler's clock (a test's mock clock)."""
+        clock = getattr(self._scheduler, "_clock", None)
+        return (clock if isinstance(clock, Clock) else current_clock()).monotonic()
+
     def _listen_forever(self) -> None:
-        """Run the store's notification listener, reconnecting after a failure."""
+        """Run the store's notification listener, reconnecting after a failure (every
+        ``poll_interval``). An outage is logged twice, at ``WARNING``: when the channel goes
+        down and when it is back (with how long it was down); the failed attempts to reconnect
+        in between only at ``DEBUG``."""
+        self._channel_down_since = None
         while True:
             try:
                 self._listen(self._on_notification, self._on_subscribed)
             except Exception as exc:  # noqa: BLE001 (any channel failure: poll, then reconnect)
                 self._listening.clear()
-                self._logger.warning(
-                    "Notification channel lost (%s); polling every %s s until it is back",
-                    exc,
-                    self.poll_interval,
-                )
+                if self._channel_down_since is None:
+                    self._channel_down_since = self._monotonic()
+                    self._logger.warning(
+                        "Notification channel down (%s); polling every %s s until it is back",
+                        one_line(exc),
+                        self.poll_interval,
+                    )
+                else:
+                    self._logger.debug("Notification channel still down (%s)", one_line(exc))
             gevent.sleep(self.poll_interval)
 
     def _has_channel(self) -> bool:
@@ -310,6 +327,12 @@ class SharedJobStore(BaseJobStore):
     def _on_subscribed(self) -> None:
         """The channel is listened to: look at the store once, for the changes made while it
         was not (before the store started listening, or while it reconnected)."""
+        if self._channel_down_since is not None:
+            self._logger.warning(
+                "Notification channel back after %.1f s",
+                self._monotonic() - self._channel_down_since,
+            )
+            self._channel_down_since = None
         self._listening.set()
         if self._scheduler is not None:
             self._scheduler.wakeup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import pickle
 import re
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -13,6 +14,7 @@ import gevent
 
 from greensched import _validators as validate
 from greensched._logging import count as job_count
+from greensched._logging import one_line
 from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
@@ -31,7 +33,9 @@ try:
         func,
         inspect,
         select,
+        text,
     )
+    from sqlalchemy.dialects.mysql import VARCHAR as MYSQL_VARCHAR
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 except ImportError as exc:
@@ -70,6 +74,14 @@ FIRST_BACKOFF = 0.001
 MAX_BACKOFF = 0.05
 
 _CLAIM_COLUMN = "claimed_by"
+#: the longest job id the table holds: 191 characters, the longest key MySQL indexes in a
+#: utf8mb4 InnoDB table
+ID_LENGTH = 191
+#: the collation of the id column on MariaDB and on MySQL: ids compare exactly, case and
+#: trailing spaces included (the default collations ignore both; ``utf8mb4_bin`` still
+#: ignores trailing spaces)
+_MARIADB_ID_COLLATION = "utf8mb4_nopad_bin"
+_MYSQL_ID_COLLATION = "utf8mb4_0900_bin"
 #: lock conflicts worth retrying: SQLite SQLITE_BUSY / SQLITE_LOCKED, PostgreSQL
 #: deadlock_detected / serialization_failure / lock_not_available, MySQL lock wait timeout /
 #: deadlock
@@ -118,6 +130,14 @@ class _Attempt:
 
 #: key of the current :class:`_Attempt` in a connection's ``info``
 _ATTEMPT = "greensched_attempt"
+#: key, in a MariaDB connection's ``info``, of the lease its session's timeouts were set for
+#: (see :meth:`SQLAlchemyJobStore._bound_claim`)
+_BOUNDED = "greensched_bounded"
+#: what puts a MariaDB session's timeouts back to the server's defaults
+_MYSQL_UNBOUND = (
+    "SET SESSION innodb_lock_wait_timeout = DEFAULT, max_statement_time = DEFAULT, "
+    "idle_transaction_timeout = DEFAULT"
+)
 
 
 def _note_execution(connection: Connection, *args: Any) -> None:
@@ -181,7 +201,10 @@ class SQLAlchemyJobStore(SharedJobStore):
 
     The table has APScheduler 3.x's columns (``id``, ``next_run_time`` (indexed) and
     ``job_state``, the pickled job state) plus ``claimed_by``, the owner token of the
-    scheduler that holds a claim on the job.
+    scheduler that holds a claim on the job. An id holds at most 191 characters and no NUL
+    (:meth:`add_job` raises ``ValueError`` for others, before writing anything). On MariaDB
+    and MySQL the id column has a binary NO PAD collation (``utf8mb4_nopad_bin``, MySQL
+    ``utf8mb4_0900_bin``): ids compare exactly, as on PostgreSQL and SQLite.
 
     **Claims.** On each round the scheduler *claims* the due jobs in one short transaction:
     the store locks the earliest due rows that no other transaction holds (``ORDER BY
@@ -230,6 +253,20 @@ class SQLAlchemyJobStore(SharedJobStore):
     transaction that hits a deadlock or a lock wait timeout is tried again (up to
     ``CONFLICT_ATTEMPTS`` times, also on PostgreSQL). There are no notifications: the other
     processes see changes within ``poll_interval``.
+
+    **A process paused or stuck in a claim** (SIGSTOP, a debugger, a blocked hub) would keep
+    the rows it locked hidden from the other processes (they skip locked rows) for as long as
+    it stays so. The claim transactions (claiming, and storing a round's results) are therefore
+    bounded by ``lease_time`` on the server: on PostgreSQL through ``SET LOCAL`` (with
+    ``set_config``: ``statement_timeout``, ``lock_timeout`` and
+    ``idle_in_transaction_session_timeout``), on MariaDB through the session's
+    ``max_statement_time``, ``innodb_lock_wait_timeout`` and ``idle_transaction_timeout``
+    (whole seconds, rounded up; set once on each connection of an engine the store created,
+    and put back to the server's defaults after each claim transaction on an engine passed
+    in). The server then ends such a transaction after about the lease: its claim is undone and
+    the other processes run those jobs, late by at most about the lease. SQLite cannot end
+    another connection's transaction (the others give up waiting for its write lock after
+    ``SQLITE_LOCK_PATIENCE``); MySQL (not MariaDB) sessions are left as they are.
 
     A transaction whose pooled connection turns out to have been dropped by the server (a
     restart, an idle timeout) before its first statement ran is run again on a new connection
@@ -304,12 +341,12 @@ class SQLAlchemyJobStore(SharedJobStore):
             if self.engine.dialect.name == "postgresql" and importlib.util.find_spec("psycopg")
             else None
         )
-        # 191 characters: the longest key MySQL indexes in a utf8mb4 InnoDB table; Float(25)
-        # is a double precision float everywhere
+        # Float(25) is a double precision float everywhere; on MariaDB and MySQL the id
+        # column gets a binary collation when the table is created (see _exact_id_type)
         self.jobs_t = Table(
             tablename,
             metadata,
-            Column("id", Unicode(191), primary_key=True),
+            Column("id", Unicode(ID_LENGTH), primary_key=True),
             Column("next_run_time", Float(25), index=True),
             Column("job_state", LargeBinary, nullable=False),
             Column(_CLAIM_COLUMN, Unicode(191), nullable=True),
@@ -365,7 +402,9 @@ class SQLAlchemyJobStore(SharedJobStore):
 
     def upgrade(self) -> None:
         """Make a table written by APScheduler 3.x usable by greensched: add its
-        ``claimed_by`` column (``ALTER TABLE``; the jobs are not touched). The table is
+        ``claimed_by`` column (``ALTER TABLE``; the jobs are not touched) and, on MariaDB and
+        MySQL, give its id column a binary NO PAD collation, so ids compare exactly (case and
+        trailing spaces; a table of an older greensched needs this step too). The table is
         created if it does not exist; nothing happens if it is up to date already. The store
         need not be started. What was done is logged at ``INFO``.
 
@@ -384,29 +423,49 @@ class SQLAlchemyJobStore(SharedJobStore):
         def prepare(connection: Connection) -> bool:
             columns = self._columns(connection)
             if columns is None:
+                id_type = self._exact_id_type(connection)
+                if id_type is not None:
+                    self.jobs_t.c.id.type = id_type
                 self.jobs_t.create(connection)
                 self._logger.info("Created job table %s", self._table_name())
                 return True
-            if _CLAIM_COLUMN in columns:
-                if upgrade:
-                    self._logger.info(
-                        "Job table %s is up to date: nothing to upgrade", self._table_name()
-                    )
-                return True
+            inexact_id = self._inexact_id_column(connection)
             if not upgrade:
-                return False
-            column = self.jobs_t.c[_CLAIM_COLUMN]
+                if inexact_id is not None and _CLAIM_COLUMN in columns:
+                    self._logger.warning(
+                        "Job table %s compares ids ignoring case and trailing spaces; call "
+                        "SQLAlchemyJobStore.upgrade() once to make them compare exactly",
+                        self._table_name(),
+                    )
+                return _CLAIM_COLUMN in columns
             dialect = connection.dialect
             preparer = dialect.identifier_preparer
-            connection.exec_driver_sql(
-                f"ALTER TABLE {preparer.format_table(self.jobs_t)} ADD COLUMN "
-                f"{preparer.format_column(column)} {column.type.compile(dialect=dialect)}"
-            )
+            table_name = preparer.format_table(self.jobs_t)
+            changes = []
+            if _CLAIM_COLUMN not in columns:
+                column = self.jobs_t.c[_CLAIM_COLUMN]
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table_name} ADD COLUMN "
+                    f"{preparer.format_column(column)} {column.type.compile(dialect=dialect)}"
+                )
+                changes.append(f"added its {_CLAIM_COLUMN} column")
+            if inexact_id is not None:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table_name} MODIFY "
+                    f"{preparer.format_column(self.jobs_t.c.id)} "
+                    f"{inexact_id.compile(dialect=dialect)} NOT NULL"
+                )
+                changes.append(f"made its id column compare exactly ({inexact_id.collation})")
+            if not changes:
+                self._logger.info(
+                    "Job table %s is up to date: nothing to upgrade", self._table_name()
+                )
+                return True
             count = connection.scalar(select(func.count()).select_from(self.jobs_t))
             self._logger.info(
-                "Upgraded job table %s for greensched: added its %s column (%s, none changed)",
+                "Upgraded job table %s for greensched: %s (%s, none changed)",
                 self._table_name(),
-                _CLAIM_COLUMN,
+                " and ".join(changes),
                 job_count(count or 0, "job"),
             )
             return True
@@ -420,6 +479,55 @@ class SQLAlchemyJobStore(SharedJobStore):
             ):
                 return True
             raise
+
+    @staticmethod
+    def _exact_id_type(connection: Connection) -> MYSQL_VARCHAR | None:
+        """Return the type of an id column that compares ids exactly on MariaDB or MySQL
+        (``None`` elsewhere: PostgreSQL and SQLite compare strings exactly)."""
+        dialect = connection.dialect
+        if dialect.name not in ("mysql", "mariadb"):
+            return None
+        mariadb = getattr(dialect, "is_mariadb", False)
+        collation = _MARIADB_ID_COLLATION if mariadb else _MYSQL_ID_COLLATION
+        return MYSQL_VARCHAR(ID_LENGTH, charset="utf8mb4", collation=collation)
+
+    def _inexact_id_column(self, connection: Connection) -> MYSQL_VARCHAR | None:
+        """Return the type the id column of the existing table should have if it compares ids
+        inexactly (MariaDB, MySQL: a case-insensitive or PAD SPACE collation), else ``None``."""
+        exact = self._exact_id_type(connection)
+        if exact is None:
+            return None
+        current = connection.scalar(
+            text(
+                "SELECT COLLATION_NAME FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :name "
+                "AND COLUMN_NAME = 'id'"
+            ),
+            {"schema": self.jobs_t.schema, "name": self.jobs_t.name},
+        )
+        return None if current == exact.collation else exact
+
+    def _check_job_id(self, job_id: str) -> None:
+        """Refuse an id the id column cannot hold, before anything is written (the database
+        would raise ``DataError`` in the middle of a write, or cut the id short).
+
+        :raises ValueError: if ``job_id`` is longer than the column or holds a NUL character
+        """
+        if len(job_id) > ID_LENGTH:
+            raise ValueError(
+                f"id must be at most {ID_LENGTH} characters long (the id column of job table "
+                f"{self._table_name()}), got: {job_id!r}"
+            )
+        if "\0" in job_id:
+            raise ValueError(
+                f"id must not contain NUL characters (the id column of job table "
+                f"{self._table_name()}), got: {job_id!r}"
+            )
+
+    @staticmethod
+    def _fits(job_id: str) -> bool:
+        """``True`` if the id column can hold ``job_id`` (a lookup of another finds nothing)."""
+        return len(job_id) <= ID_LENGTH and "\0" not in job_id
 
     def _columns(self, connection: Connection) -> set[str] | None:
         """Return the names of the table's columns, or ``None`` if there is no table."""
@@ -448,16 +556,65 @@ class SQLAlchemyJobStore(SharedJobStore):
                     connection.info[_ATTEMPT] = progress
                     if claim and self._claim_options:
                         connection.execution_options(**self._claim_options)
-                    with connection.begin():
-                        if self._sqlite and write:
-                            connection.exec_driver_sql("BEGIN IMMEDIATE")
-                        return work(connection)
+                    try:
+                        with connection.begin():
+                            if self._sqlite and write:
+                                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                            elif claim:
+                                self._bound_claim(connection)
+                            result = work(connection)
+                    except BaseException:
+                        if _BOUNDED in connection.info and not self._own_engine:
+                            connection.invalidate()  # not back to the pool with its timeouts
+                        raise
+                    if _BOUNDED in connection.info and not self._own_engine:
+                        # the connections of an engine passed in get their timeouts back
+                        connection.info.pop(_BOUNDED)
+                        connection.exec_driver_sql(_MYSQL_UNBOUND)
+                        connection.commit()
+                    return result
             except DBAPIError as exc:
                 if exc.connection_invalidated and not progress.executed:
                     raise _StaleConnection(exc) from exc
                 raise
 
         return self._retrying(attempt)
+
+    def _bound_claim(self, connection: Connection) -> None:
+        """Bound the claim transaction that ``connection`` has begun by the lease: the server
+        ends a statement that runs longer, a lock wait that lasts longer, and the transaction
+        itself (the connection) if it stays idle longer (its process is paused or stuck), so
+        the rows it locked come back as they were for the other processes to claim.
+
+        PostgreSQL: ``SET LOCAL`` (``set_config``, for this transaction only). MariaDB: session
+        variables (it has no per-transaction ones), set once on each connection of an engine
+        the store created, set and then reset around each claim transaction on one passed in.
+        """
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            milliseconds = str(max(math.ceil(self.lease_time * 1000), 1))
+            connection.execute(
+                select(
+                    *(
+                        func.set_config(setting, milliseconds, True)
+                        for setting in (
+                            "statement_timeout",
+                            "lock_timeout",
+                            "idle_in_transaction_session_timeout",
+                        )
+                    )
+                )
+            )
+        elif dialect in ("mysql", "mariadb") and getattr(connection.dialect, "is_mariadb", False):
+            if connection.info.get(_BOUNDED) == self.lease_time:
+                return
+            seconds = max(math.ceil(self.lease_time), 1)
+            connection.exec_driver_sql(
+                f"SET SESSION innodb_lock_wait_timeout = {seconds}, "
+                f"max_statement_time = {self.lease_time:f}, "
+                f"idle_transaction_timeout = {seconds}"
+            )
+            connection.info[_BOUNDED] = self.lease_time
 
     def _retrying(self, attempt: Callable[[], _T]) -> _T:
         """Return ``attempt()``, calling it again after a lock conflict (with a pause that
@@ -477,7 +634,7 @@ class SQLAlchemyJobStore(SharedJobStore):
                     raise exc.error from None
                 self._logger.info(
                     "The database had closed a pooled connection (%s); trying again on a new one",
-                    exc.error.orig,
+                    one_line(exc.error.orig),
                 )
                 continue
             except DBAPIError as exc:
@@ -494,7 +651,8 @@ class SQLAlchemyJobStore(SharedJobStore):
                     if attempts >= CONFLICT_ATTEMPTS:
                         raise
                     self._logger.warning(
-                        "Transaction failed on a lock conflict (%s); trying again", exc.orig
+                        "Transaction failed on a lock conflict (%s); trying again",
+                        one_line(exc.orig),
                     )
             gevent.sleep(delay)
             waited += delay
@@ -566,6 +724,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         return None if data is None else self._load_job(job_id, data)
 
     def _read_state(self, job_id: str) -> bytes | None:
+        if not self._fits(job_id):  # PostgreSQL would raise DataError on a NUL
+            return None
         table = self.jobs_t
         statement = select(table.c.job_state).where(table.c.id == job_id)
         return self._transaction(lambda connection: connection.scalar(statement))
@@ -657,6 +817,7 @@ class SQLAlchemyJobStore(SharedJobStore):
     def _write_state(
         self, job_id: str, data: bytes, next_run_time: datetime | None, *, new: bool
     ) -> None:
+        self._check_job_id(job_id)
         table = self.jobs_t
         timestamp = datetime_to_utc_timestamp(next_run_time)
 
@@ -680,6 +841,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
+        if not self._fits(job_id):  # no such job can be stored
+            raise JobLookupError(job_id)
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
 
         def remove(connection: Connection) -> None:

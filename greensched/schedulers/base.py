@@ -20,8 +20,9 @@ from typing import IO, Any, TypeVar
 from tzlocal import get_localzone
 
 from greensched import __version__
+from greensched import _validators as validate
 from greensched._clock import SYSTEM_CLOCK, Clock, using_clock
-from greensched._logging import count, job_label, logger_name
+from greensched._logging import count, job_label, logger_name, one_line
 from greensched._plugins import PluginRegistry
 from greensched._serialization import JobEncoder, decode_object
 from greensched._validators import InvalidValueError
@@ -204,6 +205,8 @@ class BaseScheduler(metaclass=ABCMeta):
         self._listeners: list[tuple[Callable[[Any], Any], int]] = []
         self._listeners_lock = self._create_lock()
         self._listener_mask = 0
+        #: the job stores failing now, with when their failures began (clock.monotonic())
+        self._store_outages: dict[str, float] = {}
         #: jobs added before start(), by (id, job store alias), in the order they were added
         self._pending_jobs: dict[tuple[str, str], _Pending] = {}
         self._clock: Clock = SYSTEM_CLOCK
@@ -556,10 +559,21 @@ class BaseScheduler(metaclass=ABCMeta):
         :param timeout: the most seconds one run of the job may take, or ``None`` for no limit
             (keyword-only; see the executor for what happens to a run that overruns)
         :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
+        :raises TypeError: if ``replace_existing`` is not a bool, or trigger arguments are given
+            beside a trigger instance
+        :raises ValueError: if the trigger never fires from now on (``next_run_time`` not
+            given), or the id does not fit the job store (too long or holding NUL for an SQL
+            table)
         :rtype: Job
 
         .. versionadded:: greensched 0.1 the keyword-only ``timeout`` parameter (so no trigger
            option may be called ``timeout``)
+
+        .. note:: APScheduler 3.x takes any ``replace_existing`` by its truth value, ignores
+           trigger arguments given beside a trigger instance, and stores a job whose trigger
+           never fires (an ``end_date`` before ``start_date``, a cron for February 31) as
+           paused; greensched refuses all three. A ``date`` trigger in the past still fires
+           once (within ``misfire_grace_time``), as in APScheduler 3.x.
         """
         job_kwargs: dict[str, Any] = {
             "trigger": self._create_trigger(trigger, trigger_args),
@@ -576,9 +590,13 @@ class BaseScheduler(metaclass=ABCMeta):
             "timeout": timeout,
         }
         job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
+        validate.boolean("replace_existing", replace_existing)
         job = Job(self, **job_kwargs)
+        if next_run_time is undefined:
+            self._warn_if_never_fires(job)
 
         with self._jobstores_lock:
+            self._check_job_id(job.id, jobstore)
             if self.state == STATE_STOPPED:
                 self._add_pending_job(job, jobstore, replace_existing)
                 self._logger.info(
@@ -871,6 +889,8 @@ class BaseScheduler(metaclass=ABCMeta):
             job._jobstore_alias = None
             jobs.append(job)
         with self._jobstores_lock:
+            for job in jobs:
+                self._check_job_id(job.id, jobstore)
             self._check_import_conflicts(jobs, jobstore)
             for job in jobs:
                 if self.state == STATE_STOPPED:
@@ -901,11 +921,18 @@ class BaseScheduler(metaclass=ABCMeta):
 
     def _configure(self, config: dict[str, Any]) -> None:
         # Build and validate everything before changing anything
-        logger = config.pop("logger", None) or logger_name("scheduler")
+        given_logger = config.pop("logger", None) or logger_name("scheduler")
+        logger = given_logger
         if isinstance(logger, str):
             # 'module:attribute' refers to a logger object (APScheduler 3.x); a plain name is
             # the logger's name
             logger = ref_to_obj(logger) if ":" in logger else logging.getLogger(logger)
+        if not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
+            # APScheduler 3.x takes it, and fails with AttributeError when it first logs
+            raise TypeError(
+                "logger must be a logging.Logger, a logger name or a 'module:attr' reference "
+                f"to a logger, got: {given_logger!r}"
+            )
         timezone = astimezone(config.pop("timezone", None)) or get_localzone()
         retry = config.pop("jobstore_retry_interval", 10)
         try:
@@ -1125,6 +1152,7 @@ class BaseScheduler(metaclass=ABCMeta):
         executor."""
         for job, jobstore_alias, _ in self._pending_jobs.values():
             self._lookup_jobstore(jobstore_alias)
+            self._check_job_id(job.id, jobstore_alias)
             if job.executor not in self._executors:
                 raise UnknownAliasError("executor", job.executor, self._executors)
 
@@ -1187,6 +1215,12 @@ class BaseScheduler(metaclass=ABCMeta):
         self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]
     ) -> BaseTrigger:
         if isinstance(trigger, BaseTrigger):
+            if trigger_args:
+                # APScheduler 3.x ignores them silently
+                raise TypeError(
+                    "trigger arguments must not be given beside a trigger instance (they would "
+                    f"be ignored), got: {', '.join(sorted(trigger_args))}"
+                )
             return trigger
         if trigger is None:
             trigger = "date"
@@ -1202,6 +1236,36 @@ class BaseScheduler(metaclass=ABCMeta):
         with using_clock(self._clock):  # a default start date comes from the scheduler's clock
             instance: BaseTrigger = trigger_class(**trigger_args)
         return instance
+
+    def _warn_if_never_fires(self, job: Job) -> None:
+        """Warn about a job whose trigger has no fire time at all from now on: it is added
+        paused, as APScheduler 3.x adds it (code built on it relies on that), but not without
+        a word."""
+        trigger = job.trigger
+        now = self._now()
+        if trigger.get_next_fire_time(None, now) is not None:
+            return
+        start = getattr(trigger, "start_date", None)
+        end = getattr(trigger, "end_date", None)
+        if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
+            reason = f"its end_date {end} is before its start_date {start}"
+        elif isinstance(end, datetime) and end < now:
+            reason = f"its end_date {end} has passed"
+        else:
+            reason = "no time from now on matches it"
+        self._logger.warning(
+            "Job %s will never run: its trigger %s has no fire time (%s); it is added paused",
+            job_label(job.id, job.name),
+            trigger,
+            reason,
+        )
+
+    def _check_job_id(self, job_id: str, jobstore_alias: str) -> None:
+        """Refuse an id that the job store (if it exists yet) cannot hold, before anything is
+        written."""
+        check = getattr(self._jobstores.get(jobstore_alias), "_check_job_id", None)
+        if check is not None:
+            check(job_id)
 
     def _create_lock(self) -> Any:
         """Create a reentrant lock object."""
@@ -1244,9 +1308,9 @@ class BaseScheduler(metaclass=ABCMeta):
                     try:
                         jobstore_next_run_time = jobstore.get_next_run_time()
                     except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-                        logger.warning(
-                            "Error getting the next run time from job store %r: %s",
+                        self._store_failed(
                             jobstore_alias,
+                            "Error getting the next run time from job store %r",
                             exc,
                         )
                         wakeup = now_timestamp + self.jobstore_retry_interval
@@ -1295,10 +1359,12 @@ class BaseScheduler(metaclass=ABCMeta):
         try:
             due_jobs = jobstore.acquire_due_jobs(now)
         except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-            self._logger.warning(
-                "Error getting due jobs from job store %r: %s", jobstore_alias, exc
+            self._store_failed(
+                jobstore_alias, f"Error getting due jobs from job store {jobstore_alias!r}", exc
             )
             return False
+        if self._store_outages:
+            self._store_answered(jobstore_alias)
         if not due_jobs:
             return True
 
@@ -1319,12 +1385,8 @@ class BaseScheduler(metaclass=ABCMeta):
         try:
             lost = jobstore.release_due_jobs(updated, removed)
         except Exception as exc:  # noqa: BLE001 (nothing was stored: nothing runs)
-            self._logger.warning(
-                "Error storing the next run times of %s in job store %r: %s",
-                count(len(due_jobs), "due job"),
-                jobstore_alias,
-                exc,
-            )
+            what = f"Error storing the next run times of {count(len(due_jobs), 'due job')} in "
+            self._store_failed(jobstore_alias, f"{what}job store {jobstore_alias!r}", exc)
             return False
 
         submit_due_job = self._submit_due_job
@@ -1346,6 +1408,34 @@ class BaseScheduler(metaclass=ABCMeta):
                 if self._listener_mask & EVENT_JOB_REMOVED:
                     self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
         return True
+
+    def _store_failed(self, jobstore_alias: str, what: str, exc: Exception) -> None:
+        """Log a failure of a job store: a WARNING, on one line, when the store starts failing,
+        DEBUG while it goes on failing (each round retries it after
+        ``jobstore_retry_interval``).
+
+        :param what: what failed, naming the store
+        """
+        if jobstore_alias in self._store_outages:
+            self._logger.debug("%s (still failing): %s", what, one_line(exc))
+            return
+        self._store_outages[jobstore_alias] = self._clock.monotonic()
+        self._logger.warning(
+            "%s: %s; retrying every %g s until it answers",
+            what,
+            one_line(exc),
+            self.jobstore_retry_interval,
+        )
+
+    def _store_answered(self, jobstore_alias: str) -> None:
+        """Log that a job store that failed answers again, with how long it failed."""
+        started = self._store_outages.pop(jobstore_alias, None)
+        if started is not None:
+            self._logger.warning(
+                "Job store %r answers again, after %.1f s of failures",
+                jobstore_alias,
+                self._clock.monotonic() - started,
+            )
 
     def _pause_failed_job(self, job: Job, jobstore_alias: str, exc: Exception) -> None:
         """Pause a due job whose runs could not be worked out (its trigger raised): log it

@@ -12,6 +12,11 @@ that claimed jobs, before storing that round's results: it dies holding claims, 
 other processes must take over. It first records ``{"event": "died", "claimed": [[id,
 scheduled], ...]}``.
 
+With ``--stop-in-claim`` it stops itself (SIGSTOP) inside its first claim transaction that
+claims jobs, after the claim's statements and before the commit: its row locks stay held
+until the server ends the transaction. It first records ``{"event": "stopped", "claimed":
+[[id, scheduled], ...], "at": timestamp}``.
+
 The tests import :func:`tick`, the jobs' function.
 """
 
@@ -71,6 +76,32 @@ def _die_holding_claims(store: BaseJobStore, rounds: int, out: IO[str]) -> None:
     store.acquire_due_jobs = acquire_then_die  # type: ignore[method-assign]
 
 
+def _stop_in_claim(store: Any, out: IO[str]) -> None:
+    """Make the SQL store's first claim transaction that claims jobs stop this process
+    (SIGSTOP) after its statements, before its commit."""
+    transaction = store._transaction
+
+    def stopping_transaction(work: Any, *, write: bool = False, claim: bool = False) -> Any:
+        if not claim or stopped:
+            return transaction(work, write=write, claim=claim)
+
+        def claim_then_stop(connection: Any) -> Any:
+            result = work(connection)
+            if isinstance(result, list) and result:  # a claim (a release returns a set)
+                stopped.append(True)
+                claimed = [[job.id, job.next_run_time.timestamp()] for job in result]
+                line = {"event": "stopped", "pid": os.getpid(), "claimed": claimed, "at": _now()}
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+                os.kill(os.getpid(), signal.SIGSTOP)
+            return result
+
+        return transaction(claim_then_stop, write=write, claim=claim)
+
+    stopped: list[bool] = []
+    store._transaction = stopping_transaction
+
+
 def _now() -> float:
     from greensched._clock import current_clock
 
@@ -95,6 +126,7 @@ def main() -> None:
     parser.add_argument("--lease-time", type=float, default=30)
     parser.add_argument("--poll-interval", type=float, default=1)
     parser.add_argument("--die-holding-claims-after", type=int, default=0)
+    parser.add_argument("--stop-in-claim", action="store_true")
     parser.add_argument("--retry-interval", type=float, default=10)
     parser.add_argument(
         "--tag", default="", help="names the connections (PostgreSQL, Redis) for the test to kill"
@@ -110,6 +142,8 @@ def main() -> None:
     with args.out.open("a", encoding="utf-8") as out:
         if args.die_holding_claims_after:
             _die_holding_claims(store, args.die_holding_claims_after, out)
+        if args.stop_in_claim:
+            _stop_in_claim(store, out)
         scheduler = GeventScheduler(
             jobstores={"default": store}, jobstore_retry_interval=args.retry_interval
         )

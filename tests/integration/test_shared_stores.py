@@ -85,8 +85,10 @@ class Workers:
         first_options: tuple[str, ...] = (),
         **options: float | str,
     ) -> None:
-        """Start ``count`` workers with ``options``; the first also gets ``first_options``."""
-        for index in range(count):
+        """Start ``count`` more workers with ``options``; the first also gets
+        ``first_options``."""
+        started = len(self.processes)
+        for index in range(started, started + count):
             command = [
                 sys.executable,
                 "-m",
@@ -98,14 +100,16 @@ class Workers:
                 f"--ready={self.tmp_path / f'ready-{index}'}",
             ]
             command += [f"--{key.replace('_', '-')}={value}" for key, value in options.items()]
-            if index == 0:
+            if index == started:
                 command += first_options
             log = (self.tmp_path / f"worker-{index}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             )
         deadline = time.monotonic() + PATIENCE
-        while not all((self.tmp_path / f"ready-{i}").exists() for i in range(count)):
+        while not all(
+            (self.tmp_path / f"ready-{i}").exists() for i in range(started, started + count)
+        ):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                 raise AssertionError(f"workers did not start:\n{self.logs()}")
             time.sleep(0.05)
@@ -353,3 +357,67 @@ def test_a_job_added_elsewhere_fires_on_time(
     lateness = run["started"] - due.timestamp()
     report(request.node.callspec.id, "wakeup", {"lateness_ms": round(lateness * 1000, 1)})
     assert 0 <= lateness <= (0.05 if notifies else poll_interval + 0.05)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, workers: Workers) -> Any:
+    """Return ``condition()`` once it is true (polling what the workers recorded)."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s:\n{workers.logs()}")
+        time.sleep(0.02)
+    return result
+
+
+@pytest.mark.parametrize("store_url", ENGINES[1:3], indirect=True)
+def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
+    workers: Workers, request: pytest.FixtureRequest
+) -> None:
+    """A worker stops (SIGSTOP) inside its claim transaction, holding the claimed rows'
+    locks: the server ends its transaction after about ``lease_time`` (the store bounds its
+    claim transactions' idle time, statements and lock waits by the lease), the rows come back
+    as they were before the claim, and another worker runs those jobs within the lease and a
+    margin of their time."""
+    lease_time = 2.0
+    margin = 2.0
+    until = time.time() + PATIENCE
+    workers.start(1, until=until, first_options=("--stop-in-claim",), lease_time=lease_time)
+    start = time.time() + 1.0
+    scheduler = GeventScheduler(
+        jobstores={"default": store_from_url(workers.url, name=workers.name)}, timezone="UTC"
+    )
+    scheduler.start(paused=True)
+    for index in range(10):
+        scheduler.add_job(
+            tick,
+            "date",
+            run_date=datetime.fromtimestamp(start, timezone.utc),
+            id=f"job{index}",
+            misfire_grace_time=30,
+        )
+    scheduler.shutdown()
+
+    def stopped_line() -> dict[str, Any] | None:
+        return next((line for line in workers.runs() if line["event"] == "stopped"), None)
+
+    stopped = wait_for(stopped_line, 10, "the first worker did not stop in its claim", workers)
+    claimed = {job for job, _ in stopped["claimed"]}
+    assert claimed
+    workers.start(1, until=until, lease_time=lease_time, poll_interval=0.2)
+
+    def taken_over() -> list[dict[str, Any]] | None:
+        runs = [
+            line
+            for line in workers.runs()
+            if line["event"] == "executed" and line["job"] in claimed
+        ]
+        return runs if {run["job"] for run in runs} == claimed else None
+
+    runs = wait_for(
+        taken_over, lease_time + margin + 5, "the stopped worker's jobs were not run", workers
+    )
+    delay = max(run["started"] for run in runs) - stopped["at"]
+    report(request.node.callspec.id, "stopped inside its claim", {"delay_s": round(delay, 2)})
+    assert len(runs) == len(claimed)
+    assert all(run["pid"] != stopped["pid"] for run in runs)
+    assert delay <= lease_time + margin, workers.logs()

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import gevent
+import gevent.event
 import pytest
 from apscheduler.triggers.cron import CronTrigger as APSCronTrigger
 from apscheduler.triggers.interval import IntervalTrigger as APSIntervalTrigger
@@ -17,6 +18,7 @@ from gevent import monkey
 
 from greensched.job import Job
 from greensched.jobstores._shared import SharedJobStore, load_state
+from greensched.testing import MockClock
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.interval import IntervalTrigger
 
@@ -239,7 +241,62 @@ def test_a_lost_channel_is_logged_and_resubscribed_with_a_look_at_the_store(
             gevent.sleep(0.01)
     assert store._listening.is_set()
     assert (
-        "Notification channel lost (server closed the connection); polling every 0.01 s until "
+        "Notification channel down (server closed the connection); polling every 0.01 s until "
         "it is back"
     ) in caplog.messages
     store.shutdown()
+
+
+class OutageStore(ChannelStore):
+    """A channel whose server is unreachable for ``outage`` attempts to connect, each failing
+    with a message of several lines (as psycopg's do) one mock second after the last; then it
+    stays open."""
+
+    def __init__(self, clock: MockClock, outage: int) -> None:
+        super().__init__([])
+        self.poll_interval = 0.001
+        self.clock = clock
+        self.outage = outage
+        self.attempts = 0
+        self.back = gevent.event.Event()
+
+    def _listen(self, notified: Callable[[str], None], subscribed: Callable[[], None]) -> None:
+        self.attempts += 1
+        if self.attempts <= self.outage:
+            self.clock.jump(1)
+            raise ConnectionError(
+                'connection failed: connection to server at "127.0.0.1", port 1 failed: '
+                "Connection refused\n\tIs the server running on that host and accepting "
+                "TCP/IP connections?"
+            )
+        subscribed()
+        self.back.set()
+        gevent.sleep(60)
+
+
+def test_a_channel_outage_is_logged_once_when_down_and_once_when_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five failed attempts to reconnect: one warning when the channel goes down, on one line,
+    one when it is back, with how long it was down (by the scheduler's clock); the attempts in
+    between only at DEBUG."""
+    monkeypatch.setattr(monkey, "is_module_patched", lambda name: name == "socket")
+    scheduler = WakeupCounter()
+    scheduler._clock = MockClock()  # type: ignore[attr-defined]
+    store = OutageStore(scheduler._clock, outage=5)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.DEBUG, logger="greensched"):
+        store.start(scheduler, "shared")  # type: ignore[arg-type]
+        assert store.back.wait(5)
+    store.shutdown()
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [
+        (
+            'Notification channel down (connection failed: connection to server at "127.0.0.1", '
+            "port 1 failed: Connection refused Is the server running on that host and "
+            "accepting TCP/IP connections?); polling every 0.001 s until it is back"
+        ),
+        "Notification channel back after 4.0 s",  # from the first failure to the fifth
+    ]
+    debug = [record for record in caplog.records if record.levelname == "DEBUG"]
+    assert len(debug) == 4
+    assert all("\n" not in record.getMessage() for record in caplog.records)

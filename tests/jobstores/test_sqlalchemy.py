@@ -5,6 +5,7 @@ wrote, SQLite locking, PostgreSQL notifications and connections the server drops
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import pickle
 import queue
@@ -367,6 +368,126 @@ def test_a_job_with_unpicklable_args_is_refused_and_nothing_written(
     assert stored_rows(admin, table_names[0]) == before
 
 
+LONG_ID = "x" * 192
+
+
+def too_long(name: str) -> str:
+    return (
+        rf"^id must be at most 191 characters long \(the id column of job table '{name}'\), "
+        rf"got: '{LONG_ID}'$"
+    )
+
+
+def with_nul(name: str) -> str:
+    return (
+        rf"^id must not contain NUL characters \(the id column of job table '{name}'\), "
+        r"got: 'a\\x00b'$"
+    )
+
+
+def test_an_id_the_column_cannot_hold_is_refused_and_nothing_written(
+    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
+) -> None:
+    name = table_names[0]
+    store.add_job(make_job("x" * 191, at(1)))  # the longest id the column holds
+    before = stored_rows(admin, name)
+    with pytest.raises(ValueError, match=too_long(name)):
+        store.add_job(make_job(LONG_ID, at(1)))
+    with pytest.raises(ValueError, match=with_nul(name)):
+        store.add_job(make_job("a\0b", at(1)))
+    with pytest.raises(ValueError, match=too_long(name)):
+        store.update_job(make_job(LONG_ID, at(1)))
+    assert stored_rows(admin, name) == before
+    # such a job cannot exist: looking it up finds nothing (no DataError)
+    assert store.lookup_job(LONG_ID) is None
+    assert store.lookup_job("a\0b") is None
+    with pytest.raises(JobLookupError):
+        store.remove_job("a\0b")
+
+
+def test_the_scheduler_refuses_such_ids_at_add_job_and_import(
+    make_store: MakeStore, admin: Engine, table_names: list[str]
+) -> None:
+    name = table_names[0]
+    scheduler = GeventScheduler(timezone="UTC", jobstores={"default": make_store(start=False)})
+    # stopped: refused at add_job, not when the scheduler starts
+    with pytest.raises(ValueError, match=too_long(name)):
+        scheduler.add_job(noop, "interval", seconds=5, id=LONG_ID)
+    scheduler.start(paused=True)
+    try:
+        with pytest.raises(ValueError, match=with_nul(name)):
+            scheduler.add_job(noop, "interval", seconds=5, id="a\0b")
+        source = GeventScheduler(timezone="UTC")
+        source.add_job(noop, "interval", seconds=5, id="fine")
+        source.add_job(noop, "interval", seconds=5, id=LONG_ID)
+        export = io.StringIO()
+        source.export_jobs(export)
+        export.seek(0)
+        with pytest.raises(ValueError, match=too_long(name)):
+            scheduler.import_jobs(export)
+        assert stored_rows(admin, name) == {}  # not even the fine job
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_ids_compare_exactly(store: SQLAlchemyJobStore, make_job: MakeJob) -> None:
+    """MariaDB's default collation ignores case and trailing spaces: the id column's does
+    not (PostgreSQL and SQLite compare exactly anyway)."""
+    store.add_job(make_job("report", at(1)))
+    assert store.lookup_job("REPORT") is None
+    assert store.lookup_job("report ") is None
+    store.add_job(make_job("REPORT", at(2)))
+    store.add_job(make_job("report ", at(3)))
+    assert ids(store.get_all_jobs()) == ["report", "REPORT", "report "]
+    store.remove_job("report ")
+    assert [job.id for job in [store.lookup_job("report")] if job] == ["report"]
+    with pytest.raises(JobLookupError):
+        store.remove_job("Report")
+
+
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_upgrade_makes_the_id_column_of_an_older_table_compare_exactly(
+    make_store: MakeStore,
+    make_job: MakeJob,
+    admin: Engine,
+    table_names: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = table_names[0]
+    old = make_store()
+    old.add_job(make_job("report", at(1)))
+    with admin.begin() as connection:  # the id column of greensched 0.1 and APScheduler 3.x
+        connection.exec_driver_sql(
+            f"ALTER TABLE {name} MODIFY id VARCHAR(191) CHARACTER SET utf8mb4 "
+            "COLLATE utf8mb4_general_ci NOT NULL"
+        )
+    assert old.lookup_job("REPORT") is not None
+    with caplog.at_level(logging.INFO, logger="greensched.jobstores"):
+        store = make_store()
+        store.upgrade()
+        store.upgrade()
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        (
+            "WARNING",
+            (
+                f"Job table '{name}' compares ids ignoring case and trailing spaces; call "
+                "SQLAlchemyJobStore.upgrade() once to make them compare exactly"
+            ),
+        ),
+        (
+            "INFO",
+            (
+                f"Upgraded job table '{name}' for greensched: made its id column compare "
+                "exactly (utf8mb4_nopad_bin) (1 job, none changed)"
+            ),
+        ),
+        ("INFO", f"Job table '{name}' is up to date: nothing to upgrade"),
+    ]
+    assert store.lookup_job("REPORT") is None
+    assert store.lookup_job("report ") is None
+    assert ids(store.get_all_jobs()) == ["report"]
+
+
 @pytest.fixture
 def broken_row(
     store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
@@ -616,7 +737,10 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
 
     @event.listens_for(store.engine, "before_cursor_execute")
     def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement.split()[0].upper())
+        # not counted: what bounds a claim transaction by the lease (PostgreSQL: one
+        # statement in each; MariaDB: once on each connection)
+        if "set_config(" not in statement and not statement.startswith("SET SESSION"):
+            statements.append(statement.split()[0].upper())
 
     claimed = store.acquire_due_jobs(at(5))
     assert len(claimed) == 100
@@ -647,6 +771,61 @@ def test_a_store_on_a_given_engine_claims_and_releases(
     a.shutdown()
     b.shutdown()
     engine.dispose()
+
+
+#: the server's statement, lock wait and idle transaction timeouts of a session
+TIMEOUTS = {
+    "postgresql": "SELECT setting FROM pg_settings WHERE name IN ('idle_in_transaction_session_"
+    "timeout', 'lock_timeout', 'statement_timeout') ORDER BY name",
+    "mariadb": "SELECT @@session.idle_transaction_timeout, @@session.innodb_lock_wait_timeout, "
+    "@@session.max_statement_time",
+}
+
+
+def session_timeouts(dialect: str, dbapi_connection: Any) -> list[str]:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(TIMEOUTS[dialect])
+    rows = cursor.fetchall()
+    cursor.close()
+    return [str(value) for row in rows for value in row]
+
+
+@servers_only
+@pytest.mark.parametrize("own_engine", [True, False], ids=["own engine", "engine passed in"])
+def test_claim_transactions_are_bounded_by_the_lease(
+    database_url: str, table_names: list[str], admin: Engine, own_engine: bool
+) -> None:
+    """A claim transaction's statements, lock waits and idle time are bounded by the lease
+    (the server ends the transaction of a process paused in it); the store's other
+    transactions, and the connections of an engine passed in once they go back to the pool,
+    keep the server's defaults."""
+    dialect = "postgresql" if database_url.startswith("postgresql") else "mariadb"
+    engine = None if own_engine else create_engine(database_url, pool_size=1)
+    store = SQLAlchemyJobStore(
+        url=database_url if own_engine else None,
+        engine=engine,
+        tablename=table_names[0],
+        lease_time=2.5,
+    )
+    store.start(StubScheduler(), "default")  # type: ignore[arg-type]
+    with store.engine.connect() as connection:
+        defaults = session_timeouts(dialect, connection.connection.dbapi_connection)
+    seen: list[list[str]] = []
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def look(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "SKIP LOCKED" in statement:
+            seen.append(session_timeouts(dialect, cursor.connection))
+
+    store.acquire_due_jobs(at(5))
+    bounded = ["2500", "2500", "2500"] if dialect == "postgresql" else ["3", "3", "2.5"]
+    assert seen == [bounded]
+    with store.engine.connect() as connection:
+        after = session_timeouts(dialect, connection.connection.dbapi_connection)
+    assert after == (bounded if dialect == "mariadb" and own_engine else defaults)
+    store.shutdown()
+    if engine is not None:
+        engine.dispose()
 
 
 @servers_only
@@ -763,10 +942,16 @@ def test_a_table_apscheduler_wrote_is_upgraded_and_its_jobs_load(
     with caplog.at_level(logging.INFO, logger="greensched.jobstores"):
         store.upgrade()
         store.upgrade()
+    # MariaDB: APScheduler's id column compares ignoring case and trailing spaces
+    exact = (
+        " and made its id column compare exactly (utf8mb4_nopad_bin)"
+        if database_url.startswith("mysql")
+        else ""
+    )
     assert [record.getMessage() for record in caplog.records] == [
         (
             f"Upgraded job table '{table_names[0]}' for greensched: added its claimed_by "
-            "column (3 jobs, none changed)"
+            f"column{exact} (3 jobs, none changed)"
         ),
         f"Job table '{table_names[0]}' is up to date: nothing to upgrade",
     ]
@@ -1055,6 +1240,38 @@ def test_api_changes_notify_the_other_processes(
 
 class StopListening(Exception):
     pass
+
+
+@pytest.mark.skipif(not importlib.util.find_spec("psycopg"), reason="needs psycopg 3")
+def test_an_unreachable_channel_is_logged_once_on_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A PostgreSQL server that does not answer (a closed port) for several attempts to
+    listen: one warning, on one line (psycopg's message spans several)."""
+    store = SQLAlchemyJobStore(
+        url="postgresql+psycopg://postgres@127.0.0.1:1/test", poll_interval=0.001
+    )
+    attempts: list[Exception] = []
+    listen = store._listen
+
+    def counted(*args: Any) -> None:
+        try:
+            listen(*args)
+        except Exception as exc:
+            attempts.append(exc)
+            raise
+
+    store._listen = counted  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="greensched"):
+        listener = gevent.spawn(store._listen_forever)
+        with gevent.Timeout(10):
+            while len(attempts) < 5:
+                gevent.sleep(0.001)
+        listener.kill()
+    assert "\n" in str(attempts[0])  # what psycopg says
+    [message] = caplog.messages
+    assert message.startswith("Notification channel down (connection failed: ")
+    assert "\n" not in message
 
 
 @postgresql_only

@@ -664,3 +664,94 @@ def test_job_an_executor_cannot_run_is_refused_before_it_is_stored(
     assert scheduler.get_job("inline").executor == "default"
     assert job.executor == "default"
     scheduler.shutdown()
+
+
+class TestAddJobRejectsBadInput:
+    """Input APScheduler 3.x takes silently (issue 19): refused at add_job, nothing added."""
+
+    @pytest.mark.parametrize("value", ["no", 1, None], ids=["str", "int", "none"])
+    def test_replace_existing_must_be_a_bool(
+        self, scheduler: RecordingScheduler, value: Any
+    ) -> None:
+        with pytest.raises(TypeError, match=rf"^replace_existing must be a bool, got: {value!r}$"):
+            scheduler.add_job(job_func, "interval", hours=1, replace_existing=value)
+        assert scheduler.get_jobs() == []
+
+    def test_trigger_arguments_beside_a_trigger_instance_are_refused(
+        self, scheduler: RecordingScheduler
+    ) -> None:
+        trigger = IntervalTrigger(seconds=5, timezone="UTC")
+        with pytest.raises(
+            TypeError,
+            match=r"^trigger arguments must not be given beside a trigger instance \(they would "
+            r"be ignored\), got: jitter, minutes$",
+        ):
+            scheduler.add_job(job_func, trigger, minutes=3, jitter=1)
+        assert scheduler.get_jobs() == []
+        scheduler.add_job(job_func, "interval", id="j", hours=1)
+        with pytest.raises(TypeError, match=r"^trigger arguments must not .*, got: minutes$"):
+            scheduler.reschedule_job("j", trigger=trigger, minutes=3)
+        assert str(scheduler.get_job("j").trigger) == "interval[1:00:00]"
+
+    @pytest.mark.parametrize(
+        ("trigger_args", "reason"),
+        [
+            pytest.param(
+                {
+                    "trigger": "interval",
+                    "seconds": 5,
+                    "start_date": "2031-01-01",
+                    "end_date": "2030-01-01",
+                },
+                "its end_date 2030-01-01 00:00:00+00:00 is before its start_date "
+                "2031-01-01 00:00:00+00:00",
+                id="end-before-start",
+            ),
+            pytest.param(
+                {"trigger": "cron", "hour": 3, "end_date": "2020-01-01"},
+                "its end_date 2020-01-01 00:00:00+00:00 has passed",
+                id="end-passed",
+            ),
+            pytest.param(
+                {"trigger": "cron", "month": 2, "day": 31},
+                "no time from now on matches it",
+                id="february-31",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("started", [False, True], ids=["pending", "started"])
+    def test_a_trigger_that_never_fires_adds_the_job_paused_with_a_warning(
+        self,
+        scheduler: RecordingScheduler,
+        caplog: pytest.LogCaptureFixture,
+        trigger_args: dict[str, Any],
+        reason: str,
+        started: bool,
+    ) -> None:
+        """As APScheduler 3.x adds it (Flask-APScheduler's own tests rely on that), but said."""
+        if started:
+            scheduler.start()
+        with caplog.at_level(logging.WARNING):
+            job = scheduler.add_job(job_func, id="never", timezone="UTC", **trigger_args)
+        if not started:
+            scheduler.start(paused=True)  # the pending job gets its next run time
+        assert scheduler.get_job("never").next_run_time is None
+        (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert message == (
+            f"Job 'never' (\"job_func\") will never run: its trigger {job.trigger} has no fire "
+            f"time ({reason}); it is added paused"
+        )
+
+    def test_a_date_in_the_past_still_runs_once_as_in_apscheduler(
+        self, scheduler: RecordingScheduler
+    ) -> None:
+        job = scheduler.add_job(job_func, "date", run_date="2020-01-01")
+        scheduler.start()
+        assert job.next_run_time == datetime.fromisoformat("2020-01-01T00:00:00+01:00")
+
+    def test_a_trigger_without_fire_times_is_taken_with_an_explicit_next_run_time(
+        self, scheduler: RecordingScheduler
+    ) -> None:
+        scheduler.start()
+        job = scheduler.add_job(job_func, _FinishedTrigger(), next_run_time=None)
+        assert job.next_run_time is None

@@ -130,6 +130,12 @@ def test_logger_by_name() -> None:
     assert RecordingScheduler(logger="my.logger")._logger is logging.getLogger("my.logger")
 
 
+def test_logger_by_reference_or_object() -> None:
+    assert RecordingScheduler(logger="logging:root")._logger is logging.root
+    adapter = logging.LoggerAdapter(logging.getLogger("my.logger"))
+    assert RecordingScheduler(logger=adapter)._logger is adapter
+
+
 def test_configure_while_running_is_refused() -> None:
     scheduler = RecordingScheduler(timezone="UTC")
     scheduler.start()
@@ -148,7 +154,24 @@ def test_configure_while_running_is_refused() -> None:
             id="unknown-zone",
         ),
         pytest.param(
-            {"timezone": 5}, TypeError, r"^Expected tzinfo, got int instead$", id="zone-type"
+            {"timezone": 5},
+            TypeError,
+            r"^timezone must be a tzinfo or a zone name, got: 5$",
+            id="zone-type",
+        ),
+        pytest.param(
+            {"logger": 5},
+            TypeError,
+            r"^logger must be a logging.Logger, a logger name or a 'module:attr' reference to "
+            r"a logger, got: 5$",
+            id="logger-type",
+        ),
+        pytest.param(
+            {"logger": "logging:INFO"},
+            TypeError,
+            r"^logger must be a logging.Logger, a logger name or a 'module:attr' reference to "
+            r"a logger, got: 'logging:INFO'$",
+            id="logger-reference-to-no-logger",
         ),
         pytest.param(
             {"job_defaults": {"max_instances": 0}},

@@ -104,7 +104,10 @@ def test_a_count_of_due_jobs_takes_the_plural_after_one(
     advance(clock, 10)
     reason = "server closed the connection"
     assert caplog.messages == [
-        f"Error storing the next run times of {counted} in job store 'flaky': {reason}"
+        (
+            f"Error storing the next run times of {counted} in job store 'flaky': {reason}; "
+            "retrying every 10 s until it answers"
+        )
     ]
 
 

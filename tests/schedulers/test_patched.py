@@ -194,8 +194,10 @@ def test_gevent_scheduler_takes_jobs_from_real_os_threads_when_patched() -> None
             try:
                 for i in range(30):
                     job_id = f"{index}-{i}"
+                    # due after the modify_job below even when this thread waits its turn
+                    # for the scheduler's lock behind the loop (the lock is fair)
                     scheduler.add_job(
-                        time.sleep, "date", run_date=soon(0.01), args=[0.01], id=job_id,
+                        time.sleep, "date", run_date=soon(0.5), args=[0.01], id=job_id,
                         misfire_grace_time=None,
                     )
                     scheduler.modify_job(job_id, name="renamed")

@@ -56,10 +56,14 @@ def job_codes(events: list[SchedulerEvent]) -> list[tuple[int, str]]:
 
 
 class BrokenStore(MemoryJobStore):
-    """A store whose due-job query fails (a database that is down)."""
+    """A store whose due-job query fails (a database that is down) while ``down``."""
+
+    down = True
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
-        raise ConnectionError("database is down")
+        if self.down:
+            raise ConnectionError("database is down,\n  says the driver on two lines")
+        return super().get_due_jobs(now)
 
 
 def test_no_jobs_means_no_wakeup(scheduler: RecordingScheduler) -> None:
@@ -195,7 +199,32 @@ def test_failing_store_is_retried_after_the_retry_interval(
     scheduler.add_job(record, "interval", seconds=60, id="fine")
     with caplog.at_level(logging.WARNING):
         assert scheduler._process_jobs() == 7.0
-    assert "Error getting due jobs from job store 'broken': database is down" in caplog.text
+    assert (
+        "Error getting due jobs from job store 'broken': database is down, says the driver on "
+        "two lines; retrying every 7 s until it answers"
+    ) in caplog.messages
+
+
+def test_a_store_outage_is_logged_when_it_begins_and_when_it_ends(
+    scheduler: RecordingScheduler, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BrokenStore()
+    scheduler.configure(clock=mock_clock, jobstore_retry_interval=7, jobstores={"db": store})
+    scheduler.start()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4):  # four failing rounds, 7 s apart
+            assert scheduler._process_jobs() == 7.0
+            mock_clock.jump(7)
+        store.down = False
+        assert scheduler._process_jobs() is None
+        assert scheduler._process_jobs() is None
+    assert caplog.messages == [
+        (
+            "Error getting due jobs from job store 'db': database is down, says the driver on two "
+            "lines; retrying every 7 s until it answers"
+        ),
+        "Job store 'db' answers again, after 28.0 s of failures",
+    ]
 
 
 def test_a_failing_store_does_not_stop_the_others(
