@@ -561,19 +561,17 @@ class BaseScheduler(metaclass=ABCMeta):
         :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
         :raises TypeError: if ``replace_existing`` is not a bool, or trigger arguments are given
             beside a trigger instance
-        :raises ValueError: if the trigger never fires from now on (``next_run_time`` not
-            given), or the id does not fit the job store (too long or holding NUL for an SQL
-            table)
+        :raises ValueError: if the id does not fit the job store (too long or holding NUL for
+            an SQL table)
         :rtype: Job
 
         .. versionadded:: greensched 0.1 the keyword-only ``timeout`` parameter (so no trigger
            option may be called ``timeout``)
 
-        .. note:: APScheduler 3.x takes any ``replace_existing`` by its truth value, ignores
-           trigger arguments given beside a trigger instance, and stores a job whose trigger
-           never fires (an ``end_date`` before ``start_date``, a cron for February 31) as
-           paused; greensched refuses all three. A ``date`` trigger in the past still fires
-           once (within ``misfire_grace_time``), as in APScheduler 3.x.
+        .. note:: APScheduler 3.x takes any ``replace_existing`` by its truth value and ignores
+           trigger arguments given beside a trigger instance; greensched refuses both. A job
+           whose trigger never fires (an ``end_date`` before ``start_date``, a cron for
+           February 31) is added paused, as in APScheduler 3.x, with a warning.
         """
         job_kwargs: dict[str, Any] = {
             "trigger": self._create_trigger(trigger, trigger_args),
@@ -592,8 +590,6 @@ class BaseScheduler(metaclass=ABCMeta):
         job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
         validate.boolean("replace_existing", replace_existing)
         job = Job(self, **job_kwargs)
-        if next_run_time is undefined:
-            self._warn_if_never_fires(job)
 
         with self._jobstores_lock:
             self._check_job_id(job.id, jobstore)
@@ -1174,7 +1170,10 @@ class BaseScheduler(metaclass=ABCMeta):
         store = self._lookup_jobstore(jobstore_alias)
         executor = self._lookup_executor(job.executor)
 
-        job._modify(**self._missing_job_options(job))
+        missing = self._missing_job_options(job)
+        if "next_run_time" in missing and missing["next_run_time"] is None:
+            self._warn_never_fires(job)
+        job._modify(**missing)
 
         executor._check_job(job)
         try:
@@ -1237,14 +1236,12 @@ class BaseScheduler(metaclass=ABCMeta):
             instance: BaseTrigger = trigger_class(**trigger_args)
         return instance
 
-    def _warn_if_never_fires(self, job: Job) -> None:
-        """Warn about a job whose trigger has no fire time at all from now on: it is added
-        paused, as APScheduler 3.x adds it (code built on it relies on that), but not without
-        a word."""
+    def _warn_never_fires(self, job: Job) -> None:
+        """Warn about a job being added whose trigger has no fire time at all from now on: it
+        is added paused, as APScheduler 3.x adds it (code built on it relies on that), but not
+        without a word."""
         trigger = job.trigger
         now = self._now()
-        if trigger.get_next_fire_time(None, now) is not None:
-            return
         start = getattr(trigger, "start_date", None)
         end = getattr(trigger, "end_date", None)
         if isinstance(start, datetime) and isinstance(end, datetime) and end < start:

@@ -733,8 +733,8 @@ class TestAddJobRejectsBadInput:
             scheduler.start()
         with caplog.at_level(logging.WARNING):
             job = scheduler.add_job(job_func, id="never", timezone="UTC", **trigger_args)
-        if not started:
-            scheduler.start(paused=True)  # the pending job gets its next run time
+            if not started:
+                scheduler.start(paused=True)  # the pending job is added to its store
         assert scheduler.get_job("never").next_run_time is None
         (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert message == (
