@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: running a scenario in a fresh interpreter, and counting
-the scheduler's warnings there (runs skipped for max_instances, runs missed, anything else).
+"""What the benchmark scripts share: running a scenario in a fresh interpreter, counting the
+scheduler's warnings there (runs skipped for max_instances, runs missed, anything else), and
+describing the machine the figures come from.
 
 Imported by the scripts at their top, in the child too: it imports nothing that gevent's
 monkey-patching must come before (its imports are inside its functions).
@@ -56,3 +57,25 @@ def count_warnings() -> dict[str, int]:
     root.addHandler(Counter(logging.WARNING))
     root.setLevel(logging.WARNING)
     return warnings
+
+
+def describe_machine() -> str:
+    """The machine and versions the figures come from."""
+    import os
+    import platform
+    from importlib.metadata import version
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, gevent {version('gevent')}, "
+        f"greenlet {version('greenlet')}, APScheduler {version('apscheduler')}"
+    )

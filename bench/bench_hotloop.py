@@ -45,14 +45,13 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _children import count_warnings, run_in_child
+from _children import count_warnings, describe_machine, run_in_child
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -569,26 +568,6 @@ def write_markdown(path: Path, report: str) -> None:
         if NOTES_MARKER in text:
             notes = "\n" + text[text.index(NOTES_MARKER) :]
     path.write_text(report + notes)
-
-
-def describe_machine() -> str:
-    """The machine and versions the figures come from."""
-    from importlib.metadata import version
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, gevent {version('gevent')}, "
-        f"greenlet {version('greenlet')}, APScheduler {version('apscheduler')}"
-    )
 
 
 # -- pytest-benchmark entry points (no pytest import: the --child mode must not load pytest

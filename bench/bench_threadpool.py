@@ -62,7 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _children import count_warnings, run_in_child
+from _children import count_warnings, describe_machine, run_in_child
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLEMENTATIONS = ("greensched", "apscheduler")
@@ -305,25 +305,6 @@ def write_markdown(path: Path, section: str) -> None:
             "" if not text or text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
         )
         path.write_text(f"{text}{separator}{block}\n")
-
-
-def describe_machine() -> str:
-    """The machine and versions the figures come from."""
-    from importlib.metadata import version
-
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} CPUs; Python {sys.version.split()[0]}, "
-        f"gevent {version('gevent')}, APScheduler {version('apscheduler')}"
-    )
 
 
 # -- pytest-benchmark entry points (no pytest import: the child must stay light) ---------------
