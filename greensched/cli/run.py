@@ -50,6 +50,7 @@ from greensched.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
+from greensched.triggers.date import DateTrigger
 
 if TYPE_CHECKING:
     import argparse
@@ -183,7 +184,14 @@ def sync_jobs(
     for definition, desired in zip(source.definitions, source.jobs):
         stored = scheduler.get_job(definition.id, "default")
         if stored is None:
-            scheduler.add_job(**definition.options, jobstore="default", replace_existing=True)
+            options = definition.options
+            if not source.is_module and "run_date" in definition.loose:
+                # A date job of a jobs file without run_date runs when it is added, not when
+                # the file was read: opening the store in between can take longer than its
+                # misfire_grace_time
+                trigger = DateTrigger(now, timezone=options["trigger"].run_date.tzinfo)
+                options = {**options, "trigger": trigger}
+            scheduler.add_job(**options, jobstore="default", replace_existing=True)
             added += 1
             continue
         changes = changes_to_apply(stored, desired, definition.loose, now)

@@ -70,6 +70,27 @@ def test_new_jobs_are_added(
     assert job.next_run_time == mock_clock.now() + timedelta(hours=1)
 
 
+def test_a_date_job_without_run_date_runs_when_it_is_added_not_when_the_file_was_read(
+    scheduler: GeventScheduler, mock_clock: MockClock, tmp_path: Path
+) -> None:
+    """Opening the store can take longer than the job's misfire_grace_time (a busy machine,
+    a remote database): the run must not be missed for it."""
+    path = tmp_path / "jobs.toml"
+    write_jobs(
+        path,
+        TICK.replace('trigger = "interval"\n{trigger}\n', 'trigger = "date"\n').format(
+            args='"a.jsonl"'
+        ),
+    )
+    with using_clock(mock_clock):
+        source = load(str(path))
+    mock_clock.jump(5)  # the store took 5 s to open
+    sync_at(mock_clock, scheduler, source)
+    job = scheduler.get_job("tick")
+    assert job is not None
+    assert job.next_run_time == mock_clock.now()
+
+
 def test_an_unchanged_job_keeps_its_next_run_time(
     scheduler: GeventScheduler,
     mock_clock: MockClock,
