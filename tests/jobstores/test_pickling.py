@@ -69,7 +69,7 @@ CONVERTIBLE = {
     "0 9-11/3 * * *": "cron[month='*', day='*', day_of_week='*', hour='9-11/3', minute='0']",
     "0 0 */40 * *": "cron[month='*', day='*/40', day_of_week='*', hour='0', minute='0']",
     "0 0 * * 5-5/1": "cron[month='*', day='*', day_of_week='fri', hour='0', minute='0']",
-    "5/20 * * * *": "cron[month='*', day='*', day_of_week='*', hour='*', minute='5/20']",
+    "5-59/20 * * * *": "cron[month='*', day='*', day_of_week='*', hour='*', minute='5-59/20']",
     "@daily": "cron[month='*', day='*', day_of_week='*', hour='0', minute='0']",
     "@weekly": "cron[month='*', day='*', day_of_week='sun', hour='0', minute='0']",
     "@monthly": "cron[month='*', day='1', day_of_week='*', hour='0', minute='0']",

@@ -41,8 +41,9 @@ def numeric_item(
     draw: st.DrawFn, low: int, high: int, star: bool = True, wide: bool = False
 ) -> str:
     """One item of a numeric field: ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n`` or ``a/n``; with
-    ``wide``, also ranges of one value (``a-a``) and steps wider than their range."""
-    kinds = ["value", "range", "range-step", "start-step", "every"]
+    ``wide`` (as cron reads a crontab), ranges of one value (``a-a``) and steps wider than
+    their range, and no ``a/n`` (cron refuses a step after a single value)."""
+    kinds = ["value", "range", "range-step", "every"] + ([] if wide else ["start-step"])
     if star:
         kinds.append("star")
     kind = draw(st.sampled_from(kinds))

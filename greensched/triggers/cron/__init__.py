@@ -297,8 +297,8 @@ class CronTrigger(BaseTrigger):
            Pass ``legacy=True`` to keep its reading. ``start_date``, ``end_date`` and
            ``jitter`` are greensched additions.
 
-        .. note:: Beyond crontab(5), ``a/n`` (from ``a`` to the field's maximum, every n-th
-           value) is accepted as in the keyword form; cronie rejects it.
+        .. note:: ``a/n`` (from ``a`` to the field's maximum, every n-th value), which the
+           keyword form accepts, is refused here as cron refuses it: write ``a-59/n``.
 
         .. note:: ``str()`` and ``repr()`` of a trigger made this way show the expression in
            crontab notation (``cron[crontab='0 9 * * 1-5']``), so that its day-of-week

@@ -200,6 +200,9 @@ class RangeExpression(AllExpression):
         self.last = last_value
 
     def _validate(self, low: int, high: int, *, crontab: bool = False) -> None:
+        if crontab and self.last is None and self.step is not None:
+            # cron takes a step after '*' or a range only ('5/15' is refused by cronie)
+            raise ValueError("expected a step after '*' or a range only, as cron reads it")
         last = high if self.last is None else self.last
         # ('a/n': ``first`` may be above ``high`` when ``last`` is not given)
         if self.first < low or self.first > high or last > high:

@@ -319,9 +319,9 @@ WIDE_STEP_CASES = [
         id="month-names-with-a-wide-step",
     ),
     pytest.param(
-        "0 20/5 * * *",
+        "0 20-23/5 * * *",
         ["Mon 2024-01-01 20:00:00", "Tue 2024-01-02 20:00:00"],
-        id="start-step-wider-than-the-rest-is-the-start",
+        id="range-step-wider-than-the-range-is-its-start",
     ),
     pytest.param(
         "*/60 * * * * *",
@@ -645,7 +645,20 @@ ERROR_CASES = [
     (
         "0 0 1 13/20 *",
         False,
-        "month: '13/20' is not a valid expression (expected values from 1 to 12)",
+        "month: '13/20' is not a valid expression (expected a step after '*' or a range only, "
+        "as cron reads it)",
+    ),
+    (
+        "5/15 * * * *",
+        False,
+        "minute: '5/15' is not a valid expression (expected a step after '*' or a range only, "
+        "as cron reads it)",
+    ),
+    (
+        "0 0 * * mon/2",
+        False,
+        "day_of_week: 'mon/2' is not a valid expression (expected a step after '*' or a range "
+        "only, as cron reads it)",
     ),
     (
         "0 0 * * 5#3/2",
@@ -928,7 +941,7 @@ CRONITER_AGREES = [
     "0 0 1 jan-mar/5 *",
     "0 0 * * */8",
     "0 0 * * mon-wed/7",
-    "0 20/5 * * *",
+    "0 20-23/5 * * *",
 ]
 
 
@@ -977,12 +990,13 @@ def test_agrees_with_croniter(expr: str) -> None:
             ["Fri 2024-01-19", "Fri 2024-02-16"],
             id="hash-or-rule",
         ),
-        # 'a/n' runs to the field's maximum, 7 (Sunday) in the day of week; croniter stops at 6
+        # croniter takes 'a/n' (cron refuses a step after a single value, and so does
+        # greensched)
         pytest.param(
             "0 0 * * 1/2",
-            ["Mon 2024-01-01", "Wed 2024-01-03", "Fri 2024-01-05", "Sun 2024-01-07"],
+            None,
             ["Mon 2024-01-01", "Wed 2024-01-03", "Fri 2024-01-05", "Mon 2024-01-08"],
-            id="start-step-reaches-seven",
+            id="start-step",
         ),
         # croniter wraps reversed ranges round; APScheduler and greensched reject them
         pytest.param("0 0 * * 5-1", None, ["Mon 2024-01-01", "Fri 2024-01-05"], id="reversed"),
