@@ -645,20 +645,26 @@ ERROR_CASES = [
     (
         "0 0 1 13/20 *",
         False,
-        "month: '13/20' is not a valid expression (expected a step after '*' or a range only, "
-        "as cron reads it)",
+        (
+            "month: '13/20' is not a valid expression (expected a step after '*' or a range only, "
+            "as cron reads it)"
+        ),
     ),
     (
         "5/15 * * * *",
         False,
-        "minute: '5/15' is not a valid expression (expected a step after '*' or a range only, "
-        "as cron reads it)",
+        (
+            "minute: '5/15' is not a valid expression (expected a step after '*' or a range only, "
+            "as cron reads it)"
+        ),
     ),
     (
         "0 0 * * mon/2",
         False,
-        "day_of_week: 'mon/2' is not a valid expression (expected a step after '*' or a range "
-        "only, as cron reads it)",
+        (
+            "day_of_week: 'mon/2' is not a valid expression (expected a step after '*' or a range "
+            "only, as cron reads it)"
+        ),
     ),
     (
         "0 0 * * 5#3/2",
