@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,6 +14,13 @@ from greensched.triggers.base import BaseTrigger
 #: the longest a test waits, on the wall clock, for something that should take well under a
 #: second (generous: the suite must pass on a busy 2-core machine)
 PATIENCE = 10.0
+
+
+def start_thread(target: Callable[[], None]) -> threading.Thread:
+    """Start ``target`` in a daemon thread (a real OS thread where nothing is patched)."""
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
 
 
 def hub_wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:

@@ -7,22 +7,12 @@ This process is not monkey-patched: ``threading.Thread`` is a real OS thread her
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import gevent
 import gevent.event
 
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import hub_wait_until
-
-#: the longest a test waits for something that should take milliseconds
-PATIENCE = 5.0
-
-
-def start_thread(target: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+from tests.support import PATIENCE, hub_wait_until, start_thread
 
 
 def test_the_holding_greenlet_may_acquire_again() -> None:

@@ -16,16 +16,7 @@ from gevent.exceptions import BlockingSwitchOutError
 
 from greensched._clock import SYSTEM_CLOCK
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import hub_wait_until
-
-#: the longest a test waits for something that should take milliseconds
-PATIENCE = 5.0
-
-
-def start_thread(target: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+from tests.support import PATIENCE, hub_wait_until, start_thread
 
 
 def waiters(lock: SchedulerLock) -> int:
