@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import gevent
 
@@ -21,6 +22,20 @@ def start_thread(target: Callable[[], None]) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
+
+
+def assert_another_thread_can_take(lock: Any) -> None:
+    """Assert that an OS thread other than this one takes ``lock`` (a context manager), and
+    lets it go, within :data:`PATIENCE`."""
+    took_it = threading.Event()
+
+    def take() -> None:
+        with lock:
+            took_it.set()
+
+    thread = start_thread(take)
+    assert took_it.wait(PATIENCE)
+    thread.join(PATIENCE)
 
 
 def hub_wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> None:

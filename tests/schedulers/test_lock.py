@@ -12,7 +12,7 @@ import gevent
 import gevent.event
 
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import PATIENCE, hub_wait_until, start_thread
+from tests.support import PATIENCE, assert_another_thread_can_take, hub_wait_until, start_thread
 
 
 def test_the_holding_greenlet_may_acquire_again() -> None:
@@ -71,19 +71,11 @@ def test_a_greenlet_killed_while_waiting_leaves_the_lock_usable() -> None:
     lock = SchedulerLock()
     lock.acquire()
     waiter = gevent.spawn(lock.acquire)
-    gevent.sleep(0.001)  # the waiter now waits on this thread's gate
+    hub_wait_until(lambda: len(lock._waiters) == 1)  # the waiter now waits its turn
     waiter.kill()
     lock.release()
     assert not lock.locked()
-    thread_got_it = threading.Event()
-
-    def other() -> None:
-        with lock:
-            thread_got_it.set()
-
-    thread = start_thread(other)
-    assert thread_got_it.wait(PATIENCE)
-    thread.join(PATIENCE)
+    assert_another_thread_can_take(lock)
 
 
 def test_an_os_thread_waits_while_a_greenlet_holds_it_across_a_yield() -> None:

@@ -16,7 +16,7 @@ from gevent.exceptions import BlockingSwitchOutError
 
 from greensched._clock import SYSTEM_CLOCK
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import PATIENCE, hub_wait_until, start_thread
+from tests.support import PATIENCE, assert_another_thread_can_take, hub_wait_until, start_thread
 
 
 def waiters(lock: SchedulerLock) -> int:
@@ -128,15 +128,7 @@ def test_a_greenlet_killed_after_the_lock_was_handed_to_it_passes_it_on() -> Non
     assert lock._owner is waiter
     waiter.kill()
     assert not lock.locked()
-    thread_got_it = threading.Event()
-
-    def other() -> None:
-        with lock:
-            thread_got_it.set()
-
-    thread = start_thread(other)
-    assert thread_got_it.wait(PATIENCE)
-    thread.join(PATIENCE)
+    assert_another_thread_can_take(lock)
 
 
 def test_the_hub_may_not_wait_for_a_greenlet_of_its_own_thread() -> None:
