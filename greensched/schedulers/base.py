@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from functools import cache, partial
 from threading import RLock
 from traceback import format_exception
+from types import MappingProxyType
 from typing import IO, Any, TypeVar
 
 from tzlocal import get_localzone
@@ -377,6 +378,48 @@ class BaseScheduler(metaclass=ABCMeta):
             self._logger.info("Resumed scheduler job processing")
             self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_RESUMED))
             self.wakeup()
+
+    @property
+    def clock(self) -> Clock:
+        """Where this scheduler reads (and waits for) the time (the ``clock`` option).
+
+        .. versionadded:: greensched 0.1
+        """
+        return self._clock
+
+    @property
+    def jobstores(self) -> Mapping[str, BaseJobStore]:
+        """The job stores, by alias (a read-only view; change it with :meth:`add_jobstore`
+        and :meth:`remove_jobstore`).
+
+        .. versionadded:: greensched 0.1
+        """
+        return MappingProxyType(self._jobstores)
+
+    @property
+    def executors(self) -> Mapping[str, BaseExecutor]:
+        """The executors, by alias (a read-only view; change it with :meth:`add_executor`
+        and :meth:`remove_executor`).
+
+        .. versionadded:: greensched 0.1
+        """
+        return MappingProxyType(self._executors)
+
+    def create_lock(self) -> Any:
+        """Return a new reentrant lock of the kind this scheduler's threads need (what its
+        executors and job stores lock with).
+
+        .. versionadded:: greensched 0.1
+        """
+        return self._create_lock()
+
+    def dispatch_event(self, event: SchedulerEvent) -> None:
+        """Send ``event`` to the listeners whose mask includes its code; a listener that
+        raises is logged and the others still get the event.
+
+        .. versionadded:: greensched 0.1
+        """
+        self._dispatch_event(event)
 
     @property
     def running(self) -> bool:
