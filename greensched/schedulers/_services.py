@@ -35,6 +35,12 @@ class SchedulerServices(Protocol):
         """The scheduler's default time zone."""
         ...
 
+    @property
+    def listened_events(self) -> int:
+        """The codes of the events some listener wants, as a mask: an event outside it need
+        not even be made."""
+        ...
+
     def create_lock(self) -> AbstractContextManager[Any]:
         """Return a new reentrant lock of the kind the scheduler's threads need."""
         ...

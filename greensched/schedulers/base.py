@@ -405,6 +405,15 @@ class BaseScheduler(metaclass=ABCMeta):
         """
         return MappingProxyType(self._executors)
 
+    @property
+    def listened_events(self) -> int:
+        """The codes of the events some listener wants, as a mask (the union of the listeners'
+        masks): an event outside it need not even be made.
+
+        .. versionadded:: greensched 0.1
+        """
+        return self._listener_mask
+
     def create_lock(self) -> Any:
         """Return a new reentrant lock of the kind this scheduler's threads need (what its
         executors and job stores lock with).
