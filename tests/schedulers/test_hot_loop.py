@@ -18,7 +18,7 @@ from greensched.events import (
     SchedulerEvent,
 )
 from greensched.jobstores.memory import ACQUIRE_LIMIT
-from greensched.schedulers import base
+from greensched.schedulers import _loop
 from greensched.testing import MockClock
 from greensched.triggers.base import BaseTrigger
 from greensched.triggers.interval import IntervalTrigger
@@ -76,8 +76,8 @@ def test_no_event_is_made_for_codes_nobody_listens_for(
             if self.code != EVENT_JOB_ADDED:  # made by add_job, not by the loop
                 made.append(self)
 
-    monkeypatch.setattr(base, "JobSubmissionEvent", CountedSubmission)
-    monkeypatch.setattr(base, "JobEvent", CountedJobEvent)
+    monkeypatch.setattr(_loop, "JobSubmissionEvent", CountedSubmission)
+    monkeypatch.setattr(_loop, "JobEvent", CountedJobEvent)
     quiet.add_job(noop, "interval", seconds=5, id="busy", max_instances=1)
     quiet.add_job(noop, "date", run_date=mock_clock.now() + timedelta(seconds=5), id="once")
     mock_clock.jump(5)
