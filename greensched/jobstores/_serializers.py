@@ -86,6 +86,16 @@ class JobSerializer:
         raise NotImplementedError
 
 
+def _check_unsigned(data: bytes, name: str) -> None:
+    """Refuse, before reading it, a row in another format than serializer ``name`` reads."""
+    if data.startswith(SIGNED_MARK):
+        raise ValueError(
+            "the stored state is signed: give the store its signing_key (nothing was read)"
+        )
+    if name == "pickle" and data.startswith(b'{"format"'):
+        raise ValueError("the stored state is JSON: open the store with serializer='json'")
+
+
 class PickleSerializer(JobSerializer):
     """APScheduler 3.x's pickles (read: with ``apscheduler.*`` classes as ``greensched.*``).
 
@@ -107,9 +117,11 @@ class PickleSerializer(JobSerializer):
             ) from exc
 
     def loads(self, data: bytes) -> Any:
+        _check_unsigned(data, self.name)
         return load_state(data)
 
     def read(self, data: bytes) -> tuple[Any, dict[str, BaseException]]:
+        _check_unsigned(data, self.name)
         return read_state(data)
 
     def dumps_read(self, state: dict[str, Any]) -> bytes:
@@ -128,9 +140,11 @@ class JsonSerializer(JobSerializer):
         return encode_job_state(state)
 
     def loads(self, data: bytes) -> Any:
+        _check_unsigned(data, self.name)
         return decode_job_state(data)[0]
 
     def read(self, data: bytes) -> tuple[Any, dict[str, BaseException]]:
+        _check_unsigned(data, self.name)
         return decode_job_state(data, tolerant=True)
 
     def dumps_read(self, state: dict[str, Any]) -> bytes:
