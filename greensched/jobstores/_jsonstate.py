@@ -51,7 +51,7 @@ _PLAIN_KEYS = ("args", "kwargs")
 _JSON_TYPES = "str, int, float, bool, None, lists and dicts with str keys"
 
 _short = reprlib.Repr()
-_short.maxstring = _short.maxother = 60
+_short.maxstring = _short.maxother = 80
 
 
 class _Refused(ValueError):
