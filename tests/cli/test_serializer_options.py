@@ -1,6 +1,6 @@
 """The command's ``--serializer`` and ``--signing-key`` options (and ``GREENSCHED_SERIALIZER``,
 ``GREENSCHED_SIGNING_KEY``), and ``greensched store convert`` (issue 19), in-process against
-the test's SQLite file, PostgreSQL table and Redis keys: the rows written, what ``jobs list``
+the test's SQLite file, PostgreSQL and MariaDB tables and Redis keys: the rows written, what ``jobs list``
 shows, and a hostile row that must not run."""
 
 from __future__ import annotations
@@ -15,26 +15,28 @@ from typing import Any
 
 import pytest
 
+from greensched.cli import convert
 from greensched.jobstores._serializers import SIGNED_MARK
 from greensched.jobstores._shared import SharedJobStore
 from greensched.jobstores._url import store_from_url
 from greensched.testing import MockClock
 from tests.cli.conftest import Store
 from tests.cli.test_admin import command
-from tests.services import POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
 
 FUNC = "tests.cli.jobfuncs:record"
 KEY = "the signing key"
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The test's own SQLite file, PostgreSQL table or Redis key prefix."""
+    """The test's own SQLite file, PostgreSQL or MariaDB table, or Redis key prefix."""
     if request.param == "sqlite":
         yield Store("sqlite", f"sqlite:///{tmp_path / 'jobs.sqlite'}")
         return
     name = unique_name("cliserial")
-    url = require(REDIS_URL if request.param == "redis" else POSTGRESQL_URL)
+    servers = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL, "redis": REDIS_URL}
+    url = require(servers[request.param])
     yield Store(request.param, url, name)
     drop_store(url, name)
 
@@ -236,3 +238,34 @@ def test_convert_lists_the_jobs_json_cannot_express_and_writes_nothing(
     assert (
         datetime(1979, 5, 27, 7, 32, tzinfo=timezone.utc) == pickle.loads(before["c"])["args"][0]
     )
+
+
+def test_convert_writes_nothing_if_a_job_changes_meanwhile(
+    any_store: Store,
+    berlin_clock: MockClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_jobs(capsys, any_store)
+    converted = convert.convert_rows
+
+    def then_pause_a(*args: Any) -> Any:
+        result = converted(*args)
+        opened = store_from_url(any_store.url, name=any_store.table)
+        assert isinstance(opened, SharedJobStore)
+        opened._write_state("a", b"changed", None, new=False)
+        opened.shutdown()
+        return result
+
+    monkeypatch.setattr(convert, "convert_rows", then_pause_a)
+    code, out, err = command(
+        capsys, "store", "convert", "--from", "pickle", "--to", "json", *any_store.args()
+    )
+    assert (code, out) == (1, "")
+    assert err == (
+        "greensched: error: job 'a' changed while the store was converted: nothing was "
+        "written (stop the schedulers of the store, then try again)\n"
+    )
+    after = rows(any_store)
+    assert after["a"] == b"changed"
+    assert after["b"].startswith(b"\x80")  # still the pickle
