@@ -1,7 +1,7 @@
 """The command's ``--serializer`` and ``--signing-key`` options (and ``GREENSCHED_SERIALIZER``,
 ``GREENSCHED_SIGNING_KEY``), and ``greensched store convert`` (issue 19), in-process against
-the test's SQLite file, PostgreSQL and MariaDB tables and Redis keys: the rows written, what ``jobs list``
-shows, and a hostile row that must not run."""
+the test's SQLite file, PostgreSQL and MariaDB tables and Redis keys: the rows written, what
+``jobs list`` shows, and a hostile row that must not run."""
 
 from __future__ import annotations
 
