@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from greensched.cli import convert
-from greensched.jobstores._serializers import SIGNED_MARK
+from greensched.jobstores._serializers import SIGNED_MARK, make_serializer
 from greensched.jobstores._shared import SharedJobStore
+from greensched.jobstores._states import dump_state, missing_global, read_state
 from greensched.jobstores._url import store_from_url
 from greensched.testing import MockClock
 from tests.cli.conftest import Store
@@ -269,3 +270,38 @@ def test_convert_writes_nothing_if_a_job_changes_meanwhile(
     after = rows(any_store)
     assert after["a"] == b"changed"
     assert after["b"].startswith(b"\x80")  # still the pickle
+
+
+def test_convert_keeps_the_references_of_what_cannot_be_imported_here() -> None:
+    every = missing_global("greensched_gone_module", "Every")
+    trigger = every.__new__(every)
+    trigger.__setstate__({"version": 1, "minutes": 5})
+    state = {
+        "version": 1,
+        "id": "gone",
+        "func": "greensched_gone_module:work",
+        "trigger": trigger,
+        "executor": "default",
+        "args": ("x",),
+        "kwargs": {},
+        "name": "work",
+        "misfire_grace_time": 1,
+        "coalesce": True,
+        "max_instances": 1,
+        "next_run_time": None,
+    }
+    pickled = dump_state(state, pickle.HIGHEST_PROTOCOL)
+    as_pickle = make_serializer("pickle", signing_key=None, pickle_protocol=4)
+    as_json = make_serializer("json", signing_key=None, pickle_protocol=4)
+    [(_, _, written)], refused = convert.convert_rows([("gone", pickled)], as_pickle, as_json)
+    assert refused == []
+    assert json.loads(written)["job"]["trigger"] == {
+        "$object": "greensched_gone_module:Every",
+        "state": {"version": 1, "minutes": 5},
+    }
+    [(_, _, back)], _ = convert.convert_rows([("gone", written)], as_json, as_pickle)
+    read, missing = read_state(back)
+    assert sorted(missing) == ["greensched_gone_module:Every"]
+    assert read["trigger"].reference() == "greensched_gone_module:Every"
+    assert read["trigger"].built_state() == {"version": 1, "minutes": 5}
+    assert read["args"] == ("x",)
