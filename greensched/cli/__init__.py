@@ -10,6 +10,13 @@
     greensched jobs pause|resume|remove|run-now ID      # --table NAME, or --jobs-file
     greensched export FILE [--progress]                 # JOBS_FILE (the store run uses
     greensched import FILE [--progress]                 # for it; default: ./jobs.toml's)
+    greensched store convert --from pickle|json --to pickle|json
+                             [--from-signing-key KEY] [--signing-key KEY]
+
+``run`` and the ``jobs``, ``export`` and ``import`` commands also take ``--serializer
+pickle|json`` and ``--signing-key KEY`` (default: the ``GREENSCHED_SERIALIZER`` and
+``GREENSCHED_SIGNING_KEY`` environment variables): the format of the store's rows, as the
+stores' ``serializer`` and ``signing_key`` options (see README, Security).
 
 ``JOBS_FILE`` is a TOML file (:mod:`greensched.cli.jobsfile` describes it) or, for ``run``, a
 ``module:attribute`` reference to a configured ``GeventScheduler``. Options may come before,
@@ -50,13 +57,16 @@ def _check(args: argparse.Namespace) -> int:
     return check_command(args)
 
 
-def _admin(name: str) -> _Handler:
-    """The handler of an admin command: the function ``name`` of :mod:`greensched.cli.admin`,
-    imported when the command runs."""
+def _admin(name: str, module: str = "admin") -> _Handler:
+    """The handler of an admin command: the function ``name`` of
+    ``greensched.cli.<module>``, imported when the command runs."""
 
     def handler(args: argparse.Namespace) -> int:
-        from greensched.cli import admin
+        from importlib import import_module
+
         from greensched.cli.stores import admin_store_url
+
+        admin = import_module(f"greensched.cli.{module}")
 
         listed = getattr(args, "listed_jobs_file", None)
         if listed is not None and args.jobs_file is not None:
@@ -156,17 +166,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="the table (SQL) or key prefix (Redis) of the jobs (default: APScheduler's, "
         "apscheduler_jobs)",
     )
-    admin_store = _CommandParser(add_help=False, parents=[store])
-    admin_store.add_argument(
+    located = _CommandParser(add_help=False, parents=[store])
+    located.add_argument(
         "--jobs-file",
         metavar="JOBS_FILE",
         help="without --store: the store greensched run JOBS_FILE uses, the SQLite file next "
         "to it (default: ./jobs.toml's, if there is one)",
     )
+    formats = _CommandParser(add_help=False)
+    formats.add_argument(
+        "--serializer",
+        choices=("pickle", "json"),
+        help="the format of the store's rows: pickle (APScheduler 3.x's; reading a row "
+        "unpickles it) or json (nothing is unpickled) (default: $GREENSCHED_SERIALIZER, "
+        "else pickle)",
+    )
+    formats.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help="sign the rows written, and refuse (log and keep) rows without a valid "
+        "signature (default: $GREENSCHED_SIGNING_KEY, which other users cannot see in ps)",
+    )
+    admin_store = _CommandParser(add_help=False, parents=[located, formats])
 
     run = commands.add_parser(
         "run",
-        parents=[store, logs],
+        parents=[store, formats, logs],
         help="run the jobs of a jobs file (in the foreground)",
         description="Run a GeventScheduler in the foreground on a job store, with the jobs of "
         "JOBS_FILE added or updated by id. SIGINT/SIGTERM: stop once running jobs end (again: "
@@ -268,6 +293,44 @@ def build_parser() -> argparse.ArgumentParser:
             help="draw a progress bar even if stderr is not a terminal",
         )
         command.set_defaults(handler=_admin(f"{name}_command"))
+
+    stores = commands.add_parser("store", help="maintain a job store")
+    store_actions = stores.add_subparsers(dest="action", required=True, metavar="ACTION")
+    convert = store_actions.add_parser(
+        "convert",
+        parents=[located, logs],
+        help="rewrite every job of a store in another serializer (or signing key)",
+        description="Rewrite every stored job from one serializer (and signing key) to "
+        "another, in one transaction (Redis: one MULTI/EXEC); a job the target cannot "
+        "express is listed and nothing is written. Stop the schedulers of the store first, "
+        "and start them again with the new --serializer / --signing-key.",
+    )
+    convert.add_argument(
+        "--from",
+        dest="source",
+        choices=("pickle", "json"),
+        required=True,
+        help="the serializer the rows are written with now",
+    )
+    convert.add_argument(
+        "--to",
+        dest="target",
+        choices=("pickle", "json"),
+        required=True,
+        help="the serializer to rewrite them with",
+    )
+    convert.add_argument(
+        "--from-signing-key",
+        metavar="KEY",
+        help="the key the rows are signed with now (default: none, unsigned rows)",
+    )
+    convert.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help="sign the rewritten rows with this key (default: $GREENSCHED_SIGNING_KEY; "
+        "none: unsigned)",
+    )
+    convert.set_defaults(handler=_admin("convert_command", "convert"))
     return parser
 
 

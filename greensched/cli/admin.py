@@ -42,7 +42,13 @@ from greensched.cli.output import (
     job_state,
     render_table,
 )
-from greensched.cli.stores import describe_error, display_url, open_store, store_url
+from greensched.cli.stores import (
+    describe_error,
+    display_url,
+    open_store,
+    serializer_options,
+    store_url,
+)
 from greensched.events import EVENT_JOB_ADDED
 from greensched.executors.debug import DebugExecutor
 from greensched.job import Job
@@ -107,7 +113,7 @@ def opened(args: argparse.Namespace) -> Iterator[Admin]:
             exit_code=EXIT_USAGE,
         )
     where = display_url(url)
-    store = open_store(url, args.table)
+    store = open_store(url, args.table, **serializer_options(args))
     scheduler = GeventScheduler(jobstores={"default": store}, clock=current_clock())
     try:
         scheduler.start(paused=True)

@@ -41,6 +41,7 @@ from greensched.cli.stores import (
     describe_store,
     display_url,
     open_store,
+    serializer_options,
     store_url,
 )
 from greensched.events import (
@@ -308,7 +309,9 @@ def run_command(args: argparse.Namespace) -> int:
         check_store(own, where)
     else:
         url = store_url(given, source.default_store)
-        store = open_store(url, args.table, poll_interval=args.poll_interval)
+        store = open_store(
+            url, args.table, poll_interval=args.poll_interval, **serializer_options(args)
+        )
         if "default" in scheduler._jobstores:
             scheduler.remove_jobstore("default")
         scheduler.add_jobstore(store, "default")

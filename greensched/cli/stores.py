@@ -1,19 +1,27 @@
 """The job store a command works on: its URL (``--store``, ``GREENSCHED_STORE``, or the store
-of a jobs file), how it is shown (:func:`display_url`: without its password) and how it is
-opened (checked before anything starts)."""
+of a jobs file), how its rows are serialized (``--serializer``, ``--signing-key``, or
+``GREENSCHED_SERIALIZER`` and ``GREENSCHED_SIGNING_KEY``), how it is shown
+(:func:`display_url`: without its password) and how it is opened (checked before anything
+starts)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greensched.cli.errors import EXIT_FAILURE, EXIT_USAGE, CommandError
+from greensched.jobstores._serializers import SERIALIZERS
 from greensched.jobstores._url import display_url, store_from_url  # display_url: re-exported
 from greensched.jobstores.base import BaseJobStore
 
+if TYPE_CHECKING:
+    import argparse
+
 __all__ = (
     "DEFAULT_JOBS_FILE",
+    "SERIALIZER_ENV",
+    "SIGNING_KEY_ENV",
     "STORE_ENV",
     "admin_store_url",
     "check_store",
@@ -22,11 +30,19 @@ __all__ = (
     "display_url",
     "neighbour_store_url",
     "open_store",
+    "serializer_options",
     "store_url",
 )
 
 #: The environment variable that gives the store URL when ``--store`` is not given.
 STORE_ENV = "GREENSCHED_STORE"
+
+#: The environment variable that gives the serializer when ``--serializer`` is not given.
+SERIALIZER_ENV = "GREENSCHED_SERIALIZER"
+
+#: The environment variable that gives the signing key when ``--signing-key`` is not given
+#: (better than the option: a command line is visible to the other users of the host).
+SIGNING_KEY_ENV = "GREENSCHED_SIGNING_KEY"
 
 #: The jobs file whose store the admin commands use when given no store nor jobs file, if it
 #: is in the current directory.
@@ -46,6 +62,29 @@ def store_url(option: str | None, default: str | None = None) -> str:
             exit_code=EXIT_USAGE,
         )
     return url
+
+
+def serializer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the ``serializer`` and ``signing_key`` options of a persistent store from
+    ``--serializer`` / ``--signing-key``, else ``GREENSCHED_SERIALIZER`` /
+    ``GREENSCHED_SIGNING_KEY``, else ``'pickle'`` and no key.
+
+    :raises CommandError: (usage) if ``GREENSCHED_SERIALIZER`` names no serializer, or the key
+        is empty
+    """
+    serializer = args.serializer or os.environ.get(SERIALIZER_ENV) or "pickle"
+    if serializer not in SERIALIZERS:
+        raise CommandError(
+            f"{SERIALIZER_ENV} must be one of {', '.join(SERIALIZERS)}, got: {serializer!r}",
+            exit_code=EXIT_USAGE,
+        )
+    key = args.signing_key if args.signing_key is not None else os.environ.get(SIGNING_KEY_ENV)
+    if key == "":
+        raise CommandError(
+            f"the signing key (--signing-key or {SIGNING_KEY_ENV}) must not be empty",
+            exit_code=EXIT_USAGE,
+        )
+    return {"serializer": serializer, "signing_key": key}
 
 
 def neighbour_store_url(path: Path) -> str:

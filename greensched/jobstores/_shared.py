@@ -1,8 +1,9 @@
 """What the job stores that several processes can share have in common.
 
-* Job states are pickled dicts, as APScheduler 3.x stores them; states written by APScheduler
-  are read too (its ``apscheduler.*`` classes load as the ``greensched.*`` classes of the same
-  path).
+* Job states are pickled dicts by default, as APScheduler 3.x stores them; states written by
+  APScheduler are read too (its ``apscheduler.*`` classes load as the ``greensched.*`` classes
+  of the same path). ``serializer='json'`` stores them as JSON instead, and ``signing_key``
+  signs them (:mod:`greensched.jobstores._serializers`).
 * Due jobs are *claimed*: a store marks each job it hands to its scheduler with the scheduler's
   owner token and a lease (the store moves the job's indexed run time to the end of the lease,
   so other processes neither see it as due nor wake up for it until the lease expires, and the
@@ -36,8 +37,8 @@ from greensched import _validators as validate
 from greensched._clock import Clock, current_clock
 from greensched._logging import one_line
 from greensched.job import Job
-from greensched.jobstores._pickling import dump_job_state
-from greensched.jobstores._states import UnloadableJob, check_state, dump_state, load_state
+from greensched.jobstores._serializers import make_serializer
+from greensched.jobstores._states import UnloadableJob, check_state, load_state
 from greensched.jobstores.base import BaseJobStore
 
 if TYPE_CHECKING:
@@ -74,6 +75,12 @@ class SharedJobStore(BaseJobStore):
     :param notify: use the store's notification channel, where it has one, to wake the other
         processes' schedulers when a job changes (only when sockets are gevent-patched: a
         listener on a blocking socket would stall the hub)
+    :param serializer: how job states are stored: ``'pickle'`` (APScheduler 3.x's format;
+        reading a row unpickles it) or ``'json'`` (nothing is unpickled; a job whose
+        arguments are not JSON values is refused when added); see
+        :mod:`greensched.jobstores._serializers`
+    :param signing_key: a secret (str or bytes): rows are written signed (HMAC-SHA256), and a
+        row without a valid signature is logged and kept, never unpickled
     """
 
     def __init__(
@@ -84,6 +91,8 @@ class SharedJobStore(BaseJobStore):
         poll_interval: float = 1,
         claim_limit: int = DEFAULT_CLAIM_LIMIT,
         notify: bool = True,
+        serializer: str = "pickle",
+        signing_key: str | bytes | None = None,
     ) -> None:
         super().__init__()
         if (
@@ -96,6 +105,10 @@ class SharedJobStore(BaseJobStore):
                 f"got: {pickle_protocol!r}"
             )
         self.pickle_protocol = pickle_protocol
+        #: turns job states into stored bytes and back
+        self.serializer = make_serializer(
+            serializer, signing_key=signing_key, pickle_protocol=pickle_protocol
+        )
         self.lease_time = validate.positive_seconds("lease_time", lease_time)
         self.poll_interval = validate.positive_seconds("poll_interval", poll_interval)
         self.claim_limit = validate.positive_int("claim_limit", claim_limit)
@@ -126,10 +139,10 @@ class SharedJobStore(BaseJobStore):
         super().shutdown()
 
     def _dump_job(self, job: Job) -> bytes:
-        """Pickle a job's state.
+        """Serialize a job's state.
 
         :raises ValueError: naming the job, if it has no importable function reference or
-            its state cannot be pickled (nothing has been written then)
+            its state cannot be serialized (nothing has been written then)
         """
         try:
             state = job.__getstate__()
@@ -138,21 +151,20 @@ class SharedJobStore(BaseJobStore):
                 f"Job {job.id!r} cannot be stored in a persistent job store: {exc}"
             ) from exc
         try:
-            return dump_job_state(state, self.pickle_protocol)
-        except Exception as exc:
+            return self.serializer.dumps(state)
+        except ValueError as exc:
             raise ValueError(
-                f"Job {job.id!r} cannot be stored in a persistent job store: its state cannot "
-                f"be pickled ({type(exc).__name__}: {exc}); give it picklable args and kwargs"
+                f"Job {job.id!r} cannot be stored in a persistent job store: {exc}"
             ) from exc
 
-    @staticmethod
-    def _restore_job(data: bytes) -> Job:
+    def _restore_job(self, data: bytes) -> Job:
         """Restore a stored job (not bound to a scheduler yet).
 
-        :raises Exception: if it cannot be restored
+        :raises Exception: if it cannot be restored (a row the serializer refuses: unsigned,
+            or not of its format)
         """
         job = Job.__new__(Job)
-        job.__setstate__(load_state(data))
+        job.__setstate__(self.serializer.loads(data))
         return job
 
     def _load_job(self, job_id: str, data: bytes) -> Job | None:
@@ -212,7 +224,7 @@ class SharedJobStore(BaseJobStore):
         try:
             job = self._restore_job(data)
         except Exception as exc:  # noqa: BLE001 (whatever restoring raised says why)
-            return UnloadableJob.read(job_id, data, exc)
+            return UnloadableJob.read(job_id, data, exc, reader=self.serializer.read)
         return self._restore_context(job)
 
     def _iter_stored(self) -> Iterator[Job | UnloadableJob]:
@@ -272,19 +284,16 @@ class SharedJobStore(BaseJobStore):
             data = self._dump_state(state)
         except Exception as exc:
             raise ValueError(
-                f"job {state['id']!r}: its state cannot be pickled ({type(exc).__name__}: {exc})"
+                f"job {state['id']!r}: its state cannot be stored ({type(exc).__name__}: {exc})"
             ) from exc
         self._write_state(state["id"], data, state["next_run_time"], new=True)
         return data
 
     def _dump_state(self, state: dict[str, Any]) -> bytes:
-        """Pickle a job state read with stand-ins for what cannot be imported: as
-        :meth:`_dump_job` pickles a job's state, or, if it holds stand-ins, with each one
-        written as the global it stands for."""
-        try:
-            return dump_job_state(state, self.pickle_protocol)
-        except pickle.PicklingError:
-            return dump_state(state, self.pickle_protocol)
+        """Serialize a job state read with stand-ins for what cannot be imported: as
+        :meth:`_dump_job` does a job's state, with each stand-in written as the global it
+        stands for."""
+        return self.serializer.dumps_read(state)
 
     def _monotonic(self) -> float:
         """Return a monotonic reading of the scheduler's clock (a test's mock clock)."""

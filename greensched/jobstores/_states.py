@@ -397,10 +397,22 @@ class UnloadableJob:
         self.read_error = read_error
 
     @classmethod
-    def read(cls, job_id: str, data: bytes, error: BaseException) -> UnloadableJob:
-        """Read what can be read of a stored job that failed to restore with ``error``."""
+    def read(
+        cls,
+        job_id: str,
+        data: bytes,
+        error: BaseException,
+        *,
+        reader: Callable[[bytes], tuple[Any, dict[str, BaseException]]] = read_state,
+    ) -> UnloadableJob:
+        """Read what can be read of a stored job that failed to restore with ``error``.
+
+        :param reader: reads the state with stand-ins (:func:`read_state`, or the store's
+            serializer's :meth:`~greensched.jobstores._serializers.JobSerializer.read`, which
+            refuses an unsigned row)
+        """
         try:
-            state, missing = read_state(data)
+            state, missing = reader(data)
             if not isinstance(state, Mapping):
                 raise TypeError(f"a job state must be a dict, got: {type(state).__name__}")
         except Exception as exc:  # noqa: BLE001 (anything a damaged pickle raises)

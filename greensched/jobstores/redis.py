@@ -285,6 +285,11 @@ class RedisJobStore(SharedJobStore):
         where sockets are gevent-patched)
     :param url: a Redis URL (``redis://[[username]:[password]]@host:6379/0``) to connect to,
         through :meth:`redis.Redis.from_url`; a database number in the URL wins over ``db``
+    :param serializer: ``'pickle'`` (default: APScheduler 3.x's format; reading a row
+        unpickles it) or ``'json'`` (nothing is ever unpickled; a job whose arguments are not
+        JSON values is refused by ``add_job``, naming the value)
+    :param signing_key: a secret (str or bytes): rows are written signed (HMAC-SHA256); a row
+        without a valid signature is logged and kept, never unpickled
     :raises ValueError: if a key is empty or two keys are the same, if ``db`` is not a
         database number, or if ``decode_responses=True`` is given (states are binary); a key
         that is not a string, or a ``db`` that is neither an int nor a string, raises
@@ -310,6 +315,8 @@ class RedisJobStore(SharedJobStore):
         poll_interval: float = 1,
         claim_limit: int = DEFAULT_CLAIM_LIMIT,
         notify: bool = True,
+        serializer: str = "pickle",
+        signing_key: str | bytes | None = None,
         url: str | None = None,
         **connect_args: Any,
     ) -> None:
@@ -319,6 +326,8 @@ class RedisJobStore(SharedJobStore):
             poll_interval=poll_interval,
             claim_limit=claim_limit,
             notify=notify,
+            serializer=serializer,
+            signing_key=signing_key,
         )
         self.jobs_key = _key("jobs_key", jobs_key)
         self.run_times_key = _key("run_times_key", run_times_key)

@@ -198,6 +198,11 @@ class SQLAlchemyJobStore(SharedJobStore):
     :param claim_limit: the most due jobs claimed at once
     :param notify: wake the other processes' schedulers when a job is added, changed or
         removed (PostgreSQL only)
+    :param serializer: ``'pickle'`` (default: APScheduler 3.x's format; reading a row
+        unpickles it) or ``'json'`` (nothing is ever unpickled; a job whose arguments are not
+        JSON values is refused by ``add_job``, naming the value)
+    :param signing_key: a secret (str or bytes): rows are written signed (HMAC-SHA256); a row
+        without a valid signature is logged and kept, never unpickled
 
     The table has APScheduler 3.x's columns (``id``, ``next_run_time`` (indexed) and
     ``job_state``, the pickled job state) plus ``claimed_by``, the owner token of the
@@ -299,6 +304,8 @@ class SQLAlchemyJobStore(SharedJobStore):
         poll_interval: float = 1,
         claim_limit: int = DEFAULT_CLAIM_LIMIT,
         notify: bool = True,
+        serializer: str = "pickle",
+        signing_key: str | bytes | None = None,
     ) -> None:
         super().__init__(
             pickle_protocol=pickle_protocol,
@@ -306,6 +313,8 @@ class SQLAlchemyJobStore(SharedJobStore):
             poll_interval=poll_interval,
             claim_limit=claim_limit,
             notify=notify,
+            serializer=serializer,
+            signing_key=signing_key,
         )
         validate.string("tablename", tablename)
         if tableschema is not None:
