@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 
 from tzlocal import get_localzone
 
-from greensched.util import astimezone, localize, normalize
+from greensched.util import astimezone
 
 __all__ = ("BaseTrigger",)
 
@@ -70,16 +70,3 @@ def choose_timezone(timezone: tzinfo | str | None, start_date: object, end_date:
     elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
         zone = astimezone(end_date.tzinfo)
     return zone if zone is not None else get_localzone()
-
-
-def skip_dst_gap(dt: datetime) -> datetime:
-    """Return the aware ``dt`` unchanged if its wall time exists in its zone; otherwise (the
-    wall time is inside a daylight saving gap) the first instant after the gap.
-
-    :param dt: an aware datetime
-    """
-    zone = dt.tzinfo
-    assert zone is not None, "skip_dst_gap() needs an aware datetime"
-    if normalize(dt).replace(tzinfo=None, fold=0) == dt.replace(tzinfo=None, fold=0):
-        return dt
-    return localize(dt.replace(tzinfo=None), zone)

@@ -7,9 +7,9 @@ from typing import Any
 
 from tzlocal import get_localzone
 
-from greensched import _clock
+from greensched import _clock, _dst
 from greensched import _validators as validate
-from greensched.triggers.base import BaseTrigger, skip_dst_gap
+from greensched.triggers.base import BaseTrigger
 from greensched.util import astimezone, convert_to_datetime, datetime_repr
 
 __all__ = ("DateTrigger",)
@@ -46,7 +46,7 @@ class DateTrigger(BaseTrigger):
         else:
             converted = convert_to_datetime(run_date, zone, "run_date")
             assert converted is not None
-            self.run_date = skip_dst_gap(converted)
+            self.run_date = _dst.skip_gap(converted)
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as _timezone
 from typing import Any
 
-from greensched import _clock
+from greensched import _clock, _dst
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger, choose_timezone, skip_dst_gap
+from greensched.triggers.base import BaseTrigger, choose_timezone
 from greensched.util import convert_to_datetime, datetime_repr
 
 __all__ = ("IntervalTrigger",)
@@ -112,7 +112,7 @@ class IntervalTrigger(BaseTrigger):
             else:
                 converted = convert_to_datetime(start_date, zone, "start_date")
                 assert converted is not None
-                self.start_date = skip_dst_gap(converted)
+                self.start_date = _dst.skip_gap(converted)
             self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
         except OverflowError:
             origin = "now" if start_date is None else f"start_date {start_date}"
@@ -121,7 +121,7 @@ class IntervalTrigger(BaseTrigger):
                 f"{datetime.max.year + 1}, got: {interval} from {origin}"
             ) from None
         converted = convert_to_datetime(end_date, zone, "end_date")
-        self.end_date = None if converted is None else skip_dst_gap(converted)
+        self.end_date = None if converted is None else _dst.skip_gap(converted)
         self.jitter = validate_jitter(jitter)
 
     @property
