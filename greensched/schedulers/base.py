@@ -22,7 +22,7 @@ from tzlocal import get_localzone
 
 from greensched import __version__
 from greensched import _validators as validate
-from greensched._clock import SYSTEM_CLOCK, Clock, using_clock
+from greensched._clock import SYSTEM_CLOCK, Clock
 from greensched._logging import count, job_label, logger_name, one_line
 from greensched._plugins import PluginRegistry
 from greensched._serialization import JobEncoder, decode_object
@@ -1272,6 +1272,7 @@ class BaseScheduler(metaclass=ABCMeta):
                     "trigger arguments must not be given beside a trigger instance (they would "
                     f"be ignored), got: {', '.join(sorted(trigger_args))}"
                 )
+            trigger.fill_defaults(self._now())  # "now" defaults come from the scheduler's clock
             return trigger
         if trigger is None:
             trigger = "date"
@@ -1284,8 +1285,8 @@ class BaseScheduler(metaclass=ABCMeta):
         if _takes_timezone(trigger_class):
             # Use the scheduler's time zone if nothing else is specified
             trigger_args.setdefault("timezone", self.timezone)
-        with using_clock(self._clock):  # a default start date comes from the scheduler's clock
-            instance: BaseTrigger = trigger_class(**trigger_args)
+        instance: BaseTrigger = trigger_class(**trigger_args)
+        instance.fill_defaults(self._now())  # "now" defaults come from the scheduler's clock
         return instance
 
     def _warn_never_fires(self, job: Job) -> None:

@@ -16,7 +16,16 @@ __all__ = ("BaseTrigger",)
 class BaseTrigger(metaclass=ABCMeta):
     """Abstract base class that defines the interface that every trigger must implement.
 
-    A trigger is a pure function of ``(previous_fire_time, now)``: it never reads the clock.
+    A trigger never reads the clock. Its fire times are a function of ``(previous_fire_time,
+    now)``, and a default that depends on the current time (the start of an
+    :class:`~greensched.triggers.interval.IntervalTrigger` without ``start_date``, the run date
+    of a :class:`~greensched.triggers.date.DateTrigger` without ``run_date``) is left unset
+    when the trigger is built: :meth:`fill_defaults` fills it in. The scheduler calls it with
+    the time of its clock when a job gets the trigger (``add_job``, ``reschedule_job``);
+    otherwise the first :meth:`get_next_fire_time` call fills it in from its ``now``.
+
+    .. note:: APScheduler 3.x reads the system clock in the constructors of these triggers,
+       so their defaults ignore a scheduler's clock and are set before the job is added.
     """
 
     __slots__ = ()
@@ -32,6 +41,15 @@ class BaseTrigger(metaclass=ABCMeta):
             first call)
         :param now: current datetime
         """
+
+    def fill_defaults(self, now: datetime) -> None:
+        """Fill in the defaults that depend on the current time and were left unset, taking
+        ``now`` as the current time; values already set stay as they are, so that only the
+        first call has an effect. The base implementation has no such defaults.
+
+        :param now: the current time (an aware datetime)
+        """
+        return  # a concrete no-op: triggers without such defaults need not override it
 
     def _apply_jitter(
         self, next_fire_time: datetime | None, jitter: float | None, now: datetime
