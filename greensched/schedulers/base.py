@@ -313,6 +313,9 @@ class BaseScheduler(metaclass=ABCMeta):
         subscribe = getattr(self._clock, "subscribe", None)
         if subscribe is not None:  # a mock clock: each jump of time wakes the loop
             subscribe(self.wakeup)
+        waker = getattr(self, "_waker", None)
+        if waker is not None:  # the loop waits for the time of the scheduler's clock
+            waker.clock = self._clock
         self._logger.info("Scheduler started")
         self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_STARTED))
         if not paused:
@@ -997,7 +1000,10 @@ class BaseScheduler(metaclass=ABCMeta):
             )
         clock = config.pop("clock", None) or SYSTEM_CLOCK
         if not isinstance(clock, Clock):
-            raise TypeError(f"clock must have now() and monotonic() methods, got: {clock!r}")
+            raise TypeError(
+                "clock must have now(), monotonic(), timer(), sleep(), timeout() and wait() "
+                f"methods, got: {clock!r}"
+            )
 
         job_defaults = dict(config.pop("job_defaults", None) or {})
         misfire = job_defaults.pop("misfire_grace_time", 1)
