@@ -23,15 +23,7 @@ def localize(wall: datetime, zone: tzinfo) -> datetime:
         ``fold``: 0, the default, is the first occurrence), else (``wall`` is inside a
         spring-forward gap) the first instant after the gap
     """
-    before, after = _offsets(wall, zone)
-    if before >= after:  # exists once, or twice
-        return wall.replace(tzinfo=zone)
-    # inside a gap: its two readings are instants on either side of the transition, and the
-    # offset after it is the one of the second reading
-    naive = wall.replace(tzinfo=None, fold=0)
-    low = (naive - after).replace(tzinfo=_UTC)
-    high = (naive - before).replace(tzinfo=_UTC)
-    return transition(low, high, zone, after).astimezone(zone)
+    return skip_gap(wall.replace(tzinfo=zone))
 
 
 def skip_gap(dt: datetime) -> datetime:
@@ -43,10 +35,15 @@ def skip_gap(dt: datetime) -> datetime:
     zone = dt.tzinfo
     if zone is None:
         raise ValueError(f"dt must be an aware datetime, got: {dt!r}")
-    before, after = _offsets(dt, zone)
-    if before >= after:
+    before, after = _offsets(dt)
+    if before >= after:  # exists once, or twice
         return dt
-    return localize(dt, zone)
+    # inside a gap: its two readings are instants on either side of the transition, and the
+    # offset after it is the one of the second reading
+    naive = dt.replace(tzinfo=None, fold=0)
+    low = (naive - after).replace(tzinfo=_UTC)
+    high = (naive - before).replace(tzinfo=_UTC)
+    return transition(low, high, zone, after).astimezone(zone)
 
 
 def overlap(wall: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -56,7 +53,7 @@ def overlap(wall: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
 
     :raises ValueError: if ``wall`` does not occur twice in ``zone``
     """
-    first, second = _offsets(wall, zone)
+    first, second = _offsets(wall.replace(tzinfo=zone))
     if first <= second:
         raise ValueError(f"wall must be a wall time that occurs twice in {zone}, got: {wall}")
     naive = wall.replace(tzinfo=None, fold=0)
@@ -83,12 +80,14 @@ def transition(low: datetime, high: datetime, zone: tzinfo, offset: timedelta) -
     return (low + above * _ONE_MICROSECOND).astimezone(_UTC)
 
 
-def _offsets(wall: datetime, zone: tzinfo) -> tuple[timedelta, timedelta]:
-    """Return the UTC offsets of the wall time ``wall`` in ``zone`` read with ``fold=0`` and
-    with ``fold=1``: equal if it occurs once, the first larger if it occurs twice, smaller if
-    it does not exist."""
-    first = wall.replace(tzinfo=zone, fold=0).utcoffset()
-    second = wall.replace(tzinfo=zone, fold=1).utcoffset()
+def _offsets(dt: datetime) -> tuple[timedelta, timedelta]:
+    """Return the UTC offsets of the aware ``dt``'s wall time read with ``fold=0`` and with
+    ``fold=1``: equal if it occurs once, the first larger if it occurs twice, smaller if it does
+    not exist."""
+    if dt.fold:
+        first, second = dt.replace(fold=0).utcoffset(), dt.utcoffset()
+    else:
+        first, second = dt.utcoffset(), dt.replace(fold=1).utcoffset()
     if first is None or second is None:
-        raise ValueError(f"zone must give a UTC offset, got: {zone!r}")
+        raise ValueError(f"zone must give a UTC offset, got: {dt.tzinfo!r}")
     return first, second

@@ -540,9 +540,8 @@ class CronTrigger(BaseTrigger):
     def _instant(self, wall: _Wall) -> datetime:
         """Return a wall time as an aware datetime: its first occurrence if it occurs twice,
         the first instant after the gap if it does not exist."""
-        if self._fixed_offset:
-            return datetime(*wall, tzinfo=self.timezone)
-        return _dst.localize(datetime(*wall), self.timezone)
+        first = datetime(*wall, tzinfo=self.timezone)
+        return first if self._fixed_offset else _dst.skip_gap(first)
 
     def _overlap(self, wall: _Wall) -> tuple[_Wall, _Wall]:
         """Return the wall times ``(start, end)`` of the fall-back overlap that the repeated
