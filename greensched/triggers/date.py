@@ -32,6 +32,11 @@ class DateTrigger(BaseTrigger):
        moved to the first instant after the gap. APScheduler 3.x moves a naive one by the
        length of the gap and keeps an aware one as given, so it can fire on a wall time that
        never happens.
+
+    .. note:: APScheduler 3.x fills a left-out ``run_date`` in the constructor, from the system
+       clock; greensched leaves it unset until the job is added (see
+       :meth:`~greensched.triggers.base.BaseTrigger.fill_defaults`), so that it comes from the
+       scheduler's clock.
     """
 
     __slots__ = ("_timezone", "run_date")

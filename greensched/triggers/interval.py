@@ -62,6 +62,11 @@ class IntervalTrigger(BaseTrigger):
     .. note:: APScheduler 3.x accepts negative lengths (and then fires backwards in time);
        greensched rejects them with :exc:`ValueError`. A ``start_date`` or ``end_date`` whose
        wall time falls in a daylight saving gap is moved to the first instant after the gap.
+
+    .. note:: APScheduler 3.x fills a left-out ``start_date`` in the constructor, from the system
+       clock; greensched leaves it unset until the job is added (see
+       :meth:`~greensched.triggers.base.BaseTrigger.fill_defaults`), so that it comes from the
+       scheduler's clock.
     """
 
     __slots__ = ("end_date", "interval", "jitter", "start_date", "timezone")
