@@ -716,6 +716,9 @@ class BaseScheduler(metaclass=ABCMeta):
         :raises JobLookupError: if the job was not found
         :return: the relevant job instance
         """
+        trigger = changes.get("trigger")
+        if isinstance(trigger, BaseTrigger):
+            trigger.fill_defaults(self._now())  # "now" defaults come from the scheduler's clock
         with self._jobstores_lock:
             job, jobstore_alias = self._lookup_job(job_id, jobstore)
             if jobstore_alias is None:

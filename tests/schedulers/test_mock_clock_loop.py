@@ -189,3 +189,14 @@ def test_with_autojump_the_loop_runs_a_day_of_schedule_by_itself() -> None:
     assert done.wait(PATIENCE)  # a real-time guard: mock time moves only when all is idle
     scheduler.shutdown()
     assert times == [START + timedelta(hours=hour) for hour in range(1, 25)]
+
+
+def test_modify_job_fills_in_a_new_trigger_defaults_from_the_scheduler_clock() -> None:
+    clock = MockClock(START)
+    scheduler = GeventScheduler(clock=clock, timezone="UTC")
+    job = scheduler.add_job(noop, "date", run_date=START + timedelta(days=1), id="once")
+    clock.jump(30)
+    trigger = IntervalTrigger(minutes=1)
+    scheduler.modify_job("once", trigger=trigger)
+    assert job.trigger is trigger
+    assert trigger.start_date == START + timedelta(seconds=90)
