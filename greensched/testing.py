@@ -63,7 +63,9 @@ class MockClock:
     .. caution:: The hub is idle as well while greenlets wait for I/O or for other threads
        (a thread pool's jobs, a database's answer): with ``autojump`` time then jumps past
        their deadlines without waiting for them. Use it for code that waits only on greenlets
-       and on this clock, in one thread.
+       and on this clock, in one thread. Idleness is told by a libev idle watcher of the lowest
+       priority (gevent's default loop); libuv runs idle watchers on every loop iteration, so
+       with ``GEVENT_LOOP=libuv`` time may jump while greenlets are still ready to run.
 
     :param start: the initial wall time (an aware datetime; a naive one is taken as UTC);
         defaults to 2020-01-01 00:00 UTC
