@@ -12,6 +12,8 @@ from importlib import import_module
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from greensched import _dst
+
 __all__ = (
     "asbool",
     "asint",
@@ -171,31 +173,12 @@ def _from_pytz(zone: tzinfo) -> tzinfo:
 
 def localize(dt: datetime, tzinfo: tzinfo) -> datetime:
     """Attach ``tzinfo`` to the naive ``dt``, moving a wall time that does not exist (inside a
-    spring-forward gap) to the first instant after the gap."""
+    spring-forward gap) to the first instant after the gap (see :func:`greensched._dst.localize`)."""
     tzinfo = _from_pytz(tzinfo)
     localize_method = getattr(tzinfo, "localize", None)  # a pytz-like zone without a name
     if localize_method is not None:
         return localize_method(dt)  # type: ignore[no-any-return]
-    wall = dt.replace(tzinfo=None)
-    result = normalize(dt.replace(tzinfo=tzinfo))
-    if result.replace(tzinfo=None, fold=0) == wall.replace(fold=0):
-        return result
-    # ``wall`` is inside a gap. Its two readings (fold=0 and fold=1) are instants on either side
-    # of the transition; the first instant whose wall time lies past ``wall`` is the transition.
-    readings = (
-        dt.replace(tzinfo=tzinfo, fold=0).astimezone(timezone.utc),
-        dt.replace(tzinfo=tzinfo, fold=1).astimezone(timezone.utc),
-    )
-    before, after = min(readings), max(readings)
-    low, high = 0, (after - before) // timedelta(microseconds=1)
-    while low < high:  # binary search on whole microseconds
-        middle = (low + high) // 2
-        instant = before + timedelta(microseconds=middle)
-        if instant.astimezone(tzinfo).replace(tzinfo=None, fold=0) > wall.replace(fold=0):
-            high = middle
-        else:
-            low = middle + 1
-    return (before + timedelta(microseconds=low)).astimezone(tzinfo)
+    return _dst.localize(dt, tzinfo)
 
 
 def normalize(dt: datetime) -> datetime:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import gevent
+import gevent.event
 import pytest
 
 from greensched._clock import (
@@ -15,7 +18,8 @@ from greensched._clock import (
     current_clock,
     using_clock,
 )
-from greensched.testing import MockClock
+from greensched.testing import _MIN_SWEEP, MockClock
+from tests.support import PATIENCE, start_thread
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -227,3 +231,198 @@ def test_mock_clock_calls_subscribers_after_each_move() -> None:
         datetime(2024, 1, 1, 0, 0, 10, tzinfo=timezone.utc),
         datetime(2024, 1, 2, tzinfo=timezone.utc),
     ]
+
+
+# Waiting: SystemClock (real time, so marked slow) and MockClock (mock time)
+
+
+@pytest.mark.slow
+def test_system_clock_timeout_interrupts_a_wait() -> None:
+    with pytest.raises(gevent.Timeout) as raised, SYSTEM_CLOCK.timeout(0.01):
+        gevent.event.Event().wait()
+    assert raised.value.seconds == 0.01
+
+
+@pytest.mark.slow
+def test_system_clock_wait_reports_whether_the_event_is_set() -> None:
+    event = gevent.event.Event()
+    assert SYSTEM_CLOCK.wait(event, 0.01) is False
+    gevent.spawn(event.set)
+    assert SYSTEM_CLOCK.wait(event, PATIENCE) is True
+
+
+@pytest.mark.slow
+def test_system_clock_sleep_and_timer_wait_real_time() -> None:
+    fired = gevent.event.Event()
+    timer = SYSTEM_CLOCK.timer(0.01)
+    timer.start(fired.set)
+    started = SYSTEM_CLOCK.monotonic()
+    SYSTEM_CLOCK.sleep(0.02)
+    assert SYSTEM_CLOCK.monotonic() - started >= 0.015
+    assert fired.is_set()
+    timer.close()
+
+
+def test_mock_timer_fires_when_a_jump_reaches_its_deadline() -> None:
+    clock = MockClock()
+    fired: list[float] = []
+    timer = clock.timer(5)
+    timer.start(lambda: fired.append(clock.monotonic()))
+    assert timer.active
+    clock.jump(4.5)
+    gevent.idle()
+    assert fired == []
+    clock.jump(0.5)
+    assert timer.pending  # its callback runs from the hub
+    gevent.idle()
+    assert fired == [5.0]
+    assert not timer.active
+    assert not timer.pending
+
+
+def test_mock_timers_fire_in_deadline_order() -> None:
+    clock = MockClock()
+    fired: list[str] = []
+    for name, seconds in [("c", 3), ("a", 1), ("b", 2)]:
+        clock.timer(seconds).start(fired.append, name)
+    clock.jump(10)
+    gevent.idle()
+    assert fired == ["a", "b", "c"]
+
+
+def test_stopped_mock_timer_does_not_fire_even_once_due() -> None:
+    clock = MockClock()
+    fired: list[int] = []
+    stopped, due_then_stopped = clock.timer(1), clock.timer(1)
+    stopped.start(fired.append, 1)
+    due_then_stopped.start(fired.append, 2)
+    stopped.stop()
+    clock.jump(1)
+    due_then_stopped.close()  # fired, but its callback had yet to run
+    gevent.idle()
+    assert fired == []
+
+
+def test_mock_timer_cannot_start_twice() -> None:
+    timer = MockClock().timer(1)
+    timer.start(lambda: None)
+    with pytest.raises(RuntimeError, match=r"^timer must be stopped before it is started again$"):
+        timer.start(lambda: None)
+
+
+def test_stopped_mock_timers_are_swept_from_the_heap() -> None:
+    clock = MockClock()
+    for _ in range(10 * _MIN_SWEEP):
+        timer = clock.timer(60)
+        timer.start(lambda: None)
+        timer.stop()
+    assert len(clock._timers) <= _MIN_SWEEP + 1
+
+
+def test_mock_sleep_returns_once_time_has_moved_on() -> None:
+    clock = MockClock()
+    sleeper = gevent.spawn(clock.sleep, 60)
+    gevent.idle()
+    clock.jump(59)
+    gevent.idle()
+    assert not sleeper.dead
+    clock.jump(1)
+    sleeper.join(PATIENCE)
+    assert sleeper.successful()
+
+
+def test_mock_sleep_of_zero_lets_others_run() -> None:
+    clock = MockClock()
+    ran = gevent.spawn(lambda: None)
+    clock.sleep(0)
+    assert ran.dead
+
+
+def test_mock_timeout_raises_in_the_waiting_greenlet() -> None:
+    clock = MockClock()
+    event = gevent.event.Event()
+
+    def wait() -> None:
+        with clock.timeout(30):
+            event.wait()
+
+    waiter = gevent.spawn(wait)
+    gevent.idle()
+    clock.jump(30)
+    waiter.join(PATIENCE)
+    assert isinstance(waiter.exception, gevent.Timeout)
+    assert str(waiter.exception) == "30 seconds"
+
+
+def test_mock_timeout_that_is_closed_in_time_never_raises() -> None:
+    clock = MockClock()
+    timeout = clock.timeout(30, TimeoutError("too slow"))
+    timeout.start()
+    assert timeout.pending
+    timeout.close()
+    clock.jump(60)
+    gevent.idle()  # would raise here if the timeout fired
+
+
+def test_mock_timeout_of_none_never_expires() -> None:
+    timeout = MockClock().timeout(None)
+    timeout.start()
+    assert not timeout.pending
+
+
+def test_mock_wait_reports_whether_the_event_is_set() -> None:
+    clock = MockClock(autojump=True)
+    event = gevent.event.Event()
+    assert clock.wait(event, 10) is False
+    assert clock.monotonic() == 10
+    gevent.spawn(event.set)
+    assert clock.wait(event, 10) is True
+    assert clock.monotonic() == 10
+
+
+def test_autojump_jumps_to_each_deadline_once_everything_is_idle() -> None:
+    clock = MockClock(datetime(2024, 1, 1, tzinfo=timezone.utc), autojump=True)
+    log: list[tuple[str, float]] = []
+
+    def sleeper(name: str, seconds: float) -> None:
+        clock.sleep(seconds)
+        log.append((name, clock.monotonic()))
+
+    def busy() -> None:
+        for _ in range(100):
+            gevent.sleep(0)  # ready to run all along: no jump meanwhile
+        log.append(("busy", clock.monotonic()))
+
+    gevent.joinall(
+        [gevent.spawn(sleeper, "a", 5), gevent.spawn(sleeper, "b", 2), gevent.spawn(busy)]
+    )
+    assert log == [("busy", 0.0), ("b", 2.0), ("a", 5.0)]
+    assert clock.now() == datetime(2024, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
+
+
+def test_without_autojump_time_stands_still() -> None:
+    clock = MockClock()
+    sleeper = gevent.spawn(clock.sleep, 1)
+    gevent.idle()
+    gevent.idle()
+    assert not sleeper.dead
+    assert clock.monotonic() == 0
+    sleeper.kill()
+
+
+def test_mock_timer_started_in_another_thread_fires_in_that_thread() -> None:
+    clock = MockClock()
+    started, fired_in = threading.Event(), []
+
+    def other() -> None:
+        done = gevent.event.Event()
+        timer = clock.timer(5)
+        timer.start(lambda: (fired_in.append(threading.get_ident()), done.set()))
+        started.set()
+        done.wait(PATIENCE)
+
+    thread = start_thread(other)
+    assert started.wait(PATIENCE)
+    clock.jump(5)
+    thread.join(PATIENCE)
+    assert fired_in == [thread.ident]

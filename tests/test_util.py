@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from greensched import _dst
 from greensched.util import (
     _instance_method_ref,
     asbool,
@@ -1087,3 +1088,64 @@ def test_pytz_zones_become_zoneinfo() -> None:
     )
     overlap = localize(datetime(2024, 10, 27, 2, 30), berlin)
     assert overlap.utcoffset() == timedelta(hours=2)
+
+
+# greensched._dst: the one daylight saving module behind localize() and every trigger
+
+
+class HalfSecondGapZone(tzinfo):
+    """A zone that moves from UTC+1 to UTC+2 at 2024-03-31 01:00:00.5 UTC: a transition off
+    whole seconds, which only a search on microseconds finds exactly."""
+
+    TRANSITION = datetime(2024, 3, 31, 1, 0, 0, 500000)
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        assert dt is not None
+        naive = dt.replace(tzinfo=None)
+        one, two = timedelta(hours=1), timedelta(hours=2)
+        if naive - one < self.TRANSITION:
+            return one  # a wall time before the gap
+        if naive - two >= self.TRANSITION:
+            return two  # after it
+        return two if dt.fold else one  # inside it: fold=0 reads it with the offset before
+
+    def fromutc(self, dt: datetime) -> datetime:
+        naive = dt.replace(tzinfo=None)
+        offset = timedelta(hours=2 if naive >= self.TRANSITION else 1)
+        return (naive + offset).replace(tzinfo=self)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def test_dst_gap_search_finds_a_transition_to_the_microsecond() -> None:
+    zone = HalfSecondGapZone()
+    result = _dst.localize(datetime(2024, 3, 31, 2, 30), zone)
+    assert result.astimezone(timezone.utc).replace(tzinfo=None) == HalfSecondGapZone.TRANSITION
+
+
+def test_dst_skip_gap_keeps_an_existing_wall_time_and_its_fold() -> None:
+    second = datetime(2024, 10, 27, 2, 30, tzinfo=BERLIN, fold=1)
+    assert _dst.skip_gap(second) is second
+
+
+def test_dst_skip_gap_rejects_a_naive_datetime() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^dt must be an aware datetime, got: datetime\.datetime\(2024, 1, 1, 0, 0\)$",
+    ):
+        _dst.skip_gap(datetime(2024, 1, 1))
+
+
+def test_dst_overlap_gives_the_repeated_wall_times() -> None:
+    start, end = _dst.overlap(datetime(2024, 10, 27, 2, 30), BERLIN)
+    assert (start, end) == (datetime(2024, 10, 27, 2, 0), datetime(2024, 10, 27, 3, 0))
+
+
+def test_dst_overlap_rejects_a_wall_time_that_occurs_once() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^wall must be a wall time that occurs twice in Europe/Berlin, "
+        r"got: 2024-06-03 12:00:00$",
+    ):
+        _dst.overlap(datetime(2024, 6, 3, 12), BERLIN)

@@ -151,7 +151,10 @@ def _retry_interval(given: Any) -> float:
 def _clock(given: Any) -> Clock:
     clock = given or SYSTEM_CLOCK
     if not isinstance(clock, Clock):
-        raise TypeError(f"clock must have now() and monotonic() methods, got: {clock!r}")
+        raise TypeError(
+            "clock must have now(), monotonic(), timer(), sleep(), timeout() and wait() "
+            f"methods, got: {clock!r}"
+        )
     return clock
 
 

@@ -2,9 +2,9 @@
 after it.
 
 The scheduler's job methods (``add_job``, ``get_job``, ``modify_job``, ``remove_job``, ...)
-work on its current :class:`JobPlace` and never ask which it is: a stopped scheduler holds a
-:class:`PendingJobs`, a started one a :class:`StoredJobs`. ``start()`` moves the pending jobs
-into their stores.
+work on its current :class:`JobPlace` and never ask which it is: a stopped scheduler's jobs are
+its :class:`PendingJobs`, a started one's its :class:`StoredJobs`. ``start()`` moves the pending
+jobs into their stores; after a shutdown, the pending jobs start empty again.
 """
 
 from __future__ import annotations

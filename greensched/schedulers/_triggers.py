@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from functools import cache
 from typing import Any
 
-from greensched._clock import Clock, using_clock
 from greensched._plugins import PluginRegistry
 from greensched.triggers.base import BaseTrigger
 
@@ -20,12 +19,12 @@ def create_trigger(
     trigger: BaseTrigger | str | None,
     trigger_args: dict[str, Any],
     timezone: tzinfo,
-    clock: Clock,
     now: Callable[[], datetime],
 ) -> BaseTrigger:
     """Return ``trigger`` if it is a trigger, else a new trigger of the plugin it names
     (``None``: a ``date`` trigger firing at ``now()``), built with ``trigger_args`` and, unless
-    they give one, the scheduler's ``timezone``.
+    they give one, the scheduler's ``timezone``; its defaults that depend on the current time
+    (a start date left out) are filled in from ``now()``.
 
     :raises TypeError: if ``trigger`` is neither a trigger, a plugin name nor ``None``, or
         trigger arguments are given beside a trigger instance
@@ -37,6 +36,7 @@ def create_trigger(
                 "trigger arguments must not be given beside a trigger instance (they would "
                 f"be ignored), got: {', '.join(sorted(trigger_args))}"
             )
+        trigger.fill_defaults(now())  # "now" defaults come from the scheduler's clock
         return trigger
     if trigger is None:
         trigger = "date"
@@ -48,8 +48,8 @@ def create_trigger(
     trigger_class = plugins.resolve(trigger)
     if _takes_timezone(trigger_class):
         trigger_args.setdefault("timezone", timezone)
-    with using_clock(clock):  # a default start date comes from the scheduler's clock
-        instance: BaseTrigger = trigger_class(**trigger_args)
+    instance: BaseTrigger = trigger_class(**trigger_args)
+    instance.fill_defaults(now())  # "now" defaults come from the scheduler's clock
     return instance
 
 

@@ -8,6 +8,7 @@ import gevent
 from gevent import getcurrent
 from gevent.monkey import get_original
 
+from greensched._clock import SYSTEM_CLOCK, Clock, SystemClock
 from greensched._hubs import hub_gate
 
 _get_thread_ident = get_original("_thread", "get_ident")
@@ -30,6 +31,10 @@ class Waker:
     It does what a :class:`gevent.event.Event` with one waiter would, for less: the loop waits
     on it once per round, and an ``Event.wait(timeout)`` makes a :class:`gevent.Timeout` (an
     exception object and its timer) each time, where this starts a bare timer watcher.
+
+    The timeout of :meth:`wait` is in seconds of :attr:`clock` (the scheduler's): with a
+    :class:`~greensched.testing.MockClock`, the loop sleeps until mock time reaches its
+    deadline.
     """
 
     __slots__ = (
@@ -42,9 +47,12 @@ class Waker:
         "_round",
         "_thread_ident",
         "_waiter",
+        "clock",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        #: the clock whose time :meth:`wait` waits for
+        self.clock = clock
         self._hub = gevent.get_hub()
         self._loop = self._hub.loop
         self._gate = hub_gate(self._hub)
@@ -143,20 +151,25 @@ class Waker:
             loop.update_now()  # the time cached by the loop may be a round old
             self._round = loop.now()
             return
-        if timeout is None:
-            # A finite timer keeps the hub's loop alive: with nothing else to wait for, gevent
-            # would raise LoopExit while another thread may still call set()
-            timeout = _FOREVER
-        elif 0 < timeout < MIN_WAIT:
+        if timeout is not None and 0 < timeout < MIN_WAIT:
             timeout = MIN_WAIT
-        timer = self._loop.timer(timeout)
+        # A real timer, finite, keeps the hub's loop alive: with nothing else to wait for,
+        # gevent would raise LoopExit while another thread may still call set(). It is the
+        # timeout itself on the system clock; another clock's timer comes on top.
+        real = isinstance(self.clock, SystemClock)
+        timer = self._loop.timer(timeout if real and timeout is not None else _FOREVER)
+        clock_timer = None if real or timeout is None else self.clock.timer(timeout)
         self._waiter = getcurrent()
         try:
             timer.start(self._wake)
+            if clock_timer is not None:
+                clock_timer.start(self._wake)
             self._hub.switch()  # until _wake switches back
         finally:
             self._waiter = None
             timer.close()
+            if clock_timer is not None:
+                clock_timer.close()
             self._round = self._loop.now()
 
     def clear(self) -> None:

@@ -42,7 +42,7 @@ from greensched.schedulers._loop import (
     TIMEOUT_MAX,
     ProcessingLoop,
 )
-from greensched.schedulers._places import PendingJobs, StoredJobs
+from greensched.schedulers._places import JobPlace, PendingJobs, StoredJobs
 from greensched.schedulers._triggers import create_trigger
 from greensched.triggers.base import BaseTrigger
 from greensched.util import undefined
@@ -102,9 +102,16 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         self._clock: Clock = SYSTEM_CLOCK
         self._logger = logging.getLogger(logger_name("scheduler"))
         #: where the jobs are: pending before start(), then in the job stores
-        self._jobs: PendingJobs | StoredJobs = PendingJobs(self)
+        self._pending = PendingJobs(self)
+        self._stored = StoredJobs(self)
         self.state = STATE_STOPPED
         self.configure(gconfig, **options)
+
+    @property
+    def _jobs(self) -> JobPlace:
+        """Where the jobs are: pending in the scheduler while it is stopped, in the job stores
+        once it has started (see :mod:`greensched.schedulers._places`)."""
+        return self._pending if self.state == STATE_STOPPED else self._stored
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(
@@ -157,8 +164,7 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         with self._jobstores_lock:
             if "default" not in self._jobstores:
                 self.add_jobstore(self._create_default_jobstore(), "default")
-            pending = self._jobs
-            assert isinstance(pending, PendingJobs), "a stopped scheduler's jobs are pending"
+            pending = self._pending
             pending.check_targets()
 
         started_executors: list[BaseExecutor] = []
@@ -173,13 +179,13 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
                     store.start(self, alias)
                     started_stores.append(store)
                 pending.check_ids_in_stores()
-                self._jobs = StoredJobs(self)
+                self._pending = PendingJobs(self)
                 self.state = STATE_PAUSED if paused else STATE_RUNNING
                 for job, jobstore_alias, replace_existing in pending:
-                    self._jobs.add(job, jobstore_alias, replace_existing)
+                    self._stored.add(job, jobstore_alias, replace_existing)
         except BaseException:
             self.state = STATE_STOPPED
-            self._jobs = pending  # the jobs stay pending, for the next start()
+            self._pending = pending  # the jobs stay pending, for the next start()
             for job, _, _ in pending:
                 job._jobstore_alias = None
             for executor in started_executors:
@@ -191,6 +197,9 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         subscribe = getattr(self._clock, "subscribe", None)
         if subscribe is not None:  # a mock clock: each jump of time wakes the loop
             subscribe(self.wakeup)
+        waker = getattr(self, "_waker", None)
+        if waker is not None:  # the loop waits for the time of the scheduler's clock
+            waker.clock = self._clock
         self._logger.info("Scheduler started")
         self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_STARTED))
         if not paused:
@@ -208,7 +217,6 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         if self.state == STATE_STOPPED:
             raise SchedulerNotRunningError
         self.state = STATE_STOPPED
-        self._jobs = PendingJobs(self)
         self._shutdown_components(wait)
 
     def _shutdown_components(self, wait: bool) -> None:
@@ -438,6 +446,9 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         :raises JobLookupError: if the job was not found
         :return: the relevant job instance
         """
+        trigger = changes.get("trigger")
+        if isinstance(trigger, BaseTrigger):
+            trigger.fill_defaults(self._now())  # "now" defaults come from the scheduler's clock
         with self._jobstores_lock:
             job, jobstore_alias = self._jobs.find(job_id, jobstore)
             self._jobs.modify(job, jobstore_alias, changes)
@@ -660,7 +671,7 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         self, trigger: BaseTrigger | str | None, trigger_args: dict[str, Any]
     ) -> BaseTrigger:
         return create_trigger(
-            self._trigger_plugins, trigger, trigger_args, self.timezone, self._clock, self._now
+            self._trigger_plugins, trigger, trigger_args, self.timezone, self._now
         )
 
     def _check_job_id(self, job_id: str, jobstore_alias: str) -> None:

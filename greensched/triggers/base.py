@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 
 from tzlocal import get_localzone
 
-from greensched.util import astimezone, localize, normalize
+from greensched.util import astimezone
 
 __all__ = ("BaseTrigger",)
 
@@ -16,7 +16,16 @@ __all__ = ("BaseTrigger",)
 class BaseTrigger(metaclass=ABCMeta):
     """Abstract base class that defines the interface that every trigger must implement.
 
-    A trigger is a pure function of ``(previous_fire_time, now)``: it never reads the clock.
+    A trigger never reads the clock. Its fire times are a function of ``(previous_fire_time,
+    now)``, and a default that depends on the current time (the start of an
+    :class:`~greensched.triggers.interval.IntervalTrigger` without ``start_date``, the run date
+    of a :class:`~greensched.triggers.date.DateTrigger` without ``run_date``) is left unset
+    when the trigger is built: :meth:`fill_defaults` fills it in. The scheduler calls it with
+    the time of its clock when a job gets the trigger (``add_job``, ``reschedule_job``);
+    otherwise the first :meth:`get_next_fire_time` call fills it in from its ``now``.
+
+    .. note:: APScheduler 3.x reads the system clock in the constructors of these triggers,
+       so their defaults ignore a scheduler's clock and are set before the job is added.
     """
 
     __slots__ = ()
@@ -32,6 +41,15 @@ class BaseTrigger(metaclass=ABCMeta):
             first call)
         :param now: current datetime
         """
+
+    def fill_defaults(self, now: datetime) -> None:
+        """Fill in the defaults that depend on the current time and were left unset, taking
+        ``now`` as the current time; values already set stay as they are, so that only the
+        first call has an effect. The base implementation has no such defaults.
+
+        :param now: the current time (an aware datetime)
+        """
+        return  # a concrete no-op: triggers without such defaults need not override it
 
     def _apply_jitter(
         self, next_fire_time: datetime | None, jitter: float | None, now: datetime
@@ -70,16 +88,3 @@ def choose_timezone(timezone: tzinfo | str | None, start_date: object, end_date:
     elif isinstance(end_date, datetime) and end_date.tzinfo is not None:
         zone = astimezone(end_date.tzinfo)
     return zone if zone is not None else get_localzone()
-
-
-def skip_dst_gap(dt: datetime) -> datetime:
-    """Return the aware ``dt`` unchanged if its wall time exists in its zone; otherwise (the
-    wall time is inside a daylight saving gap) the first instant after the gap.
-
-    :param dt: an aware datetime
-    """
-    zone = dt.tzinfo
-    assert zone is not None, "skip_dst_gap() needs an aware datetime"
-    if normalize(dt).replace(tzinfo=None, fold=0) == dt.replace(tzinfo=None, fold=0):
-        return dt
-    return localize(dt.replace(tzinfo=None), zone)

@@ -7,7 +7,6 @@ from datetime import timezone as _timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from greensched import _clock
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
 from greensched.triggers.base import BaseTrigger, choose_timezone
@@ -51,8 +50,10 @@ class CalendarIntervalTrigger(BaseTrigger):
     :param second: second to fire at (0-59)
     :param start_date: the first date to fire on, and the origin of the grid: a date, an ISO 8601
         date string (``'2024-01-31'``), or a datetime or datetime string, of which only the date
-        counts (an aware one is first converted to ``timezone``); if omitted, today in
-        ``timezone``, by the clock in force (:func:`greensched._clock.current_clock`)
+        counts (an aware one is first converted to ``timezone``); if omitted, the day the job
+        is added (the scheduler's clock) in ``timezone``: until then (:meth:`fill_defaults`)
+        the attribute reads ``None``, a pickled or exported trigger keeps it unset, and
+        ``repr()`` leaves it out
     :param end_date: the last date to fire on (same forms as ``start_date``)
     :param timezone: the zone of the wall time and of the returned fire times (a tzinfo or an
         IANA zone name); if omitted, the zone of an aware ``start_date`` datetime, else of an
@@ -62,7 +63,8 @@ class CalendarIntervalTrigger(BaseTrigger):
         number of the right kind, or a date or ``timezone`` is of an unsupported type
     :raises ValueError: if a length is negative, every length is zero, ``hour``, ``minute`` or
         ``second`` is out of range, ``jitter`` is negative or not finite, ``end_date`` is
-        earlier than ``start_date``, ``timezone`` is an unknown zone name, or a date string is
+        earlier than ``start_date`` (for a default ``start_date``: raised by
+        :meth:`fill_defaults`, so by ``add_job``), ``timezone`` is an unknown zone name, or a date string is
         not ISO 8601
 
     .. note:: A wall time that does not exist on a date (it falls in the gap where a daylight
@@ -116,7 +118,7 @@ class CalendarIntervalTrigger(BaseTrigger):
     months: int
     weeks: int
     days: int
-    start_date: date
+    start_date: date | None
     end_date: date | None
     timezone: tzinfo
     jitter: float | None
@@ -152,16 +154,27 @@ class CalendarIntervalTrigger(BaseTrigger):
 
         self.timezone = _without_pytz(choose_timezone(timezone, start_date, end_date))
 
-        first = _to_date(start_date, self.timezone, "start_date")
-        if first is None:
-            first = _clock.current_clock().now().astimezone(self.timezone).date()
-        self.start_date = first
+        self.start_date = _to_date(start_date, self.timezone, "start_date")
         self.end_date = _to_date(end_date, self.timezone, "end_date")
-        if self.end_date is not None and self.end_date < first:
-            raise ValueError(
-                f"end_date must not be earlier than start_date ({first}), got: {self.end_date!r}"
-            )
+        self._check_end_date()
         self.jitter = validate_jitter(jitter)
+
+    def fill_defaults(self, now: datetime) -> None:
+        """Set an unset ``start_date`` to the date of ``now`` in the trigger's zone.
+
+        :raises ValueError: if ``end_date`` is earlier than that date
+        """
+        if self.start_date is None:
+            self.start_date = now.astimezone(self.timezone).date()
+            self._check_end_date()
+
+    def _check_end_date(self) -> None:
+        """:raises ValueError: if ``end_date`` is earlier than ``start_date`` (both set)"""
+        first, last = self.start_date, self.end_date
+        if first is not None and last is not None and last < first:
+            raise ValueError(
+                f"end_date must not be earlier than start_date ({first}), got: {last!r}"
+            )
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
@@ -170,8 +183,10 @@ class CalendarIntervalTrigger(BaseTrigger):
 
         :param previous_fire_time: the previous fire time this trigger returned, or ``None``
             on the first call
-        :param now: current datetime
+        :param now: current datetime; the first call of a trigger without ``start_date`` takes
+            its date as the start (see :meth:`fill_defaults`)
         """
+        self.fill_defaults(now)
         if previous_fire_time is None:
             bound, inclusive = now.astimezone(_UTC), True
         else:
@@ -196,6 +211,7 @@ class CalendarIntervalTrigger(BaseTrigger):
         :raises OverflowError: if the search runs past the last representable date
         """
         zone = self.timezone
+        assert self.start_date is not None, "filled in by fill_defaults()"
         step_months = 12 * self.years + self.months
         step_days = 7 * self.weeks + self.days
         # Start a little before the grid point estimated from the mean length of a month; the
@@ -230,6 +246,7 @@ class CalendarIntervalTrigger(BaseTrigger):
         :raises OverflowError: if the date is past the last representable one
         """
         day = self.start_date
+        assert day is not None, "filled in by fill_defaults()"
         if step_months:
             year, month = divmod(day.year * 12 + day.month - 1 + index * step_months, 12)
             if year > MAXYEAR:
@@ -258,7 +275,8 @@ class CalendarIntervalTrigger(BaseTrigger):
         self.years, self.months, self.weeks, self.days = state["interval"]
         self._time = time(*state["time"])
         self.timezone = state["timezone"]
-        self.start_date = _as_plain_date(state["start_date"])
+        start_date = state["start_date"]
+        self.start_date = None if start_date is None else _as_plain_date(start_date)
         end_date = state["end_date"]
         self.end_date = None if end_date is None else _as_plain_date(end_date)
         self.jitter = state.get("jitter")
@@ -277,7 +295,8 @@ class CalendarIntervalTrigger(BaseTrigger):
         ]
         wall_time = self._time.replace(tzinfo=self.timezone).isoformat()
         fields.append(f"time={wall_time!r}")
-        fields.append(f"start_date='{self.start_date}'")
+        if self.start_date is not None:
+            fields.append(f"start_date='{self.start_date}'")
         if self.end_date is not None:
             fields.append(f"end_date='{self.end_date}'")
         zone = self.timezone

@@ -102,6 +102,12 @@ class BaseCombiningTrigger(BaseTrigger):
         self.triggers = _check_triggers(triggers)
         self.jitter = validate_jitter(jitter)
 
+    def fill_defaults(self, now: datetime) -> None:
+        """Fill in the time-dependent defaults of every combined trigger (see
+        :meth:`BaseTrigger.fill_defaults`)."""
+        for trigger in self.triggers:
+            trigger.fill_defaults(now)
+
     def __getstate__(self) -> dict[str, Any]:
         return {
             "version": 1,

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as _timezone
 from typing import Any
 
-from greensched import _clock
+from greensched import _dst
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger, choose_timezone, skip_dst_gap
+from greensched.triggers.base import BaseTrigger, choose_timezone
 from greensched.util import convert_to_datetime, datetime_repr
 
 __all__ = ("IntervalTrigger",)
@@ -36,8 +36,9 @@ class IntervalTrigger(BaseTrigger):
     :param minutes: number of minutes to wait
     :param seconds: number of seconds to wait
     :param start_date: the first fire time and the origin of the grid (a datetime, a date or an
-        ISO 8601 string); if omitted, the current time of the clock in force
-        (:func:`greensched._clock.current_clock`) plus one interval
+        ISO 8601 string); if omitted, the time the job is added (the scheduler's clock) plus
+        one interval: until then (:meth:`fill_defaults`) the attribute reads ``None``, a
+        pickled or exported trigger keeps it unset, and ``repr()`` leaves it out
     :param end_date: the latest time the trigger may fire on
     :param timezone: the zone of naive dates and of the returned fire times (a tzinfo or an IANA
         zone name); if omitted, the zone of an aware ``start_date``, else of an aware
@@ -61,13 +62,18 @@ class IntervalTrigger(BaseTrigger):
     .. note:: APScheduler 3.x accepts negative lengths (and then fires backwards in time);
        greensched rejects them with :exc:`ValueError`. A ``start_date`` or ``end_date`` whose
        wall time falls in a daylight saving gap is moved to the first instant after the gap.
+
+    .. note:: APScheduler 3.x fills a left-out ``start_date`` in the constructor, from the system
+       clock; greensched leaves it unset until the job is added (see
+       :meth:`~greensched.triggers.base.BaseTrigger.fill_defaults`), so that it comes from the
+       scheduler's clock.
     """
 
     __slots__ = ("end_date", "interval", "jitter", "start_date", "timezone")
 
     interval: timedelta
     timezone: tzinfo
-    start_date: datetime
+    start_date: datetime | None
     end_date: datetime | None
     jitter: float | None
 
@@ -104,25 +110,33 @@ class IntervalTrigger(BaseTrigger):
         zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
 
-        try:
-            if start_date is None:
-                self.start_date = (
-                    _clock.current_clock().now().astimezone(_UTC) + interval
-                ).astimezone(zone)
-            else:
-                converted = convert_to_datetime(start_date, zone, "start_date")
-                assert converted is not None
-                self.start_date = skip_dst_gap(converted)
-            self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
-        except OverflowError:
-            origin = "now" if start_date is None else f"start_date {start_date}"
-            raise ValueError(
-                f"interval must leave room for a second fire time before the year "
-                f"{datetime.max.year + 1}, got: {interval} from {origin}"
-            ) from None
+        if start_date is None:
+            self.start_date = None  # filled in by fill_defaults()
+        else:
+            converted = convert_to_datetime(start_date, zone, "start_date")
+            assert converted is not None
+            self.start_date = _dst.skip_gap(converted)
+            try:
+                self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
+            except OverflowError:
+                raise _no_room(interval, f"start_date {start_date}") from None
         converted = convert_to_datetime(end_date, zone, "end_date")
-        self.end_date = None if converted is None else skip_dst_gap(converted)
+        self.end_date = None if converted is None else _dst.skip_gap(converted)
         self.jitter = validate_jitter(jitter)
+
+    def fill_defaults(self, now: datetime) -> None:
+        """Set an unset ``start_date`` to ``now`` plus one interval (in the trigger's zone).
+
+        :raises ValueError: if that leaves no room for a second fire time before the year 10000
+        """
+        if self.start_date is not None:
+            return
+        try:
+            start = now.astimezone(_UTC) + self.interval
+            start + self.interval  # room for a second fire time?
+        except OverflowError:
+            raise _no_room(self.interval, "now") from None
+        self.start_date = start.astimezone(self.timezone)
 
     @property
     def interval_length(self) -> float:
@@ -136,8 +150,10 @@ class IntervalTrigger(BaseTrigger):
 
         :param previous_fire_time: the previous fire time this trigger returned, or ``None``
             on the first call
-        :param now: current datetime
+        :param now: current datetime; the first call of a trigger without ``start_date`` takes
+            it as the time the schedule starts from (see :meth:`fill_defaults`)
         """
+        self.fill_defaults(now)
         try:
             next_time = self._next_grid_point(previous_fire_time, now)
         except OverflowError:
@@ -163,6 +179,7 @@ class IntervalTrigger(BaseTrigger):
 
         :raises OverflowError: if it lies past :attr:`datetime.max`
         """
+        assert self.start_date is not None, "filled in by fill_defaults()"
         start = self.start_date.astimezone(_UTC)
         if previous_fire_time is not None:
             previous = previous_fire_time.astimezone(_UTC)
@@ -199,10 +216,9 @@ class IntervalTrigger(BaseTrigger):
         return f"interval[{self.interval}]"
 
     def __repr__(self) -> str:
-        options = [
-            f"interval={self.interval!r}",
-            f"start_date={datetime_repr(self.start_date)!r}",
-        ]
+        options = [f"interval={self.interval!r}"]
+        if self.start_date is not None:
+            options.append(f"start_date={datetime_repr(self.start_date)!r}")
         if self.end_date is not None:
             options.append(f"end_date={datetime_repr(self.end_date)!r}")
         if self.jitter:
@@ -225,6 +241,15 @@ def _shared_interval(interval: timedelta) -> timedelta:
     if len(_shared_intervals) < _MAX_SHARED_INTERVALS:
         _shared_intervals[interval] = interval
     return interval
+
+
+def _no_room(interval: timedelta, origin: str) -> ValueError:
+    """The error for an interval that leaves no room for a second fire time after its start
+    (``origin`` says where the start came from)."""
+    return ValueError(
+        f"interval must leave room for a second fire time before the year "
+        f"{datetime.max.year + 1}, got: {interval} from {origin}"
+    )
 
 
 def _check_length(name: str, value: Any) -> None:

@@ -8,6 +8,8 @@ import gevent
 import pytest
 
 from greensched.schedulers._waker import _FOREVER, MIN_WAIT, Waker
+from greensched.testing import MockClock
+from tests.support import PATIENCE
 
 
 class RecordingLoop:
@@ -82,3 +84,25 @@ def test_a_wait_ended_by_an_exception_leaves_no_waiter(waker: Waker) -> None:
     assert waker._waiter is None
     waker.set()  # nothing to wake: no error, and the next wait returns at once
     waker.wait(None)
+
+
+def test_a_wait_on_a_mock_clock_lasts_until_mock_time_reaches_its_end() -> None:
+    clock = MockClock()
+    waker = Waker(clock)
+    waiter = gevent.spawn(waker.wait, 5)
+    gevent.idle()
+    clock.jump(4.9)
+    gevent.idle()
+    assert not waiter.dead
+    clock.jump(0.1)
+    waiter.join(PATIENCE)
+    assert waiter.successful()
+
+
+def test_a_wait_on_a_mock_clock_still_ends_when_set() -> None:
+    waker = Waker(MockClock())
+    waiter = gevent.spawn(waker.wait, 5)
+    gevent.idle()
+    waker.set()
+    waiter.join(PATIENCE)
+    assert waiter.successful()

@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greensched import _clock
 from greensched._serialization import JobEncoder, decode_object
-from greensched.testing import MockClock
 from greensched.triggers import calendarinterval as calendarinterval_module
 from greensched.triggers.calendarinterval import CalendarIntervalTrigger
 
@@ -142,14 +140,12 @@ def test_end_date_before_start_date_is_rejected() -> None:
         )
 
 
-def test_end_date_before_the_default_start_date_is_rejected() -> None:
-    with (
-        _clock.using_clock(MockClock(datetime(2024, 6, 3, 12, 0, tzinfo=UTC))),
-        pytest.raises(
-            ValueError, match=r"^end_date must not be earlier than start_date \(2024-06-03\), "
-        ),
+def test_end_date_before_the_default_start_date_is_rejected_when_filled_in() -> None:
+    trigger = CalendarIntervalTrigger(days=1, end_date=date(2024, 6, 2), timezone=BERLIN)
+    with pytest.raises(
+        ValueError, match=r"^end_date must not be earlier than start_date \(2024-06-03\), "
     ):
-        CalendarIntervalTrigger(days=1, end_date=date(2024, 6, 2), timezone=BERLIN)
+        trigger.fill_defaults(datetime(2024, 6, 3, 12, 0, tzinfo=UTC))
 
 
 def test_negative_jitter_is_rejected() -> None:
@@ -329,28 +325,35 @@ def test_aware_start_date_is_converted_to_the_trigger_zone() -> None:
 def test_omitted_start_date_is_today_in_the_trigger_zone(
     clock_time: datetime, zone: ZoneInfo, today: date
 ) -> None:
-    with _clock.using_clock(MockClock(clock_time)):
-        trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=zone)
+    trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=zone)
+    assert trigger.start_date is None
+    assert "start_date" not in repr(trigger)
+    trigger.fill_defaults(clock_time)
+    assert trigger.start_date == today
+    trigger.fill_defaults(clock_time + timedelta(days=3))  # only the first call has an effect
     assert trigger.start_date == today
 
 
+def test_unset_start_date_stays_unset_through_pickling() -> None:
+    trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=BERLIN)
+    restored = pickle.loads(pickle.dumps(trigger))
+    assert restored.start_date is None
+    now = datetime(2024, 6, 3, 6, 0, tzinfo=BERLIN)
+    assert restored.get_next_fire_time(None, now) == datetime(2024, 6, 3, 9, 0, tzinfo=BERLIN)
+    assert restored.start_date == date(2024, 6, 3)
+
+
 def test_omitted_start_date_fires_today_if_the_time_is_still_ahead() -> None:
-    clock = MockClock(datetime(2024, 6, 3, 6, 0, tzinfo=BERLIN))
-    with _clock.using_clock(clock):
-        trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=BERLIN)
-    assert trigger.get_next_fire_time(None, clock.now()) == datetime(
-        2024, 6, 3, 9, 0, tzinfo=BERLIN
-    )
+    trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=BERLIN)
+    now = datetime(2024, 6, 3, 6, 0, tzinfo=BERLIN)
+    assert trigger.get_next_fire_time(None, now) == datetime(2024, 6, 3, 9, 0, tzinfo=BERLIN)
 
 
 def test_omitted_start_date_fires_tomorrow_if_the_time_has_passed() -> None:
     # APScheduler 3.11 returns today 09:00, in the past; the scheduler then reports it missed
-    clock = MockClock(datetime(2024, 6, 3, 10, 0, tzinfo=BERLIN))
-    with _clock.using_clock(clock):
-        trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=BERLIN)
-    assert trigger.get_next_fire_time(None, clock.now()) == datetime(
-        2024, 6, 4, 9, 0, tzinfo=BERLIN
-    )
+    trigger = CalendarIntervalTrigger(days=1, hour=9, timezone=BERLIN)
+    now = datetime(2024, 6, 3, 10, 0, tzinfo=BERLIN)
+    assert trigger.get_next_fire_time(None, now) == datetime(2024, 6, 4, 9, 0, tzinfo=BERLIN)
 
 
 @pytest.mark.parametrize(

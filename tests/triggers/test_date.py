@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greensched import _clock
-from greensched.testing import MockClock
 from greensched.triggers import date as date_module
 from greensched.triggers.date import DateTrigger
 
@@ -76,13 +74,33 @@ def test_iso_8601_string_run_date(text: str, expected: datetime) -> None:
     assert trigger.run_date.utcoffset() == expected.utcoffset()
 
 
-def test_omitted_run_date_is_now_from_the_clock() -> None:
-    clock = MockClock(datetime(2024, 6, 3, 10, 0, 0, 123456, tzinfo=timezone.utc))
-    with _clock.using_clock(clock):
-        trigger = DateTrigger(timezone="Europe/Berlin")
-    assert trigger.run_date == clock.now()
+def test_omitted_run_date_is_unset_until_filled_in_from_now() -> None:
+    trigger = DateTrigger(timezone="Europe/Berlin")
+    assert trigger.run_date is None
+    assert str(trigger) == "date[now]"
+    assert repr(trigger) == "<DateTrigger (run_date='now')>"
+    now = datetime(2024, 6, 3, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    trigger.fill_defaults(now)
+    assert trigger.run_date == now
     assert trigger.run_date.tzinfo == BERLIN
     assert str(trigger) == "date[2024-06-03 12:00:00 CEST]"
+    trigger.fill_defaults(now + timedelta(days=1))  # only the first call has an effect
+    assert trigger.run_date == now
+
+
+def test_first_call_without_run_date_fires_now() -> None:
+    trigger = DateTrigger(timezone="Europe/Berlin")
+    now = datetime(2024, 6, 3, 10, tzinfo=timezone.utc)
+    assert trigger.get_next_fire_time(None, now) == now
+    assert trigger.get_next_fire_time(now, now) is None
+
+
+def test_unset_run_date_keeps_its_zone_through_pickling() -> None:
+    restored = pickle.loads(pickle.dumps(DateTrigger(timezone="Europe/Berlin")))
+    assert restored.run_date is None
+    restored.fill_defaults(datetime(2024, 6, 3, 10, tzinfo=timezone.utc))
+    assert restored.run_date == datetime(2024, 6, 3, 12, tzinfo=BERLIN)
+    assert restored.run_date.tzinfo == BERLIN
 
 
 def test_naive_run_date_in_a_dst_gap_moves_to_the_end_of_the_gap() -> None:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pickle
 import random
-import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from greensched import _clock
-from greensched.testing import MockClock
 from greensched.triggers.interval import IntervalTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -162,13 +159,38 @@ def test_date_start_and_end_mean_midnight() -> None:
     assert trigger.end_date == datetime(2024, 6, 4, tzinfo=BERLIN)
 
 
-def test_omitted_start_date_is_one_interval_from_now() -> None:
-    clock = MockClock(utc(2024, 6, 3, 10, 0, 0))
-    with _clock.using_clock(clock):
-        trigger = IntervalTrigger(minutes=5, timezone=BERLIN)
+def test_omitted_start_date_is_unset_until_filled_in_from_now() -> None:
+    trigger = IntervalTrigger(minutes=5, timezone=BERLIN)
+    assert trigger.start_date is None
+    assert repr(trigger) == (
+        "<IntervalTrigger (interval=datetime.timedelta(seconds=300), timezone='Europe/Berlin')>"
+    )
+    trigger.fill_defaults(utc(2024, 6, 3, 10, 0, 0))
     assert trigger.start_date == datetime(2024, 6, 3, 12, 5, tzinfo=BERLIN)
     assert trigger.start_date.tzinfo is BERLIN
-    assert trigger.get_next_fire_time(None, clock.now()) == trigger.start_date
+    trigger.fill_defaults(utc(2024, 6, 4))  # only the first call has an effect
+    assert trigger.start_date == datetime(2024, 6, 3, 12, 5, tzinfo=BERLIN)
+    assert trigger.get_next_fire_time(None, utc(2024, 6, 3, 10, 0, 0)) == trigger.start_date
+
+
+def test_first_call_without_start_date_starts_the_grid_one_interval_after_now(
+    fixed_jitter: Callable[[float], None],
+) -> None:
+    fixed_jitter(0.5)
+    trigger = IntervalTrigger(minutes=5, timezone="UTC", jitter=60)
+    now = utc(2024, 6, 3, 10, 0, 0)
+    first = trigger.get_next_fire_time(None, now)
+    assert first == utc(2024, 6, 3, 10, 5, 30)
+    assert trigger.start_date == utc(2024, 6, 3, 10, 5)
+    # the grid stays where the first call put it
+    later = utc(2024, 6, 3, 10, 7)
+    assert trigger.get_next_fire_time(first, later) == utc(2024, 6, 3, 10, 10, 30)
+
+
+def test_unset_start_date_stays_unset_through_pickling() -> None:
+    restored = pickle.loads(pickle.dumps(IntervalTrigger(hours=1, timezone="UTC")))
+    assert restored.start_date is None
+    assert restored.get_next_fire_time(None, utc(2024, 6, 3)) == utc(2024, 6, 3, 1)
 
 
 def test_unknown_timezone_is_rejected() -> None:
@@ -535,29 +557,22 @@ def test_has_no_instance_dict() -> None:
     assert not hasattr(IntervalTrigger(minutes=1, start_date=START), "__dict__")
 
 
-@pytest.mark.parametrize(
-    ("start_date", "origin"),
-    [
-        pytest.param(None, "now", id="from-now"),
-        pytest.param(
-            datetime(2026, 12, 2, tzinfo=timezone.utc),
-            "start_date 2026-12-02 00:00:00+00:00",
-            id="from-start-date",
-        ),
-    ],
+NO_ROOM = (
+    r"^interval must leave room for a second fire time before the year 10000, "
+    r"got: 999999999 days, 0:00:00 from "
 )
-def test_interval_without_room_for_a_second_fire_time_is_rejected(
-    start_date: datetime | None, origin: str
-) -> None:
-    message = (
-        rf"^interval must leave room for a second fire time before the year 10000, "
-        rf"got: 999999999 days, 0:00:00 from {re.escape(origin)}$"
-    )
-    with (
-        _clock.using_clock(MockClock(datetime(2026, 12, 2, tzinfo=timezone.utc))),
-        pytest.raises(ValueError, match=message),
-    ):
-        IntervalTrigger(days=999999999, start_date=start_date, timezone="UTC")
+
+
+def test_interval_without_room_after_start_date_is_rejected() -> None:
+    start = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match=NO_ROOM + r"start_date 2026-12-02 00:00:00\+00:00$"):
+        IntervalTrigger(days=999999999, start_date=start, timezone="UTC")
+
+
+def test_interval_without_room_after_now_is_rejected_when_filled_in() -> None:
+    trigger = IntervalTrigger(days=999999999, timezone="UTC")
+    with pytest.raises(ValueError, match=NO_ROOM + r"now$"):
+        trigger.fill_defaults(datetime(2026, 12, 2, tzinfo=timezone.utc))
 
 
 def test_schedule_ends_where_dates_end() -> None:

