@@ -190,7 +190,7 @@ class _Collector:
         yield GaugeMetricFamily(*self._LOOP_LAG, value=metrics._loop_lag)
         yield self._jobs(metrics._scheduler)
         claims_lost = CounterMetricFamily(*self._CLAIMS_LOST, labels=["jobstore"])
-        lost = dict.fromkeys(tuple(metrics._scheduler._jobstores), 0)  # each store from 0
+        lost = dict.fromkeys(tuple(metrics._scheduler.jobstores), 0)  # each store from 0
         lost.update(metrics._claims_lost)
         for alias, count in lost.items():
             claims_lost.add_metric([alias], count)
@@ -201,7 +201,7 @@ class _Collector:
         left out of this scrape."""
         family = GaugeMetricFamily(*self._JOBS, labels=["jobstore"])
         if scheduler.state != STATE_STOPPED:
-            for alias, store in tuple(scheduler._jobstores.items()):
+            for alias, store in scheduler.jobstores.items():
                 try:
                     count = store.count_jobs()
                 except Exception as exc:  # noqa: BLE001 (one failing store must not fail the scrape)
@@ -242,7 +242,7 @@ class SchedulerMetrics:
         self._scheduler = scheduler
         self._per_job = per_job
         self._registry = registry
-        self._clock = scheduler._clock
+        self._clock = scheduler.clock
         self._server: WSGIServer | None = None
         self._closed = False
         self._runs: dict[tuple[str, str], int] = {}

@@ -211,7 +211,7 @@ def _accept_executors(scheduler: GeventScheduler, aliases: Iterable[Any]) -> Non
     """Give the (paused) scheduler a stand-in executor for each alias it lacks, so that the
     job API accepts jobs for the executors of the schedulers that run them."""
     for alias in aliases:
-        if isinstance(alias, str) and alias not in scheduler._executors:
+        if isinstance(alias, str) and alias not in scheduler.executors:
             scheduler.add_executor(DebugExecutor(), alias)
 
 

@@ -72,6 +72,7 @@ from greensched._clock import current_clock
 from greensched.cli.errors import EXIT_USAGE, CommandError
 from greensched.cli.stores import describe_error, neighbour_store_url
 from greensched.job import Job
+from greensched.schedulers._places import missing_job_options
 from greensched.schedulers.base import BaseScheduler
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.triggers.base import BaseTrigger
@@ -362,13 +363,14 @@ def complete_jobs(
     :param name: the file, for errors
     :raises JobsFileError: naming the first bad value
     """
-    executors = sorted(set(scheduler._executors) | {"default"})
+    executors = sorted(set(scheduler.executors) | {"default"})
     jobs = []
     for definition in definitions:
         where = f"{name}: job {definition.id!r}" if name else f"job {definition.id!r}"
         try:
             job = Job(scheduler, **{"executor": "default", **definition.options})
-            job._modify(**scheduler._missing_job_options(job))
+            now = scheduler.clock.now().astimezone(scheduler.timezone)
+            job._modify(**missing_job_options(job, scheduler.job_defaults, now))
         except (TypeError, ValueError, LookupError, AttributeError) as exc:
             raise JobsFileError(f"{where}: {exc}") from None
         if job.executor not in executors:
@@ -393,7 +395,7 @@ def _prepend_path(directory: Path) -> None:
 def _set_default_executor(scheduler: BaseScheduler, executor: str | None) -> None:
     if executor is None:
         return
-    if "default" in scheduler._executors:
+    if "default" in scheduler.executors:
         scheduler.remove_executor("default")
     try:
         scheduler.add_executor(executor, "default")

@@ -303,8 +303,8 @@ def run_command(args: argparse.Namespace) -> int:
     metrics = None if args.metrics_port is None else _serve_metrics(scheduler, args)
 
     given = args.store or os.environ.get(STORE_ENV)
-    if source.is_module and not given and "default" in scheduler._jobstores:
-        own = scheduler._jobstores["default"]  # the module's own store
+    if source.is_module and not given and "default" in scheduler.jobstores:
+        own = scheduler.jobstores["default"]  # the module's own store
         where = describe_store(own)
         check_store(own, where)
     else:
@@ -312,7 +312,7 @@ def run_command(args: argparse.Namespace) -> int:
         store = open_store(
             url, args.table, poll_interval=args.poll_interval, **serializer_options(args)
         )
-        if "default" in scheduler._jobstores:
+        if "default" in scheduler.jobstores:
             scheduler.remove_jobstore("default")
         scheduler.add_jobstore(store, "default")
         where = display_url(url)

@@ -64,21 +64,21 @@ class Components:
 
     @property
     def executors(self) -> Mapping[str, BaseExecutor]:
-        """The executors, by alias (a read-only view; change it with :meth:`add_executor`
-        and :meth:`remove_executor`).
+        """The executors, by alias: a read-only snapshot, safe to read from any thread (change
+        them with :meth:`add_executor` and :meth:`remove_executor`).
 
         .. versionadded:: greensched 0.1
         """
-        return MappingProxyType(self._executors)
+        return MappingProxyType(dict(self._executors))
 
     @property
     def jobstores(self) -> Mapping[str, BaseJobStore]:
-        """The job stores, by alias (a read-only view; change it with :meth:`add_jobstore`
-        and :meth:`remove_jobstore`).
+        """The job stores, by alias: a read-only snapshot, safe to read from any thread (change
+        them with :meth:`add_jobstore` and :meth:`remove_jobstore`).
 
         .. versionadded:: greensched 0.1
         """
-        return MappingProxyType(self._jobstores)
+        return MappingProxyType(dict(self._jobstores))
 
     @property
     def listened_events(self) -> int:

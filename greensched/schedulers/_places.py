@@ -19,13 +19,13 @@ from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.schedulers._loop import STATE_RUNNING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from greensched.job import Job
     from greensched.jobstores.base import BaseJobStore
     from greensched.schedulers.base import BaseScheduler
 
-__all__ = ("JobPlace", "PendingJobs", "StoredJobs")
+__all__ = ("JobPlace", "PendingJobs", "StoredJobs", "missing_job_options")
 
 
 class JobPlace(Protocol):
@@ -179,7 +179,7 @@ class StoredJobs:
         scheduler = self._scheduler
         store = scheduler._lookup_jobstore(jobstore_alias)
         executor = scheduler._lookup_executor(job.executor)
-        missing = scheduler._missing_job_options(job)
+        missing = missing_job_options(job, scheduler._job_defaults, scheduler._now())
         if "next_run_time" in missing and missing["next_run_time"] is None:
             _warn_never_fires(scheduler, job)
         job._modify(**missing)
@@ -290,3 +290,12 @@ def _warn_never_fires(scheduler: BaseScheduler, job: Job) -> None:
         trigger,
         reason,
     )
+
+
+def missing_job_options(job: Job, defaults: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Return the options a job made before it reached a store has yet to get: the scheduler's
+    job ``defaults`` it lacks and, unless it has one, its first run time from ``now``."""
+    missing = {key: value for key, value in defaults.items() if not hasattr(job, key)}
+    if not hasattr(job, "next_run_time"):
+        missing["next_run_time"] = job.trigger.get_next_fire_time(None, now)
+    return missing

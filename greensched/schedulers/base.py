@@ -10,6 +10,7 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from datetime import tzinfo
 from threading import RLock
+from types import MappingProxyType
 from typing import IO, Any, TypeVar
 
 from tzlocal import get_localzone
@@ -42,7 +43,12 @@ from greensched.schedulers._loop import (
     TIMEOUT_MAX,
     ProcessingLoop,
 )
-from greensched.schedulers._places import JobPlace, PendingJobs, StoredJobs
+from greensched.schedulers._places import (
+    JobPlace,
+    PendingJobs,
+    StoredJobs,
+    missing_job_options,
+)
 from greensched.schedulers._triggers import create_trigger
 from greensched.triggers.base import BaseTrigger
 from greensched.util import undefined
@@ -273,6 +279,15 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
         .. versionadded:: greensched 0.1
         """
         return self._clock
+
+    @property
+    def job_defaults(self) -> Mapping[str, Any]:
+        """The options a job gets when it is added without them (the ``job_defaults`` option,
+        completed): ``misfire_grace_time``, ``coalesce``, ``max_instances`` and ``timeout``.
+
+        .. versionadded:: greensched 0.1
+        """
+        return MappingProxyType(self._job_defaults)
 
     def create_lock(self) -> Any:
         """Return a new reentrant lock of the kind this scheduler's threads need (what its
@@ -648,18 +663,9 @@ class BaseScheduler(Components, ProcessingLoop, metaclass=ABCMeta):
 
         return MemoryJobStore()
 
-    def _missing_job_options(self, job: Job) -> dict[str, Any]:
-        """Return the job defaults and first run time that a pending job has yet to get."""
-        missing = {
-            key: value for key, value in self._job_defaults.items() if not hasattr(job, key)
-        }
-        if not hasattr(job, "next_run_time"):
-            missing["next_run_time"] = job.trigger.get_next_fire_time(None, self._now())
-        return missing
-
     def _export_state(self, job: Job) -> dict[str, Any]:
         """Return the state of a job as it is, or as it will be once the scheduler starts."""
-        missing = self._missing_job_options(job)
+        missing = missing_job_options(job, self._job_defaults, self._now())
         if missing:
             completed = Job.__new__(Job)
             completed._set_attributes(job._attributes())
