@@ -297,6 +297,17 @@ class SharedJobStore(BaseJobStore):
         times back as they were before the claim (their states are not touched)."""
         raise NotImplementedError
 
+    def lookup_job(self, job_id: str) -> Job | None:
+        """Return the job with the given id, or ``None`` if there is none, or if this process
+        cannot restore it (logged once, see the module docstring).
+
+        :param job_id: the identifier of the job
+        """
+        if job_id in self._unrestorable:
+            return None
+        data = self._read_state(job_id)
+        return None if data is None else self._load_job(job_id, data)
+
     # The stored states, as the stores keep them (each store implements these three)
 
     def _read_states(self) -> Iterator[tuple[str, bytes]]:

@@ -361,15 +361,6 @@ class RedisJobStore(SharedJobStore):
             return ()
         return zip(raw_ids, cast("list[bytes | None]", self.redis.hmget(self.jobs_key, raw_ids)))
 
-    def lookup_job(self, job_id: str) -> Job | None:
-        """Return the job with the given id, or ``None`` if there is none (or it cannot be
-        restored).
-
-        :param job_id: the identifier of the job
-        """
-        state = self._read_state(job_id)
-        return None if state is None else self._load_job(job_id, state)
-
     def _read_state(self, job_id: str) -> bytes | None:
         return cast("bytes | None", self.redis.hget(self.jobs_key, job_id))
 

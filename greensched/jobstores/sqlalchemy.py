@@ -263,12 +263,6 @@ class SQLAlchemyJobStore(SQLTable):
             return []
         return [self.jobs_t.c.id.not_in(sorted(self._unrestorable))]
 
-    def lookup_job(self, job_id: str) -> Job | None:
-        if job_id in self._unrestorable:
-            return None
-        data = self._read_state(job_id)
-        return None if data is None else self._load_job(job_id, data)
-
     def _read_state(self, job_id: str) -> bytes | None:
         if not self._fits(job_id):  # PostgreSQL would raise DataError on a NUL
             return None
