@@ -16,10 +16,12 @@ the server (SQL: one transaction that locks the rows, skipping those other trans
 Redis: one Lua script): it sets their owner and moves their indexed run time to the end of the
 lease (``now + lease_time``), while the true next run time stays in the pickled state. The other
 processes therefore neither see a claimed job as due nor wake up for it until the lease ends.
-The claim also takes back, first, the jobs this owner still holds, whatever their indexed
-time: the jobs of a round whose release failed, or of a claim whose answer was lost. So no
-claim lives only in this process's memory, and such jobs are not stranded for a whole lease.
-At most ``claim_limit`` jobs are taken: the held ones, then the due ones, earliest first.
+After a round that may have left claims of this owner behind (a release that failed, a claim
+whose answer was lost, or a claim not released yet) the next claim also takes back, first,
+the jobs this owner holds on the server, whatever their indexed time. The claims are never
+kept in memory (the store only remembers that its last round did not end cleanly, which spares
+every other claim that search), and such jobs are not stranded for a whole lease. At most
+``claim_limit`` jobs are taken: the held ones, then the due ones, earliest first.
 
 **Release.** :meth:`SharedJobStore.release_due_jobs` stores a round's results, atomically too:
 each updated job's new state and true next run time, each finished job's deletion, and the end
@@ -159,6 +161,9 @@ class SharedJobStore(BaseJobStore):
         #: names this process's claims; set when the store starts (after a fork, so each
         #: gunicorn worker has its own)
         self.owner = ""
+        #: whether claims of this owner may be left on the server: the last claim or release
+        #: failed, or the last claim has not been released yet (see the module docstring)
+        self._may_hold_claims = False
         self._unrestorable: set[str] = set()
         self._listener: gevent.Greenlet | None = None
         #: set while the store listens on its notification channel (for the tests of
@@ -170,6 +175,7 @@ class SharedJobStore(BaseJobStore):
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
         super().start(scheduler, alias)
         self.owner = new_owner_token()
+        self._may_hold_claims = False
         self._unrestorable.clear()
         if self.notify and self._has_channel() and monkey.is_module_patched("socket"):
             self._listener = gevent.spawn(self._listen_forever)
@@ -240,8 +246,14 @@ class SharedJobStore(BaseJobStore):
         .. versionadded:: greensched 0.1
         """
         timestamp = now.timestamp()
+        take_back = self._may_hold_claims
+        self._may_hold_claims = True  # until this claim is released, or found to claim nothing
         claimed = self._claim(
-            timestamp, timestamp + self.lease_time, self.claim_limit, sorted(self._unrestorable)
+            timestamp,
+            timestamp + self.lease_time,
+            self.claim_limit,
+            sorted(self._unrestorable),
+            take_back=take_back,
         )
         jobs: list[Job] = []
         unrestorable: list[tuple[str, float]] = []
@@ -253,6 +265,7 @@ class SharedJobStore(BaseJobStore):
                 jobs.append(job)
         if unrestorable:
             self._give_back(unrestorable)
+        self._may_hold_claims = bool(jobs)
         jobs.sort(key=run_order)
         return jobs
 
@@ -271,18 +284,22 @@ class SharedJobStore(BaseJobStore):
             (job.id, self._dump_job(job), datetime_to_utc_timestamp(job.next_run_time))
             for job in updated
         ]
-        return self._release(entries, [job.id for job in removed])
+        lost = self._release(entries, [job.id for job in removed])
+        self._may_hold_claims = False
+        return lost
 
     # The engine's primitives (each store implements these three, each one atomic)
 
     def _claim(
-        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
     ) -> list[Claimed]:
-        """Claim for this owner, until ``lease_end``, at most ``limit`` jobs: first those it
-        holds already (whatever their indexed run time), then those due at ``now`` (indexed
-        run time ``now`` or earlier, unclaimed or whose lease ended), each by indexed run time
-        then id, leaving out the ids in ``excluded`` and the rows another transaction is
-        claiming at that moment. Running it twice (a lost answer) claims the same jobs.
+        """Claim for this owner, until ``lease_end``, at most ``limit`` jobs: if ``take_back``,
+        first those it holds already (whatever their indexed run time), then those due at
+        ``now`` (indexed run time ``now`` or earlier, unclaimed or whose lease ended), each by
+        indexed run time then id, leaving out the ids in ``excluded`` and the rows another
+        transaction is claiming at that moment. Running it again with ``take_back`` (after a
+        lost answer) claims the same jobs. A store whose client may send the claim again by
+        itself (Redis) takes back always, so that the second run answers as the first.
         """
         raise NotImplementedError
 

@@ -84,9 +84,10 @@ return 1
 
 # ARGV: now, lease end, claim limit, owner, then the excluded ids (jobs this process cannot
 # restore).
-# Claims up to <limit> jobs: first those the owner still holds (a release that failed, or a
-# claim whose answer was lost: running this twice claims the same jobs), by run time, then the
-# due ones, earliest first; moves each one's run time to the lease end and marks it with the
+# Claims up to <limit> jobs: first those the owner still holds, by run time, then the due ones,
+# earliest first. It always takes back what the owner holds (a release that failed, or a claim
+# whose answer was lost), even after a clean round: redis-py may send the script again after a
+# broken connection, and that second run must return what the first claimed; moves each one's run time to the lease end and marks it with the
 # owner. A run time without a job (no writer leaves one) is dropped. Returns id, state, run
 # time (before the claim) of each.
 _CLAIM = """
@@ -381,8 +382,9 @@ class RedisJobStore(SharedJobStore):
         )
 
     def _claim(
-        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
     ) -> list[Claimed]:
+        # take_back is ignored: the script always takes back (see _CLAIM)
         result = self._claim_script(
             keys=self._keys, args=[repr(now), repr(lease_end), limit, self.owner, *excluded]
         )

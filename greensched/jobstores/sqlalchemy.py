@@ -18,7 +18,7 @@ from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
 
 try:
-    from sqlalchemy import MetaData, bindparam, event, func, or_, select
+    from sqlalchemy import MetaData, bindparam, event, func, select
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -409,7 +409,7 @@ class SQLAlchemyJobStore(SQLTable):
     # The claim primitives (see greensched.jobstores._shared)
 
     def _claim(
-        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
     ) -> list[Claimed]:
         table = self.jobs_t
         claimed_by = table.c[_CLAIM_COLUMN]
@@ -424,16 +424,18 @@ class SQLAlchemyJobStore(SQLTable):
             )
 
         # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
-        # bounds the index range scanned for it
+        # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
         held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
-        due = claimable(
-            table.c.next_run_time <= now, or_(claimed_by.is_(None), claimed_by != self.owner)
-        )
+        due = claimable(table.c.next_run_time <= now)
 
         def claim(connection: Connection) -> list[Claimed]:
-            rows = list(connection.execute(held.limit(limit)))
+            rows = list(connection.execute(held.limit(limit))) if take_back else []
             if len(rows) < limit:
-                rows.extend(connection.execute(due.limit(limit - len(rows))))
+                if rows:
+                    due_now = due.where(table.c.id.not_in([row.id for row in rows]))
+                else:
+                    due_now = due
+                rows.extend(connection.execute(due_now.limit(limit - len(rows))))
             ids = [row.id for row in rows]
             for chunk in _chunks(ids):
                 connection.execute(

@@ -310,7 +310,7 @@ class ConnectionLost(Exception):
     """What a broken connection raises, for the primitives made to fail here."""
 
 
-def connection_lost(*args: Any) -> Any:
+def connection_lost(*args: Any, **kwargs: Any) -> Any:
     raise ConnectionLost
 
 
@@ -346,8 +346,8 @@ def test_a_claim_whose_answer_was_lost_is_taken_back_by_its_owner(
         a.add_job(make_job(job_id, at(1)))
     claim = a._claim
 
-    def claim_then_break(*args: Any) -> Any:
-        claim(*args)
+    def claim_then_break(*args: Any, **kwargs: Any) -> Any:
+        claim(*args, **kwargs)
         raise ConnectionLost
 
     with monkeypatch.context() as patch:
