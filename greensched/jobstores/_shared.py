@@ -37,8 +37,8 @@ decides whether they still run or are reported missed.
 **At most once for started runs.** The scheduler releases a round before it submits its runs,
 so a run starts only once the store has recorded it: a process that dies between the two loses
 that run (it is never run twice). A release whose outcome is unknown (the connection broke
-before the answer) must not report lost what it did write: Redis sends the same release again
-and its script answers the first answer (a token names each release); SQL never sends a
+before the answer) must not report lost what it did write: redis-py may send the same release
+again, and the script answers the first answer (a token names each release); SQL never sends a
 transaction again once its statements ran (the error reaches the scheduler, which runs nothing
 of that round): if the commit happened, those runs are recorded and lost; if not, the jobs are
 still held and the next claim takes them back.
