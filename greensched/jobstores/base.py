@@ -107,8 +107,8 @@ class BaseJobStore(metaclass=ABCMeta):
 
         The processing loop calls this instead of :meth:`get_due_jobs`. The default returns
         :meth:`get_due_jobs`, which is right for a store used by one scheduler. A store shared
-        by several schedulers overrides it to claim the jobs atomically (the claim ends when
-        the loop calls :meth:`update_job` or :meth:`remove_job` for the job).
+        by several schedulers overrides it to claim the jobs atomically (the claim ends at
+        :meth:`release_due_jobs`; see :mod:`greensched.jobstores._shared`).
 
         .. versionadded:: greensched 0.1
         """

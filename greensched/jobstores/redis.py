@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import pickle
 import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 from greensched import _validators as validate
-from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
+from greensched.jobstores._shared import (
+    DEFAULT_CLAIM_LIMIT,
+    Claimed,
+    Released,
+    SharedJobStore,
+    run_order,
+)
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
@@ -20,7 +25,7 @@ except ImportError as exc:  # pragma: no cover (the test extra installs redis)
     ) from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from datetime import datetime
 
     from greensched.job import Job
@@ -79,40 +84,43 @@ return 1
 
 # ARGV: now, lease end, claim limit, owner, then the excluded ids (jobs this process cannot
 # restore).
-# Claims up to <limit> due jobs, earliest first, plus every job the owner still holds a claim
-# on (a release that failed, or a claim whose answer was lost: running this twice claims the
-# same jobs): moves each one's run time to the lease end and marks it with the owner. A run
-# time without a job (no writer leaves one) is dropped. Returns id, state, run time (before
-# the claim) of each.
+# Claims up to <limit> jobs: first those the owner still holds, by run time, then the due ones,
+# earliest first. It always takes back what the owner holds (a release that failed, or a claim
+# whose answer was lost), even after a clean round: redis-py may send the script again after a
+# broken connection, and that second run must return what the first claimed; moves each one's run time to the lease end and marks it with the
+# owner. A run time without a job (no writer leaves one) is dropped. Returns id, state, run
+# time (before the claim) of each.
 _CLAIM = """
 local limit = tonumber(ARGV[3])
 local lease_end, owner = ARGV[2], ARGV[4]
-local n_excluded = #ARGV - 4
 local excluded = {}
 for i = 5, #ARGV do excluded[ARGV[i]] = true end
-local picked, scores, seen = {}, {}, {}
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',
-                       'LIMIT', 0, limit + n_excluded)
-for i = 1, #due, 2 do
-  if #picked >= limit then break end
-  local id = due[i]
-  if not excluded[id] then
-    picked[#picked + 1] = id
-    scores[#scores + 1] = due[i + 1]
-    seen[id] = true
-  end
-end
+local held, seen = {}, {}
 local claims = redis.call('HGETALL', KEYS[3])
 for i = 1, #claims, 2 do
   local id = claims[i]
-  if claims[i + 1] == owner and not seen[id] and not excluded[id] then
+  if claims[i + 1] == owner and not excluded[id] then
     local score = redis.call('ZSCORE', KEYS[2], id)
-    if score then
-      picked[#picked + 1] = id
-      scores[#scores + 1] = score
-      seen[id] = true
-    end
+    if score then held[#held + 1] = {id, tonumber(score), score} end
   end
+end
+table.sort(held, function(a, b)
+  if a[2] ~= b[2] then return a[2] < b[2] end
+  return a[1] < b[1]
+end)
+local picked, scores = {}, {}
+local function pick(id, score)
+  if #picked < limit and not seen[id] and not excluded[id] then
+    picked[#picked + 1] = id
+    scores[#scores + 1] = score
+    seen[id] = true
+  end
+end
+for _, entry in ipairs(held) do pick(entry[1], entry[3]) end
+if #picked < limit then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',
+                         'LIMIT', 0, limit + #ARGV - 4)
+  for i = 1, #due, 2 do pick(due[i], due[i + 1]) end
 end
 local result = {}
 for i, id in ipairs(picked) do
@@ -191,16 +199,9 @@ return result
 """
 
 
-def _score(next_run_time: datetime | None) -> str:
+def _score(timestamp: float | None) -> str:
     """The sorted-set score of a job's next run time: its timestamp ('' if it is paused)."""
-    timestamp = datetime_to_utc_timestamp(next_run_time)
     return "" if timestamp is None else repr(timestamp)
-
-
-def _run_order(job: Job) -> tuple[float, str]:
-    """Sort key: next run time, then id (the order of equal scores in a sorted set)."""
-    timestamp = datetime_to_utc_timestamp(job.next_run_time)
-    return (math.inf if timestamp is None else timestamp, job.id)
 
 
 def _key(field: str, value: Any) -> str:
@@ -234,30 +235,17 @@ class RedisJobStore(SharedJobStore):
     hash is created when the first job is claimed), and their ``apscheduler.*`` triggers load
     as the ``greensched.*`` triggers.
 
-    **Claims.** The scheduler's loop takes the due jobs with :meth:`acquire_due_jobs`, which
-    claims them in one atomic step: it moves each claimed job's score to the end of its lease
-    (``now + lease_time``) and records the claimer, while the job's true next run time stays
-    in its pickled state. Other schedulers neither see a claimed job as due nor wake up for it
-    until the lease ends. :meth:`release_due_jobs` then writes each job's new state and score,
-    in one atomic step too, but only for the jobs still claimed by this scheduler; the others
-    are reported lost and not run. A claim is lost when the lease ran out and another
-    scheduler took the job over, or when the job was changed (:meth:`update_job` ends any
-    claim) or removed meanwhile. A scheduler that dies holding claims leaves them until their
-    leases end; whoever claims the jobs next runs them then, late (``misfire_grace_time``
-    decides whether they still run). A release that fails (the connection broke) leaves the
-    claims in place, and the next :meth:`acquire_due_jobs` of this store claims those jobs
-    again, so that they are not stranded for a whole lease; so does a claim whose answer was
-    lost, or that redis-py sent again after a broken connection.
-
-    Runs happen at most once: a job's run is recorded by :meth:`release_due_jobs` before it is
-    submitted, so a process that dies between the two loses that run, and another scheduler
-    does not run it a second time.
+    **Claims** follow the protocol of :mod:`greensched.jobstores._shared` (leases, owners,
+    take-over, at most once for started runs): a claim, a release and a give-back are each one
+    Lua script, atomic on the server. A claimed job's score is the end of its lease and its
+    claimer is in the claims hash. Each release carries a token, and the owner's last answer
+    is kept for a day (``claims_key + '.released.' + owner``): a release redis-py sends again
+    after a broken connection gives the first answer and writes nothing.
 
     **Notifications.** Every change made through :meth:`add_job`, :meth:`update_job`,
     :meth:`remove_job` or :meth:`remove_all_jobs` is announced on the pub/sub channel
-    ``jobs_key + '.wakeup'``, and the other schedulers that listen there wake up at once to
-    look at the store. A notification is only a hint: Redis does not keep it for a listener
-    that is away, so each scheduler also looks at the store every ``poll_interval`` seconds.
+    ``jobs_key + '.wakeup'``; the other schedulers that listen there wake up at once (a hint:
+    they also look every ``poll_interval`` seconds).
 
     **Connections.** The store uses redis-py's default connection pool, which opens a
     connection per concurrent caller when needed; redis-py is cooperative under gevent once
@@ -365,8 +353,8 @@ class RedisJobStore(SharedJobStore):
         self._update = self.redis.register_script(_UPDATE)
         self._remove = self.redis.register_script(_REMOVE)
         self._remove_all = self.redis.register_script(_REMOVE_ALL)
-        self._claim = self.redis.register_script(_CLAIM)
-        self._release = self.redis.register_script(_RELEASE)
+        self._claim_script = self.redis.register_script(_CLAIM)
+        self._release_script = self.redis.register_script(_RELEASE)
         self._paused_page = self.redis.register_script(_PAUSED_PAGE)
 
     def shutdown(self) -> None:
@@ -377,31 +365,11 @@ class RedisJobStore(SharedJobStore):
     def _channel_args(self) -> tuple[str, str]:
         return (self.channel if self.notify else "", self.owner)
 
-    def _restore(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[Job]:
-        """Restore the jobs of ``(id, state)`` pairs, skipping those that cannot be."""
-        jobs = []
-        for raw_id, state in entries:
-            if state is None:  # removed in the meantime
-                continue
-            job = self._load_job(_text(raw_id), state)
-            if job is not None:
-                jobs.append(job)
-        return jobs
-
     def _with_states(self, raw_ids: list[bytes]) -> Iterable[tuple[bytes, bytes | None]]:
         """Pair each id with its stored state (``None`` if the job is gone), in one round trip."""
         if not raw_ids:
             return ()
         return zip(raw_ids, cast("list[bytes | None]", self.redis.hmget(self.jobs_key, raw_ids)))
-
-    def lookup_job(self, job_id: str) -> Job | None:
-        """Return the job with the given id, or ``None`` if there is none (or it cannot be
-        restored).
-
-        :param job_id: the identifier of the job
-        """
-        state = self._read_state(job_id)
-        return None if state is None else self._load_job(job_id, state)
 
     def _read_state(self, job_id: str) -> bytes | None:
         return cast("bytes | None", self.redis.hget(self.jobs_key, job_id))
@@ -418,63 +386,41 @@ class RedisJobStore(SharedJobStore):
         )
         excluded = self._unrestorable
         raw_ids = [raw_id for raw_id in raw_ids if _text(raw_id) not in excluded]
-        return sorted(self._restore(self._with_states(raw_ids)), key=_run_order)
-
-    def acquire_due_jobs(self, now: datetime) -> list[Job]:
-        """Claim the due jobs (at most ``claim_limit``) and return them, by next run time
-        (ascending). The jobs this store claimed earlier and could not release are claimed
-        again, if their claim still holds.
-
-        .. versionadded:: greensched 0.1
-        """
-        timestamp = now.timestamp()
-        excluded = list(self._unrestorable)
-        result = self._claim(
-            keys=self._keys,
-            args=[
-                repr(timestamp),
-                repr(timestamp + self.lease_time),
-                self.claim_limit,
-                self.owner,
-                *excluded,
-            ],
+        return sorted(
+            self._restored(self._unseen(set(), self._with_states(raw_ids))), key=run_order
         )
-        jobs: list[Job] = []
-        unrestorable: list[tuple[str, str]] = []
-        for index in range(0, len(result), 3):
-            job_id = _text(result[index])
-            job = self._load_job(job_id, result[index + 1])
-            if job is None:
-                unrestorable.append((job_id, _text(result[index + 2])))
-            else:
-                jobs.append(job)
-        if unrestorable:
-            # Give them back untouched: a process that can restore them may run them
-            self._call_release([(job_id, "", score) for job_id, score in unrestorable], ())
-        jobs.sort(key=_run_order)
-        return jobs
 
-    def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
-        """Write the updated jobs and delete the removed ones, in one atomic step, where this
-        store's claim still holds, and end those claims.
+    def _claim(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
+    ) -> list[Claimed]:
+        # take_back is ignored: the script always takes back (see _CLAIM)
+        result = self._claim_script(
+            keys=self._keys, args=[repr(now), repr(lease_end), limit, self.owner, *excluded]
+        )
+        return [
+            (_text(result[index]), result[index + 1], float(result[index + 2]))
+            for index in range(0, len(result), 3)
+        ]
 
-        :return: the ids of the jobs whose claim was lost (not written)
-        :raises ValueError: if an updated job's state cannot be pickled (nothing is written)
+    def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        return self._call_release(
+            [(job_id, data, _score(timestamp)) for job_id, data, timestamp in entries], removed
+        )
 
-        .. versionadded:: greensched 0.1
-        """
-        entries = [(job.id, self._dump_job(job), _score(job.next_run_time)) for job in updated]
-        return self._call_release(entries, [job.id for job in removed])
+    def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
+        self._call_release([(job_id, "", _score(timestamp)) for job_id, timestamp in jobs], ())
 
     def _call_release(
         self, updated: Sequence[tuple[str, bytes | str, str]], removed: Iterable[str]
     ) -> set[str]:
+        """Run the release script: write ``(id, state ('' to keep it), score)`` entries and
+        delete ``removed`` where this owner's claim holds; return the other ids."""
         args: list[bytes | str | int] = [secrets.token_hex(8), self.owner, len(updated)]
         for entry in updated:
             args.extend(entry)
         args.extend(removed)
         keys = [*self._keys, f"{self.claims_key}.released.{self.owner}"]
-        return {_text(job_id) for job_id in self._release(keys=keys, args=args)}
+        return {_text(job_id) for job_id in self._release_script(keys=keys, args=args)}
 
     def get_next_run_time(self) -> datetime | None:
         """Return the earliest run time in the store: a job's next run time, or the end of
@@ -500,7 +446,7 @@ class RedisJobStore(SharedJobStore):
 
     def get_all_jobs(self) -> list[Job]:
         """Return every job, by next run time (ascending), paused jobs last (by id)."""
-        return sorted(self.iter_jobs(), key=_run_order)
+        return sorted(self.iter_jobs(), key=run_order)
 
     def iter_jobs(self) -> Iterator[Job]:
         """Yield every job, fetching a few hundred per round trip: first the scheduled jobs by
@@ -566,7 +512,12 @@ class RedisJobStore(SharedJobStore):
         self, job_id: str, data: bytes, next_run_time: datetime | None, *, new: bool
     ) -> None:
         script = self._add if new else self._update
-        args: list[bytes | str] = [job_id, data, _score(next_run_time), *self._channel_args()]
+        args: list[bytes | str] = [
+            job_id,
+            data,
+            _score(datetime_to_utc_timestamp(next_run_time)),
+            *self._channel_args(),
+        ]
         if not script(keys=self._keys, args=args):
             raise ConflictingIdError(job_id) if new else JobLookupError(job_id)
         self._forget_unrestorable(job_id)

@@ -3,91 +3,51 @@ processes."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import math
 import pickle
-import re
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
-
-import gevent
+from typing import TYPE_CHECKING, Any, Callable
 
 from greensched import _validators as validate
-from greensched._logging import count as job_count
-from greensched._logging import one_line
-from greensched.jobstores._shared import DEFAULT_CLAIM_LIMIT, SharedJobStore
+from greensched.jobstores._shared import (
+    DEFAULT_CLAIM_LIMIT,
+    Claimed,
+    Released,
+    run_order,
+)
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
 
 try:
-    from sqlalchemy import (
-        Column,
-        Float,
-        LargeBinary,
-        MetaData,
-        Table,
-        Unicode,
-        bindparam,
-        create_engine,
-        event,
-        func,
-        inspect,
-        select,
-        text,
+    from sqlalchemy import MetaData, bindparam, event, func, select
+    from sqlalchemy.engine import URL, Connection, CursorResult, Engine
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from greensched.jobstores._sql_table import (
+        _CLAIM_COLUMN,
+        SQLTable,
+        _channel_name,
+        create_store_engine,
+        jobs_table,
     )
-    from sqlalchemy.dialects.mysql import VARCHAR as MYSQL_VARCHAR
-    from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
-    from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+    from greensched.jobstores._sql_transactions import _note_execution, _StaleConnection
 except ImportError as exc:
     raise ImportError(
         "SQLAlchemyJobStore requires SQLAlchemy installed (pip install 'greensched[sqlalchemy]')"
     ) from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
-
-    from sqlalchemy import Select
 
     from greensched.job import Job
     from greensched.schedulers.base import BaseScheduler
 
 __all__ = ("SQLAlchemyJobStore",)
 
-_T = TypeVar("_T")
-
 #: the most ids one ``IN (...)`` list holds (old SQLite builds allow 999 bound parameters)
 IN_CHUNK = 500
 #: rows fetched from the database at a time by :meth:`SQLAlchemyJobStore.iter_jobs`
 STREAM_CHUNK = 500
-#: seconds of waiting after which a transaction that finds the SQLite database locked by
-#: another connection gives up
-SQLITE_LOCK_PATIENCE = 10.0
-#: attempts of a transaction that hits a deadlock or a lock wait timeout (PostgreSQL, MariaDB)
-CONFLICT_ATTEMPTS = 5
-#: attempts of a transaction after finding a pooled connection dropped by the server before
-#: its first statement (what ``pool_pre_ping`` would have caught, at a round trip per
-#: transaction)
-STALE_ATTEMPTS = 2
-#: the first and the longest pause between two attempts of a transaction, in seconds
-FIRST_BACKOFF = 0.001
-MAX_BACKOFF = 0.05
-
-_CLAIM_COLUMN = "claimed_by"
-#: the longest job id the table holds: 191 characters, the longest key MySQL indexes in a
-#: utf8mb4 InnoDB table
-ID_LENGTH = 191
-#: the collation of the id column on MariaDB and on MySQL: ids compare exactly, case and
-#: trailing spaces included (the default collations ignore both; ``utf8mb4_bin`` still
-#: ignores trailing spaces)
-_MARIADB_ID_COLLATION = "utf8mb4_nopad_bin"
-_MYSQL_ID_COLLATION = "utf8mb4_0900_bin"
-#: lock conflicts worth retrying: SQLite SQLITE_BUSY / SQLITE_LOCKED, PostgreSQL
-#: deadlock_detected / serialization_failure / lock_not_available, MySQL lock wait timeout /
-#: deadlock
-_SQLITE_LOCK_CODES = frozenset({5, 6})
-_POSTGRESQL_LOCK_STATES = frozenset({"40P01", "40001", "55P03"})
-_MYSQL_LOCK_ERRORS = frozenset({1205, 1213})
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -95,82 +55,7 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + IN_CHUNK]
 
 
-def _channel_name(schema: str | None, table: str) -> str:
-    """Return the PostgreSQL notification channel of a table: a plain lower-case identifier
-    of at most 63 characters (two tables that come out alike only wake each other's
-    schedulers)."""
-    qualified = table if schema is None else f"{schema}.{table}"
-    name = "greensched_" + re.sub(r"[^0-9a-z_]", "_", qualified.lower())
-    if len(name) > 63:
-        digest = hashlib.sha1(qualified.encode()).hexdigest()[:8]
-        name = f"{name[:54]}_{digest}"
-    return name
-
-
-class _InvalidURLError(validate.InvalidValueError, ArgumentError):
-    """A ``url`` that is empty or not a string: a ``ValueError`` (what APScheduler 3.x raises
-    for an empty one), a ``TypeError`` (what greensched raises for a bad type) and the
-    :exc:`sqlalchemy.exc.ArgumentError` that SQLAlchemy raises for a URL it cannot use (what
-    APScheduler 3.x lets through for a url that is not a string)."""
-
-
-def _is_file_database(url: URL) -> bool:
-    database = url.database
-    return bool(database) and database != ":memory:" and url.query.get("mode") != "memory"
-
-
-class _Attempt:
-    """One attempt of a transaction: whether a statement has run in it yet."""
-
-    __slots__ = ("executed",)
-
-    def __init__(self) -> None:
-        self.executed = False
-
-
-#: key of the current :class:`_Attempt` in a connection's ``info``
-_ATTEMPT = "greensched_attempt"
-#: key, in a MariaDB connection's ``info``, of the lease its session's timeouts were set for
-#: (see :meth:`SQLAlchemyJobStore._bound_claim`)
-_BOUNDED = "greensched_bounded"
-#: what puts a MariaDB session's timeouts back to the server's defaults
-_MYSQL_UNBOUND = (
-    "SET SESSION innodb_lock_wait_timeout = DEFAULT, max_statement_time = DEFAULT, "
-    "idle_transaction_timeout = DEFAULT"
-)
-
-
-def _note_execution(connection: Connection, *args: Any) -> None:
-    """``after_cursor_execute`` listener: a statement of the current attempt has run."""
-    attempt = connection.info.get(_ATTEMPT)
-    if attempt is not None:
-        attempt.executed = True
-
-
-class _StaleConnection(Exception):
-    """An attempt found its connection dropped by the server before any statement ran: it can
-    run again on a new connection (nothing of it reached the database).
-
-    :param error: what the driver raised
-    """
-
-    def __init__(self, error: DBAPIError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _use_wal(dbapi_connection: Any, connection_record: Any) -> None:
-    """Let readers and one writer work at the same time, and sync less often (still safe
-    against corruption; a power loss may lose the last transactions)."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-    finally:
-        cursor.close()
-
-
-class SQLAlchemyJobStore(SharedJobStore):
+class SQLAlchemyJobStore(SQLTable):
     """Stores jobs in a database table using SQLAlchemy (2.0 or newer); several schedulers, in
     several processes, may share the table. The table is created when the store starts if it
     does not exist.
@@ -211,21 +96,16 @@ class SQLAlchemyJobStore(SharedJobStore):
     and MySQL the id column has a binary NO PAD collation (``utf8mb4_nopad_bin``, MySQL
     ``utf8mb4_0900_bin``): ids compare exactly, as on PostgreSQL and SQLite.
 
-    **Claims.** On each round the scheduler *claims* the due jobs in one short transaction:
-    the store locks the earliest due rows that no other transaction holds (``ORDER BY
-    next_run_time LIMIT claim_limit`` on the index), moves their ``next_run_time`` to the end
-    of the lease (``now + lease_time``) and sets ``claimed_by``; the job's true next run time
-    stays in its pickled state. The other processes therefore neither see these jobs as due
-    nor wake up for them until the lease ends; once it has ended, any of them may claim the
-    job again (a take-over: the process holding it has died or hung). The scheduler then
-    works out the runs and hands the results back in a second transaction, which writes each
-    job (new state, ``next_run_time`` = its true next run time, no claim) or deletes a
-    finished job, but only where the claim is still this scheduler's; the jobs whose claim
-    was lost (taken over, or changed through the API meanwhile: :meth:`update_job` clears a
-    claim) are not run. A run is recorded as done *before* it is submitted: each started run
-    happens at most once, and a process that dies between the two loses that run. If storing
-    the results fails (a dropped connection), nothing runs, and the next round claims the same
-    jobs again at once instead of waiting for the lease to end.
+    **Claims** follow the protocol of :mod:`greensched.jobstores._shared` (leases, owners,
+    take-over, at most once for started runs). A claim is one short transaction that locks the
+    rows it takes, skipping those other transactions hold (``FOR UPDATE SKIP LOCKED``, ``ORDER
+    BY next_run_time LIMIT claim_limit`` on the index), sets ``claimed_by`` and moves
+    ``next_run_time`` to the end of the lease; a release is one transaction that locks the rows
+    still claimed by this owner and writes (or deletes) only those. A transaction is never sent
+    again once its statements ran, so a release whose commit outcome is unknown (the
+    connection dropped) fails: the scheduler runs nothing of that round, and the next claim
+    takes back the rows this owner still holds (if the commit had happened, those runs are
+    recorded and not run: at most once).
 
     **Upgrading a table written by APScheduler 3.x.** Such a table has no ``claimed_by``
     column, and :meth:`start` refuses it. Call :meth:`upgrade` once (the scheduler need not
@@ -324,8 +204,7 @@ class SQLAlchemyJobStore(SharedJobStore):
             metadata = MetaData()
         elif not isinstance(metadata, MetaData):
             raise TypeError(f"metadata must be an SQLAlchemy MetaData or None, got: {metadata!r}")
-        #: options for the claiming transactions (MariaDB: a user's engine's isolation level)
-        self._claim_options: dict[str, Any] = {}
+        self._claim_options = {}
         if engine is not None:
             engine = maybe_ref(engine)
             if not isinstance(engine, Engine):
@@ -335,7 +214,7 @@ class SQLAlchemyJobStore(SharedJobStore):
             if engine.dialect.name in ("mysql", "mariadb"):
                 self._claim_options = {"isolation_level": "READ COMMITTED"}
         elif url is not None:
-            self.engine = self._create_engine(url, engine_options)
+            self.engine = create_store_engine(url, engine_options)
             self._own_engine = True
         else:
             raise ValueError(
@@ -350,42 +229,7 @@ class SQLAlchemyJobStore(SharedJobStore):
             if self.engine.dialect.name == "postgresql" and importlib.util.find_spec("psycopg")
             else None
         )
-        # Float(25) is a double precision float everywhere; on MariaDB and MySQL the id
-        # column gets a binary collation when the table is created (see _exact_id_type)
-        self.jobs_t = Table(
-            tablename,
-            metadata,
-            Column("id", Unicode(ID_LENGTH), primary_key=True),
-            Column("next_run_time", Float(25), index=True),
-            Column("job_state", LargeBinary, nullable=False),
-            Column(_CLAIM_COLUMN, Unicode(191), nullable=True),
-            schema=tableschema,
-        )
-        #: ids this store claimed and has not released yet
-        self._held: set[str] = set()
-
-    @staticmethod
-    def _create_engine(url: str | URL, engine_options: dict[str, Any] | None) -> Engine:
-        if not isinstance(url, (str, URL)) or not url:
-            raise _InvalidURLError(
-                f"url must be a non-empty string or an SQLAlchemy URL, got: {url!r}"
-            )
-        if engine_options is not None and not isinstance(engine_options, dict):
-            raise TypeError(f"engine_options must be a dict or None, got: {engine_options!r}")
-        url = make_url(url)
-        options: dict[str, Any] = {}
-        connect_args: dict[str, Any] = {}
-        dialect = url.get_backend_name()
-        if dialect == "sqlite":
-            connect_args["timeout"] = 0  # never wait for a lock in C: the store retries
-        elif dialect in ("mysql", "mariadb"):
-            options["isolation_level"] = "READ COMMITTED"
-        options.update(engine_options or {})
-        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
-        engine = create_engine(url, **options)
-        if dialect == "sqlite" and _is_file_database(url):
-            event.listen(engine, "connect", _use_wal)
-        return engine
+        self.jobs_t = jobs_table(tablename, metadata, tableschema)
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
         """Create the table if it does not exist.
@@ -400,7 +244,6 @@ class SQLAlchemyJobStore(SharedJobStore):
                 "Call SQLAlchemyJobStore.upgrade() once to add the column (no job is changed "
                 "or lost), then start the scheduler"
             )
-        self._held.clear()
         super().start(scheduler, alias)
 
     def shutdown(self) -> None:
@@ -408,280 +251,6 @@ class SQLAlchemyJobStore(SharedJobStore):
         super().shutdown()
         if self._own_engine:
             self.engine.dispose()
-
-    def upgrade(self) -> None:
-        """Make a table written by APScheduler 3.x usable by greensched: add its
-        ``claimed_by`` column (``ALTER TABLE``; the jobs are not touched) and, on MariaDB and
-        MySQL, give its id column a binary NO PAD collation, so ids compare exactly (case and
-        trailing spaces; a table of an older greensched needs this step too). The table is
-        created if it does not exist; nothing happens if it is up to date already. The store
-        need not be started. What was done is logged at ``INFO``.
-
-        .. versionadded:: greensched 0.1
-        """
-        self._prepare_table(upgrade=True)
-
-    def _table_name(self) -> str:
-        table = self.jobs_t
-        return repr(table.name if table.schema is None else f"{table.schema}.{table.name}")
-
-    def _prepare_table(self, *, upgrade: bool) -> bool:
-        """Create the table if it is missing, and add the claim column if ``upgrade``; return
-        whether the table has the claim column."""
-
-        def prepare(connection: Connection) -> bool:
-            columns = self._columns(connection)
-            if columns is None:
-                id_type = self._exact_id_type(connection)
-                if id_type is not None:
-                    self.jobs_t.c.id.type = id_type
-                self.jobs_t.create(connection)
-                self._logger.info("Created job table %s", self._table_name())
-                return True
-            inexact_id = self._inexact_id_column(connection)
-            if not upgrade:
-                if inexact_id is not None and _CLAIM_COLUMN in columns:
-                    self._logger.warning(
-                        "Job table %s compares ids ignoring case and trailing spaces; call "
-                        "SQLAlchemyJobStore.upgrade() once to make them compare exactly",
-                        self._table_name(),
-                    )
-                return _CLAIM_COLUMN in columns
-            dialect = connection.dialect
-            preparer = dialect.identifier_preparer
-            table_name = preparer.format_table(self.jobs_t)
-            changes = []
-            if _CLAIM_COLUMN not in columns:
-                column = self.jobs_t.c[_CLAIM_COLUMN]
-                connection.exec_driver_sql(
-                    f"ALTER TABLE {table_name} ADD COLUMN "
-                    f"{preparer.format_column(column)} {column.type.compile(dialect=dialect)}"
-                )
-                changes.append(f"added its {_CLAIM_COLUMN} column")
-            if inexact_id is not None:
-                connection.exec_driver_sql(
-                    f"ALTER TABLE {table_name} MODIFY "
-                    f"{preparer.format_column(self.jobs_t.c.id)} "
-                    f"{inexact_id.compile(dialect=dialect)} NOT NULL"
-                )
-                changes.append(f"made its id column compare exactly ({inexact_id.collation})")
-            if not changes:
-                self._logger.info(
-                    "Job table %s is up to date: nothing to upgrade", self._table_name()
-                )
-                return True
-            count = connection.scalar(select(func.count()).select_from(self.jobs_t))
-            self._logger.info(
-                "Upgraded job table %s for greensched: %s (%s, none changed)",
-                self._table_name(),
-                " and ".join(changes),
-                job_count(count or 0, "job"),
-            )
-            return True
-
-        try:
-            return self._transaction(prepare, write=True)
-        except DBAPIError:
-            # another process may have created or upgraded the table at the same time
-            if self._transaction(
-                lambda connection: _CLAIM_COLUMN in (self._columns(connection) or ())
-            ):
-                return True
-            raise
-
-    @staticmethod
-    def _exact_id_type(connection: Connection) -> MYSQL_VARCHAR | None:
-        """Return the type of an id column that compares ids exactly on MariaDB or MySQL
-        (``None`` elsewhere: PostgreSQL and SQLite compare strings exactly)."""
-        dialect = connection.dialect
-        if dialect.name not in ("mysql", "mariadb"):
-            return None
-        mariadb = getattr(dialect, "is_mariadb", False)
-        collation = _MARIADB_ID_COLLATION if mariadb else _MYSQL_ID_COLLATION
-        return MYSQL_VARCHAR(ID_LENGTH, charset="utf8mb4", collation=collation)
-
-    def _inexact_id_column(self, connection: Connection) -> MYSQL_VARCHAR | None:
-        """Return the type the id column of the existing table should have if it compares ids
-        inexactly (MariaDB, MySQL: a case-insensitive or PAD SPACE collation), else ``None``."""
-        exact = self._exact_id_type(connection)
-        if exact is None:
-            return None
-        current = connection.scalar(
-            text(
-                "SELECT COLLATION_NAME FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :name "
-                "AND COLUMN_NAME = 'id'"
-            ),
-            {"schema": self.jobs_t.schema, "name": self.jobs_t.name},
-        )
-        return None if current == exact.collation else exact
-
-    def _check_job_id(self, job_id: str) -> None:
-        """Refuse an id the id column cannot hold, before anything is written (the database
-        would raise ``DataError`` in the middle of a write, or cut the id short).
-
-        :raises ValueError: if ``job_id`` is longer than the column or holds a NUL character
-        """
-        if len(job_id) > ID_LENGTH:
-            raise ValueError(
-                f"id must be at most {ID_LENGTH} characters long (the id column of job table "
-                f"{self._table_name()}), got: {job_id!r}"
-            )
-        if "\0" in job_id:
-            raise ValueError(
-                f"id must not contain NUL characters (the id column of job table "
-                f"{self._table_name()}), got: {job_id!r}"
-            )
-
-    @staticmethod
-    def _fits(job_id: str) -> bool:
-        """``True`` if the id column can hold ``job_id`` (a lookup of another finds nothing)."""
-        return len(job_id) <= ID_LENGTH and "\0" not in job_id
-
-    def _columns(self, connection: Connection) -> set[str] | None:
-        """Return the names of the table's columns, or ``None`` if there is no table."""
-        inspector = inspect(connection)
-        table = self.jobs_t
-        if not inspector.has_table(table.name, schema=table.schema):
-            return None
-        return {column["name"] for column in inspector.get_columns(table.name, table.schema)}
-
-    # Transactions
-
-    def _transaction(
-        self, work: Callable[[Connection], _T], *, write: bool = False, claim: bool = False
-    ) -> _T:
-        """Run ``work(connection)`` in a transaction and commit; try again after a lock
-        conflict (see the class docstring).
-
-        :param write: the transaction writes (SQLite: take the write lock at once)
-        :param claim: the transaction claims or releases due jobs
-        """
-
-        def attempt() -> _T:
-            progress = _Attempt()
-            try:
-                with self.engine.connect() as connection:
-                    connection.info[_ATTEMPT] = progress
-                    if claim and self._claim_options:
-                        connection.execution_options(**self._claim_options)
-                    try:
-                        with connection.begin():
-                            if self._sqlite and write:
-                                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                            elif claim:
-                                self._bound_claim(connection)
-                            result = work(connection)
-                    except BaseException:
-                        if _BOUNDED in connection.info and not self._own_engine:
-                            connection.invalidate()  # not back to the pool with its timeouts
-                        raise
-                    if _BOUNDED in connection.info and not self._own_engine:
-                        # the connections of an engine passed in get their timeouts back
-                        connection.info.pop(_BOUNDED)
-                        connection.exec_driver_sql(_MYSQL_UNBOUND)
-                        connection.commit()
-                    return result
-            except DBAPIError as exc:
-                if exc.connection_invalidated and not progress.executed:
-                    raise _StaleConnection(exc) from exc
-                raise
-
-        return self._retrying(attempt)
-
-    def _bound_claim(self, connection: Connection) -> None:
-        """Bound the claim transaction that ``connection`` has begun by the lease: the server
-        ends a statement that runs longer, a lock wait that lasts longer, and the transaction
-        itself (the connection) if it stays idle longer (its process is paused or stuck), so
-        the rows it locked come back as they were for the other processes to claim.
-
-        PostgreSQL: ``SET LOCAL`` (``set_config``, for this transaction only). MariaDB: session
-        variables (it has no per-transaction ones), set once on each connection of an engine
-        the store created, set and then reset around each claim transaction on one passed in.
-        """
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            milliseconds = str(max(math.ceil(self.lease_time * 1000), 1))
-            connection.execute(
-                select(
-                    *(
-                        func.set_config(setting, milliseconds, True)
-                        for setting in (
-                            "statement_timeout",
-                            "lock_timeout",
-                            "idle_in_transaction_session_timeout",
-                        )
-                    )
-                )
-            )
-        elif dialect in ("mysql", "mariadb") and getattr(connection.dialect, "is_mariadb", False):
-            if connection.info.get(_BOUNDED) == self.lease_time:
-                return
-            seconds = max(math.ceil(self.lease_time), 1)
-            connection.exec_driver_sql(
-                f"SET SESSION innodb_lock_wait_timeout = {seconds}, "
-                f"max_statement_time = {self.lease_time:f}, "
-                f"idle_transaction_timeout = {seconds}"
-            )
-            connection.info[_BOUNDED] = self.lease_time
-
-    def _retrying(self, attempt: Callable[[], _T]) -> _T:
-        """Return ``attempt()``, calling it again after a lock conflict (with a pause that
-        lets the hub run)."""
-        delay = FIRST_BACKOFF
-        waited = 0.0
-        attempts = 1
-        stale = 0
-        while True:
-            try:
-                return attempt()
-            except _StaleConnection as exc:
-                # A pooled connection the server had dropped (a restart, an idle timeout):
-                # the pool has been emptied of such connections, so the next one is new
-                stale += 1
-                if stale > STALE_ATTEMPTS:
-                    raise exc.error from None
-                self._logger.info(
-                    "The database had closed a pooled connection (%s); trying again on a new one",
-                    one_line(exc.error.orig),
-                )
-                continue
-            except DBAPIError as exc:
-                if not self._is_lock_conflict(exc):
-                    raise
-                if self._sqlite:
-                    if waited >= SQLITE_LOCK_PATIENCE:
-                        raise TimeoutError(
-                            f"The SQLite database {self.engine.url.database!r} stayed locked by "
-                            f"another connection for {waited:.2f} s; gave up"
-                        ) from exc
-                    self._logger.debug("SQLite database locked; trying again in %s s", delay)
-                else:
-                    if attempts >= CONFLICT_ATTEMPTS:
-                        raise
-                    self._logger.warning(
-                        "Transaction failed on a lock conflict (%s); trying again",
-                        one_line(exc.orig),
-                    )
-            gevent.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, MAX_BACKOFF)
-            attempts += 1
-
-    def _is_lock_conflict(self, exc: DBAPIError) -> bool:
-        error = exc.orig
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            code = getattr(error, "sqlite_errorcode", None)
-            if code is None:  # Python < 3.11
-                return "is locked" in str(error)
-            return code & 0xFF in _SQLITE_LOCK_CODES
-        if dialect == "postgresql":
-            return getattr(error, "sqlstate", None) in _POSTGRESQL_LOCK_STATES
-        if dialect in ("mysql", "mariadb"):
-            args: tuple[Any, ...] = getattr(error, "args", ())
-            return bool(args) and args[0] in _MYSQL_LOCK_ERRORS
-        return False
 
     def _change(self, connection: Connection, statement: Any) -> int:
         """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and return how many rows it
@@ -703,35 +272,6 @@ class SQLAlchemyJobStore(SharedJobStore):
             return []
         return [self.jobs_t.c.id.not_in(sorted(self._unrestorable))]
 
-    def _due(self, timestamp: float) -> Select[Any]:
-        table = self.jobs_t
-        return (
-            select(table.c.id, table.c.job_state)
-            .where(table.c.next_run_time <= timestamp, *self._restorable())
-            .order_by(table.c.next_run_time, table.c.id)
-        )
-
-    def _restore(self, rows: Iterable[Any]) -> list[Job]:
-        jobs = []
-        for row in rows:
-            job = self._load_job(row.id, row.job_state)
-            if job is not None:
-                jobs.append(job)
-        return jobs
-
-    @staticmethod
-    def _by_next_run_time(jobs: list[Job]) -> list[Job]:
-        """Sort jobs by their true next run time, then id (a claimed job's column holds its
-        lease end)."""
-        jobs.sort(key=lambda job: (job.next_run_time.timestamp(), job.id))
-        return jobs
-
-    def lookup_job(self, job_id: str) -> Job | None:
-        if job_id in self._unrestorable:
-            return None
-        data = self._read_state(job_id)
-        return None if data is None else self._load_job(job_id, data)
-
     def _read_state(self, job_id: str) -> bytes | None:
         if not self._fits(job_id):  # PostgreSQL would raise DataError on a NUL
             return None
@@ -741,8 +281,14 @@ class SQLAlchemyJobStore(SharedJobStore):
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         timestamp = now.timestamp()
-        rows = self._transaction(lambda connection: connection.execute(self._due(timestamp)).all())
-        return self._by_next_run_time(self._restore(rows))
+        table = self.jobs_t
+        statement = (
+            select(table.c.id, table.c.job_state)
+            .where(table.c.next_run_time <= timestamp, *self._restorable())
+            .order_by(table.c.next_run_time, table.c.id)
+        )
+        rows = self._transaction(lambda connection: connection.execute(statement).all())
+        return sorted(self._restored(rows), key=run_order)
 
     def get_next_run_time(self) -> datetime | None:
         """Return the earliest next run time of the jobs this process can restore; for a
@@ -869,86 +415,58 @@ class SQLAlchemyJobStore(SharedJobStore):
         self._unrestorable.clear()
 
     # Claims
+    # The claim primitives (see greensched.jobstores._shared)
 
-    def acquire_due_jobs(self, now: datetime) -> list[Job]:
-        """Claim the due jobs (and the jobs this store still holds from a round whose release
-        failed) for ``lease_time`` seconds; see the class docstring.
-
-        .. versionadded:: greensched 0.1
-        """
-        timestamp = now.timestamp()
+    def _claim(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
+    ) -> list[Claimed]:
         table = self.jobs_t
+        claimed_by = table.c[_CLAIM_COLUMN]
+        not_excluded = [table.c.id.not_in(excluded)] if excluded else []
 
-        def claim(connection: Connection) -> list[Job]:
-            # the held jobs count against the limit (they came from one claim: never more)
-            limit = self.claim_limit - len(self._held)
-            rows = (
-                list(
-                    connection.execute(
-                        self._due(timestamp).limit(limit).with_for_update(skip_locked=True)
-                    )
-                )
-                if limit > 0
-                else []
+        def claimable(*where: Any) -> Any:
+            return (
+                select(table.c.id, table.c.job_state, table.c.next_run_time)
+                .where(*where, *not_excluded)
+                .order_by(table.c.next_run_time, table.c.id)
+                .with_for_update(skip_locked=True)
             )
-            held = sorted(self._held.difference(row.id for row in rows))
-            for ids in _chunks(held):
-                rows.extend(
-                    connection.execute(
-                        select(table.c.id, table.c.job_state)
-                        .where(table.c.id.in_(ids), table.c.claimed_by == self.owner)
-                        .with_for_update()
-                    )
-                )
-            jobs = self._restore(rows)
-            claimed = [job.id for job in jobs]
-            for ids in _chunks(claimed):
+
+        # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
+        # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
+        held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
+        due = claimable(table.c.next_run_time <= now)
+
+        def claim(connection: Connection) -> list[Claimed]:
+            rows = list(connection.execute(held.limit(limit))) if take_back else []
+            if len(rows) < limit:
+                if rows:
+                    due_now = due.where(table.c.id.not_in([row.id for row in rows]))
+                else:
+                    due_now = due
+                rows.extend(connection.execute(due_now.limit(limit - len(rows))))
+            ids = [row.id for row in rows]
+            for chunk in _chunks(ids):
                 connection.execute(
                     table.update()
-                    .where(table.c.id.in_(ids))
-                    .values(next_run_time=timestamp + self.lease_time, claimed_by=self.owner)
+                    .where(table.c.id.in_(chunk))
+                    .values(next_run_time=lease_end, claimed_by=self.owner)
                 )
-            # Held from before the commit: if the commit fails without telling whether it
-            # happened (the connection drops), the next round takes back those it holds
-            self._held = set(claimed)
-            return jobs
+            return [(row.id, row.job_state, row.next_run_time) for row in rows]
 
-        jobs = self._transaction(claim, write=True, claim=True)
-        return self._by_next_run_time(jobs)
+        return self._transaction(claim, write=True, claim=True)
 
-    def release_due_jobs(self, updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
-        """Store the results of a round for the jobs whose claim this store still holds, in
-        one transaction, and end the claims; see the class docstring.
-
-        :return: the ids of the jobs whose claim was lost (nothing was written for them)
-
-        .. versionadded:: greensched 0.1
-        """
-        if not updated and not removed:
-            return ()
-        states = [
-            {
-                "b_id": job.id,
-                "b_next_run_time": datetime_to_utc_timestamp(job.next_run_time),
-                "b_state": self._dump_job(job),
-            }
-            for job in updated
-        ]
-        removed_ids = [job.id for job in removed]
-        wanted = [job.id for job in updated] + removed_ids
+    def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
         table = self.jobs_t
+        wanted = [job_id for job_id, _, _ in entries] + list(removed)
 
         def release(connection: Connection) -> set[str]:
-            held: set[str] = set()
-            for ids in _chunks(wanted):
-                held.update(
-                    connection.scalars(
-                        select(table.c.id)
-                        .where(table.c.id.in_(ids), table.c.claimed_by == self.owner)
-                        .with_for_update()
-                    )
-                )
-            writes = [state for state in states if state["b_id"] in held]
+            held = self._lock_held(connection, wanted)
+            writes = [
+                {"b_id": job_id, "b_next_run_time": timestamp, "b_state": data}
+                for job_id, data, timestamp in entries
+                if job_id in held
+            ]
             if writes:
                 connection.execute(
                     table.update()
@@ -960,14 +478,46 @@ class SQLAlchemyJobStore(SharedJobStore):
                     ),
                     writes,
                 )
-            deletes = [job_id for job_id in removed_ids if job_id in held]
-            for ids in _chunks(deletes):
-                connection.execute(table.delete().where(table.c.id.in_(ids)))
-            return held
+            deletes = [job_id for job_id in removed if job_id in held]
+            for chunk in _chunks(deletes):
+                connection.execute(table.delete().where(table.c.id.in_(chunk)))
+            return {job_id for job_id in wanted if job_id not in held}
 
-        held = self._transaction(release, write=True, claim=True)
-        self._held.difference_update(wanted)
-        return {job_id for job_id in wanted if job_id not in held}
+        return self._transaction(release, write=True, claim=True)
+
+    def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
+        table = self.jobs_t
+
+        def give_back(connection: Connection) -> None:
+            held = self._lock_held(connection, [job_id for job_id, _ in jobs])
+            rows = [
+                {"b_id": job_id, "b_next_run_time": timestamp}
+                for job_id, timestamp in jobs
+                if job_id in held
+            ]
+            if rows:
+                connection.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(next_run_time=bindparam("b_next_run_time"), claimed_by=None),
+                    rows,
+                )
+
+        self._transaction(give_back, write=True, claim=True)
+
+    def _lock_held(self, connection: Connection, ids: Sequence[str]) -> set[str]:
+        """Lock the rows of ``ids`` that this owner holds a claim on; return their ids."""
+        table = self.jobs_t
+        held: set[str] = set()
+        for chunk in _chunks(ids):
+            held.update(
+                connection.scalars(
+                    select(table.c.id)
+                    .where(table.c.id.in_(chunk), table.c[_CLAIM_COLUMN] == self.owner)
+                    .with_for_update()
+                )
+            )
+        return held
 
     # Notifications
 

@@ -4,8 +4,13 @@ It monkey-patches, opens the shared store the arguments name, runs a ``GeventSch
 until ``--until`` (a wall-clock timestamp) and records each run to ``--out`` as a JSON line
 ``{"job": id, "scheduled": timestamp, "pid": pid, "started": timestamp, "event": "executed"}``
 (``"missed"`` for a run reported missed), flushed at once, so that the test can read what a
-process did even after it is killed. It writes ``--ready`` when its scheduler has started and
-listens on the store's notification channel (PostgreSQL, Redis).
+process did even after it is killed. After each round whose results the store recorded, it
+writes ``{"event": "recorded", "pid": pid, "runs": [[id, first, next], ...]}``: the runs of
+each job from ``first`` (its run time when claimed) up to ``next`` (its new next run time,
+``null`` if it finished) are recorded as started by this process; a run this process never
+executed nor reported missed is lost only if the process died after recording it. It writes
+``--ready`` when its scheduler has started and listens on the store's notification channel
+(PostgreSQL, Redis).
 
 With ``--die-holding-claims-after N`` it kills itself (SIGKILL) right after its N-th round
 that claimed jobs, before storing that round's results: it dies holding claims, which the
@@ -28,11 +33,14 @@ import os
 import signal
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from greensched.job import Job
 from greensched.jobstores._url import store_from_url
 from greensched.jobstores.base import BaseJobStore
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
 
 
 def tick() -> None:
@@ -54,6 +62,40 @@ def _recorder(out: IO[str]) -> Any:
         out.flush()
 
     return record
+
+
+def _record_releases(store: BaseJobStore, out: IO[str]) -> None:
+    """Write a ``recorded`` line after each release the store accepted (see the module
+    docstring)."""
+    acquire, release = store.acquire_due_jobs, store.release_due_jobs
+    claimed: dict[str, float | None] = {}
+
+    def acquire_and_note(now: datetime) -> list[Job]:
+        jobs = acquire(now)
+        claimed.clear()
+        claimed.update((job.id, _timestamp(job.next_run_time)) for job in jobs)
+        return jobs
+
+    def release_and_note(updated: Sequence[Job], removed: Sequence[Job]) -> Collection[str]:
+        lost = release(updated, removed)
+        runs = [
+            [job.id, claimed[job.id], _timestamp(job.next_run_time)]
+            for job in updated
+            if job.id not in lost
+        ]
+        runs += [[job.id, claimed[job.id], None] for job in removed if job.id not in lost]
+        if runs:
+            line = {"event": "recorded", "pid": os.getpid(), "runs": runs}
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+        return lost
+
+    store.acquire_due_jobs = acquire_and_note  # type: ignore[method-assign]
+    store.release_due_jobs = release_and_note  # type: ignore[method-assign]
+
+
+def _timestamp(when: datetime | None) -> float | None:
+    return None if when is None else when.timestamp()
 
 
 def _die_holding_claims(store: BaseJobStore, rounds: int, out: IO[str]) -> None:
@@ -89,7 +131,8 @@ def _stop_in_claim(store: Any, out: IO[str]) -> None:
             result = work(connection)
             if isinstance(result, list) and result:  # a claim (a release returns a set)
                 stopped.append(True)
-                claimed = [[job.id, job.next_run_time.timestamp()] for job in result]
+                # each claimed row: id, state, run time before the claim
+                claimed = [[job_id, run_time] for job_id, _, run_time in result]
                 line = {"event": "stopped", "pid": os.getpid(), "claimed": claimed, "at": _now()}
                 out.write(json.dumps(line) + "\n")
                 out.flush()
@@ -140,6 +183,7 @@ def main() -> None:
         options["engine_options"] = {"connect_args": {"application_name": args.tag}}
     store = store_from_url(args.url, name=args.name, **options)
     with args.out.open("a", encoding="utf-8") as out:
+        _record_releases(store, out)
         if args.die_holding_claims_after:
             _die_holding_claims(store, args.die_holding_claims_after, out)
         if args.stop_in_claim:

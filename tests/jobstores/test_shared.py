@@ -282,8 +282,8 @@ def test_a_channel_outage_is_logged_once_when_down_and_once_when_back(
     between only at DEBUG."""
     monkeypatch.setattr(monkey, "is_module_patched", lambda name: name == "socket")
     scheduler = WakeupCounter()
-    scheduler._clock = MockClock()  # type: ignore[attr-defined]
-    store = OutageStore(scheduler._clock, outage=5)  # type: ignore[attr-defined]
+    scheduler.clock = MockClock()  # type: ignore[attr-defined]
+    store = OutageStore(scheduler.clock, outage=5)  # type: ignore[attr-defined]
     with caplog.at_level(logging.DEBUG, logger="greensched"):
         store.start(scheduler, "shared")  # type: ignore[arg-type]
         assert store.back.wait(5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
-import pickle
 import queue
 import sqlite3
 import sys
@@ -25,6 +24,7 @@ from apscheduler.triggers.date import DateTrigger as APSDateTrigger
 from sqlalchemy import Engine, column, create_engine, event, func, select, table, text
 from sqlalchemy.exc import DBAPIError
 
+import greensched.jobstores._sql_transactions as sql_transactions
 import greensched.jobstores.sqlalchemy as sqlalchemy_store
 from greensched.job import Job
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
@@ -488,202 +488,7 @@ def test_upgrade_makes_the_id_column_of_an_older_table_compare_exactly(
     assert ids(store.get_all_jobs()) == ["report"]
 
 
-@pytest.fixture
-def broken_row(
-    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
-) -> tuple[float | None, bytes, str | None]:
-    """Store a job "good" due at 2 and insert a job "broken" due at 1 whose function's module
-    does not exist (as another program could have stored it); return the broken job's row."""
-    store.add_job(make_job("good", at(2)))
-    state = make_job("broken", at(1)).__getstate__()
-    state["func"] = "module_that_does_not_exist:func"
-    with admin.begin() as connection:
-        connection.execute(
-            text(
-                f"INSERT INTO {table_names[0]} (id, next_run_time, job_state) "
-                "VALUES ('broken', :t, :s)"
-            ),
-            {"t": at(1).timestamp(), "s": pickle.dumps(state)},
-        )
-    return stored_rows(admin, table_names[0])["broken"]
-
-
-def test_an_unrestorable_job_is_logged_skipped_and_left_untouched(
-    store: SQLAlchemyJobStore,
-    broken_row: tuple[float | None, bytes, str | None],
-    admin: Engine,
-    table_names: list[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    assert store.get_next_run_time() == at(1)  # not known to be broken yet
-    with caplog.at_level(logging.ERROR, logger="greensched.jobstores.default"):
-        assert ids(store.get_due_jobs(at(5))) == ["good"]
-    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
-        (
-            "ERROR",
-            (
-                "Unable to restore job 'broken': it is left in the store untouched and skipped "
-                "by this process until the job is replaced or removed"
-            ),
-        )
-    ]
-    assert store.get_next_run_time() == at(2)
-    assert ids(store.acquire_due_jobs(at(5))) == ["good"]
-    assert ids(store.get_all_jobs()) == ["good"]
-    assert store.lookup_job("broken") is None
-    assert stored_rows(admin, table_names[0])["broken"] == broken_row
-
-
-def test_count_jobs_counts_every_row(
-    store: SQLAlchemyJobStore,
-    make_job: MakeJob,
-    broken_row: tuple[float | None, bytes, str | None],
-) -> None:
-    store.add_job(make_job("paused", None))
-    # "good", "broken" (unrestorable, still in the table) and "paused"
-    assert store.count_jobs() == 3
-    store.remove_job("paused")
-    assert store.count_jobs() == 2
-
-
-def test_an_unrestorable_job_found_while_claiming_is_not_claimed(
-    store: SQLAlchemyJobStore,
-    broken_row: tuple[float | None, bytes, str | None],
-    admin: Engine,
-    table_names: list[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with caplog.at_level(logging.ERROR, logger="greensched.jobstores.default"):
-        assert ids(store.acquire_due_jobs(at(5))) == ["good"]
-    assert "'broken'" in caplog.records[0].getMessage()
-    assert stored_rows(admin, table_names[0])["broken"] == broken_row
-    assert store.get_next_run_time() == at(5 + store.lease_time)  # the good job's lease
-
-
-def test_replacing_an_unrestorable_job_makes_it_visible_again(
-    store: SQLAlchemyJobStore,
-    broken_row: tuple[float | None, bytes, str | None],
-    make_job: MakeJob,
-) -> None:
-    assert ids(store.get_due_jobs(at(5))) == ["good"]
-    store.update_job(make_job("broken", at(3)))
-    assert ids(store.get_due_jobs(at(5))) == ["good", "broken"]
-    assert store.get_next_run_time() == at(2)
-
-
 # Claims
-
-
-def test_a_claim_moves_the_run_time_to_the_lease_end_and_hides_the_jobs(
-    make_store: MakeStore, make_job: MakeJob, admin: Engine, table_names: list[str]
-) -> None:
-    a, b = make_store(lease_time=30), make_store(lease_time=30)
-    for job_id, seconds in [("x", 2), ("y", 1), ("later", 100)]:
-        a.add_job(make_job(job_id, at(seconds)))
-    claimed = a.acquire_due_jobs(at(5))
-    assert ids(claimed) == ["y", "x"]
-    assert [job.next_run_time for job in claimed] == [at(1), at(2)]  # the true run times
-    rows = stored_rows(admin, table_names[0])
-    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
-        "x": (at(35).timestamp(), a.owner),
-        "y": (at(35).timestamp(), a.owner),
-        "later": (at(100).timestamp(), None),
-    }
-    assert b.acquire_due_jobs(at(5)) == []
-    assert b.get_due_jobs(at(5)) == []
-    assert b.get_next_run_time() == at(35)
-    # listed with their true next run times, in the order of their lease end (then id)
-    assert [(job.id, job.next_run_time) for job in b.get_all_jobs()] == [
-        ("x", at(2)),
-        ("y", at(1)),
-        ("later", at(100)),
-    ]
-
-
-def test_a_release_stores_the_results_and_ends_the_claims(
-    store: SQLAlchemyJobStore, make_job: MakeJob, admin: Engine, table_names: list[str]
-) -> None:
-    for job_id in ("a", "b", "c"):
-        store.add_job(make_job(job_id, at(1)))
-    a, b, c = store.acquire_due_jobs(at(5))
-    reschedule([a, b], 60)
-    assert store.release_due_jobs([a, b], [c]) == set()
-    rows = stored_rows(admin, table_names[0])
-    assert {job_id: (row[0], row[2]) for job_id, row in rows.items()} == {
-        "a": (at(60).timestamp(), None),
-        "b": (at(60).timestamp(), None),
-    }
-    assert [job.next_run_time for job in store.get_all_jobs()] == [at(60), at(60)]
-    assert store.release_due_jobs([], []) == ()
-
-
-def test_an_expired_claim_is_taken_over_and_the_late_release_writes_nothing(
-    make_store: MakeStore, make_job: MakeJob, admin: Engine, table_names: list[str]
-) -> None:
-    a, b = make_store(lease_time=30), make_store(lease_time=30)
-    for job_id in ("x", "y"):
-        a.add_job(make_job(job_id, at(1)))
-    mine = a.acquire_due_jobs(at(5))
-    assert b.acquire_due_jobs(at(34.9)) == []  # the lease has not ended yet
-    theirs = b.acquire_due_jobs(at(36))
-    assert ids(theirs) == ["x", "y"]
-    assert [job.next_run_time for job in theirs] == [at(1), at(1)]
-    taken_over = stored_rows(admin, table_names[0])
-    assert {row[2] for row in taken_over.values()} == {b.owner}
-    reschedule(mine, 60)
-    assert a.release_due_jobs(mine[:1], mine[1:]) == {"x", "y"}
-    assert stored_rows(admin, table_names[0]) == taken_over
-    reschedule(theirs, 90)
-    assert b.release_due_jobs(theirs, []) == set()
-    assert [job.next_run_time for job in a.get_all_jobs()] == [at(90), at(90)]
-
-
-def test_an_api_update_during_a_claim_makes_the_release_report_it_lost(
-    make_store: MakeStore, make_job: MakeJob
-) -> None:
-    a, b = make_store(), make_store()
-    a.add_job(make_job("x", at(1)))
-    a.add_job(make_job("y", at(1)))
-    claimed = a.acquire_due_jobs(at(5))
-    b.update_job(make_job("x", None))  # paused meanwhile, in another process
-    reschedule(claimed, 60)
-    assert a.release_due_jobs(claimed, []) == {"x"}
-    assert [(job.id, job.next_run_time) for job in a.get_all_jobs()] == [
-        ("y", at(60)),
-        ("x", None),
-    ]
-
-
-def test_an_api_removal_during_a_claim_makes_the_release_report_it_lost(
-    store: SQLAlchemyJobStore, make_job: MakeJob
-) -> None:
-    store.add_job(make_job("x", at(1)))
-    claimed = store.acquire_due_jobs(at(5))
-    store.remove_job("x")
-    assert store.release_due_jobs([], claimed) == {"x"}
-    assert store.get_all_jobs() == []
-
-
-def test_a_failed_release_is_claimed_again_at_once_by_its_owner(
-    make_store: MakeStore, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a, b = make_store(), make_store()
-    for job_id in ("x", "y"):
-        a.add_job(make_job(job_id, at(1)))
-    claimed = a.acquire_due_jobs(at(5))
-    reschedule(claimed, 60)
-    with monkeypatch.context() as patch:
-        patch.setattr(a, "_dump_job", lambda job: pytest.fail("interrupted"))
-        with pytest.raises(pytest.fail.Exception):
-            a.release_due_jobs(claimed, [])
-    assert b.acquire_due_jobs(at(6)) == []  # still a's
-    again = a.acquire_due_jobs(at(6))
-    assert ids(again) == ["x", "y"]
-    assert [job.next_run_time for job in again] == [at(1), at(1)]  # nothing was stored
-    reschedule(again, 60)
-    assert a.release_due_jobs(again, []) == set()
-    assert a.acquire_due_jobs(at(7)) == []
-    assert a.get_next_run_time() == at(60)
 
 
 def test_a_claim_whose_commit_fails_after_committing_is_taken_back_by_its_owner(
@@ -711,21 +516,6 @@ def test_a_claim_whose_commit_fails_after_committing_is_taken_back_by_its_owner(
     reschedule(again, 60)
     assert a.release_due_jobs(again, []) == set()
     assert a.get_next_run_time() == at(60)
-
-
-def test_a_claim_takes_at_most_claim_limit_jobs_earliest_first(
-    store: SQLAlchemyJobStore, make_job: MakeJob, make_store: MakeStore
-) -> None:
-    limited = make_store(claim_limit=3)
-    for number in range(5):
-        store.add_job(make_job(f"j{number}", at(5 - number)))
-    claimed = limited.acquire_due_jobs(at(10))
-    assert ids(claimed) == ["j4", "j3", "j2"]
-    # a release that fails: the next claim takes the held jobs again, and no more
-    assert ids(limited.acquire_due_jobs(at(10))) == ["j4", "j3", "j2"]
-    reschedule(claimed, 60)
-    assert limited.release_due_jobs(claimed, []) == set()
-    assert ids(limited.acquire_due_jobs(at(10))) == ["j1", "j0"]
 
 
 def test_claiming_and_releasing_many_jobs_takes_few_statements(
@@ -865,14 +655,14 @@ def test_a_transaction_is_tried_again_after_a_deadlock(
 
     def work(connection: Any) -> str:
         attempts.append(None)
-        if len(attempts) < sqlalchemy_store.CONFLICT_ATTEMPTS:
+        if len(attempts) < sql_transactions.CONFLICT_ATTEMPTS:
             raise lock_conflict(store.engine.dialect.name)
         return "done"
 
     with caplog.at_level(logging.WARNING, logger="greensched.jobstores.default"):
         assert store._transaction(work, write=True) == "done"
-    assert len(attempts) == sqlalchemy_store.CONFLICT_ATTEMPTS
-    assert len(caplog.records) == sqlalchemy_store.CONFLICT_ATTEMPTS - 1
+    assert len(attempts) == sql_transactions.CONFLICT_ATTEMPTS
+    assert len(caplog.records) == sql_transactions.CONFLICT_ATTEMPTS - 1
     assert (
         caplog.records[0]
         .getMessage()
@@ -892,7 +682,7 @@ def test_a_transaction_gives_up_after_repeated_deadlocks(store: SQLAlchemyJobSto
 
     with pytest.raises(DBAPIError, match=r"[Dd]eadlock"):
         store._transaction(work, write=True)
-    assert len(attempts) == sqlalchemy_store.CONFLICT_ATTEMPTS
+    assert len(attempts) == sql_transactions.CONFLICT_ATTEMPTS
 
 
 # Upgrading a table APScheduler 3.x wrote
@@ -1038,7 +828,7 @@ def test_sqlite_waits_for_a_locked_database_without_blocking_the_hub(
 def test_sqlite_gives_up_on_a_database_locked_too_long(
     tmp_path: Any, make_job: MakeJob, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlalchemy_store, "SQLITE_LOCK_PATIENCE", 0.01)
+    monkeypatch.setattr(sql_transactions, "SQLITE_LOCK_PATIENCE", 0.01)
     store = SQLAlchemyJobStore(url=f"sqlite:///{sqlite_path(tmp_path)}")
     store.start(StubScheduler(), "default")  # type: ignore[arg-type]
     other_process = sqlite3.connect(sqlite_path(tmp_path), isolation_level=None)
