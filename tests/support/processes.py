@@ -1,6 +1,6 @@
-"""Real ``greensched`` processes for the CLI tests: a short command run to its end, and a
+"""Real Python subprocesses for the tests: a script or module run to its end, and a
 ``greensched run`` process with its log and what its jobs recorded (``tests/cli/jobfuncs.py``).
-Every wait is bounded."""
+Every wait is bounded by :data:`~tests.support.waiting.PATIENCE`."""
 
 from __future__ import annotations
 
@@ -8,35 +8,43 @@ import json
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-#: The project's root, where the commands run (``tests.cli.jobfuncs`` is importable there).
+from tests.support.waiting import PATIENCE, wait_until
+
+#: The project's root, where the subprocesses run (``tests`` and ``examples`` are importable).
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The longest a test waits for something that should happen within a second or two.
-PATIENCE = 15.0
+#: The longest a script may run: a few waits of :data:`PATIENCE` each, plus its start.
+SCRIPT_TIMEOUT = 4 * PATIENCE
 
 
-def toml(value: object) -> str:
-    """A TOML string or number (JSON's escapes are TOML's)."""
-    return json.dumps(str(value) if isinstance(value, Path) else value)
+def run_python(
+    *args: str,
+    timeout: float = SCRIPT_TIMEOUT,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` (this interpreter) in ``cwd`` to its end, in ``env`` (by default
+    this process's environment); its output is captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def greensched(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run a (short) greensched command to its end."""
-    return subprocess.run(
-        [sys.executable, "-m", "greensched", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
-        check=False,
-    )
+    return run_python("-m", "greensched", *argv, timeout=PATIENCE)
 
 
 class Run:
@@ -65,13 +73,13 @@ class Run:
         return [run for run in runs if all(run.get(k) == v for k, v in match.items())]
 
     def wait_for(self, condition: Callable[[], object], what: str) -> None:
-        deadline = time.monotonic() + PATIENCE
-        while not condition():
-            if self.process.poll() is not None:
-                pytest.fail(f"greensched run exited ({self.process.returncode}):\n{self.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}:\n{self.log()}")
-            time.sleep(0.02)
+        """Wait until ``condition()`` holds; fail, with the log, if the process exits first."""
+        try:
+            wait_until(lambda: self.process.poll() is not None or condition(), what=what)
+        except AssertionError:
+            pytest.fail(f"timed out waiting for {what}:\n{self.log()}")
+        if not condition():
+            pytest.fail(f"greensched run exited ({self.process.returncode}):\n{self.log()}")
 
     def wait_until_running(self) -> None:
         self.wait_for(lambda: "Running the jobs of" in self.log(), "the scheduler to run")
