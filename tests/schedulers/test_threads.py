@@ -193,23 +193,24 @@ def test_shutdown_from_another_thread_without_wait_returns_at_once(
     scheduler: GeventScheduler,
 ) -> None:
     started = threading.Event()
+    release = gevent.event.Event()
     finished: list[str] = []
 
-    def slow_job() -> None:
+    def blocked_job() -> None:
         started.set()
-        gevent.sleep(0.2)
+        release.wait()
         finished.append("job")
 
     loop = scheduler.start()
-    scheduler.add_job(slow_job, "date", run_date=soon())
+    scheduler.add_job(blocked_job, "date", run_date=soon())
     hub_wait_until(started.is_set)
     thread = threading.Thread(target=scheduler.shutdown, kwargs={"wait": False})
     thread.start()
     thread.join(PATIENCE)  # returns without this hub running
     assert not thread.is_alive()
+    hub_wait_until(lambda: bool(loop.dead))  # wait=False: the loop did not wait for the job
     assert finished == []
-    hub_wait_until(lambda: bool(loop.dead))
-    assert finished == []  # wait=False: the loop did not wait for the job either
+    release.set()
     hub_wait_until(lambda: finished == ["job"])  # which goes on in the hub
 
 
