@@ -139,7 +139,7 @@ def test_a_second_signal_exits_at_once(tmp_path: Path, start_run: Callable[..., 
     )
     run = start_run(jobs_file)
     run.wait_for(lambda: run.runs(event="start"), "the job to start")
-    run.process.send_signal(signal.SIGINT)
+    run.send(signal.SIGINT)
     run.wait_for(lambda: "SIGINT: shutting down" in run.log(), "the first signal")
     assert run.stop(signal.SIGINT) == 128 + signal.SIGINT
     assert run.runs(event="end") == []
@@ -151,12 +151,12 @@ def test_sighup_reloads_the_file(tmp_path: Path, start_run: Callable[..., Run]) 
     run = start_run(jobs_file)
     run.wait_until_running()
     tick_file(tmp_path, 'trigger = "interval"\nseconds = 0.2')
-    run.process.send_signal(signal.SIGHUP)
+    run.send(signal.SIGHUP)
     run.wait_for(lambda: len(run.runs()) >= 2, "runs on the new schedule")
     assert f"""Updated job 'tick' ("record") from {jobs_file}: trigger""" in run.log()
 
     write_jobs(jobs_file, "[[jobs]\n")
-    run.process.send_signal(signal.SIGHUP)
+    run.send(signal.SIGHUP)
     run.wait_for(lambda: "Not reloaded" in run.log(), "the refused reload")
     assert (
         f"Not reloaded, the jobs stay as they are: {jobs_file}: invalid TOML: Expected ']]' at "

@@ -31,7 +31,7 @@ def test_integration_suite_passes_in_full(suite: str, count: int, tmp_path: Path
     result = run_python(
         *command, "-q", f"--junitxml={report}", cwd=INTEGRATIONS / suite, env=env, timeout=300
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     totals = ET.parse(report).getroot().find("testsuite")
     assert totals is not None
     ran = {key: int(totals.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}

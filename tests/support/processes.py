@@ -84,6 +84,26 @@ class Run:
     def wait_until_running(self) -> None:
         self.wait_for(lambda: "Running the jobs of" in self.log(), "the scheduler to run")
 
-    def stop(self, signum: int = signal.SIGTERM) -> int:
+    def catches(self, signum: int) -> bool:
+        """``True`` once the process has a handler for ``signum`` (always, where the kernel
+        does not say: without ``/proc``)."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text(encoding="ascii")
+        except OSError:
+            return True
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+    def send(self, signum: int) -> None:
+        """Send ``signum`` once the process handles it (or has exited): its log says it runs
+        a moment before its signal handlers are in place."""
+        wait_until(
+            lambda: self.process.poll() is not None or self.catches(signum),
+            what=f"greensched run to handle {signal.Signals(signum).name}",
+        )
         self.process.send_signal(signum)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send ``signum`` (see :meth:`send`) and return the exit status."""
+        self.send(signum)
         return self.process.wait(timeout=PATIENCE)
