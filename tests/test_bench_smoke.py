@@ -5,16 +5,15 @@ as the full run, so the benchmark cannot rot. Only correctness is checked, never
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.processes import ROOT, run_python
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 RATE = 100  # due runs a second
 BURST = 200  # date jobs due at once
 JOBS = 100  # jobs in the store for the API figures
@@ -25,14 +24,8 @@ NOTES_MARKER = "<!-- notes: kept when bench_hotloop.py rewrites the tables above
 
 def run_bench(script: str, *arguments: str) -> str:
     """Run ``bench/<script>`` with ``arguments`` to its end; return what it printed."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-        cwd=ROOT,
-    )
+    # every scenario, each in child interpreters: longer than one script
+    result = run_python(str(ROOT / "bench" / script), *arguments, timeout=180)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -6,39 +6,26 @@ runs in a fresh interpreter.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from greensched.compat import ALIASED_MODULES, MISSING_MODULES
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_python(body: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(body)],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+from tests.support.processes import run_python
 
 
 def run_aliased(body: str) -> list[str]:
     """Run ``body`` after install_apscheduler_alias() in a fresh interpreter; its output lines."""
     result = run_python(
+        "-c",
         "from greensched.compat import install_apscheduler_alias\n"
-        "install_apscheduler_alias()\n" + textwrap.dedent(body)
+        "install_apscheduler_alias()\n" + textwrap.dedent(body),
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_every_module_of_apscheduler_is_greenscheds_own_object() -> None:
     names = sorted(ALIASED_MODULES)
     lines = run_aliased(
@@ -53,6 +40,7 @@ def test_every_module_of_apscheduler_is_greenscheds_own_object() -> None:
     assert lines == [f"{name} True True" for name in names]
 
 
+@pytest.mark.slow
 def test_classes_are_shared_and_patching_one_name_patches_both() -> None:
     lines = run_aliased(
         """
@@ -70,6 +58,7 @@ def test_classes_are_shared_and_patching_one_name_patches_both() -> None:
     assert lines == ["True", "True", "patched"]
 
 
+@pytest.mark.slow
 def test_calling_it_twice_is_harmless() -> None:
     lines = run_aliased(
         """
@@ -84,6 +73,7 @@ def test_calling_it_twice_is_harmless() -> None:
     assert lines == ["True", "1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MISSING_MODULES))
 def test_modules_greensched_lacks_say_what_to_use(name: str) -> None:
     lines = run_aliased(
@@ -101,6 +91,7 @@ def test_modules_greensched_lacks_say_what_to_use(name: str) -> None:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cli", "testing", "_clock", "no_such_module"])
 def test_greensched_modules_apscheduler_lacks_are_not_aliased(name: str) -> None:
     lines = run_aliased(
@@ -116,9 +107,12 @@ def test_greensched_modules_apscheduler_lacks_are_not_aliased(name: str) -> None
     assert lines == [f"No module named 'apscheduler.{name}'", "False"]
 
 
+@pytest.mark.slow
 def test_refused_after_the_real_apscheduler_was_imported() -> None:
     result = run_python(
-        """
+        "-c",
+        textwrap.dedent(
+            """
         import apscheduler
         from greensched.compat import ApschedulerAlreadyImportedError, install_apscheduler_alias
         try:
@@ -129,6 +123,7 @@ def test_refused_after_the_real_apscheduler_was_imported() -> None:
         import sys
         print(any(type(f).__name__ == "_ApschedulerAliasFinder" for f in sys.meta_path))
         """
+        ),
     )
     assert result.returncode == 0, result.stderr
     refused, message, installed = result.stdout.splitlines()
@@ -139,6 +134,7 @@ def test_refused_after_the_real_apscheduler_was_imported() -> None:
     assert "call install_apscheduler_alias() before anything imports apscheduler" in message
 
 
+@pytest.mark.slow
 def test_loggers_take_apschedulers_names() -> None:
     lines = run_aliased(
         """

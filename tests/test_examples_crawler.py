@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.support.processes import run_python
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
 
 
 def test_crawler_example_fetches_and_prints_a_final_summary() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "crawler.py"),
-            "--jobs=20",
-            "--seconds=2",
-            "--timeout=0.5",
-        ],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = run_python("examples/crawler.py", "--jobs=20", "--seconds=2", "--timeout=0.5")
     assert result.returncode == 0, result.stderr
     final = re.search(
         r"^final: fetches=(\d+) errors=\d+ timeouts=\d+", result.stdout, re.MULTILINE

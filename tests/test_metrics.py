@@ -23,6 +23,7 @@ from greensched.jobstores.memory import MemoryJobStore
 from greensched.metrics import SchedulerMetrics
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
+from tests.support import PATIENCE
 
 START = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -222,7 +223,7 @@ def fetch(url: str) -> tuple[int, str]:
     """GET ``url`` from a native thread (the hub serves the request meanwhile)."""
 
     def get() -> tuple[int, str]:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=PATIENCE) as response:
             return response.status, response.read().decode()
 
     result: tuple[int, str] = gevent.get_hub().threadpool.spawn(get).get()

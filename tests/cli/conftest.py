@@ -4,6 +4,7 @@ that an in-process ``main()`` changes (logging, ``sys.path``), put back after ea
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import textwrap
@@ -17,8 +18,9 @@ import pytest
 
 from greensched._clock import using_clock
 from greensched.testing import MockClock
-from tests.cli.processes import PATIENCE, Run
 from tests.services import POSTGRESQL_URL, drop_store, require, unique_name
+from tests.support import PATIENCE
+from tests.support.processes import Run
 
 
 @dataclass
@@ -94,6 +96,11 @@ def berlin_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockClock]:
     clock = MockClock(datetime(2024, 6, 3, 12, 0, tzinfo=zone))
     with using_clock(clock):
         yield clock
+
+
+def toml(value: object) -> str:
+    """A TOML string or number (JSON's escapes are TOML's)."""
+    return json.dumps(str(value) if isinstance(value, Path) else value)
 
 
 def write_jobs(path: Path, text: str) -> Path:

@@ -12,7 +12,7 @@ from greensched import __version__
 from greensched.cli import main
 from greensched.testing import MockClock
 from tests.cli.conftest import Store, write_jobs
-from tests.cli.processes import ROOT
+from tests.support.processes import ROOT
 
 FUNC = "tests.cli.jobfuncs:record"
 

@@ -10,7 +10,6 @@ import importlib
 import json
 import os
 import pickle
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -31,8 +30,9 @@ from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 from tests.cli.conftest import Store
-from tests.cli.processes import PATIENCE, ROOT
 from tests.services import POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.support import PATIENCE
+from tests.support.processes import ROOT, run_python
 
 FUNC = "tests.cli.jobfuncs:record"
 #: The module the jobs' function and trigger class live in, deleted once the jobs are stored.
@@ -541,18 +541,11 @@ def run(cwd: Path, *argv: str, path: Path | None = None) -> tuple[int, str, str]
     pythonpath = [str(ROOT)] + ([str(path)] if path else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath), "TZ": "UTC"}
     env.pop("GREENSCHED_STORE", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "greensched", *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
-        check=False,
-    )
+    done = run_python("-m", "greensched", *argv, cwd=cwd, env=env, timeout=PATIENCE)
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.slow
 def test_commands_run_elsewhere_manage_a_job_whose_module_was_deleted(
     sql_store: Store, tmp_path: Path
 ) -> None:

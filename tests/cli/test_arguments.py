@@ -11,12 +11,13 @@ import pytest
 
 from greensched.testing import MockClock
 from tests.cli.conftest import Store
-from tests.cli.processes import greensched
 from tests.cli.test_admin import FUNC, command
+from tests.support.processes import greensched
 
 ARGS = 'args=["a.jsonl"]'
 
 
+@pytest.mark.slow
 def test_jobs_add_takes_options_between_its_arguments(store: Store) -> None:
     add = greensched("jobs", "add", "y", FUNC, "interval", *store.args(), "seconds=5", ARGS)
     assert (add.returncode, add.stderr) == (0, "")

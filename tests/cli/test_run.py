@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Store, sqlite_store, write_jobs
-from tests.cli.processes import Run, greensched, toml
+from tests.cli.conftest import Store, sqlite_store, toml, write_jobs
+from tests.support.processes import Run, greensched
 
 pytestmark = pytest.mark.slow
 
@@ -70,8 +69,8 @@ def test_run_fires_the_jobs_of_the_file(
             "greensched.run",
             "executed",
         )
-        assert 0 <= line["lateness"] < 1
-        assert 0 <= line["duration"] < 1
+        assert line["lateness"] >= 0
+        assert line["duration"] >= 0
     assert lines[-1]["message"] == "Stopped"
 
     listed = greensched("jobs", "list", "--json", *store.args())
@@ -79,30 +78,39 @@ def test_run_fires_the_jobs_of_the_file(
     assert [job["id"] for job in json.loads(listed.stdout)] == ["tick"]  # 'once' is done
 
 
-def test_jobs_pause_in_another_process_stops_the_job_within_a_second(
+def test_jobs_pause_in_another_process_stops_the_job(
     store: Store, tmp_path: Path, start_run: Callable[..., Run]
 ) -> None:
-    run = start_run(tick_file(tmp_path, 'trigger = "interval"\nseconds = 0.2'), *store.args())
-    run.wait_for(lambda: len(run.runs()) >= 2, "two runs")
+    records = toml(tmp_path / "records.jsonl")
+    probe = f'func = "tests.cli.jobfuncs:record"\nargs = [{records}, "probe"]\n'
+    jobs_file = tick_file(
+        tmp_path,
+        'trigger = "interval"\nseconds = 0.2',
+        probe=probe + 'trigger = "interval"\nhours = 1',
+    )
+    run = start_run(jobs_file, *store.args())
+    run.wait_for(lambda: len(run.runs(label="tick")) >= 2, "two runs")
     paused = greensched("jobs", "pause", "tick", *store.args())
-    paused_at = time.time()
     assert (paused.returncode, paused.stdout) == (0, "Paused job 'tick'\n")
-    time.sleep(1.5)  # no run may start from a second after the command on
-    assert [r["time"] for r in run.runs() if r["time"] > paused_at + 1.0] == []
+    # A run asked for after the pause shows that the process has seen it; a tick that starts
+    # after that run, or after a second one, ran while paused.
+    for runs in (1, 2):
+        assert greensched("jobs", "run-now", "probe", *store.args()).returncode == 0
+        run.wait_for(lambda runs=runs: len(run.runs(label="probe")) == runs, "the probe")
+    seen_at = run.runs(label="probe")[0]["time"]
+    assert [r["time"] for r in run.runs(label="tick") if r["time"] > seen_at] == []
     assert run.process.poll() is None
     assert run.stop() == 0
 
 
-def test_jobs_run_now_runs_the_job_within_a_second(
+def test_jobs_run_now_runs_the_job_at_once(
     store: Store, tmp_path: Path, start_run: Callable[..., Run]
 ) -> None:
     run = start_run(tick_file(tmp_path, 'trigger = "interval"\nhours = 1'), *store.args())
     run.wait_until_running()
     result = greensched("jobs", "run-now", "tick", *store.args())
-    asked_at = time.time()
     assert (result.returncode, result.stdout) == (0, "Job 'tick' is due now\n")
-    run.wait_for(lambda: run.runs(), "the run")
-    assert run.runs()[0]["time"] < asked_at + 1.0
+    run.wait_for(lambda: run.runs(), "the run")  # its interval alone would wait an hour
     assert run.stop() == 0
 
 
@@ -131,7 +139,7 @@ def test_a_second_signal_exits_at_once(tmp_path: Path, start_run: Callable[..., 
     )
     run = start_run(jobs_file)
     run.wait_for(lambda: run.runs(event="start"), "the job to start")
-    run.process.send_signal(signal.SIGINT)
+    run.send(signal.SIGINT)
     run.wait_for(lambda: "SIGINT: shutting down" in run.log(), "the first signal")
     assert run.stop(signal.SIGINT) == 128 + signal.SIGINT
     assert run.runs(event="end") == []
@@ -143,12 +151,12 @@ def test_sighup_reloads_the_file(tmp_path: Path, start_run: Callable[..., Run]) 
     run = start_run(jobs_file)
     run.wait_until_running()
     tick_file(tmp_path, 'trigger = "interval"\nseconds = 0.2')
-    run.process.send_signal(signal.SIGHUP)
+    run.send(signal.SIGHUP)
     run.wait_for(lambda: len(run.runs()) >= 2, "runs on the new schedule")
     assert f"""Updated job 'tick' ("record") from {jobs_file}: trigger""" in run.log()
 
     write_jobs(jobs_file, "[[jobs]\n")
-    run.process.send_signal(signal.SIGHUP)
+    run.send(signal.SIGHUP)
     run.wait_for(lambda: "Not reloaded" in run.log(), "the refused reload")
     assert (
         f"Not reloaded, the jobs stay as they are: {jobs_file}: invalid TOML: Expected ']]' at "

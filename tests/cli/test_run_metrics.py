@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +13,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli.conftest import Store, sqlite_store, write_jobs
-from tests.cli.processes import PATIENCE, ROOT, Run, greensched, toml
+from tests.cli.conftest import Store, sqlite_store, toml, write_jobs
+from tests.support import PATIENCE
+from tests.support.processes import Run, greensched, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +121,8 @@ def test_without_prometheus_client_it_says_what_to_install(sqlite: Store, tmp_pa
         "import sys; sys.modules['prometheus_client'] = None; "
         "from greensched.cli import main; sys.exit(main())"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", hide, "run", str(jobs_file(tmp_path)), "--metrics-port", "0"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=PATIENCE,
-        check=False,
+    result = run_python(
+        "-c", hide, "run", str(jobs_file(tmp_path)), "--metrics-port", "0", timeout=PATIENCE
     )
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == (

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from greensched.cli.stores import describe_store
-from tests.cli.conftest import Store, write_jobs
-from tests.cli.processes import Run, greensched, toml
+from tests.cli.conftest import Store, toml, write_jobs
 from tests.cli.test_admin import FUNC, command
 from tests.services import POSTGRESQL_URL, drop_store, require, unique_name
+from tests.support.processes import Run, greensched
 
 KNOWN = (
     "use sqlite:///PATH (greensched[cli]), postgresql+psycopg:// (greensched[postgresql]), "
@@ -73,6 +73,7 @@ def assert_untouched(store: Store, tmp_path: Path) -> None:
 # Point 4: a bad store URL
 
 
+@pytest.mark.slow
 def test_a_bad_store_url_is_one_line_and_exit_2(store: Store, tmp_path: Path) -> None:
     jobs_file = tick_file(tmp_path)
     table = ["--table", store.table] if store.table else []
@@ -126,6 +127,7 @@ UNREACHABLE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("log_format", ["text", "json"])
 @pytest.mark.parametrize(("url", "message"), UNREACHABLE)
 def test_run_on_an_unreachable_store_starts_nothing(
@@ -163,6 +165,7 @@ def test_admin_commands_on_an_unreachable_store_fail_at_once(
 # Point 6: the store of greensched run JOBS_FILE
 
 
+@pytest.mark.slow
 def test_admin_commands_given_the_jobs_file_use_the_store_run_uses(
     store: Store,
     tmp_path: Path,
@@ -202,6 +205,7 @@ def test_a_store_is_shown_without_its_secrets() -> None:
     assert describe_store(redis) == "redis://h:7/3"
 
 
+@pytest.mark.slow
 def test_without_a_store_the_error_says_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GREENSCHED_STORE", raising=False)
     result = greensched("jobs", "list")  # in the project's root: no jobs.toml
@@ -278,6 +282,7 @@ def trusted_postgresql() -> tuple[str, str]:
     return f"{url.username}@{url.host}:{url.port or 5432}/{url.database}", unique_name("cli")
 
 
+@pytest.mark.slow
 def test_no_output_shows_the_password_of_a_store_url(
     trusted_postgresql: tuple[str, str], tmp_path: Path, start_run: Callable[..., Run]
 ) -> None:

@@ -2,7 +2,7 @@
 
 Each test starts gunicorn in a subprocess with the app of ``gunicorn_app.py`` and the hooks of
 ``gunicorn_conf.py`` (``greensched.contrib.gunicorn.SchedulerHooks``), talks HTTP to it, signals
-it and always kills it in the end. Every wait is bounded; timing assertions are in seconds.
+it and always kills it in the end. Every wait is bounded (:data:`tests.support.PATIENCE`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import gunicorn.config
 import pytest
+
+from tests.support import PATIENCE, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +34,6 @@ GUNICORN = (str(Path(sys.executable).with_name("gunicorn")),)
 APP = "tests.integration.gunicorn_app:app"
 #: the options of the test app's runs (the example's come from its own gunicorn.conf.py)
 TEST_APP_OPTIONS = ("--config", str(CONF), "--worker-class", "gevent", "--workers", "1")
-#: the longest a test waits for gunicorn to start, answer or stop
-PATIENCE = 15.0
 
 
 def free_port() -> int:
@@ -43,14 +42,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = PATIENCE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Gunicorn:
@@ -62,13 +53,11 @@ class Gunicorn:
         self.log = tmp_path / "gunicorn.log"
         self.events_file = tmp_path / "events"
 
-    def get(self, path: str = "/") -> tuple[int, dict[str, Any], float]:
-        """``GET path``: the status, the JSON body and how many seconds it took."""
-        began = time.monotonic()
+    def get(self, path: str = "/") -> tuple[int, dict[str, Any]]:
+        """``GET path``: the status and the JSON body."""
         url = f"http://127.0.0.1:{self.port}{path}"
         with urllib.request.urlopen(url, timeout=PATIENCE) as response:
-            body = json.loads(response.read())
-            return response.status, body, time.monotonic() - began
+            return response.status, json.loads(response.read())
 
     def answers(self) -> bool:
         try:
@@ -140,7 +129,9 @@ def gunicorn_running(
     )
     server = Gunicorn(process, port, tmp_path)
     try:
-        wait_for(lambda: server.answers() or process.poll() is not None, "gunicorn to answer")
+        wait_until(
+            lambda: server.answers() or process.poll() is not None, what="gunicorn to answer"
+        )
         assert process.poll() is None, server.output()
         yield server
     finally:
@@ -156,20 +147,23 @@ def test_jobs_fire_while_requests_are_served_and_sigterm_waits_for_a_running_job
     tmp_path: Path,
 ) -> None:
     with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
-        readings = []
-        for _ in range(4):
-            status, body, seconds = server.get()
+        readings: list[dict[str, Any]] = []
+
+        def read() -> bool:
+            status, body = server.get()
             assert status == 200
-            assert seconds < 2.0
             readings.append(body)
-            time.sleep(0.5)
+            return len(readings) == 1 or body["ticks"] > readings[-2]["ticks"]
+
+        for _ in range(4):  # the job ticks between requests the worker answers
+            wait_until(read, what="the job to tick")
         assert len({body["pid"] for body in readings}) == 1  # one worker answered
-        ticks = [body["ticks"] for body in readings]
-        assert all(later > earlier for earlier, later in zip(ticks, ticks[1:])), ticks
 
         worker = readings[0]["pid"]
         server.get("/slow")
-        wait_for(lambda: (worker, "slow-started") in server.events(), "the slow job to start")
+        wait_until(
+            lambda: (worker, "slow-started") in server.events(), what="the slow job to start"
+        )
         assert server.stop(signal.SIGTERM) == 0, server.output()
 
     events = [event for pid, event in server.events() if pid == worker]
@@ -181,18 +175,20 @@ def test_sighup_replaces_the_worker_and_the_old_one_finishes_its_running_job(
     tmp_path: Path,
 ) -> None:
     with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
-        _, body, _ = server.get()
+        _, body = server.get()
         old_worker = body["pid"]
         server.get("/slow")
-        wait_for(lambda: (old_worker, "slow-started") in server.events(), "the slow job")
+        wait_until(lambda: (old_worker, "slow-started") in server.events(), what="the slow job")
         server.process.send_signal(signal.SIGHUP)
 
         def new_worker_ticks() -> bool:
-            _, body, _ = server.get()
+            _, body = server.get()
             return bool(body["pid"] != old_worker and body["ticks"] > 0)
 
-        wait_for(new_worker_ticks, "a new worker whose scheduler runs")
-        wait_for(lambda: (old_worker, "worker-exit-end") in server.events(), "the old worker")
+        wait_until(new_worker_ticks, what="a new worker whose scheduler runs")
+        wait_until(
+            lambda: (old_worker, "worker-exit-end") in server.events(), what="the old worker"
+        )
         assert server.stop(signal.SIGTERM) == 0, server.output()
 
     events = [event for pid, event in server.events() if pid == old_worker]
@@ -203,7 +199,9 @@ def test_sigquit_stops_at_once_without_waiting_for_the_running_job(tmp_path: Pat
     with gunicorn_running(tmp_path, *TEST_APP_OPTIONS) as server:
         worker = server.get()[1]["pid"]
         server.get("/slow")
-        wait_for(lambda: (worker, "slow-started") in server.events(), "the slow job to start")
+        wait_until(
+            lambda: (worker, "slow-started") in server.events(), what="the slow job to start"
+        )
         assert server.stop(signal.SIGQUIT) == 0, server.output()
 
     events = [event for pid, event in server.events() if pid == worker]
@@ -228,7 +226,7 @@ def test_preload_with_the_hooks_alone_starts_the_scheduler_in_the_worker(
     """With --preload the app is imported by the master, unpatched; the scheduler created
     there is only started by post_worker_init, in the patched worker: no warning."""
     with gunicorn_running(tmp_path, *TEST_APP_OPTIONS, "--preload") as server:
-        wait_for(lambda: server.get()[1]["ticks"] >= 2, "two ticks")
+        wait_until(lambda: server.get()[1]["ticks"] >= 2, what="two ticks")
         assert server.stop(signal.SIGTERM) == 0, server.output()
     assert "gunicorn master process" not in server.output()
 
@@ -237,9 +235,11 @@ def test_the_example_recipe_serves_what_its_job_refreshes(tmp_path: Path) -> Non
     """examples/gunicorn_app.py with examples/gunicorn.conf.py, which gunicorn reads from the
     directory it starts in, as the example says."""
     with gunicorn_running(tmp_path, app="gunicorn_app:app", cwd=ROOT / "examples") as server:
-        wait_for(lambda: server.get()[1]["refreshes"] >= 1, "a first refresh")
+        wait_until(lambda: server.get()[1]["refreshes"] >= 1, what="a first refresh")
         first = server.get()[1]
-        wait_for(lambda: server.get()[1]["refreshes"] > first["refreshes"], "another refresh")
+        wait_until(
+            lambda: server.get()[1]["refreshes"] > first["refreshes"], what="another refresh"
+        )
         assert server.get()[1]["worker"] == first["worker"]
         assert server.stop(signal.SIGTERM) == 0, server.output()
 
@@ -259,7 +259,7 @@ def test_the_readme_command_from_the_repository_root_starts_the_example_schedule
         program=GUNICORN,
         PYTHONPATH="",
     ) as server:
-        wait_for(lambda: server.get()[1]["refreshes"] >= 1, "a first refresh")
+        wait_until(lambda: server.get()[1]["refreshes"] >= 1, what="a first refresh")
         assert server.stop(signal.SIGTERM) == 0, server.output()
     assert "Traceback" not in server.output()
 

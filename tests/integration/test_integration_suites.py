@@ -4,12 +4,12 @@ the ``apscheduler`` alias (``integrations/``: the suites, with their licences)."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import run_python
 
 INTEGRATIONS = Path(__file__).resolve().parents[2] / "integrations"
 
@@ -26,17 +26,12 @@ pytestmark = pytest.mark.slow
 def test_integration_suite_passes_in_full(suite: str, count: int, tmp_path: Path) -> None:
     report = tmp_path / "report.xml"
     env = {**os.environ, "PYTHONPATH": str(INTEGRATIONS)}
-    command = [sys.executable, "-m", "pytest", "-p", "apscheduler_alias", "-p", "no:cacheprovider"]
-    result = subprocess.run(
-        [*command, "-q", f"--junitxml={report}"],
-        check=False,
-        cwd=INTEGRATIONS / suite,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    command = ["-m", "pytest", "-p", "apscheduler_alias", "-p", "no:cacheprovider"]
+    # a whole test suite: far longer than one script
+    result = run_python(
+        *command, "-q", f"--junitxml={report}", cwd=INTEGRATIONS / suite, env=env, timeout=300
     )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     totals = ET.parse(report).getroot().find("testsuite")
     assert totals is not None
     ran = {key: int(totals.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}

@@ -10,8 +10,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,13 +32,13 @@ from greensched.triggers.cron import CronTrigger
 from greensched.triggers.date import DateTrigger
 from greensched.triggers.interval import IntervalTrigger
 from tests.services import POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.support.processes import ROOT, run_python
 
 from .conftest import StubScheduler
 from .interop_funcs import Greeter
 
 pytestmark = pytest.mark.slow  # a Python process per test
 
-ROOT = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
 #: "now" of the fire times compared: a Monday
 NOW = datetime(2030, 6, 3, 8, 0, tzinfo=BERLIN)
@@ -223,15 +221,7 @@ class Backend:
         return what it saw."""
         params = json.dumps({"url": self.url, "name": self.name, "queries": queries})
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        done = subprocess.run(
-            [sys.executable, "-c", APSCHEDULER_SCRIPT, params],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_python("-c", APSCHEDULER_SCRIPT, params, env=env)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 

@@ -335,6 +335,7 @@ def fire_times(trigger: CronTrigger, now: datetime, count: int) -> list[datetime
 # --- properties -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(crontab_expressions(), zones, instants)
 def test_fire_times_increase_exist_and_match(expr: str, zone: tzinfo, now: datetime) -> None:
@@ -354,6 +355,7 @@ def test_fire_times_increase_exist_and_match(expr: str, zone: tzinfo, now: datet
         previous = fire_time.astimezone(UTC)
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(crontab_expressions(), zones, instants)
 def test_no_match_is_skipped(expr: str, zone: tzinfo, now: datetime) -> None:
@@ -440,6 +442,7 @@ croniter_zones = st.one_of(
 )
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(
     crontab_expressions(extensions=False),
@@ -496,6 +499,7 @@ def keyword_fields(draw: st.DrawFn) -> dict[str, str]:
     return fields
 
 
+@pytest.mark.slow  # seconds of examples
 @settings(SETTINGS, max_examples=100)
 @given(
     keyword_fields(),
@@ -527,6 +531,7 @@ def test_keyword_form_agrees_with_apscheduler_in_utc(
     assert str(ours) == str(theirs)
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(crontab_expressions(), zones)
 def test_crontab_text_round_trips(expr: str, zone: tzinfo) -> None:
@@ -542,6 +547,7 @@ def test_crontab_text_round_trips(expr: str, zone: tzinfo) -> None:
     assert fire_times(copy, now, 3) == fire_times(trigger, now, 3)
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(keyword_fields())
 def test_keyword_text_round_trips(fields: dict[str, str]) -> None:
@@ -620,6 +626,7 @@ def _parses_or_raises_value_error(make: Any) -> None:
         pass
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(st.one_of(junk, mutated_crontab()), st.booleans())
 def test_invalid_crontab_raises_value_error_only(expr: str, legacy: bool) -> None:
@@ -632,6 +639,7 @@ def test_invalid_field_raises_value_error_only(name: str, text: str) -> None:
     _parses_or_raises_value_error(lambda: CronTrigger(timezone=UTC, **{name: text}))
 
 
+@pytest.mark.slow  # seconds of examples
 @SETTINGS
 @given(mutated_crontab(), zones, instants)
 def test_whatever_parses_computes(expr: str, zone: tzinfo, now: datetime) -> None:

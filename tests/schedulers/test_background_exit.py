@@ -5,16 +5,14 @@ interpreter is torn down, crashed it)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.support import PATIENCE
+from tests.support.processes import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 PROGRAM = """
 import sys, threading
@@ -30,7 +28,7 @@ def job():
 scheduler = BackgroundScheduler(timezone="UTC")
 scheduler.add_job(job, id="job")
 scheduler.start()
-started.wait(10)
+started.wait({patience})
 {ending}
 print("main ended", flush=True)
 """
@@ -45,12 +43,6 @@ print("main ended", flush=True)
 )
 def test_the_program_exits_cleanly_after_the_running_job(ending: str) -> None:
     for _ in range(3):  # the crash this guards against came one time in two
-        result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(PROGRAM.format(ending=ending))],
-            capture_output=True,
-            check=False,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
+        program = PROGRAM.format(ending=ending, patience=PATIENCE)
+        result = run_python("-c", textwrap.dedent(program))
         assert (result.returncode, result.stdout) == (0, "main ended\njob ended\n"), result.stderr

@@ -12,7 +12,13 @@ import gevent
 import gevent.event
 
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import PATIENCE, assert_another_thread_can_take, hub_wait_until, start_thread
+from tests.support import (
+    PATIENCE,
+    assert_another_thread_can_take,
+    hub_wait_until,
+    start_thread,
+    wait_until,
+)
 
 
 def test_the_holding_greenlet_may_acquire_again() -> None:
@@ -45,11 +51,13 @@ def test_a_waiting_greenlet_lets_the_hub_run_while_the_holder_yields() -> None:
     lock = SchedulerLock()
     order: list[str] = []
     ticks: list[int] = []
+    ticked = gevent.event.Event()
 
     def holder() -> None:
         with lock:
             order.append("holder in")
-            gevent.sleep(0.05)  # yields while holding: other greenlets must keep running
+            # yields while holding: the ticker must keep running while the waiter waits
+            assert ticked.wait(PATIENCE)
             order.append("holder out")
 
     def waiter() -> None:
@@ -59,7 +67,8 @@ def test_a_waiting_greenlet_lets_the_hub_run_while_the_holder_yields() -> None:
     def ticker() -> None:
         for i in range(5):
             ticks.append(i)
-            gevent.sleep(0.001)
+            gevent.sleep(0)
+        ticked.set()
 
     greenlets = [gevent.spawn(holder), gevent.spawn(waiter), gevent.spawn(ticker)]
     gevent.joinall(greenlets, timeout=PATIENCE, raise_error=True)
@@ -88,7 +97,7 @@ def test_an_os_thread_waits_while_a_greenlet_holds_it_across_a_yield() -> None:
 
     with lock:
         thread = start_thread(thread_body)
-        gevent.sleep(0.05)  # the hub runs; the thread waits on the native lock meanwhile
+        hub_wait_until(lambda: len(lock._waiters) == 1)  # the hub runs; the thread waits
         order.append("greenlet")
     hub_wait_until(lambda: not thread.is_alive())
     assert order == ["greenlet", "thread"]
@@ -108,8 +117,12 @@ def test_a_greenlet_waits_while_an_os_thread_holds_it() -> None:
 
     thread = start_thread(thread_body)
     assert held.wait(PATIENCE)
-    releaser = threading.Timer(0.05, release.set)
-    releaser.start()
+
+    def let_go_once_the_greenlet_waits() -> None:
+        wait_until(lambda: len(lock._waiters) == 1, what="the greenlet to wait")
+        release.set()
+
+    releaser = start_thread(let_go_once_the_greenlet_waits)
     with lock:  # blocks this thread until the other one lets go
         order.append("greenlet")
     thread.join(PATIENCE)

@@ -14,9 +14,14 @@ import gevent
 import pytest
 from gevent.exceptions import BlockingSwitchOutError
 
-from greensched._clock import SYSTEM_CLOCK
 from greensched.schedulers._lock import SchedulerLock
-from tests.support import PATIENCE, assert_another_thread_can_take, hub_wait_until, start_thread
+from tests.support import (
+    PATIENCE,
+    assert_another_thread_can_take,
+    hub_wait_until,
+    start_thread,
+    wait_until,
+)
 
 
 def waiters(lock: SchedulerLock) -> int:
@@ -162,9 +167,7 @@ def test_the_hub_waits_for_a_thread() -> None:
     def thread_body() -> None:
         with lock:
             held.set()
-            deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
-            while not waiters(lock) and SYSTEM_CLOCK.monotonic() < deadline:
-                threading.Event().wait(0.001)  # until the hub waits for the lock
+            wait_until(lambda: waiters(lock) > 0, what="the hub to wait for the lock")
             order.append("thread lets go")
 
     def callback() -> None:

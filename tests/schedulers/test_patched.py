@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.support.processes import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 PRELUDE = """
 from gevent import monkey
@@ -20,23 +17,17 @@ import threading, time
 from datetime import datetime, timedelta, timezone
 import gevent
 from greensched._clock import SYSTEM_CLOCK
+from tests.support import PATIENCE, hub_wait_until
 
 def soon(seconds=0.0):
     return SYSTEM_CLOCK.now() + timedelta(seconds=seconds)
 """
 
 
-def run_patched(body: str, timeout: float = 30) -> list[str]:
-    """Run ``body`` after ``monkey.patch_all()`` in a fresh interpreter; return its output lines."""
-    script = PRELUDE + textwrap.dedent(body)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+def run_patched(body: str) -> list[str]:
+    """Run ``body`` after ``monkey.patch_all()`` in a fresh interpreter (where ``PATIENCE`` and
+    ``hub_wait_until`` of :mod:`tests.support` are at hand); return its output lines."""
+    result = run_python("-c", PRELUDE + textwrap.dedent(body))
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
@@ -55,7 +46,7 @@ def test_gevent_scheduler_overlaps_jobs_that_block_on_patched_calls() -> None:
         when = soon(0.05)
         scheduler.add_job(sleeper, "date", run_date=when, args=["a"], id="a")
         scheduler.add_job(sleeper, "date", run_date=when, args=["b"], id="b")
-        gevent.sleep(0.5)
+        hub_wait_until(lambda: len(order) == 4)
         scheduler.shutdown()
         print(",".join(order))
         """
@@ -72,19 +63,17 @@ def test_wakeup_from_a_real_os_thread() -> None:
         class Counting(GeventScheduler):
             rounds = 0
             def _process_jobs(self):
-                self.rounds += 1
-                return super()._process_jobs()
+                wait = super()._process_jobs()
+                self.rounds += 1  # the loop now goes to sleep
+                return wait
 
         scheduler = Counting(timezone="UTC")
         scheduler.start()
-        gevent.sleep(0.01)
+        hub_wait_until(lambda: scheduler.rounds >= 1)
         before = scheduler.rounds
         start_new_thread = get_original("_thread", "start_new_thread")
         start_new_thread(scheduler.wakeup, ())
-        for _ in range(500):
-            if scheduler.rounds > before:
-                break
-            gevent.sleep(0.01)
+        hub_wait_until(lambda: scheduler.rounds > before)
         print(scheduler.rounds - before)
         scheduler.shutdown()
         """
@@ -118,7 +107,7 @@ def test_background_scheduler_when_patched() -> None:
         ran = threading.Event()
         scheduler.start()
         scheduler.add_job(ran.set, "date", run_date=soon(0.01))
-        print("ran", ran.wait(5))
+        print("ran", ran.wait(PATIENCE))
         scheduler.shutdown()
         print("running", scheduler.running)
         """
@@ -127,14 +116,7 @@ def test_background_scheduler_when_patched() -> None:
 
 
 def test_the_readme_example_runs() -> None:
-    result = subprocess.run(
-        [sys.executable, "examples/basic.py", "3.5"],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    result = run_python("examples/basic.py", "3.5")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("tick from every second") >= 2
@@ -165,7 +147,7 @@ def test_background_scheduler_when_patched_is_a_greenlet_and_logs_it() -> None:
             done.set()
         scheduler.start()
         scheduler.add_job(job, "date", run_date=soon())
-        print("ran", done.wait(5))
+        print("ran", done.wait(PATIENCE))
         print("same OS thread", ran_in == [get_ident()])
         scheduler.shutdown()
         print("greenlet logged", "background thread is a greenlet" in log.getvalue())
@@ -212,10 +194,7 @@ def test_gevent_scheduler_takes_jobs_from_real_os_threads_when_patched() -> None
         for index in range(4):
             start_new_thread(body, (index,))
         expected = {f"{index}-{i}" for index in range(4) for i in range(30)}
-        for _ in range(1000):
-            if len(finished) == 4 and expected <= executed:
-                break
-            gevent.sleep(0.01)
+        hub_wait_until(lambda: len(finished) == 4 and expected <= executed)
         print("errors", errors)
         print("all ran", expected <= executed)
         print("left", sorted(job.id for job in scheduler.get_jobs()))

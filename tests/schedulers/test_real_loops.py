@@ -21,21 +21,29 @@ from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers.background import BackgroundScheduler
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.schedulers.gevent import GeventScheduler
+from tests.support import PATIENCE, hub_wait_until
 
 pytestmark = pytest.mark.slow
 
-#: the longest a test waits for something that should take milliseconds
-PATIENCE = 5.0
 
+class CountingRounds:
+    """Counts the processing loop's rounds; a round is counted once it is done, when the loop
+    goes on to sleep."""
 
-class CountingGeventScheduler(GeventScheduler):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.rounds = 0
-        super().__init__(*args, **kwargs)
+    rounds = 0
 
     def _process_jobs(self) -> float | None:
+        wait: float | None = super()._process_jobs()  # type: ignore[misc]
         self.rounds += 1
-        return super()._process_jobs()
+        return wait
+
+
+class CountingGeventScheduler(CountingRounds, GeventScheduler):
+    pass
+
+
+class CountingBackgroundScheduler(CountingRounds, BackgroundScheduler):
+    pass
 
 
 def soon(seconds: float = 0.0) -> datetime:
@@ -82,15 +90,12 @@ def test_wakeup_from_another_os_thread_wakes_the_loop() -> None:
     """APScheduler 3.11's GeventScheduler cannot be woken from a real thread."""
     scheduler = CountingGeventScheduler(timezone="UTC")
     scheduler.start()
-    gevent.sleep(0.01)
+    hub_wait_until(lambda: scheduler.rounds >= 1)
     rounds = scheduler.rounds  # the loop now sleeps with nothing to wait for
-    assert rounds >= 1
     thread = threading.Thread(target=scheduler.wakeup)
     thread.start()
-    deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
-    while scheduler.rounds == rounds and SYSTEM_CLOCK.monotonic() < deadline:
-        gevent.sleep(0.005)
-    thread.join()
+    hub_wait_until(lambda: scheduler.rounds > rounds, what="the loop to wake")
+    thread.join(PATIENCE)
     assert scheduler.rounds == rounds + 1
     scheduler.shutdown()
 
@@ -117,21 +122,20 @@ def test_shutdown_without_wait_returns_while_jobs_run() -> None:
     scheduler = GeventScheduler(timezone="UTC")
     started = gevent.event.Event()
     release = gevent.event.Event()
-    finished: list[bool] = []
+    finished = gevent.event.Event()
 
     def blocked_job() -> None:
         started.set()
         release.wait()
-        finished.append(True)
+        finished.set()
 
     scheduler.start()
     scheduler.add_job(blocked_job, "date", run_date=soon())
     assert started.wait(PATIENCE)
     scheduler.shutdown(wait=False)
-    assert finished == []
+    assert not finished.is_set()
     release.set()
-    gevent.sleep(0.01)
-    assert finished == [True]
+    assert finished.wait(PATIENCE)  # the job goes on after the shutdown
 
 
 def test_blocking_scheduler_runs_until_a_job_shuts_it_down() -> None:
@@ -201,19 +205,20 @@ def test_aware_run_date_in_another_zone() -> None:
     scheduler.shutdown()
 
 
-@pytest.mark.parametrize("scheduler_class", [GeventScheduler, BackgroundScheduler])
+@pytest.mark.parametrize(
+    "scheduler_class",
+    [CountingGeventScheduler, CountingBackgroundScheduler],
+    ids=["gevent", "background"],
+)
 def test_second_start_is_refused_and_the_loop_still_wakes(scheduler_class: type) -> None:
     scheduler = scheduler_class(timezone="UTC")
     scheduler.start()
-    gevent.sleep(0.01)  # the loop is now asleep, waiting for a wakeup
+    hub_wait_until(lambda: scheduler.rounds >= 1)  # the loop is now asleep, waiting for a wakeup
     with pytest.raises(SchedulerAlreadyRunningError, match=r"^Scheduler is already running$"):
         scheduler.start()
     ran = threading.Event()
     scheduler.add_job(ran.set, "date", run_date=soon())
-    deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
-    while not ran.is_set() and SYSTEM_CLOCK.monotonic() < deadline:
-        gevent.sleep(0.005)
-    assert ran.is_set()
+    hub_wait_until(ran.is_set, what="the job to run")
     scheduler.shutdown()
 
 
@@ -235,9 +240,7 @@ def test_unpatched_a_job_that_blocks_holds_up_the_hub_and_a_greenlet_job_does_no
     when = soon(0.2)
     scheduler.add_job(job, "date", run_date=when, args=["c", gevent.sleep], id="c")
     scheduler.add_job(job, "date", run_date=when, args=["d", gevent.sleep], id="d")
-    deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
-    while len(order) < 8 and SYSTEM_CLOCK.monotonic() < deadline:
-        gevent.sleep(0.01)
+    hub_wait_until(lambda: len(order) == 8, what="the four jobs")
     scheduler.shutdown()
     blocking, yielding = order[:4], order[4:]
     assert blocking == ["a start", "a end", "b start", "b end"]

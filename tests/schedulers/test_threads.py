@@ -9,13 +9,13 @@ a test blocks it on purpose.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from greensched._clock import SYSTEM_CLOCK
@@ -31,12 +31,9 @@ from greensched.jobstores.base import JobLookupError
 from greensched.schedulers import SchedulerNotRunningError
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.schedulers.gevent import GeventScheduler
-from tests.support import hub_wait_until
+from tests.support import PATIENCE, hub_wait_until, wait_until
 
 pytestmark = pytest.mark.slow
-
-#: the longest a test waits for something that should take well under a second
-PATIENCE = 10.0
 
 
 def soon(seconds: float = 0.0) -> datetime:
@@ -132,13 +129,12 @@ def test_threads_add_modify_and_remove_jobs_while_jobs_fire(scheduler: GeventSch
     assert errors == []
     once = {f"once-{index}-{i}" for index in range(threads) for i in range(per_thread)}
     hub_wait_until(lambda: once <= set(outcomes.executed))
-    gevent.sleep(0.05)  # nothing may run twice in the meantime
+    assert [job.id for job in scheduler.get_jobs()] == ["background"]
+    scheduler.shutdown()  # waits for the running jobs: nothing runs a second time after this
     assert all(outcomes.executed[job_id] == 1 for job_id in once)
     assert all(ticks[job_id] == 1 for job_id in once)
-    assert [job.id for job in scheduler.get_jobs()] == ["background"]
     assert ticks["background"] > 0
     assert [event for event in outcomes.failed if event.job_id in once] == []
-    scheduler.shutdown()
 
 
 def test_threads_add_jobs_while_the_loops_thread_is_blocked(scheduler: GeventScheduler) -> None:
@@ -146,8 +142,9 @@ def test_threads_add_jobs_while_the_loops_thread_is_blocked(scheduler: GeventSch
     (here in a real ``Thread.join``), and the jobs run once it runs again."""
     outcomes = Outcomes()
     scheduler.add_listener(outcomes.listener, EVENT_JOB_EXECUTED)
+    scheduler.add_job(lambda: None, "date", run_date=soon(), id="first")
     scheduler.start()
-    gevent.sleep(0.01)  # the loop now waits for work
+    hub_wait_until(lambda: outcomes.executed["first"] == 1)  # the loop now waits for work
     added: list[str] = []
 
     def body() -> None:
@@ -162,7 +159,7 @@ def test_threads_add_jobs_while_the_loops_thread_is_blocked(scheduler: GeventSch
     thread.join(PATIENCE)  # blocks this thread, and its hub, for real
     assert not thread.is_alive()
     assert len(added) == 50
-    hub_wait_until(lambda: len(outcomes.executed) == 50)
+    hub_wait_until(lambda: len(outcomes.executed) == 1 + 50)
     scheduler.shutdown()
 
 
@@ -196,23 +193,24 @@ def test_shutdown_from_another_thread_without_wait_returns_at_once(
     scheduler: GeventScheduler,
 ) -> None:
     started = threading.Event()
+    release = gevent.event.Event()
     finished: list[str] = []
 
-    def slow_job() -> None:
+    def blocked_job() -> None:
         started.set()
-        gevent.sleep(0.2)
+        release.wait()
         finished.append("job")
 
     loop = scheduler.start()
-    scheduler.add_job(slow_job, "date", run_date=soon())
+    scheduler.add_job(blocked_job, "date", run_date=soon())
     hub_wait_until(started.is_set)
     thread = threading.Thread(target=scheduler.shutdown, kwargs={"wait": False})
     thread.start()
     thread.join(PATIENCE)  # returns without this hub running
     assert not thread.is_alive()
+    hub_wait_until(lambda: bool(loop.dead))  # wait=False: the loop did not wait for the job
     assert finished == []
-    hub_wait_until(lambda: bool(loop.dead))
-    assert finished == []  # wait=False: the loop did not wait for the job either
+    release.set()
     hub_wait_until(lambda: finished == ["job"])  # which goes on in the hub
 
 
@@ -235,9 +233,8 @@ def test_blocking_scheduler_takes_jobs_from_a_thread_that_then_shuts_it_down() -
         try:
             for i in range(20):
                 scheduler.add_job(lambda: None, "date", run_date=soon(), id=f"job-{i}")
-            deadline = SYSTEM_CLOCK.monotonic() + PATIENCE
-            while len(outcomes.executed) < 20 and SYSTEM_CLOCK.monotonic() < deadline:
-                time.sleep(0.005)  # a real thread: this blocks only itself
+            # a real thread: this blocks only itself
+            wait_until(lambda: len(outcomes.executed) == 20, what="the 20 jobs")
             scheduler.shutdown(wait=True)
             returned.append("shutdown")
         except BaseException as exc:  # noqa: BLE001 (reported by the test)
@@ -255,9 +252,15 @@ def test_blocking_scheduler_takes_jobs_from_a_thread_that_then_shuts_it_down() -
 
 
 def test_concurrent_shutdowns_from_threads_each_get_an_answer(scheduler: GeventScheduler) -> None:
+    started = gevent.event.Event()
+
+    def job() -> None:
+        started.set()
+        gevent.sleep(0.05)  # still running when the shutdowns come
+
     loop = scheduler.start()
-    scheduler.add_job(gevent.sleep, "date", run_date=soon(), args=[0.05])
-    gevent.sleep(0.01)  # the job runs
+    scheduler.add_job(job, "date", run_date=soon())
+    assert started.wait(PATIENCE)
     errors = run_threads(5, lambda _: scheduler.shutdown(wait=True))
     assert [type(error) for error in errors] == [SchedulerNotRunningError] * 4
     hub_wait_until(lambda: bool(loop.dead))
