@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.event import Event
 
-from greensched._clock import Clock, current_clock
+from greensched._clock import Clock
 from greensched._logging import count, job_label
 from greensched.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import JOB_OPTIONS, JobsFileError, JobsSource, load, reload
@@ -180,7 +180,7 @@ def sync_jobs(
 
     :raises Exception: whatever the store raises (some jobs may have been written)
     """
-    now = current_clock().now()
+    now = scheduler.clock.now()
     added = updated = unchanged = 0
     for definition, desired in zip(source.definitions, source.jobs):
         stored = scheduler.get_job(definition.id, "default")
@@ -248,10 +248,18 @@ def _reload(scheduler: BaseScheduler, source: JobsSource) -> JobsSource:
 
 
 def _serve(
-    scheduler: GeventScheduler, loop: gevent.Greenlet, source: JobsSource, run_log: RunLog
+    scheduler: GeventScheduler,
+    loop: gevent.Greenlet,
+    source: JobsSource,
+    run_log: RunLog,
+    where: str,
 ) -> int:
-    """Run until a signal says stop, reloading on SIGHUP (and the names ``run_log`` gives the
-    jobs); return the exit code."""
+    """Resume the (paused) scheduler once the signal handlers are in place, then run until a
+    signal says stop, reloading on SIGHUP (and the names ``run_log`` gives the jobs); return
+    the exit code.
+
+    :param where: the job store, for the log
+    """
     stop = Event()
     reload_wanted = Event()
 
@@ -269,6 +277,13 @@ def _serve(
     if hasattr(signal, "SIGHUP"):
         handlers.append(gevent.signal_handler(signal.SIGHUP, reload_wanted.set))
     try:
+        logger.info(
+            "Running the jobs of %s on job store %s (pid %d; SIGINT/SIGTERM stop, SIGHUP reloads)",
+            source.target,
+            where,
+            os.getpid(),
+        )
+        scheduler.resume()
         while True:
             gevent.wait([loop, stop, reload_wanted], count=1)
             if stop.is_set():
@@ -317,7 +332,7 @@ def run_command(args: argparse.Namespace) -> int:
         scheduler.add_jobstore(store, "default")
         where = display_url(url)
 
-    run_log = RunLog(current_clock(), {job.id: job.name for job in source.jobs})
+    run_log = RunLog(scheduler.clock, {job.id: job.name for job in source.jobs})
     scheduler.add_listener(run_log, RunLog.MASK)
     try:
         loop = scheduler.start(paused=True)
@@ -330,15 +345,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise CommandError(
             f"cannot store the jobs of {source.target} in {where}: {describe_error(exc)}"
         ) from None
-    logger.info(
-        "Running the jobs of %s on job store %s (pid %d; SIGINT/SIGTERM stop, SIGHUP reloads)",
-        source.target,
-        where,
-        os.getpid(),
-    )
-    scheduler.resume()
     try:
-        return _serve(scheduler, loop, source, run_log)
+        return _serve(scheduler, loop, source, run_log, where)
     finally:
         if metrics is not None:
             metrics.close()
