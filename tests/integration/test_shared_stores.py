@@ -15,7 +15,7 @@ second, and reads back what every process did with each run (job, scheduled time
 * *duplicated*: executed or reported more than once, in all.
 
 Whatever the load on the machine, no run is lost and none is duplicated: the tests wait for
-every expected run to be accounted for (up to ``PATIENCE``) instead of assuming how fast the
+every expected run to be accounted for (up to ``WORKER_PATIENCE``) instead of assuming how fast the
 workers go. Set ``GREENSCHED_PROOF_REPORT=<file>`` to append the figures to a file.
 """
 
@@ -47,6 +47,7 @@ from tests.services import (
     require,
     unique_name,
 )
+from tests.support import PATIENCE
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,8 @@ WORKERS = 4
 RUN_SECONDS = 6.0
 #: how long the workers keep running after the window, for its last runs to be accounted for
 SETTLE = 2.0
-PATIENCE = 30.0
+#: several worker processes start, claim and report under load: twice the suite's patience
+WORKER_PATIENCE = 2 * PATIENCE
 
 Run = tuple[str, float]
 
@@ -119,7 +121,7 @@ class Workers:
             self.processes.append(
                 subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             )
-        deadline = time.monotonic() + PATIENCE
+        deadline = time.monotonic() + WORKER_PATIENCE
         while not all(
             (self.tmp_path / f"ready-{i}").exists() for i in range(started, started + count)
         ):
@@ -129,7 +131,7 @@ class Workers:
 
     def wait(self) -> None:
         for process in self.processes:
-            process.wait(timeout=PATIENCE + RUN_SECONDS)
+            process.wait(timeout=WORKER_PATIENCE + RUN_SECONDS)
 
     def kill_all(self) -> None:
         for process in self.processes:
@@ -269,9 +271,9 @@ def tally(workers: Workers, expected: set[Run], killed: Collection[int] = ()) ->
 
 
 def settle(workers: Workers, expected: set[Run], killed: Collection[int] = ()) -> Tally:
-    """Wait until every expected run is accounted for (or excused), at most ``PATIENCE``
+    """Wait until every expected run is accounted for (or excused), at most ``WORKER_PATIENCE``
     seconds, then stop the workers and return the tally."""
-    deadline = time.monotonic() + PATIENCE
+    deadline = time.monotonic() + WORKER_PATIENCE
     while tally(workers, expected, killed).lost and time.monotonic() < deadline:
         time.sleep(0.1)
     workers.kill_all()
@@ -284,7 +286,7 @@ def wait_until(timestamp: float) -> None:
 
 
 def test_every_run_starts_exactly_once(workers: Workers, request: pytest.FixtureRequest) -> None:
-    workers.start(WORKERS, until=time.time() + PATIENCE + RUN_SECONDS + SETTLE)
+    workers.start(WORKERS, until=time.time() + WORKER_PATIENCE + RUN_SECONDS + SETTLE)
     start = time.time() + 1.5
     end = start + RUN_SECONDS
     first_runs = add_jobs(workers.url, workers.name, start, misfire_grace_time=30, coalesce=False)
@@ -306,7 +308,7 @@ def test_runs_survive_killed_processes(workers: Workers, request: pytest.Fixture
     lease_time = 2.0
     workers.start(
         WORKERS,
-        until=time.time() + PATIENCE + RUN_SECONDS + SETTLE,
+        until=time.time() + WORKER_PATIENCE + RUN_SECONDS + SETTLE,
         first_options=("--die-holding-claims-after=10",),
         lease_time=lease_time,
     )
@@ -382,7 +384,7 @@ def test_dropped_connections_lose_and_double_nothing(
     tag = unique_name("proof")
     workers.start(
         WORKERS,
-        until=time.time() + PATIENCE + RUN_SECONDS + SETTLE,
+        until=time.time() + WORKER_PATIENCE + RUN_SECONDS + SETTLE,
         retry_interval=0.2,
         tag=tag,
     )
@@ -414,7 +416,7 @@ def test_a_job_added_elsewhere_fires_on_time(
     loaded machine; how late exactly is reported (``lateness_ms``), and measured in bench/."""
     notifies = workers.url.startswith(("postgresql", "redis"))
     poll_interval = 30.0 if notifies else 0.25
-    workers.start(2, until=time.time() + PATIENCE, poll_interval=poll_interval)
+    workers.start(2, until=time.time() + WORKER_PATIENCE, poll_interval=poll_interval)
     scheduler = GeventScheduler(
         jobstores={"default": store_from_url(workers.url, name=workers.name)}, timezone="UTC"
     )
@@ -426,7 +428,7 @@ def test_a_job_added_elsewhere_fires_on_time(
     def executed() -> list[dict[str, Any]]:
         return [line for line in workers.runs() if line["event"] == "executed"]
 
-    [run] = wait_for(executed, PATIENCE, "the job added elsewhere did not run", workers)
+    [run] = wait_for(executed, WORKER_PATIENCE, "the job added elsewhere did not run", workers)
     workers.kill_all()
     lateness = run["started"] - due.timestamp()
     report(request.node.callspec.id, "wakeup", {"lateness_ms": round(lateness * 1000, 1)})
@@ -454,7 +456,7 @@ def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
     margin of their time."""
     lease_time = 2.0
     margin = 2.0
-    until = time.time() + PATIENCE
+    until = time.time() + WORKER_PATIENCE
     workers.start(1, until=until, first_options=("--stop-in-claim",), lease_time=lease_time)
     start = time.time() + 1.0
     scheduler = GeventScheduler(

@@ -11,9 +11,9 @@ import gevent
 import pytest
 
 from greensched.schedulers._waker import MIN_WAIT, Waker
+from tests.support import PATIENCE
 
 #: the longest a test waits for something that should take milliseconds
-PATIENCE = 5.0
 
 
 class RecordingLoop:
