@@ -121,7 +121,7 @@ def run(
     """Submit one run of a new job, wait for its event and return it."""
     job = make_job(scheduler, func, args, **options)
     count = len(scheduler.events)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) > count, PATIENCE)
     event = scheduler.events[-1]
     assert event.job_id == job.id
@@ -234,9 +234,9 @@ def test_job_without_a_reference_is_refused_at_submit(
         "defined in a function cannot be used)"
     )
     with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
+        executor.submit_job(job, [pool_scheduler.clock.now()])
     assert executor._instances == {}
-    assert executor._runs == set()
+    assert not executor._runs
 
 
 def test_bound_method_of_an_instance_runs_on_a_copy_of_the_instance(
@@ -256,7 +256,7 @@ def test_job_with_unpicklable_arguments_is_refused_at_submit(
         "(TypeError: cannot pickle '_thread.lock' object)"
     )
     with pytest.raises(TypeError, match=rf"^{re.escape(message)}$"):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
+        executor.submit_job(job, [pool_scheduler.clock.now()])
     assert executor._instances == {}
 
 
@@ -285,7 +285,7 @@ def test_cpu_bound_job_returns_its_value(
     assert event.code == EVENT_JOB_EXECUTED
     assert event.retval == pooljobs.collatz_steps(3000)
     assert event.jobstore == "store"
-    assert event.scheduled_run_time == pool_scheduler._clock.now()
+    assert event.scheduled_run_time == pool_scheduler.clock.now()
 
 
 def test_job_runs_in_another_process_and_is_reported_in_the_hub_thread(
@@ -366,9 +366,9 @@ def test_killed_worker_is_reported_and_replaced(
 
 def test_max_instances(executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler) -> None:
     job = make_job(pool_scheduler, pooljobs.sleep_then_return, [0.2, "slept"], id="sleeper")
-    executor.submit_job(job, [pool_scheduler._clock.now()])
+    executor.submit_job(job, [pool_scheduler.clock.now()])
     with pytest.raises(MaxInstancesReachedError):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
+        executor.submit_job(job, [pool_scheduler.clock.now()])
     wait_for(lambda: len(pool_scheduler.events) == 1, PATIENCE)
     assert pool_scheduler.events[0].retval == "slept"
 
@@ -376,7 +376,7 @@ def test_max_instances(executor: ProcessPoolExecutor, pool_scheduler: FakeSchedu
 def test_several_run_times_run_one_after_the_other(
     executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
 ) -> None:
-    now = pool_scheduler._clock.now()
+    now = pool_scheduler.clock.now()
     run_times = [now - timedelta(seconds=1), now]
     executor.submit_job(make_job(pool_scheduler, os.getpid, coalesce=False), run_times)
     wait_for(lambda: len(pool_scheduler.events) == 2, PATIENCE)
@@ -407,7 +407,7 @@ def test_the_hub_keeps_running_during_a_cpu_bound_job(
 def test_a_run_is_timed_on_the_schedulers_clock(
     executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
 ) -> None:
-    clock = pool_scheduler._clock
+    clock = pool_scheduler.clock
     scheduled = clock.now()
     clock.jump(0.5)
     job = make_job(pool_scheduler, pooljobs.sleep_then_return, [0.3, "done"])
@@ -463,7 +463,7 @@ def test_fork_context_kill_and_replace(
     pool_scheduler.events.clear()
     executor.submit_job(
         make_job(pool_scheduler, pooljobs.sleep_then_return, [0.2, 1], id="b"),
-        [pool_scheduler._clock.now()],
+        [pool_scheduler.clock.now()],
     )
     event = run(executor, pool_scheduler, pooljobs.kill_own_process, id="killer")
     assert event.code == EVENT_JOB_ERROR
@@ -478,7 +478,7 @@ def test_shutdown_waits_and_stops_the_workers(
     executor = make_executor(2, {"mp_context": "fork"})
     executor.submit_job(
         make_job(pool_scheduler, pooljobs.sleep_then_return, [0.1, "last"]),
-        [pool_scheduler._clock.now()],
+        [pool_scheduler.clock.now()],
     )
     processes = [worker.process for worker in executor._workers]
     with gevent.Timeout(PATIENCE):

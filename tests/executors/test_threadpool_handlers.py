@@ -38,13 +38,13 @@ def test_a_listener_that_yields_does_not_hold_up_other_reports(
 
     def on_event(event: JobExecutionEvent) -> None:
         if event.job_id == "first":
-            executor.submit_job(make_job(lambda: 2, id="second"), [scheduler._clock.now()])
+            executor.submit_job(make_job(lambda: 2, id="second"), [scheduler.clock.now()])
             assert second_reported.wait(PATIENCE)
         else:
             second_reported.set()
 
     scheduler.on_event = on_event
-    executor.submit_job(make_job(lambda: 1, id="first"), [scheduler._clock.now()])
+    executor.submit_job(make_job(lambda: 1, id="first"), [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     wait_for(lambda: not executor._runs, PATIENCE)
     assert [(event.job_id, event.retval) for event in scheduler.events] == [
@@ -70,8 +70,8 @@ def test_shutdown_from_a_listener_waits_for_the_other_runs_only(
             shut_down.append(" ".join(event.job_id for event in scheduler.events))
 
     scheduler.on_event = on_event
-    executor.submit_job(make_job(slow, id="slow"), [scheduler._clock.now()])
-    executor.submit_job(make_job(lambda: "quick", id="quick"), [scheduler._clock.now()])
+    executor.submit_job(make_job(slow, id="slow"), [scheduler.clock.now()])
+    executor.submit_job(make_job(lambda: "quick", id="quick"), [scheduler.clock.now()])
     wait_for(lambda: bool(shut_down), PATIENCE)
     assert shut_down == ["quick slow"]
 
@@ -90,7 +90,7 @@ def test_many_runs_ending_at_once_are_each_reported_once(
 
     names = [f"job{index}" for index in range(200)]
     for name in names:
-        executor.submit_job(make_job(job_func, args=[name], id=name), [scheduler._clock.now()])
+        executor.submit_job(make_job(job_func, args=[name], id=name), [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == len(names), PATIENCE)
     wait_for(lambda: not executor._runs, PATIENCE)
     assert sorted(event.retval for event in scheduler.events) == sorted(names)

@@ -66,7 +66,7 @@ def test_greenlet_overrun_is_stopped_and_reported(
         reached_the_end.append(True)
 
     job = timed_job(hung_fetch, 0.05, id="hung")
-    gevent_executor.submit_job(job, [scheduler._clock.now()])
+    gevent_executor.submit_job(job, [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
@@ -75,7 +75,7 @@ def test_greenlet_overrun_is_stopped_and_reported(
     assert re.match(timeout_message("hung", 0.05), str(event.exception))
     assert "in hung_fetch" in event.traceback  # where the run was stuck
     assert gevent_executor._instances == {}  # the max_instances slot is free
-    assert gevent_executor._started == set()  # its greenlet has ended
+    assert not gevent_executor._started  # its greenlet has ended
     assert reached_the_end == []
 
 
@@ -91,7 +91,7 @@ def test_a_job_catching_exception_cannot_swallow_the_timeout(
             return "swallowed"
         return "finished"
 
-    gevent_executor.submit_job(timed_job(stubborn, 0.05, id="stubborn"), [scheduler._clock.now()])
+    gevent_executor.submit_job(timed_job(stubborn, 0.05, id="stubborn"), [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     assert isinstance(scheduler.events[0].exception, TimeoutError)
 
@@ -112,11 +112,9 @@ def test_the_jobs_own_timeout_is_not_ours(
         with own_timeout:
             gevent.sleep(PATIENCE)
 
+    gevent_executor.submit_job(timed_job(careful, PATIENCE, id="careful"), [scheduler.clock.now()])
     gevent_executor.submit_job(
-        timed_job(careful, PATIENCE, id="careful"), [scheduler._clock.now()]
-    )
-    gevent_executor.submit_job(
-        timed_job(careless, PATIENCE, id="careless"), [scheduler._clock.now()]
+        timed_job(careless, PATIENCE, id="careless"), [scheduler.clock.now()]
     )
     wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     events = {event.job_id: event for event in scheduler.events}
@@ -135,7 +133,7 @@ def test_a_run_in_time_is_not_disturbed_later(
         gevent.sleep(0)
         return "done"
 
-    gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler._clock.now()])
+    gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     gevent.sleep(0.25)  # past the timeout: its timer was cancelled
     assert [(e.code, e.retval) for e in scheduler.events] == [(EVENT_JOB_EXECUTED, "done")]
@@ -154,7 +152,7 @@ def test_each_run_time_has_its_own_timeout(
             gevent.sleep(PATIENCE)
         return len(calls)
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     run_times = [now - timedelta(seconds=1), now]
     gevent_executor.submit_job(timed_job(first_call_hangs, 0.05, id="twice"), run_times)
     wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
@@ -170,9 +168,9 @@ def test_a_timed_out_run_frees_its_instance_for_the_next_run(
     timed_job: Callable[..., Job],
 ) -> None:
     job = timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="crawler", max_instances=1)
-    gevent_executor.submit_job(job, [scheduler._clock.now()])
+    gevent_executor.submit_job(job, [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
-    gevent_executor.submit_job(job, [scheduler._clock.now()])  # no MaxInstancesReachedError
+    gevent_executor.submit_job(job, [scheduler.clock.now()])  # no MaxInstancesReachedError
     wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
     assert [e.code for e in scheduler.events] == [EVENT_JOB_ERROR, EVENT_JOB_ERROR]
 
@@ -186,7 +184,7 @@ def test_debug_executor_stops_an_overrun(
     executor = DebugExecutor()
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     executor.submit_job(
-        timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="inline"), [scheduler._clock.now()]
+        timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="inline"), [scheduler.clock.now()]
     )
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -229,7 +227,7 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
         return "late"
 
     job = timed_job(blocked_in_c_code, 0.05, id="blocked", max_instances=1)
-    thread_executor.submit_job(job, [scheduler._clock.now()])
+    thread_executor.submit_job(job, [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
 
     (event,) = scheduler.events
@@ -257,12 +255,12 @@ def test_overrunning_thread_keeps_its_place_in_the_pool(
 ) -> None:
     """max_workers=1: the next job waits for the overrunning thread to finish."""
     thread_executor.submit_job(
-        timed_job(lambda: gate.wait(PATIENCE), 0.02, id="slow"), [scheduler._clock.now()]
+        timed_job(lambda: gate.wait(PATIENCE), 0.02, id="slow"), [scheduler.clock.now()]
     )
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     ran: list[bool] = []
     thread_executor.submit_job(
-        make_job(lambda: ran.append(True), id="next"), [scheduler._clock.now()]
+        make_job(lambda: ran.append(True), id="next"), [scheduler.clock.now()]
     )
     gevent.sleep(0.05)
     assert ran == []
@@ -283,7 +281,7 @@ def test_shutdown_waits_for_an_overrunning_thread(
         gate.wait(PATIENCE)
         finished.set()
 
-    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler._clock.now()])
+    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler.clock.now()])
     wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PATIENCE):
@@ -337,7 +335,7 @@ def test_process_overrun_kills_the_worker_and_is_reported(
 ) -> None:
     process_scheduler.events.clear()
     job = process_job(process_scheduler, pooljobs.spin_forever, 0.3, "spinner")
-    process_executor.submit_job(job, [process_scheduler._clock.now()])
+    process_executor.submit_job(job, [process_scheduler.clock.now()])
     wait_for(lambda: process_executor._workers != set(), PATIENCE)
     (worker,) = process_executor._workers
     wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
@@ -357,7 +355,7 @@ def test_process_timeout_counts_from_the_start_of_the_job(
     process_scheduler.events.clear()
     process_executor._close_workers(wait=True)  # the next run needs a new worker
     job = process_job(process_scheduler, pooljobs.initialized, 0.6, "quick")
-    process_executor.submit_job(job, [process_scheduler._clock.now()])
+    process_executor.submit_job(job, [process_scheduler.clock.now()])
     wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
     (event,) = process_scheduler.events
     assert (event.code, event.retval) == (EVENT_JOB_EXECUTED, [])
