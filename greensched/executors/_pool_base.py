@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
 from greensched._logging import job_label
-from greensched.events import EVENT_JOB_EXECUTED
 from greensched.executors._runpath import RunSet
 from greensched.executors.base import BaseExecutor
 
@@ -50,7 +49,7 @@ def initializer_options(
 class BasePoolExecutor(BaseExecutor):
     """Base class of the executors that run jobs in a bounded pool of workers (threads or
     processes): ``max_workers``, refusing jobs (:meth:`_prepare`), logging the end of a run
-    time (:meth:`_log_outcome`) and shutting down (waiting for the runs submitted, then
+    time (:meth:`_log_failure`) and shutting down (waiting for the runs submitted, then
     :meth:`_close_workers`). A subclass implements :meth:`_do_submit_job`. When every run time
     of a run is done, the events are dispatched and the ``max_instances`` instance released,
     from the scheduler's hub's thread; a run waiting for a worker counts towards
@@ -122,11 +121,10 @@ class BasePoolExecutor(BaseExecutor):
         """Stop the idle workers (called by :meth:`shutdown`, once every run is reported if
         ``wait``)."""
 
-    def _log_outcome(self, job: Job, event: JobExecutionEvent) -> None:
-        """Log the end of a run time that a worker ran (workers log nothing themselves)."""
-        if event.code == EVENT_JOB_EXECUTED:
-            self._logger.info("Job %s executed successfully", job_label(job.id, job.name))
-            return
+    def _log_failure(self, job: Job, event: JobExecutionEvent) -> None:
+        """Log the failure of a run time that a worker ran (workers log nothing themselves; the
+        start and the success of a run are logged by its
+        :class:`~greensched.executors._runpath.JobRun`)."""
         exc = event.exception
         if exc is None:
             return

@@ -500,7 +500,7 @@ class ProcessPoolExecutor(BasePoolExecutor):
                 ),
                 None,
             )
-        self._log_outcome(job, event)
+        self._log_failure(job, event)
         return event
 
     def _close_workers(self, wait: bool) -> None:

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ("JobRun", "RunSet", "call_job", "error_event", "timeout_error")
 
+#: The codes of the events that tell when their run started and how long it took
+_TIMED_CODES = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+
 
 class JobRun:
     """One submission of a job to an executor: its run times, taken one after the other, and the
@@ -50,22 +53,20 @@ class JobRun:
     :param clock: the scheduler's clock: the misfire checks and the timing read it
     :param logger: where the runs are logged
     :param wanted: the mask of the event codes to keep (the scheduler's
-        :attr:`~greensched.schedulers._services.SchedulerServices.listened_events`); an
-        executed run's event need not even be made when it is not wanted
-        (:attr:`executed_wanted`), and the clock is read around a call only if its event is
+        :attr:`~greensched.schedulers._services.SchedulerServices.listened_events`); the clock
+        is read around a call only if its event is wanted
     :param payload: what the executor prepared for its workers (the pickled job)
 
     ``owner`` is for the executor: the greenlet the run lives in (see :class:`RunSet`).
     """
 
     __slots__ = (
+        "_chatty",
         "_index",
         "_monotonic_start",
         "_started",
-        "_timed",
         "clock",
         "events",
-        "executed_wanted",
         "job",
         "jobstore_alias",
         "logger",
@@ -94,11 +95,9 @@ class JobRun:
         self.payload = payload
         self.owner: Any = None
         self.events: list[JobExecutionEvent] = []
-        self.executed_wanted = bool(wanted & EVENT_JOB_EXECUTED)
-        self._timed = bool(wanted & (EVENT_JOB_EXECUTED | EVENT_JOB_ERROR))
         self._index = 0
-        self._started: datetime | None = None
-        self._monotonic_start = 0.0
+        self._chatty = logger.isEnabledFor(logging.INFO)
+        # _started and _monotonic_start are set by next_call, for the calls that are timed
 
     @property
     def remaining(self) -> int:
@@ -118,13 +117,13 @@ class JobRun:
             self._index += 1
             missed = missed_event(self.job, self.jobstore_alias, run_time, self.clock, self.logger)
             if missed is None:
-                if self.logger.isEnabledFor(logging.INFO):
+                if self._chatty:
                     self.logger.info(
                         "Running job %s (scheduled at %s)",
                         job_label(self.job.id, self.job.name),
                         run_time,
                     )
-                if self._timed:
+                if self.wanted & _TIMED_CODES:
                     clock = self.clock
                     self._started, self._monotonic_start = clock.now(), clock.monotonic()
                 return run_time
@@ -135,13 +134,19 @@ class JobRun:
     def record(self, event: JobExecutionEvent | None) -> None:
         """Record the event of the run time :meth:`next_call` returned last (``None``: an
         executed run whose event was not made): its start and duration, from the clock, and
-        the event itself if it is wanted."""
-        if event is None:
-            return
-        if self._timed:
+        the event itself if it is wanted. An executed run is logged as such here."""
+        if event is None or event.code == EVENT_JOB_EXECUTED:
+            if self._chatty:
+                self.logger.info(
+                    "Job %s executed successfully", job_label(self.job.id, self.job.name)
+                )
+            if event is None:
+                return
+        wanted = self.wanted
+        if wanted & _TIMED_CODES:
             event.started = self._started
             event.duration = self.clock.monotonic() - self._monotonic_start
-        if event.code & self.wanted:
+        if event.code & wanted:
             self.events.append(event)
 
     def run_here(self, timeout: float | None) -> list[JobExecutionEvent]:
@@ -152,15 +157,11 @@ class JobRun:
             ``KeyboardInterrupt``, ``SystemExit``)
         """
         job, alias, logger = self.job, self.jobstore_alias, self.logger
+        executed_event = bool(self.wanted & EVENT_JOB_EXECUTED)  # else not even made
         while (run_time := self.next_call()) is not None:
             self.record(
                 call_job(
-                    job,
-                    alias,
-                    run_time,
-                    logger,
-                    timeout=timeout,
-                    executed_event=self.executed_wanted,
+                    job, alias, run_time, logger, timeout=timeout, executed_event=executed_event
                 )
             )
         return self.events
@@ -263,9 +264,10 @@ def call_job(
         :exc:`SystemExit`, is logged and raised again, ending the run; ``False`` (a worker
         thread or process, where nothing else is aimed at): it is reported as an
         ``EVENT_JOB_ERROR`` event like any exception
-    :param log: ``False``: log nothing (the caller logs the outcome, from the hub's thread: in a
-        monkey-patched program the logging locks are gevent locks, which native worker threads
-        must not contend for)
+    :param log: ``False``: do not log the job's exception (the caller logs it, from the hub's
+        thread: in a monkey-patched program the logging locks are gevent locks, which native
+        worker threads must not contend for). A timeout is always logged. The start and the
+        success of a call are logged by :class:`JobRun`.
     :param executed_event: ``False``: return ``None`` instead of the ``EVENT_JOB_EXECUTED``
         event of a call that succeeded (nobody listens for it)
     """
@@ -300,8 +302,6 @@ def call_job(
             raise
         # Formatted only if read (a listener, a run log): most failures' tracebacks are not
         return error_event(job, jobstore_alias, run_time, exc, tb)
-    if log and logger.isEnabledFor(logging.INFO):
-        logger.info("Job %s executed successfully", job_label(job.id, job.name))
     if not executed_event:
         return None
     return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)

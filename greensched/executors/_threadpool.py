@@ -369,7 +369,7 @@ class ThreadPoolExecutor(BasePoolExecutor):
         task.state = _COLLECTED
         event = task.event
         assert event is not None  # set before finished
-        self._log_outcome(task.job, event)
+        self._log_failure(task.job, event)
         task.run.record(event)
         self._next(task.run)
 
