@@ -89,7 +89,9 @@ def _run_task(fd: int, message: bytes, init_failure: tuple[BaseException, str] |
         logger = logging.getLogger(logger_name)
         try:
             # The parent logs the run, where the program's logging is set up
-            event = call_job(job, jobstore_alias, run_time, logger, reraise=False, log=False)
+            called = call_job(job, jobstore_alias, run_time, logger, reraise=False, log=False)
+            assert called is not None  # an executed event is made
+            event = called
         except BaseException as exc:  # noqa: BLE001 (a failure around the job, e.g. in logging)
             event = _failure(job_id, jobstore_alias, run_time, exc)
     return _dump_event(event)

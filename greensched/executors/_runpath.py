@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 from greensched._logging import job_label
 from greensched.events import (
@@ -214,34 +214,6 @@ def error_event(
     return event
 
 
-@overload
-def call_job(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    logger: logging.Logger,
-    *,
-    timeout: float | None = None,
-    reraise: bool = True,
-    log: bool = True,
-    executed_event: Literal[True] = True,
-) -> JobExecutionEvent: ...
-
-
-@overload
-def call_job(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    logger: logging.Logger,
-    *,
-    timeout: float | None = None,
-    reraise: bool = True,
-    log: bool = True,
-    executed_event: bool,
-) -> JobExecutionEvent | None: ...
-
-
 def call_job(
     job: Job,
     jobstore_alias: str | None,
@@ -269,7 +241,7 @@ def call_job(
         worker threads must not contend for). A timeout is always logged. The start and the
         success of a call are logged by :class:`JobRun`.
     :param executed_event: ``False``: return ``None`` instead of the ``EVENT_JOB_EXECUTED``
-        event of a call that succeeded (nobody listens for it)
+        event of a call that succeeded (nobody listens for it); ``True``: never ``None``
     """
     interrupt: Any = None
     if timeout is not None:

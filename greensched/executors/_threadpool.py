@@ -474,9 +474,11 @@ class ThreadPoolExecutor(BasePoolExecutor):
         try:
             self._set_up_thread()
             logger = logging.getLogger(task.logger_name)
-            return call_job(
+            event = call_job(
                 job, task.jobstore_alias, task.run_time, logger, reraise=False, log=False
             )
+            assert event is not None  # an executed event is made
+            return event
         except BaseException as exc:  # noqa: BLE001 (the initializer, or around the job)
             formatted_tb = "".join(traceback.format_tb(exc.__traceback__))
             return error_event(job, task.jobstore_alias, task.run_time, exc, formatted_tb)

@@ -70,12 +70,6 @@ class BaseExecutor(metaclass=ABCMeta):
         :param wait: ``True`` to wait until all submitted jobs have been executed
         """
 
-    @property
-    def _clock(self) -> Clock:
-        """The clock of the scheduler this executor belongs to."""
-        scheduler = self._scheduler
-        return scheduler.clock if scheduler is not None else SYSTEM_CLOCK
-
     def _new_run(self, job: Job, run_times: Sequence[datetime], payload: Any = None) -> JobRun:
         """The run of ``job``'s ``run_times`` along the one path: on the scheduler's clock,
         logged on this executor's logger, keeping the events some listener wants."""

@@ -42,14 +42,6 @@ class FakeScheduler:
         pass
 
 
-def wait_for(predicate: Callable[[], bool], patience: float) -> None:
-    """Let the hub run, polling, until ``predicate()`` is true (at most ``patience`` seconds):
-    for work done in real threads and processes, which take wall time."""
-    with gevent.Timeout(patience, AssertionError("condition still false")):
-        while not predicate():
-            gevent.sleep(0.002)
-
-
 def wait_until(predicate: Callable[[], bool], max_switches: int = 200) -> None:
     """Yield to the hub (no wall-clock sleeping) until ``predicate()`` is true."""
     for _ in range(max_switches):

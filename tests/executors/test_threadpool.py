@@ -29,12 +29,10 @@ from greensched.events import (
 from greensched.executors.base import MaxInstancesReachedError
 from greensched.executors.pool import BasePoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
-from tests.executors.conftest import FakeScheduler, wait_for
+from tests.executors.conftest import FakeScheduler
+from tests.support import PATIENCE, hub_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-#: the longest any test waits for something that should happen at once
-PATIENCE = 10.0
 
 
 class Gates:
@@ -192,7 +190,7 @@ def test_jobs_blocking_in_time_sleep_do_not_block_other_greenlets(
     ticking = gevent.spawn(ticker)
     for number in range(3):
         executor.submit_job(make_job(sleeper, id=f"sleeper{number}"), [scheduler.clock.now()])
-    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 3)
     ticking.join()
     assert [event.retval for event in scheduler.events] == [True, True, True]
     assert ticks[0] > 0
@@ -217,7 +215,7 @@ def test_jobs_run_in_other_threads_and_listeners_in_the_hub_thread(
     run_time = scheduler.clock.now()
     job = make_job(job_func, args=[21])
     executor.submit_job(job, [run_time])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
 
     (event,) = scheduler.events
     assert (event.code, event.retval, event.scheduled_run_time) == (
@@ -243,7 +241,7 @@ def test_exception_gives_an_error_event_with_traceback(
         raise KeyError("missing")
 
     executor.submit_job(make_job(broken_job), [scheduler.clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, KeyError)
@@ -260,7 +258,7 @@ def test_system_exit_in_a_thread_is_an_error_event(
         raise SystemExit(2)
 
     executor.submit_job(make_job(exiting_job), [scheduler.clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, SystemExit)
@@ -274,7 +272,7 @@ def test_each_run_time_gives_one_event(
     now = scheduler.clock.now()
     run_times = [now - timedelta(seconds=2), now - timedelta(seconds=1), now]
     executor.submit_job(make_job(lambda: "done"), run_times)
-    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 3)
     assert [(event.code, event.scheduled_run_time) for event in scheduler.events] == [
         (EVENT_JOB_EXECUTED, run_time) for run_time in run_times
     ]
@@ -292,10 +290,10 @@ def test_max_instances(
     with pytest.raises(MaxInstancesReachedError):
         executor.submit_job(job, [scheduler.clock.now()])
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert executor._instances == {}
     executor.submit_job(job, [scheduler.clock.now()])  # the instance is free again
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2)
     assert codes(scheduler) == [EVENT_JOB_EXECUTED, EVENT_JOB_EXECUTED]
 
 
@@ -318,16 +316,16 @@ def test_max_workers_bounds_the_threads_and_waiting_runs_go_in_order(
 
     for name in "abcd":
         executor.submit_job(make_job(blocker, args=[name], id=name), [scheduler.clock.now()])
-    wait_for(lambda: len(started) == 2, PATIENCE)
+    hub_wait_until(lambda: len(started) == 2)
     gevent.sleep(0.05)  # give a (wrongly) free thread time to start a third job
     assert sorted(started) == ["a", "b"]
 
     job_gates["b"].set()
-    wait_for(lambda: len(started) == 3, PATIENCE)
+    hub_wait_until(lambda: len(started) == 3)
     assert started[2] == "c"
     for gate in job_gates.values():
         gate.set()
-    wait_for(lambda: len(scheduler.events) == 4, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 4)
     assert sorted(event.retval for event in scheduler.events) == ["a", "b", "c", "d"]
 
 
@@ -345,7 +343,7 @@ def test_run_that_waited_too_long_for_a_thread_is_missed(
     executor.submit_job(late, [scheduler.clock.now()])
     scheduler.clock.jump(5)
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("first", EVENT_JOB_EXECUTED),
         ("late", EVENT_JOB_MISSED),
@@ -373,7 +371,7 @@ def test_initializer_and_thread_names(
 
     for _ in range(2):
         executor.submit_job(make_job(job_func), [scheduler.clock.now()])
-        wait_for(lambda: not executor._instances, PATIENCE)
+        hub_wait_until(lambda: not executor._instances)
     assert [event.retval for event in scheduler.events] == ["fetcher_0", "fetcher_0"]
     assert initialized == ["ready"]  # once per thread
 
@@ -388,7 +386,7 @@ def test_failing_initializer_fails_the_run(
 
     executor = make_executor(1, {"initializer": initializer})
     executor.submit_job(make_job(lambda: 1), [scheduler.clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert str(event.exception) == "no connection"
@@ -411,10 +409,10 @@ def test_a_run_is_timed_from_the_hub(
     scheduled = clock.now()
     clock.jump(0.5)
     executor.submit_job(make_job(job_func), [scheduled])
-    wait_for(running.is_set, PATIENCE)
+    hub_wait_until(running.is_set)
     clock.jump(3)  # while the job runs in its thread
     finish.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_EXECUTED
     assert event.started == scheduled + timedelta(seconds=0.5)
@@ -439,7 +437,7 @@ def test_shutdown_waits_for_running_jobs(
         return "finished"
 
     executor.submit_job(make_job(job_func), [scheduler.clock.now()])
-    wait_for(started.is_set, PATIENCE)
+    hub_wait_until(started.is_set)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PATIENCE):
         executor.shutdown(wait=True)
@@ -464,13 +462,13 @@ def test_shutdown_without_waiting_returns_at_once(
 
     executor.submit_job(make_job(job_func, id="running"), [scheduler.clock.now()])
     executor.submit_job(make_job(lambda: 1, id="waiting"), [scheduler.clock.now()])
-    wait_for(started.is_set, PATIENCE)
+    hub_wait_until(started.is_set)
 
     executor.shutdown(wait=False)  # returns although a job is blocked
     assert scheduler.events == []
-    wait_for(lambda: "waiting" not in executor._instances, PATIENCE)  # dropped, instance released
+    hub_wait_until(lambda: "waiting" not in executor._instances)  # dropped, instance released
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("running", EVENT_JOB_EXECUTED)
     ]
@@ -488,7 +486,7 @@ def test_submit_after_shutdown_is_refused_until_restarted(
     assert executor._instances == {}
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     executor.submit_job(job, [scheduler.clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert isinstance(scheduler.events[0], JobExecutionEvent)
     assert scheduler.events[0].retval == 1
 
