@@ -115,9 +115,10 @@ class GeventExecutor(BaseExecutor):
     def start(self, scheduler: SchedulerServices, alias: str) -> None:
         """Start (or, after :meth:`shutdown`, restart) this executor for ``scheduler``."""
         super().start(scheduler, alias)
-        # Used from the hub's thread only, and never held across a switch: a native lock,
-        # owned by that thread, excludes everything that can contend for it, for a fraction
-        # of the cost of the scheduler's (this lock is taken twice for every run)
+        # This executor is used from the hub's thread only. A native lock, owned by that
+        # thread, shuts out any other thread; the thread's greenlets need no exclusion from
+        # each other, as an instance count is read and updated with no switch in between. It
+        # costs a fraction of the scheduler's lock, and is taken twice for every run.
         self._lock = _NativeRLock()
         self._shut_down = False
 
