@@ -318,6 +318,8 @@ class ProcessPoolExecutor(BasePoolExecutor):
             ) from exc
 
     def shutdown(self, wait: bool = True) -> None:
+        """Shut down this executor, as :meth:`BasePoolExecutor.shutdown` describes; with
+        ``wait=True`` the worker processes are stopped once every run has been reported."""
         if not wait:
             self._slots.turn_away()  # the runs waiting for a worker start no more run times
         super().shutdown(wait)

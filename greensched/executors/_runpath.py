@@ -290,32 +290,20 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, Timeout)
 
 
-class RunSet:
-    """The runs an executor has started and not yet fully reported, and the one way to wait
-    for them (``shutdown(wait=True)``). For the greenlets of one hub."""
+class RunSet(set[JobRun]):
+    """The runs an executor has started and not yet fully reported (a set: :meth:`add` them),
+    and the one way to wait for them (``shutdown(wait=True)``). For the greenlets of one
+    hub."""
 
-    __slots__ = ("_progress", "_runs")
+    __slots__ = ("_progress",)
 
     def __init__(self) -> None:
-        self._runs: set[JobRun] = set()
+        super().__init__()
         self._progress: Event | None = None  # set when something has ended, if waited on
-
-    def __bool__(self) -> bool:
-        return bool(self._runs)
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-    def __iter__(self) -> Any:
-        return iter(self._runs)
-
-    def add(self, run: JobRun) -> None:
-        """Track ``run`` until :meth:`reported`."""
-        self._runs.add(run)
 
     def reported(self, run: JobRun) -> None:
         """``run`` has been reported: stop tracking it and wake the waiters."""
-        self._runs.discard(run)
+        self.discard(run)
         if self._progress is not None:
             self.progressed()
 
@@ -341,4 +329,4 @@ class RunSet:
         from gevent import getcurrent
 
         current = getcurrent()
-        self.wait_while(lambda: any(run.owner is not current for run in self._runs))
+        self.wait_while(lambda: any(run.owner is not current for run in self))
