@@ -36,7 +36,8 @@ def interrupt_after(seconds: float) -> tuple[Timeout, Timer]:
     ``seconds`` seconds: return that exception (compare what you catch with it by identity, to
     tell it apart from a ``Timeout`` of the job's own) and the timer, to close once the guarded
     code is over."""
-    # Not an Exception, so that a job's "except Exception" does not swallow it; without
-    # seconds of its own it starts no timer itself
+    # Not an Exception, so that a job's "except Exception" does not swallow it. Made without
+    # seconds, it has no timer of its own (ours throws it); given them after, it shows them
     timeout = Timeout()
+    timeout.seconds = seconds
     return timeout, start_timer(seconds, getcurrent().throw, timeout)
