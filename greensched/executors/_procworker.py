@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from greensched.events import EVENT_JOB_ERROR, JobExecutionEvent
-from greensched.executors.base import _run_once
+from greensched.executors._runpath import call_job
 
 __all__ = ("HEADER", "STARTED", "main")
 
@@ -89,7 +89,9 @@ def _run_task(fd: int, message: bytes, init_failure: tuple[BaseException, str] |
         logger = logging.getLogger(logger_name)
         try:
             # The parent logs the run, where the program's logging is set up
-            event = _run_once(job, jobstore_alias, run_time, logger, reraise=False, log=False)
+            called = call_job(job, jobstore_alias, run_time, logger, reraise=False, log=False)
+            assert called is not None  # an executed event is made
+            event = called
         except BaseException as exc:  # noqa: BLE001 (a failure around the job, e.g. in logging)
             event = _failure(job_id, jobstore_alias, run_time, exc)
     return _dump_event(event)

@@ -4,28 +4,19 @@
 from __future__ import annotations
 
 import logging
-import sys
-import traceback
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 from greensched._clock import SYSTEM_CLOCK, Clock
 from greensched._logging import component_logger, job_label
-from greensched.events import (
-    EVENT_ALL,
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-    _defer_traceback,
-)
+from greensched.events import JobExecutionEvent
+from greensched.executors._runpath import JobRun
 
 if TYPE_CHECKING:
     from greensched.job import Job
-    from greensched.schedulers.base import BaseScheduler
+    from greensched.schedulers._services import SchedulerServices
 
 __all__ = ("BaseExecutor", "MaxInstancesReachedError", "run_job")
 
@@ -46,10 +37,15 @@ class BaseExecutor(metaclass=ABCMeta):
 
     A subclass implements :meth:`_do_submit_job`, which starts the job's run times somewhere
     (a greenlet, a thread, a process) and reports back with :meth:`_run_job_success` or
-    :meth:`_run_job_error` when the run ends. :meth:`submit_job` enforces ``max_instances``.
+    :meth:`_run_job_error` when the run ends. :meth:`submit_job` enforces ``max_instances``
+    under the executor's lock. The executors of greensched run every submission along the same
+    path (:meth:`_new_run`): they differ only in where the job is called.
+
+    An executor uses its scheduler only through
+    :class:`~greensched.schedulers._services.SchedulerServices`.
     """
 
-    _scheduler: BaseScheduler | None = None
+    _scheduler: SchedulerServices | None = None
     _lock: Any = None
     _logger = logging.getLogger("greensched.executors")
 
@@ -57,7 +53,7 @@ class BaseExecutor(metaclass=ABCMeta):
         super().__init__()
         self._instances: dict[str, int] = {}
 
-    def start(self, scheduler: BaseScheduler, alias: str) -> None:
+    def start(self, scheduler: SchedulerServices, alias: str) -> None:
         """Called by the scheduler when the scheduler is being started or when the executor is
         being added to an already running scheduler.
 
@@ -65,7 +61,7 @@ class BaseExecutor(metaclass=ABCMeta):
         :param alias: alias of this executor as it was assigned to the scheduler
         """
         self._scheduler = scheduler
-        self._lock = scheduler._create_lock()
+        self._lock = scheduler.create_lock()
         self._logger = component_logger("executors", alias)
 
     def shutdown(self, wait: bool = True) -> None:  # noqa: B027 (optional for subclasses)
@@ -74,11 +70,20 @@ class BaseExecutor(metaclass=ABCMeta):
         :param wait: ``True`` to wait until all submitted jobs have been executed
         """
 
-    @property
-    def _clock(self) -> Clock:
-        """The clock of the scheduler this executor belongs to."""
+    def _new_run(self, job: Job, run_times: Sequence[datetime], payload: Any = None) -> JobRun:
+        """The run of ``job``'s ``run_times`` along the one path: on the scheduler's clock,
+        logged on this executor's logger, keeping the events some listener wants."""
         scheduler = self._scheduler
-        return scheduler._clock if scheduler is not None else SYSTEM_CLOCK
+        assert scheduler is not None, "This executor has not been started yet"
+        return JobRun(
+            job,
+            job._jobstore_alias,
+            run_times,
+            scheduler.clock,
+            self._logger,
+            scheduler.listened_events,
+            payload,
+        )
 
     def submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         """Submit the job for execution.
@@ -90,7 +95,19 @@ class BaseExecutor(metaclass=ABCMeta):
         """
         assert self._lock is not None, "This executor has not been started yet"
         with self._lock:
-            self._submit_counted(job, run_times)
+            instances = self._instances.get(job.id, 0)
+            if instances >= job.max_instances:
+                raise MaxInstancesReachedError(job)
+            # Count the run before submitting it: an executor that runs the job inline
+            # (DebugExecutor) reports, and so releases the instance, before _do_submit_job
+            # returns
+            self._instances[job.id] = instances + 1
+            try:
+                self._do_submit_job(job, run_times)
+            except BaseException:
+                # Not submitted: give the instance back
+                self._release_instance(job.id)
+                raise
 
     def _submit_announced(
         self, job: Job, run_times: Sequence[datetime], announce: Callable[[], None]
@@ -103,27 +120,6 @@ class BaseExecutor(metaclass=ABCMeta):
         """
         self.submit_job(job, run_times)
         announce()
-
-    def _submit_counted(self, job: Job, run_times: Sequence[datetime]) -> None:
-        """Submit the job for execution without taking the executor's lock (which
-        :meth:`submit_job` holds around this): count the run towards ``max_instances``, then
-        :meth:`_do_submit_job`.
-
-        :raises MaxInstancesReachedError: if the maximum number of allowed instances for this
-            job has been reached
-        """
-        instances = self._instances.get(job.id, 0)
-        if instances >= job.max_instances:
-            raise MaxInstancesReachedError(job)
-        # Count the run before submitting it: an executor that runs the job inline
-        # (DebugExecutor) reports, and so releases the instance, before _do_submit_job returns
-        self._instances[job.id] = instances + 1
-        try:
-            self._do_submit_job(job, run_times)
-        except BaseException:
-            # Not submitted: give the instance back
-            self._release_instance(job.id)
-            raise
 
     def _check_job(self, job: Job) -> None:  # noqa: B027 (optional for subclasses)
         """Refuse a job this executor could never run, before the scheduler stores it (a
@@ -140,30 +136,20 @@ class BaseExecutor(metaclass=ABCMeta):
 
     def _release_instance(self, job_id: str) -> None:
         with self._lock:
-            self._uncount_instance(job_id)
-
-    def _uncount_instance(self, job_id: str) -> None:
-        """:meth:`_release_instance` without the lock."""
-        instances = self._instances.get(job_id, 0) - 1
-        if instances > 0:
-            self._instances[job_id] = instances
-        else:
-            self._instances.pop(job_id, None)
+            instances = self._instances.get(job_id, 0) - 1
+            if instances > 0:
+                self._instances[job_id] = instances
+            else:
+                self._instances.pop(job_id, None)
 
     def _run_job_success(self, job_id: str, events: Sequence[JobExecutionEvent]) -> None:
         """Called by the executor with the list of generated events when :func:`run_job` has
         been successfully called."""
         self._release_instance(job_id)
         assert self._scheduler is not None
+        dispatch = self._scheduler.dispatch_event
         for event in events:
-            self._scheduler._dispatch_event(event)
-
-    def _report_greenlet(self, job_id: str, greenlet: Any) -> None:
-        """Report the outcome of a finished run greenlet whose value is the run's events or the
-        exception that ended it (or whose exception is set), with :meth:`_report_outcome`.
-        Never raises: it runs in link callbacks."""
-        exception = greenlet.exception
-        self._report_outcome(job_id, exception if exception is not None else greenlet.value)
+            dispatch(event)
 
     def _report_outcome(
         self, job_id: str, outcome: Sequence[JobExecutionEvent] | BaseException
@@ -216,200 +202,5 @@ def run_job(
 
     .. versionchanged:: greensched 0.1 the keyword-only ``clock`` and ``timeout`` arguments
     """
-    return _run_job(job, jobstore_alias, run_times, logging.getLogger(logger_name), clock, timeout)
-
-
-def _run_job(
-    job: Job,
-    jobstore_alias: str | None,
-    run_times: Sequence[datetime],
-    logger: logging.Logger,
-    clock: Clock,
-    timeout: float | None,
-    wanted: int = EVENT_ALL,
-) -> list[JobExecutionEvent]:
-    """:func:`run_job` with the logger itself (an executor keeps its own: looking a logger up
-    by name takes the logging module's lock), returning only the events whose codes are in
-    the ``wanted`` mask (an executed run's event is then not even made)."""
-    events: list[JobExecutionEvent] = []
-    executed_event = bool(wanted & EVENT_JOB_EXECUTED)
-    # The clock is read around a run only if its event is wanted
-    timed = bool(wanted & (EVENT_JOB_EXECUTED | EVENT_JOB_ERROR))
-    for run_time in run_times:
-        event = _missed_run(job, jobstore_alias, run_time, clock, logger)
-        if event is None:
-            if timed:
-                started, start = clock.now(), clock.monotonic()
-            event = _run_once(
-                job,
-                jobstore_alias,
-                run_time,
-                logger,
-                timeout=timeout,
-                executed_event=executed_event,
-            )
-            if timed and event is not None:
-                _set_timing(event, started, start, clock)
-        if event is not None and event.code & wanted:
-            events.append(event)
-    return events
-
-
-def _set_timing(event: JobExecutionEvent, started: datetime, start: float, clock: Clock) -> None:
-    """Record on ``event`` when its run started (``started``, the wall time, and ``start``,
-    the monotonic time) and, from ``clock``, how long it took."""
-    event.started = started
-    event.duration = clock.monotonic() - start
-
-
-def _missed_run(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    clock: Clock,
-    logger: logging.Logger,
-) -> JobExecutionEvent | None:
-    """Return the ``EVENT_JOB_MISSED`` event of ``run_time`` if it is now later than the job's
-    ``misfire_grace_time`` allows (logged), else ``None``."""
-    grace = job.misfire_grace_time
-    if grace is None:  # run the job no matter how late it is
-        return None
-    lateness = (clock.now() - run_time).total_seconds()
-    if lateness <= grace:
-        return None
-    logger.warning("Run time of job %s was missed by %.6fs", job_label(job.id, job.name), lateness)
-    return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
-
-
-def _timeout_error(job: Job, timeout: float) -> TimeoutError:
-    """The exception of an ``EVENT_JOB_ERROR`` event for a run that overran ``timeout``."""
-    return TimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
-
-
-def _error_event(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    exc: BaseException,
-    formatted_tb: str | TracebackType | traceback.StackSummary | None,
-) -> JobExecutionEvent:
-    """The ``EVENT_JOB_ERROR`` event of a failed run. ``formatted_tb``: the traceback text, or
-    a traceback (or captured stack) that ``event.traceback`` is formatted from on first read."""
-    if formatted_tb is None or isinstance(formatted_tb, str):
-        return JobExecutionEvent(
-            EVENT_JOB_ERROR,
-            job.id,
-            jobstore_alias,
-            run_time,
-            exception=exc,
-            traceback=formatted_tb,
-        )
-    event = JobExecutionEvent(EVENT_JOB_ERROR, job.id, jobstore_alias, run_time, exception=exc)
-    _defer_traceback(event, formatted_tb)
-    return event
-
-
-@overload
-def _run_once(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    logger: logging.Logger,
-    *,
-    timeout: float | None = None,
-    reraise: bool = True,
-    log: bool = True,
-    executed_event: Literal[True] = True,
-) -> JobExecutionEvent: ...
-
-
-@overload
-def _run_once(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    logger: logging.Logger,
-    *,
-    timeout: float | None = None,
-    reraise: bool = True,
-    log: bool = True,
-    executed_event: bool,
-) -> JobExecutionEvent | None: ...
-
-
-def _run_once(
-    job: Job,
-    jobstore_alias: str | None,
-    run_time: datetime,
-    logger: logging.Logger,
-    *,
-    timeout: float | None = None,
-    reraise: bool = True,
-    log: bool = True,
-    executed_event: bool = True,
-) -> JobExecutionEvent | None:
-    """Call the job once for ``run_time`` (no misfire check) and return the event of the run.
-
-    :param timeout: see :func:`run_job`
-    :param reraise: ``True``: a :exc:`BaseException` that is not an :exc:`Exception` (nor a
-        :class:`gevent.Timeout`): :exc:`~greenlet.GreenletExit`, :exc:`KeyboardInterrupt`,
-        :exc:`SystemExit`, is logged and raised again, ending the run; ``False`` (a worker
-        thread or process, where nothing else is aimed at): it is reported as an
-        ``EVENT_JOB_ERROR`` event like any exception
-    :param log: ``False``: log nothing (the caller logs the run, from the hub's thread: in a
-        monkey-patched program the logging locks are gevent locks, which native worker threads
-        must not contend for)
-    :param executed_event: ``False``: return ``None`` instead of the ``EVENT_JOB_EXECUTED``
-        event of a run that succeeded (nobody listens for it)
-    """
-    chatty = log and logger.isEnabledFor(logging.INFO)
-    if chatty:
-        label = job_label(job.id, job.name)
-        logger.info("Running job %s (scheduled at %s)", label, run_time)
-    timer: Any = None
-    if timeout is not None:
-        from gevent import Timeout
-
-        # A Timeout of our own, raised as itself: not an Exception, so that a job's
-        # "except Exception" does not swallow it, and told apart from any Timeout the job uses
-        timer = Timeout(timeout)
-        timer.start()
-    try:
-        try:
-            retval = job.func(*job.args, **job.kwargs)
-        finally:
-            if timer is not None:
-                timer.close()
-    except BaseException:
-        exc, tb = sys.exc_info()[1:]
-        assert exc is not None
-        assert tb is not None
-        ours = timer is not None and exc is timer
-        if ours:
-            assert timeout is not None
-            exc = _timeout_error(job, timeout)
-            logger.error("Job %s timed out after %g seconds", job_label(job.id, job.name), timeout)
-        elif log:
-            logger.exception("Job %s raised an exception", job_label(job.id, job.name))
-        # Clear the frames' locals so that those of the job are not kept alive through the
-        # event; their code and line numbers stay, for the traceback's text
-        traceback.clear_frames(tb)
-        if reraise and not ours and not isinstance(exc, Exception) and not _is_timeout(exc):
-            # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
-            del tb
-            raise
-        # Formatted only if read (a listener, a run log): most failures' tracebacks are not
-        return _error_event(job, jobstore_alias, run_time, exc, tb)
-    if chatty:
-        logger.info("Job %s executed successfully", label)
-    if not executed_event:
-        return None
-    return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    """``True`` for a :class:`gevent.Timeout`: one that escapes from a job is the job's own
-    (``with gevent.Timeout(5): fetch()``), a failure of the job like any other."""
-    from gevent import Timeout
-
-    return isinstance(exc, Timeout)
+    run = JobRun(job, jobstore_alias, run_times, clock, logging.getLogger(logger_name))
+    return run.run_here(timeout)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from greensched._logging import job_label
-from greensched.executors.base import BaseExecutor, run_job
+from greensched.executors.base import BaseExecutor
 
 if TYPE_CHECKING:
     from greensched.job import Job
@@ -69,16 +69,9 @@ class DebugExecutor(BaseExecutor):
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
         try:
             try:
-                events = run_job(
-                    job,
-                    job._jobstore_alias,
-                    run_times,
-                    self._logger.name,
-                    clock=self._clock,
-                    timeout=getattr(job, "timeout", None),
-                )
+                events = self._new_run(job, run_times).run_here(getattr(job, "timeout", None))
             except Exception as exc:  # noqa: BLE001 (reported through _run_job_error)
-                # run_job catches the job's own exceptions: this one came from around the job
+                # The run catches the job's own exceptions: this one came from around the job
                 self._announce_submission()
                 self._run_job_error(job.id, exc, exc.__traceback__)
             else:

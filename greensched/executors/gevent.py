@@ -10,47 +10,36 @@ from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
 from greensched._logging import job_label
-from greensched.events import EVENT_ALL
-from greensched.executors.base import BaseExecutor, _run_job
+from greensched.executors._runpath import JobRun, RunSet
+from greensched.executors.base import BaseExecutor
 
 try:
     from gevent import Greenlet, GreenletExit, get_hub, getcurrent
-    from gevent.event import Event
+    from gevent.hub import Waiter
+    from gevent.monkey import get_original
 except ImportError as exc:  # pragma: no cover
     raise ImportError("GeventExecutor requires gevent installed") from exc
 
 if TYPE_CHECKING:
     from greensched.events import JobExecutionEvent
     from greensched.job import Job
-    from greensched.schedulers.base import BaseScheduler
+    from greensched.schedulers._services import SchedulerServices
 
 __all__ = ("GeventExecutor",)
+
+#: The C reentrant lock, unpatched (patched, ``threading.RLock`` is written in Python)
+_NativeRLock = get_original("_thread", "RLock")
 
 #: The most workers kept waiting for runs; a worker that finds no run and this many others
 #: already waiting ends.
 MAX_IDLE_WORKERS = 64
 
 
-class _Run:
-    """One submission: a job and its run times, waiting for a slot, ready, running, or being
-    reported.
-
-    ``owner`` is the worker greenlet that runs and then reports it (``None`` until a worker
-    takes it).
-    """
-
-    __slots__ = ("job", "owner", "run_times")
-
-    def __init__(self, job: Job, run_times: Sequence[datetime]) -> None:
-        self.job = job
-        self.run_times = run_times
-        self.owner: Any = None
-
-
 class GeventExecutor(BaseExecutor):
     """Runs jobs as greenlets.
 
-    Each submission runs :func:`~greensched.executors.base.run_job` in a worker greenlet. With a
+    Each submission runs its job's run times (as :func:`~greensched.executors.base.run_job`
+    does) in a worker greenlet. With a
     ``pool_size``, at most that many run at once; further submissions wait for a free slot in
     submission order, and :meth:`submit_job` still returns at once, so the scheduler is never held
     up by a full pool. A run's misfire grace time is checked when it actually starts, so a run that
@@ -62,8 +51,10 @@ class GeventExecutor(BaseExecutor):
     waits (for I/O, a sleep, a lock), another worker takes the next runs, so runs never wait
     for each other. Each run starts in a fresh, empty :mod:`contextvars` context, as in a new
     greenlet, and a worker that a run left greenlet-local data in (:class:`gevent.local.local`,
-    which ``threading.local`` is in a monkey-patched program) ends after that run, so no run
-    sees another's. At most :data:`MAX_IDLE_WORKERS` idle workers are kept.
+    which ``threading.local`` is in a monkey-patched program, keeps it in the greenlet's
+    attributes: any change to them counts) ends after that run, so no run sees another's. At
+    most :data:`MAX_IDLE_WORKERS` idle workers are kept, each waiting on a
+    :class:`gevent.hub.Waiter`.
 
     When a run ends, its outcome is reported (events dispatched, ``max_instances`` slot freed)
     by its worker, never from the hub. A worker that is killed while it runs a job (its
@@ -77,7 +68,7 @@ class GeventExecutor(BaseExecutor):
     :raises ValueError: if ``pool_size`` is not positive
 
     .. important:: This executor must be used from the thread that runs the scheduler's hub
-       *only*, like gevent's own primitives (so it takes no lock).
+       *only*, like gevent's own primitives.
 
     .. note:: ``shutdown(wait=True)`` waits for every running and waiting run to end, and
        :meth:`submit_job` raises :exc:`RuntimeError` after a shutdown (until the executor is
@@ -109,26 +100,27 @@ class GeventExecutor(BaseExecutor):
     def __init__(self, *, pool_size: int | None = None) -> None:
         super().__init__()
         self._pool_size = validate.optional_positive_int("pool_size", pool_size)
-        self._waiting: deque[_Run] = deque()  # runs waiting for a slot, oldest first
-        self._ready: deque[_Run] = deque()  # runs holding a slot, waiting for a worker
-        self._started: set[_Run] = set()  # runs holding a slot and not yet fully reported
+        self._waiting: deque[JobRun] = deque()  # runs waiting for a slot, oldest first
+        self._ready: deque[JobRun] = deque()  # runs holding a slot, waiting for a worker
+        self._started = RunSet()  # runs holding a slot and not yet fully reported
         # Slots are counted here rather than by a gevent.pool.Pool: a Pool bounds by blocking in
         # add(), and a full pool must never block the scheduler, only queue the run
         self._slots_used = 0  # runs ready or running
-        self._idle: list[Greenlet] = []  # workers waiting for runs, switched to by _dispatch
+        # The idle workers, each waiting on its Waiter: _dispatch sends one True (take the
+        # ready runs), _end_idle_workers sends them False (end)
+        self._idle: list[Waiter[bool]] = []
         self._dispatching: Any = None  # the _dispatch callback scheduled in the hub, if any
         self._shut_down = False
-        self._progress: Event | None = None  # set when a run has been reported, if waited on
 
-    def start(self, scheduler: BaseScheduler, alias: str) -> None:
+    def start(self, scheduler: SchedulerServices, alias: str) -> None:
         """Start (or, after :meth:`shutdown`, restart) this executor for ``scheduler``."""
         super().start(scheduler, alias)
+        # This executor is used from the hub's thread only. A native lock, owned by that
+        # thread, shuts out any other thread; the thread's greenlets need no exclusion from
+        # each other, as an instance count is read and updated with no switch in between. It
+        # costs a fraction of the scheduler's lock, and is taken twice for every run.
+        self._lock = _NativeRLock()
         self._shut_down = False
-
-    # No lock around the instance counts: the executor is used from one thread, and the
-    # greenlets that count instances never yield while they do
-    submit_job = BaseExecutor._submit_counted
-    _release_instance = BaseExecutor._uncount_instance
 
     def shutdown(self, wait: bool = True) -> None:
         """Shut down this executor: it accepts no more jobs.
@@ -149,11 +141,7 @@ class GeventExecutor(BaseExecutor):
             self._end_idle_workers()
             return
 
-        current = getcurrent()
-        while any(run.owner is not current for run in self._started):
-            if self._progress is None:
-                self._progress = Event()
-            self._progress.wait()
+        self._started.wait_reported()
         self._end_idle_workers()
 
         if self._waiting:
@@ -163,11 +151,10 @@ class GeventExecutor(BaseExecutor):
             )
 
     def _do_submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:
-        assert self._scheduler is not None, "This executor has not been started yet"
         if self._shut_down:
             raise RuntimeError(f'Cannot submit job "{job.id}": the executor has been shut down')
 
-        run = _Run(job, run_times)
+        run = self._new_run(job, run_times)
         if self._waiting or (self._pool_size is not None and self._slots_used >= self._pool_size):
             self._waiting.append(run)
             self._logger.debug(
@@ -178,7 +165,7 @@ class GeventExecutor(BaseExecutor):
         else:
             self._start_run(run)
 
-    def _start_run(self, run: _Run) -> None:
+    def _start_run(self, run: JobRun) -> None:
         """Give ``run`` a slot and queue it for a worker. Never blocks."""
         self._ready.append(run)
         self._started.add(run)
@@ -198,7 +185,8 @@ class GeventExecutor(BaseExecutor):
             return  # a worker took them all without waiting
         try:
             if self._idle:
-                self._idle.pop().switch()  # the worker runs until it waits or runs out of runs
+                # The worker runs until it waits or runs out of runs
+                self._idle.pop().switch(True)
             else:
                 Greenlet(self._work).start()
         except BaseException:
@@ -209,7 +197,9 @@ class GeventExecutor(BaseExecutor):
         me = getcurrent()
         hub = get_hub()
         ready = self._ready
-        fresh = len(me.__dict__)  # more entries later: a run stored greenlet-local data
+        # Greenlet-local data (gevent.local.local, threading.local when patched) lives in the
+        # greenlet's __dict__: a run that changed it leaves state the next run must not see
+        fresh = dict(me.__dict__)
         while True:
             while ready:
                 run = ready.popleft()
@@ -217,7 +207,7 @@ class GeventExecutor(BaseExecutor):
                     self._want_worker()  # should this run wait, another worker goes on
                 run.owner = me
                 ended = Context().run(self._handle, run)
-                if ended or len(me.__dict__) != fresh:
+                if ended or me.__dict__ != fresh:
                     if ready and self._dispatching is None:
                         self._want_worker()
                     return
@@ -229,15 +219,17 @@ class GeventExecutor(BaseExecutor):
             idle = self._idle  # a new list after a shutdown
             if self._shut_down or len(idle) >= MAX_IDLE_WORKERS:
                 return
-            idle.append(me)
+            waiter: Waiter[bool] = Waiter(hub)
+            idle.append(waiter)
             try:
-                hub.switch()  # until _dispatch switches back, or kill() throws GreenletExit
-            except GreenletExit:
-                if me in idle:
-                    idle.remove(me)
+                if not waiter.get():  # until _dispatch or _end_idle_workers switches to it
+                    return
+            except GreenletExit:  # killed
+                if waiter in idle:
+                    idle.remove(waiter)
                 return
 
-    def _handle(self, run: _Run) -> bool:
+    def _handle(self, run: JobRun) -> bool:
         """Run ``run``'s job for each of its run times, then report it, in the calling worker.
 
         :return: ``True`` if the worker must end: the run was ended by
@@ -247,16 +239,7 @@ class GeventExecutor(BaseExecutor):
         job = run.job
         outcome: list[JobExecutionEvent] | BaseException
         try:
-            outcome = _run_job(
-                job,
-                job._jobstore_alias,
-                run.run_times,
-                self._logger,
-                self._clock,
-                getattr(job, "timeout", None),
-                # events nobody listens for are not made (a stand-in scheduler gets them all)
-                getattr(self._scheduler, "_listener_mask", EVENT_ALL),
-            )
+            outcome = run.run_here(getattr(job, "timeout", None))
         except BaseException as exc:  # noqa: BLE001 (reported below)
             # GreenletExit when killed; SystemExit, KeyboardInterrupt raised by the job. Kept
             # rather than raised: raised, gevent hands it to the hub, which throws it into the
@@ -273,10 +256,7 @@ class GeventExecutor(BaseExecutor):
         try:
             self._report_outcome(job.id, outcome)
         finally:
-            self._started.discard(run)
-            progress, self._progress = self._progress, None
-            if progress is not None:
-                progress.set()
+            self._started.reported(run)
         return isinstance(outcome, BaseException) and not isinstance(outcome, Exception)
 
     def _start_waiting(self) -> None:
@@ -300,5 +280,6 @@ class GeventExecutor(BaseExecutor):
     def _end_idle_workers(self) -> None:
         """End the workers waiting for runs (busy ones end when their runs are over)."""
         idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.kill(block=False)
+        loop = get_hub().loop
+        for waiter in idle:
+            loop.run_callback(waiter.switch, False)

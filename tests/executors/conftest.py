@@ -10,38 +10,36 @@ import gevent
 import gevent.lock
 import pytest
 
-from greensched.events import JobExecutionEvent
+from greensched.events import EVENT_ALL, JobExecutionEvent
 from greensched.job import Job
 from greensched.testing import MockClock
 from tests.support import NeverTrigger
 
 
 class FakeScheduler:
-    """Exactly what BaseExecutor and Job need from a scheduler; records dispatched events."""
+    """The scheduler services executors use (``SchedulerServices``); records dispatched
+    events."""
 
     timezone = timezone.utc
 
     def __init__(self, clock: MockClock) -> None:
-        self._clock = clock
+        self.clock = clock
+        #: the mask of the events some listener wants (a test may narrow it)
+        self.listened_events = EVENT_ALL
         self.events: list[JobExecutionEvent] = []
         #: called with each event after it is recorded (a test can make it block or raise)
         self.on_event: Callable[[JobExecutionEvent], Any] | None = None
 
-    def _create_lock(self) -> gevent.lock.RLock:
+    def create_lock(self) -> gevent.lock.RLock:
         return gevent.lock.RLock()
 
-    def _dispatch_event(self, event: JobExecutionEvent) -> None:
+    def dispatch_event(self, event: JobExecutionEvent) -> None:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
 
-
-def wait_for(predicate: Callable[[], bool], patience: float) -> None:
-    """Let the hub run, polling, until ``predicate()`` is true (at most ``patience`` seconds):
-    for work done in real threads and processes, which take wall time."""
-    with gevent.Timeout(patience, AssertionError("condition still false")):
-        while not predicate():
-            gevent.sleep(0.002)
+    def wakeup(self) -> None:
+        pass
 
 
 def wait_until(predicate: Callable[[], bool], max_switches: int = 200) -> None:

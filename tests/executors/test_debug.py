@@ -47,7 +47,7 @@ def test_runs_inline_and_reports_before_returning(
         return x + 1
 
     job = make_job(job_func, args=[41])
-    run_time = scheduler._clock.now()
+    run_time = scheduler.clock.now()
     executor.submit_job(job, [run_time])
 
     assert greenlets == [gevent.getcurrent()]
@@ -63,7 +63,7 @@ def test_job_exception_gives_error_event(
     def failing_job() -> None:
         raise KeyError("missing")
 
-    executor.submit_job(make_job(failing_job), [scheduler._clock.now()])
+    executor.submit_job(make_job(failing_job), [scheduler.clock.now()])
 
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -77,7 +77,7 @@ def test_instance_is_released_after_each_run(
 ) -> None:
     job = make_job(lambda: None, max_instances=1)
     for _ in range(3):
-        executor.submit_job(job, [scheduler._clock.now()])
+        executor.submit_job(job, [scheduler.clock.now()])
     assert [e.code for e in scheduler.events] == [EVENT_JOB_EXECUTED] * 3
     assert executor._instances == {}
 
@@ -89,12 +89,12 @@ def test_running_run_counts_as_an_instance(
 
     def resubmit() -> None:
         try:
-            executor.submit_job(job, [scheduler._clock.now()])
+            executor.submit_job(job, [scheduler.clock.now()])
         except MaxInstancesReachedError as exc:
             refused.append(exc)
 
     job = make_job(resubmit, id="self-submitting", max_instances=1)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
 
     assert [str(exc) for exc in refused] == [
         'Job "self-submitting" has already reached its maximum number of instances (1)'
@@ -151,7 +151,7 @@ def test_exit_exceptions_reach_the_caller(
 
     job = make_job(exiting, max_instances=1)
     with pytest.raises(exc_type, match=r"^stop$"):
-        executor.submit_job(job, [scheduler._clock.now()])
+        executor.submit_job(job, [scheduler.clock.now()])
     assert scheduler.events == []
     assert executor._instances == {}
 
@@ -167,7 +167,7 @@ def test_failing_report_is_logged_not_raised(
 
     scheduler.on_event = broken_dispatch
     job = make_job(lambda: None, max_instances=1)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
 
     assert messages(caplog) == [f"""Error reporting the run of job '{job.id}' ("{job.name}")"""]
     assert executor._instances == {}

@@ -13,7 +13,7 @@ import gevent
 import pytest
 
 from greensched.events import EVENT_JOB_ERROR, JobExecutionEvent
-from greensched.executors.base import _run_job
+from greensched.executors._runpath import JobRun
 from greensched.executors.gevent import GeventExecutor
 from greensched.job import Job
 from greensched.testing import MockClock
@@ -65,7 +65,7 @@ def executor(scheduler: FakeScheduler) -> Iterator[GeventExecutor]:
 
 
 def run_failing(make_job: Callable[..., Job], clock: MockClock) -> JobExecutionEvent:
-    (event,) = _run_job(make_job(failing_job), "store", [clock.now()], LOGGER, clock, None)
+    (event,) = JobRun(make_job(failing_job), "store", [clock.now()], clock, LOGGER).run_here(None)
     assert event.code == EVENT_JOB_ERROR
     return event
 
@@ -78,7 +78,7 @@ def test_error_event_traceback_has_the_frames_of_the_failure(
     text = event.traceback
     assert type(text) is str
     assert text.startswith('  File "')
-    assert "in _run_once\n    retval = job.func(*job.args, **job.kwargs)\n" in text
+    assert "in call_job\n    retval = job.func(*job.args, **job.kwargs)\n" in text
     assert text.endswith(
         f'  File "{__file__}", line {RAISE_LINE}, in failing_job\n    raise ValueError("boom")\n'
     )
@@ -107,7 +107,7 @@ def test_a_listener_that_does_not_read_the_traceback_costs_no_formatting(
 ) -> None:
     seen: list[BaseException | None] = []
     scheduler.on_event = lambda event: seen.append(event.exception)
-    executor.submit_job(make_job(failing_job), [scheduler._clock.now()])
+    executor.submit_job(make_job(failing_job), [scheduler.clock.now()])
     wait_until(lambda: len(seen) == 1)
     assert isinstance(seen[0], ValueError)
     assert formats == []
@@ -122,7 +122,7 @@ def test_a_listener_reading_the_traceback_twice_formats_it_once(
 ) -> None:
     texts: list[str | None] = []
     scheduler.on_event = lambda event: texts.extend([event.traceback, event.traceback])
-    executor.submit_job(make_job(failing_job), [scheduler._clock.now()])
+    executor.submit_job(make_job(failing_job), [scheduler.clock.now()])
     wait_until(lambda: len(texts) == 2)
     assert texts[0] is texts[1]
     assert texts[0] is not None
@@ -138,7 +138,7 @@ def test_a_logged_failure_is_formatted_once_by_logging_only(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR, "greensched.executors")
-    executor.submit_job(make_job(failing_job), [scheduler._clock.now()])
+    executor.submit_job(make_job(failing_job), [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) == 1)
     (record,) = [r for r in caplog.records if r.name == "greensched.executors.default"]
     job_id = scheduler.events[0].job_id
@@ -157,7 +157,9 @@ def test_timed_out_run_traceback_is_deferred_too(
         gevent.sleep(5)
 
     job = make_job(hung_job)
-    (event,) = _run_job(job, "store", [scheduler._clock.now()], LOGGER, scheduler._clock, 0.01)
+    (event,) = JobRun(job, "store", [scheduler.clock.now()], scheduler.clock, LOGGER).run_here(
+        0.01
+    )
     assert isinstance(event.exception, TimeoutError)
     assert formats == []
     assert event.traceback is not None
@@ -204,7 +206,9 @@ def test_job_locals_are_not_kept_alive_by_a_deferred_traceback(
         refs.append(weakref.ref(big))
         raise ValueError("boom")
 
-    (event,) = _run_job(make_job(job_with_locals), "store", [clock.now()], LOGGER, clock, None)
+    (event,) = JobRun(make_job(job_with_locals), "store", [clock.now()], clock, LOGGER).run_here(
+        None
+    )
     assert refs[0]() is None
     assert event.traceback is not None
     assert "in job_with_locals" in event.traceback

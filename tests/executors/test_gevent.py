@@ -105,7 +105,7 @@ def test_run_in_own_greenlet_gives_executed_event(
         return x * 2
 
     job = make_job(job_func, args=[21])
-    run_time = scheduler._clock.now()
+    run_time = scheduler.clock.now()
     executor.submit_job(job, [run_time])
     assert greenlets == []  # submit_job only starts the greenlet
 
@@ -125,7 +125,7 @@ def test_job_exception_gives_error_event(
         raise ValueError("boom")
 
     job = make_job(failing_job)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
 
     wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
@@ -141,7 +141,7 @@ def test_several_run_times_run_in_order(
 ) -> None:
     calls: list[int] = []
     job = make_job(lambda: calls.append(len(calls)) or len(calls), misfire_grace_time=30)
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     run_times = [now - timedelta(seconds=45), now - timedelta(seconds=15), now]
     executor.submit_job(job, run_times)
 
@@ -172,7 +172,7 @@ def test_failure_outside_the_job_is_reported_as_error(
     assert record.exc_info is not None
     assert record.exc_info[0] is TypeError
     assert scheduler.events == []
-    executor.submit_job(job, [scheduler._clock.now()])  # the instance was released
+    executor.submit_job(job, [scheduler.clock.now()])  # the instance was released
 
 
 # max_instances
@@ -186,7 +186,7 @@ def test_max_instances_reached(
 ) -> None:
     release = gate()
     job = make_job(release.wait, id="busy", max_instances=2)
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(job, [now])
     executor.submit_job(job, [now])
     message = r'^Job "busy" has already reached its maximum number of instances \(2\)$'
@@ -203,11 +203,11 @@ def test_error_frees_the_instance(
     executor: GeventExecutor, scheduler: FakeScheduler, make_job: Callable[..., Job]
 ) -> None:
     job = make_job(lambda: 1 / 0, max_instances=1)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) == 1)
     assert scheduler.events[0].code == EVENT_JOB_ERROR
 
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) == 2)
 
 
@@ -219,7 +219,7 @@ def test_runs_waiting_for_a_slot_count_as_instances(
 ) -> None:
     executor = make_executor(pool_size=1)
     release = gate()
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(release.wait), [now])
     waiting = make_job(lambda: None, id="waiting")
     executor.submit_job(waiting, [now])
@@ -256,7 +256,7 @@ def test_bounded_pool_never_blocks_and_runs_in_submission_order(
         running[0] -= 1
         return index
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     for index in range(5):
         executor.submit_job(make_job(job_func, args=[index]), [now])
     # Had a submission blocked on the full pool, the hub would have run the first jobs already
@@ -298,7 +298,7 @@ def test_unbounded_pool_runs_everything_at_once(
         release.wait()
 
     for index in range(20):
-        executor.submit_job(make_job(job_func, args=[index]), [scheduler._clock.now()])
+        executor.submit_job(make_job(job_func, args=[index]), [scheduler.clock.now()])
     wait_until(lambda: len(started) == 20)
     release.set()
     wait_until(lambda: len(scheduler.events) == 20)
@@ -352,7 +352,7 @@ def test_killed_run_is_reported_as_error_and_frees_its_slot(
         gate().wait()
 
     job = make_job(stuck, max_instances=1)
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(job, [now])
     executor.submit_job(make_job(lambda: "next", id="next"), [now])
     wait_until(lambda: bool(greenlets))
@@ -376,7 +376,7 @@ def test_system_exit_in_a_job_is_reported_not_raised_in_the_hub(
         raise SystemExit(3)
 
     job = make_job(exiting)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
 
     wait_until(
         lambda: any(r.getMessage() == f"Error running job '{job.id}'" for r in caplog.records)
@@ -398,7 +398,7 @@ def test_failing_report_is_logged_never_raised_into_the_hub(
 
     scheduler.on_event = broken_dispatch
     job = make_job(lambda: None, max_instances=1)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
 
     wait_until(lambda: bool(error_records(caplog)))
     (record,) = error_records(caplog)
@@ -406,7 +406,7 @@ def test_failing_report_is_logged_never_raised_into_the_hub(
     assert record.exc_info is not None
     assert record.exc_info[0] is RuntimeError
     scheduler.on_event = None
-    executor.submit_job(job, [scheduler._clock.now()])  # the instance was released first
+    executor.submit_job(job, [scheduler.clock.now()])  # the instance was released first
     wait_until(lambda: len(scheduler.events) == 2)
 
 
@@ -431,7 +431,7 @@ def test_shutdown_waits_for_running_job(
     release = gate()
     order: list[str] = []
     scheduler.on_event = lambda event: order.append("event")
-    executor.submit_job(make_job(release.wait), [scheduler._clock.now()])
+    executor.submit_job(make_job(release.wait), [scheduler.clock.now()])
 
     def shut_down() -> None:
         executor.shutdown(wait=True)
@@ -454,7 +454,7 @@ def test_shutdown_waits_for_runs_waiting_for_a_slot(
 ) -> None:
     executor = make_executor(pool_size=1)
     release = gate()
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(release.wait, id="first"), [now])
     executor.submit_job(make_job(lambda: None, id="second"), [now])
     shutter = gevent.spawn(executor.shutdown, True)
@@ -476,7 +476,7 @@ def test_shutdown_without_wait_returns_at_once_and_drops_waiting_runs(
     executor = make_executor(pool_size=1)
     release = gate()
     started: list[str] = []
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(release.wait, id="running"), [now])
     waiting = make_job(lambda: started.append("waiting"), id="waiting", max_instances=1)
     executor.submit_job(waiting, [now])
@@ -505,11 +505,11 @@ def test_submit_after_shutdown_raises(
     executor.shutdown()
     message = r'^Cannot submit job "late": the executor has been shut down$'
     with pytest.raises(RuntimeError, match=message):
-        executor.submit_job(job, [scheduler._clock.now()])
+        executor.submit_job(job, [scheduler.clock.now()])
 
     # Started again (a restarted scheduler), it takes jobs, and the refused run took no instance
     executor.start(scheduler, "default")
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) == 1)
     assert scheduler.events[0].retval == "ran"
 
@@ -531,7 +531,7 @@ def test_shutdown_from_inside_a_job_waits_for_the_others_only(
         executor.shutdown(wait=True)
         order.append("shutdown returned")
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(other, id="other"), [now])
     executor.submit_job(make_job(stopper, id="stopper"), [now])
     for _ in range(20):
@@ -555,7 +555,7 @@ def test_shutdown_from_inside_a_job_holding_the_only_slot(
         executor.shutdown(wait=True)
         order.append("shutdown returned")
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(stopper, id="stopper"), [now])
     executor.submit_job(make_job(lambda: order.append("waiting ran"), id="waiting"), [now])
     # The waiting run needs the stopper's slot: it starts once the stopper has returned
@@ -579,7 +579,7 @@ def test_shutdown_from_a_listener_does_not_wait_for_its_own_run(
             order.append("shutdown returned")
 
     scheduler.on_event = listener
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(release_other.wait, id="other"), [now])
     executor.submit_job(make_job(lambda: None, id="first"), [now])
     wait_until(lambda: len(scheduler.events) == 1)

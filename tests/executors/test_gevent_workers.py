@@ -26,7 +26,7 @@ VARIABLE: contextvars.ContextVar[str] = contextvars.ContextVar("VARIABLE", defau
 def run_one(executor: GeventExecutor, scheduler: FakeScheduler, job: Job) -> None:
     """Submit one run of ``job`` and wait for its report."""
     reported = len(scheduler.events)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) > reported)
 
 
@@ -39,7 +39,8 @@ def test_runs_one_after_the_other_reuse_one_worker(
         run_one(executor, scheduler, job)
     assert ran_in[0] is ran_in[1] is ran_in[2]
     assert ran_in[0] is not gevent.getcurrent()
-    assert executor._idle == [ran_in[0]]
+    assert len(executor._idle) == 1  # the worker waits for more runs
+    assert not ran_in[0].dead
 
 
 def test_a_waiting_run_does_not_hold_up_the_runs_behind_it(
@@ -55,7 +56,7 @@ def test_a_waiting_run_does_not_hold_up_the_runs_behind_it(
         ran_in["waiting"] = gevent.getcurrent()
         release.wait()
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     executor.submit_job(make_job(waiting, id="waiting"), [now])
     for name in ("second", "third"):
         executor.submit_job(make_job(lambda name=name: ran_in.setdefault(name, 1), id=name), [now])
@@ -114,7 +115,7 @@ def test_idle_workers_are_kept_up_to_the_limit(
 ) -> None:
     monkeypatch.setattr(gevent_executor, "MAX_IDLE_WORKERS", 2)
     release = gate()
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     for index in range(5):
         executor.submit_job(make_job(release.wait, id=f"waiting{index}"), [now])
     wait_until(lambda: len({event for event in executor._started if event.owner}) == 5)
@@ -138,14 +139,14 @@ def test_shutdown_ends_the_idle_workers(
 def test_no_event_is_made_for_codes_nobody_listens_for(
     executor: GeventExecutor, scheduler: FakeScheduler, make_job: Callable[..., Job]
 ) -> None:
-    scheduler._listener_mask = EVENT_JOB_ERROR  # type: ignore[attr-defined]
+    scheduler.listened_events = EVENT_JOB_ERROR
     ran: list[int] = []
     job = make_job(lambda: ran.append(1))
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     wait_until(lambda: ran == [1] and not executor._started)
     assert scheduler.events == []
-    executor.submit_job(make_job(lambda: 1 / 0, id="failing"), [scheduler._clock.now()])
+    executor.submit_job(make_job(lambda: 1 / 0, id="failing"), [scheduler.clock.now()])
     wait_until(lambda: len(scheduler.events) == 1)
     assert scheduler.events[0].code == EVENT_JOB_ERROR
-    executor.submit_job(job, [scheduler._clock.now()])  # the first run's instance was released
+    executor.submit_job(job, [scheduler.clock.now()])  # the first run's instance was released
     wait_until(lambda: ran == [1, 1])

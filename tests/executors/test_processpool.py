@@ -35,13 +35,13 @@ from greensched.job import Job
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 from tests.executors import pooljobs
-from tests.executors.conftest import FakeScheduler, wait_for
-from tests.support import NeverTrigger
+from tests.executors.conftest import FakeScheduler
+from tests.support import PATIENCE, NeverTrigger, hub_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: the longest any test waits for something that should happen soon (a worker starts)
-PATIENCE = 30.0
+#: the longest a test waits for something a new worker process has to start up for
+PROCESS_PATIENCE = 3 * PATIENCE
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def shared_executor(pool_scheduler: FakeScheduler) -> Iterator[ProcessPoolExecut
     executor = ProcessPoolExecutor(2)
     executor.start(pool_scheduler, "default")  # type: ignore[arg-type]
     yield executor
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         executor.shutdown(wait=True)
 
 
@@ -65,7 +65,8 @@ def executor(
 ) -> Iterator[ProcessPoolExecutor]:
     pool_scheduler.events.clear()
     yield shared_executor
-    wait_for(lambda: not shared_executor._runs, PATIENCE)  # no test leaves a run behind
+    # No test leaves a run behind
+    hub_wait_until(lambda: not shared_executor._runs, PROCESS_PATIENCE)
     assert shared_executor._instances == {}
 
 
@@ -84,7 +85,7 @@ def make_executor(
 
     pool_scheduler.events.clear()
     yield make
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         for executor in executors:
             executor.shutdown(wait=True)
 
@@ -121,8 +122,8 @@ def run(
     """Submit one run of a new job, wait for its event and return it."""
     job = make_job(scheduler, func, args, **options)
     count = len(scheduler.events)
-    executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) > count, PATIENCE)
+    executor.submit_job(job, [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) > count, PROCESS_PATIENCE)
     event = scheduler.events[-1]
     assert event.job_id == job.id
     return event
@@ -234,9 +235,9 @@ def test_job_without_a_reference_is_refused_at_submit(
         "defined in a function cannot be used)"
     )
     with pytest.raises(ValueError, match=rf"^{re.escape(message)}$"):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
+        executor.submit_job(job, [pool_scheduler.clock.now()])
     assert executor._instances == {}
-    assert executor._runs == set()
+    assert not executor._runs
 
 
 def test_bound_method_of_an_instance_runs_on_a_copy_of_the_instance(
@@ -256,7 +257,7 @@ def test_job_with_unpicklable_arguments_is_refused_at_submit(
         "(TypeError: cannot pickle '_thread.lock' object)"
     )
     with pytest.raises(TypeError, match=rf"^{re.escape(message)}$"):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
+        executor.submit_job(job, [pool_scheduler.clock.now()])
     assert executor._instances == {}
 
 
@@ -285,7 +286,7 @@ def test_cpu_bound_job_returns_its_value(
     assert event.code == EVENT_JOB_EXECUTED
     assert event.retval == pooljobs.collatz_steps(3000)
     assert event.jobstore == "store"
-    assert event.scheduled_run_time == pool_scheduler._clock.now()
+    assert event.scheduled_run_time == pool_scheduler.clock.now()
 
 
 def test_job_runs_in_another_process_and_is_reported_in_the_hub_thread(
@@ -366,20 +367,20 @@ def test_killed_worker_is_reported_and_replaced(
 
 def test_max_instances(executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler) -> None:
     job = make_job(pool_scheduler, pooljobs.sleep_then_return, [0.2, "slept"], id="sleeper")
-    executor.submit_job(job, [pool_scheduler._clock.now()])
+    executor.submit_job(job, [pool_scheduler.clock.now()])
     with pytest.raises(MaxInstancesReachedError):
-        executor.submit_job(job, [pool_scheduler._clock.now()])
-    wait_for(lambda: len(pool_scheduler.events) == 1, PATIENCE)
+        executor.submit_job(job, [pool_scheduler.clock.now()])
+    hub_wait_until(lambda: len(pool_scheduler.events) == 1, PROCESS_PATIENCE)
     assert pool_scheduler.events[0].retval == "slept"
 
 
 def test_several_run_times_run_one_after_the_other(
     executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
 ) -> None:
-    now = pool_scheduler._clock.now()
+    now = pool_scheduler.clock.now()
     run_times = [now - timedelta(seconds=1), now]
     executor.submit_job(make_job(pool_scheduler, os.getpid, coalesce=False), run_times)
-    wait_for(lambda: len(pool_scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(pool_scheduler.events) == 2, PROCESS_PATIENCE)
     assert [(e.code, e.scheduled_run_time) for e in pool_scheduler.events] == [
         (EVENT_JOB_EXECUTED, run_time) for run_time in run_times
     ]
@@ -407,14 +408,14 @@ def test_the_hub_keeps_running_during_a_cpu_bound_job(
 def test_a_run_is_timed_on_the_schedulers_clock(
     executor: ProcessPoolExecutor, pool_scheduler: FakeScheduler
 ) -> None:
-    clock = pool_scheduler._clock
+    clock = pool_scheduler.clock
     scheduled = clock.now()
     clock.jump(0.5)
     job = make_job(pool_scheduler, pooljobs.sleep_then_return, [0.3, "done"])
     executor.submit_job(job, [scheduled])
     gevent.idle()  # the run has started (its start is noted); it takes 0.3 s in its worker
     clock.jump(4)
-    wait_for(lambda: len(pool_scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(pool_scheduler.events) == 1, PROCESS_PATIENCE)
     (event,) = pool_scheduler.events
     assert event.retval == "done"
     assert event.started == scheduled + timedelta(seconds=0.5)
@@ -463,12 +464,12 @@ def test_fork_context_kill_and_replace(
     pool_scheduler.events.clear()
     executor.submit_job(
         make_job(pool_scheduler, pooljobs.sleep_then_return, [0.2, 1], id="b"),
-        [pool_scheduler._clock.now()],
+        [pool_scheduler.clock.now()],
     )
     event = run(executor, pool_scheduler, pooljobs.kill_own_process, id="killer")
     assert event.code == EVENT_JOB_ERROR
     assert "was killed by SIGKILL" in str(event.exception)
-    wait_for(lambda: len(pool_scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(pool_scheduler.events) == 2, PROCESS_PATIENCE)
     assert run(executor, pool_scheduler, os.getpid, id="c").code == EVENT_JOB_EXECUTED
 
 
@@ -478,10 +479,10 @@ def test_shutdown_waits_and_stops_the_workers(
     executor = make_executor(2, {"mp_context": "fork"})
     executor.submit_job(
         make_job(pool_scheduler, pooljobs.sleep_then_return, [0.1, "last"]),
-        [pool_scheduler._clock.now()],
+        [pool_scheduler.clock.now()],
     )
     processes = [worker.process for worker in executor._workers]
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         executor.shutdown(wait=True)
     assert [event.retval for event in pool_scheduler.events] == ["last"]
     assert executor._workers == set()

@@ -21,9 +21,8 @@ from greensched.executors.debug import DebugExecutor
 from greensched.executors.gevent import GeventExecutor
 from greensched.job import Job
 from greensched.testing import MockClock
-from tests.executors.conftest import FakeScheduler, wait_for
-
-PATIENCE = 10.0
+from tests.executors.conftest import FakeScheduler
+from tests.support import hub_wait_until
 
 
 @pytest.fixture(params=[GeventExecutor, DebugExecutor], ids=["gevent", "debug"])
@@ -37,7 +36,7 @@ def greenlet_executor(
 
 
 def only_event(scheduler: FakeScheduler) -> JobExecutionEvent:
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     return event
 
@@ -77,7 +76,7 @@ def test_each_run_time_of_a_submission_is_timed_on_its_own(
     second = first + timedelta(seconds=10)
     clock.jump(20)
     greenlet_executor.submit_job(make_job(lambda: clock.jump(2)), [first, second])
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2)
     starts = [event.started for event in scheduler.events]
     assert starts == [first + timedelta(seconds=20), first + timedelta(seconds=22)]
     assert [event.duration for event in scheduler.events] == [2.0, 2.0]

@@ -29,12 +29,10 @@ from greensched.events import (
 from greensched.executors.base import MaxInstancesReachedError
 from greensched.executors.pool import BasePoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
-from tests.executors.conftest import FakeScheduler, wait_for
+from tests.executors.conftest import FakeScheduler
+from tests.support import PATIENCE, hub_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-#: the longest any test waits for something that should happen at once
-PATIENCE = 10.0
 
 
 class Gates:
@@ -191,8 +189,8 @@ def test_jobs_blocking_in_time_sleep_do_not_block_other_greenlets(
 
     ticking = gevent.spawn(ticker)
     for number in range(3):
-        executor.submit_job(make_job(sleeper, id=f"sleeper{number}"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
+        executor.submit_job(make_job(sleeper, id=f"sleeper{number}"), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 3)
     ticking.join()
     assert [event.retval for event in scheduler.events] == [True, True, True]
     assert ticks[0] > 0
@@ -214,10 +212,10 @@ def test_jobs_run_in_other_threads_and_listeners_in_the_hub_thread(
         job_threads.append(threading.get_ident())
         return x * 2
 
-    run_time = scheduler._clock.now()
+    run_time = scheduler.clock.now()
     job = make_job(job_func, args=[21])
     executor.submit_job(job, [run_time])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
 
     (event,) = scheduler.events
     assert (event.code, event.retval, event.scheduled_run_time) == (
@@ -242,8 +240,8 @@ def test_exception_gives_an_error_event_with_traceback(
     def broken_job() -> None:
         raise KeyError("missing")
 
-    executor.submit_job(make_job(broken_job), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    executor.submit_job(make_job(broken_job), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, KeyError)
@@ -259,8 +257,8 @@ def test_system_exit_in_a_thread_is_an_error_event(
     def exiting_job() -> None:
         raise SystemExit(2)
 
-    executor.submit_job(make_job(exiting_job), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    executor.submit_job(make_job(exiting_job), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert isinstance(event.exception, SystemExit)
@@ -271,10 +269,10 @@ def test_each_run_time_gives_one_event(
     scheduler: FakeScheduler,
     make_job: Callable[..., Job],
 ) -> None:
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     run_times = [now - timedelta(seconds=2), now - timedelta(seconds=1), now]
     executor.submit_job(make_job(lambda: "done"), run_times)
-    wait_for(lambda: len(scheduler.events) == 3, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 3)
     assert [(event.code, event.scheduled_run_time) for event in scheduler.events] == [
         (EVENT_JOB_EXECUTED, run_time) for run_time in run_times
     ]
@@ -288,14 +286,14 @@ def test_max_instances(
 ) -> None:
     gate = gates.new()
     job = make_job(lambda: gate.wait(PATIENCE), max_instances=1)
-    executor.submit_job(job, [scheduler._clock.now()])
+    executor.submit_job(job, [scheduler.clock.now()])
     with pytest.raises(MaxInstancesReachedError):
-        executor.submit_job(job, [scheduler._clock.now()])
+        executor.submit_job(job, [scheduler.clock.now()])
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert executor._instances == {}
-    executor.submit_job(job, [scheduler._clock.now()])  # the instance is free again
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    executor.submit_job(job, [scheduler.clock.now()])  # the instance is free again
+    hub_wait_until(lambda: len(scheduler.events) == 2)
     assert codes(scheduler) == [EVENT_JOB_EXECUTED, EVENT_JOB_EXECUTED]
 
 
@@ -317,17 +315,17 @@ def test_max_workers_bounds_the_threads_and_waiting_runs_go_in_order(
         return name
 
     for name in "abcd":
-        executor.submit_job(make_job(blocker, args=[name], id=name), [scheduler._clock.now()])
-    wait_for(lambda: len(started) == 2, PATIENCE)
+        executor.submit_job(make_job(blocker, args=[name], id=name), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(started) == 2)
     gevent.sleep(0.05)  # give a (wrongly) free thread time to start a third job
     assert sorted(started) == ["a", "b"]
 
     job_gates["b"].set()
-    wait_for(lambda: len(started) == 3, PATIENCE)
+    hub_wait_until(lambda: len(started) == 3)
     assert started[2] == "c"
     for gate in job_gates.values():
         gate.set()
-    wait_for(lambda: len(scheduler.events) == 4, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 4)
     assert sorted(event.retval for event in scheduler.events) == ["a", "b", "c", "d"]
 
 
@@ -340,14 +338,12 @@ def test_run_that_waited_too_long_for_a_thread_is_missed(
     executor = make_executor(1)
     gate = gates.new()
     ran: list[str] = []
-    executor.submit_job(
-        make_job(lambda: gate.wait(PATIENCE), id="first"), [scheduler._clock.now()]
-    )
+    executor.submit_job(make_job(lambda: gate.wait(PATIENCE), id="first"), [scheduler.clock.now()])
     late = make_job(lambda: ran.append("late"), id="late", misfire_grace_time=1)
-    executor.submit_job(late, [scheduler._clock.now()])
-    scheduler._clock.jump(5)
+    executor.submit_job(late, [scheduler.clock.now()])
+    scheduler.clock.jump(5)
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("first", EVENT_JOB_EXECUTED),
         ("late", EVENT_JOB_MISSED),
@@ -374,8 +370,8 @@ def test_initializer_and_thread_names(
         return threading.current_thread().name
 
     for _ in range(2):
-        executor.submit_job(make_job(job_func), [scheduler._clock.now()])
-        wait_for(lambda: not executor._instances, PATIENCE)
+        executor.submit_job(make_job(job_func), [scheduler.clock.now()])
+        hub_wait_until(lambda: not executor._instances)
     assert [event.retval for event in scheduler.events] == ["fetcher_0", "fetcher_0"]
     assert initialized == ["ready"]  # once per thread
 
@@ -389,8 +385,8 @@ def test_failing_initializer_fails_the_run(
         raise RuntimeError("no connection")
 
     executor = make_executor(1, {"initializer": initializer})
-    executor.submit_job(make_job(lambda: 1), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    executor.submit_job(make_job(lambda: 1), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert str(event.exception) == "no connection"
@@ -402,7 +398,7 @@ def test_a_run_is_timed_from_the_hub(
     make_job: Callable[..., Job],
     gates: Gates,
 ) -> None:
-    clock = scheduler._clock
+    clock = scheduler.clock
     running = threading.Event()
     finish = gates.new()
 
@@ -413,10 +409,10 @@ def test_a_run_is_timed_from_the_hub(
     scheduled = clock.now()
     clock.jump(0.5)
     executor.submit_job(make_job(job_func), [scheduled])
-    wait_for(running.is_set, PATIENCE)
+    hub_wait_until(running.is_set)
     clock.jump(3)  # while the job runs in its thread
     finish.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_EXECUTED
     assert event.started == scheduled + timedelta(seconds=0.5)
@@ -440,8 +436,8 @@ def test_shutdown_waits_for_running_jobs(
         gate.wait(PATIENCE)
         return "finished"
 
-    executor.submit_job(make_job(job_func), [scheduler._clock.now()])
-    wait_for(started.is_set, PATIENCE)
+    executor.submit_job(make_job(job_func), [scheduler.clock.now()])
+    hub_wait_until(started.is_set)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PATIENCE):
         executor.shutdown(wait=True)
@@ -464,15 +460,15 @@ def test_shutdown_without_waiting_returns_at_once(
         started.set()
         gate.wait(PATIENCE)
 
-    executor.submit_job(make_job(job_func, id="running"), [scheduler._clock.now()])
-    executor.submit_job(make_job(lambda: 1, id="waiting"), [scheduler._clock.now()])
-    wait_for(started.is_set, PATIENCE)
+    executor.submit_job(make_job(job_func, id="running"), [scheduler.clock.now()])
+    executor.submit_job(make_job(lambda: 1, id="waiting"), [scheduler.clock.now()])
+    hub_wait_until(started.is_set)
 
     executor.shutdown(wait=False)  # returns although a job is blocked
     assert scheduler.events == []
-    wait_for(lambda: "waiting" not in executor._instances, PATIENCE)  # dropped, instance released
+    hub_wait_until(lambda: "waiting" not in executor._instances)  # dropped, instance released
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert [(event.job_id, event.code) for event in scheduler.events] == [
         ("running", EVENT_JOB_EXECUTED)
     ]
@@ -486,11 +482,11 @@ def test_submit_after_shutdown_is_refused_until_restarted(
     with pytest.raises(
         RuntimeError, match=r'^Cannot submit job "late": the executor has been shut down$'
     ):
-        executor.submit_job(job, [scheduler._clock.now()])
+        executor.submit_job(job, [scheduler.clock.now()])
     assert executor._instances == {}
     executor.start(scheduler, "default")  # type: ignore[arg-type]
-    executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    executor.submit_job(job, [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1)
     assert isinstance(scheduler.events[0], JobExecutionEvent)
     assert scheduler.events[0].retval == 1
 

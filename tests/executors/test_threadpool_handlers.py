@@ -15,10 +15,8 @@ import pytest
 from greensched.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from greensched.executors.pool import ThreadPoolExecutor
 from greensched.job import Job
-from tests.executors.conftest import FakeScheduler, wait_for
-
-#: the longest any test waits for something that should happen at once
-PATIENCE = 10.0
+from tests.executors.conftest import FakeScheduler
+from tests.support import PATIENCE, hub_wait_until
 
 
 @pytest.fixture
@@ -38,15 +36,15 @@ def test_a_listener_that_yields_does_not_hold_up_other_reports(
 
     def on_event(event: JobExecutionEvent) -> None:
         if event.job_id == "first":
-            executor.submit_job(make_job(lambda: 2, id="second"), [scheduler._clock.now()])
+            executor.submit_job(make_job(lambda: 2, id="second"), [scheduler.clock.now()])
             assert second_reported.wait(PATIENCE)
         else:
             second_reported.set()
 
     scheduler.on_event = on_event
-    executor.submit_job(make_job(lambda: 1, id="first"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
-    wait_for(lambda: not executor._runs, PATIENCE)
+    executor.submit_job(make_job(lambda: 1, id="first"), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 2)
+    hub_wait_until(lambda: not executor._runs)
     assert [(event.job_id, event.retval) for event in scheduler.events] == [
         ("first", 1),
         ("second", 2),
@@ -70,9 +68,9 @@ def test_shutdown_from_a_listener_waits_for_the_other_runs_only(
             shut_down.append(" ".join(event.job_id for event in scheduler.events))
 
     scheduler.on_event = on_event
-    executor.submit_job(make_job(slow, id="slow"), [scheduler._clock.now()])
-    executor.submit_job(make_job(lambda: "quick", id="quick"), [scheduler._clock.now()])
-    wait_for(lambda: bool(shut_down), PATIENCE)
+    executor.submit_job(make_job(slow, id="slow"), [scheduler.clock.now()])
+    executor.submit_job(make_job(lambda: "quick", id="quick"), [scheduler.clock.now()])
+    hub_wait_until(lambda: bool(shut_down))
     assert shut_down == ["quick slow"]
 
 
@@ -90,9 +88,9 @@ def test_many_runs_ending_at_once_are_each_reported_once(
 
     names = [f"job{index}" for index in range(200)]
     for name in names:
-        executor.submit_job(make_job(job_func, args=[name], id=name), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == len(names), PATIENCE)
-    wait_for(lambda: not executor._runs, PATIENCE)
+        executor.submit_job(make_job(job_func, args=[name], id=name), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == len(names))
+    hub_wait_until(lambda: not executor._runs)
     assert sorted(event.retval for event in scheduler.events) == sorted(names)
     assert {event.code for event in scheduler.events} == {EVENT_JOB_EXECUTED}
     assert calls == Counter(names)

@@ -20,10 +20,11 @@ from greensched.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
 from greensched.testing import MockClock
 from tests.executors import pooljobs
-from tests.executors.conftest import FakeScheduler, wait_for
+from tests.executors.conftest import FakeScheduler
+from tests.support import PATIENCE, NeverTrigger, hub_wait_until
 
-#: the longest any test waits for something that should happen soon
-PATIENCE = 30.0
+#: the longest a test waits for something a new worker process has to start up for
+PROCESS_PATIENCE = 3 * PATIENCE
 
 
 def timeout_message(job_id: str, seconds: float) -> str:
@@ -62,12 +63,12 @@ def test_greenlet_overrun_is_stopped_and_reported(
     reached_the_end: list[bool] = []
 
     def hung_fetch() -> None:
-        gevent.sleep(PATIENCE)
+        gevent.sleep(PROCESS_PATIENCE)
         reached_the_end.append(True)
 
     job = timed_job(hung_fetch, 0.05, id="hung")
-    gevent_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    gevent_executor.submit_job(job, [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
 
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -75,7 +76,7 @@ def test_greenlet_overrun_is_stopped_and_reported(
     assert re.match(timeout_message("hung", 0.05), str(event.exception))
     assert "in hung_fetch" in event.traceback  # where the run was stuck
     assert gevent_executor._instances == {}  # the max_instances slot is free
-    assert gevent_executor._started == set()  # its greenlet has ended
+    assert not gevent_executor._started  # its greenlet has ended
     assert reached_the_end == []
 
 
@@ -86,13 +87,13 @@ def test_a_job_catching_exception_cannot_swallow_the_timeout(
 ) -> None:
     def stubborn() -> str:
         try:
-            gevent.sleep(PATIENCE)
+            gevent.sleep(PROCESS_PATIENCE)
         except Exception:  # noqa: BLE001 (what the test is about)
             return "swallowed"
         return "finished"
 
-    gevent_executor.submit_job(timed_job(stubborn, 0.05, id="stubborn"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    gevent_executor.submit_job(timed_job(stubborn, 0.05, id="stubborn"), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
     assert isinstance(scheduler.events[0].exception, TimeoutError)
 
 
@@ -103,22 +104,22 @@ def test_the_jobs_own_timeout_is_not_ours(
 ) -> None:
     def careful() -> str:
         with gevent.Timeout(0.01, False):  # gives up quietly
-            gevent.sleep(PATIENCE)
+            gevent.sleep(PROCESS_PATIENCE)
         return "gave up"
 
     own_timeout = gevent.Timeout(0.01)
 
     def careless() -> None:
         with own_timeout:
-            gevent.sleep(PATIENCE)
+            gevent.sleep(PROCESS_PATIENCE)
 
     gevent_executor.submit_job(
-        timed_job(careful, PATIENCE, id="careful"), [scheduler._clock.now()]
+        timed_job(careful, PROCESS_PATIENCE, id="careful"), [scheduler.clock.now()]
     )
     gevent_executor.submit_job(
-        timed_job(careless, PATIENCE, id="careless"), [scheduler._clock.now()]
+        timed_job(careless, PROCESS_PATIENCE, id="careless"), [scheduler.clock.now()]
     )
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2, PROCESS_PATIENCE)
     events = {event.job_id: event for event in scheduler.events}
     assert (events["careful"].code, events["careful"].retval) == (EVENT_JOB_EXECUTED, "gave up")
     # The job's own Timeout escaping is the job's failure, not an overrun of the job timeout
@@ -135,8 +136,8 @@ def test_a_run_in_time_is_not_disturbed_later(
         gevent.sleep(0)
         return "done"
 
-    gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
     gevent.sleep(0.25)  # past the timeout: its timer was cancelled
     assert [(e.code, e.retval) for e in scheduler.events] == [(EVENT_JOB_EXECUTED, "done")]
 
@@ -151,13 +152,13 @@ def test_each_run_time_has_its_own_timeout(
     def first_call_hangs() -> int:
         calls.append(1)
         if len(calls) == 1:
-            gevent.sleep(PATIENCE)
+            gevent.sleep(PROCESS_PATIENCE)
         return len(calls)
 
-    now = scheduler._clock.now()
+    now = scheduler.clock.now()
     run_times = [now - timedelta(seconds=1), now]
     gevent_executor.submit_job(timed_job(first_call_hangs, 0.05, id="twice"), run_times)
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2, PROCESS_PATIENCE)
     assert [(e.code, e.retval, e.scheduled_run_time) for e in scheduler.events] == [
         (EVENT_JOB_ERROR, None, run_times[0]),
         (EVENT_JOB_EXECUTED, 2, run_times[1]),
@@ -169,11 +170,11 @@ def test_a_timed_out_run_frees_its_instance_for_the_next_run(
     scheduler: FakeScheduler,
     timed_job: Callable[..., Job],
 ) -> None:
-    job = timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="crawler", max_instances=1)
-    gevent_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
-    gevent_executor.submit_job(job, [scheduler._clock.now()])  # no MaxInstancesReachedError
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    job = timed_job(lambda: gevent.sleep(PROCESS_PATIENCE), 0.02, id="crawler", max_instances=1)
+    gevent_executor.submit_job(job, [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
+    gevent_executor.submit_job(job, [scheduler.clock.now()])  # no MaxInstancesReachedError
+    hub_wait_until(lambda: len(scheduler.events) == 2, PROCESS_PATIENCE)
     assert [e.code for e in scheduler.events] == [EVENT_JOB_ERROR, EVENT_JOB_ERROR]
 
 
@@ -186,7 +187,8 @@ def test_debug_executor_stops_an_overrun(
     executor = DebugExecutor()
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     executor.submit_job(
-        timed_job(lambda: gevent.sleep(PATIENCE), 0.02, id="inline"), [scheduler._clock.now()]
+        timed_job(lambda: gevent.sleep(PROCESS_PATIENCE), 0.02, id="inline"),
+        [scheduler.clock.now()],
     )
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -213,7 +215,7 @@ def thread_executor(
     executor.start(scheduler, "default")  # type: ignore[arg-type]
     yield executor
     gate.set()
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         executor.shutdown(wait=True)
 
 
@@ -225,12 +227,12 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def blocked_in_c_code() -> str:
-        gate.wait(PATIENCE)
+        gate.wait(PROCESS_PATIENCE)
         return "late"
 
     job = timed_job(blocked_in_c_code, 0.05, id="blocked", max_instances=1)
-    thread_executor.submit_job(job, [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    thread_executor.submit_job(job, [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
 
     (event,) = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -242,7 +244,7 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
     # The thread runs on; its late outcome is logged, not reported again
     caplog.set_level(logging.WARNING)
     gate.set()
-    wait_for(lambda: not thread_executor._late, PATIENCE)
+    hub_wait_until(lambda: not thread_executor._late, PROCESS_PATIENCE)
     assert len(scheduler.events) == 1
     (record,) = [r for r in caplog.records if "has now ended" in r.getMessage()]
     assert record.getMessage().endswith("has now ended: it returned 'late'")
@@ -257,17 +259,17 @@ def test_overrunning_thread_keeps_its_place_in_the_pool(
 ) -> None:
     """max_workers=1: the next job waits for the overrunning thread to finish."""
     thread_executor.submit_job(
-        timed_job(lambda: gate.wait(PATIENCE), 0.02, id="slow"), [scheduler._clock.now()]
+        timed_job(lambda: gate.wait(PROCESS_PATIENCE), 0.02, id="slow"), [scheduler.clock.now()]
     )
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
     ran: list[bool] = []
     thread_executor.submit_job(
-        make_job(lambda: ran.append(True), id="next"), [scheduler._clock.now()]
+        make_job(lambda: ran.append(True), id="next"), [scheduler.clock.now()]
     )
     gevent.sleep(0.05)
     assert ran == []
     gate.set()
-    wait_for(lambda: len(scheduler.events) == 2, PATIENCE)
+    hub_wait_until(lambda: len(scheduler.events) == 2, PROCESS_PATIENCE)
     assert ran == [True]
 
 
@@ -280,13 +282,13 @@ def test_shutdown_waits_for_an_overrunning_thread(
     finished = threading.Event()
 
     def job_func() -> None:
-        gate.wait(PATIENCE)
+        gate.wait(PROCESS_PATIENCE)
         finished.set()
 
-    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler._clock.now()])
-    wait_for(lambda: len(scheduler.events) == 1, PATIENCE)
+    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler.clock.now()])
+    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
     gevent.spawn_later(0.05, gate.set)
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         thread_executor.shutdown(wait=True)
     assert finished.is_set()
 
@@ -307,15 +309,13 @@ def process_executor(process_scheduler: FakeScheduler) -> Iterator[ProcessPoolEx
     )
     executor.start(process_scheduler, "default")  # type: ignore[arg-type]
     yield executor
-    with gevent.Timeout(PATIENCE):
+    with gevent.Timeout(PROCESS_PATIENCE):
         executor.shutdown(wait=True)
 
 
 def process_job(
     scheduler: FakeScheduler, func: Callable[..., Any], timeout: float, id: str
 ) -> Job:
-    from tests.support import NeverTrigger
-
     job = Job(
         scheduler,
         id=id,
@@ -337,10 +337,10 @@ def test_process_overrun_kills_the_worker_and_is_reported(
 ) -> None:
     process_scheduler.events.clear()
     job = process_job(process_scheduler, pooljobs.spin_forever, 0.3, "spinner")
-    process_executor.submit_job(job, [process_scheduler._clock.now()])
-    wait_for(lambda: process_executor._workers != set(), PATIENCE)
+    process_executor.submit_job(job, [process_scheduler.clock.now()])
+    hub_wait_until(lambda: process_executor._workers != set(), PROCESS_PATIENCE)
     (worker,) = process_executor._workers
-    wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
+    hub_wait_until(lambda: len(process_scheduler.events) == 1, PROCESS_PATIENCE)
 
     (event,) = process_scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -357,7 +357,7 @@ def test_process_timeout_counts_from_the_start_of_the_job(
     process_scheduler.events.clear()
     process_executor._close_workers(wait=True)  # the next run needs a new worker
     job = process_job(process_scheduler, pooljobs.initialized, 0.6, "quick")
-    process_executor.submit_job(job, [process_scheduler._clock.now()])
-    wait_for(lambda: len(process_scheduler.events) == 1, PATIENCE)
+    process_executor.submit_job(job, [process_scheduler.clock.now()])
+    hub_wait_until(lambda: len(process_scheduler.events) == 1, PROCESS_PATIENCE)
     (event,) = process_scheduler.events
     assert (event.code, event.retval) == (EVENT_JOB_EXECUTED, [])

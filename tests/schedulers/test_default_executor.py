@@ -18,9 +18,7 @@ from greensched.schedulers.background import BackgroundScheduler
 from greensched.schedulers.blocking import BlockingScheduler
 from greensched.schedulers.gevent import GeventScheduler
 from tests.schedulers.test_patched import run_patched
-
-#: the longest a test waits for something that should take well under a second
-PATIENCE = 10.0
+from tests.support import PATIENCE
 
 
 @pytest.mark.parametrize(

@@ -29,11 +29,9 @@ from greensched.events import (
 from greensched.jobstores.base import JobLookupError
 from greensched.schedulers.background import BackgroundScheduler
 from greensched.schedulers.blocking import BlockingScheduler
+from tests.support import PATIENCE
 
 pytestmark = pytest.mark.slow
-
-#: the longest a test waits for something that should take well under a second
-PATIENCE = 10.0
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = PATIENCE) -> bool:
