@@ -450,7 +450,7 @@ class ProcessPoolExecutor(BasePoolExecutor):
             worker.send(task)
             worker.receive()  # the job has started
             if timeout is not None:
-                interrupt, timer = interrupt_after(timeout)
+                interrupt, timer = interrupt_after(self._clock, timeout)
             try:
                 reply = worker.receive()
             finally:

@@ -164,7 +164,13 @@ class JobRun:
                 break
             self.record(
                 call_job(
-                    job, alias, run_time, logger, timeout=timeout, executed_event=executed_event
+                    job,
+                    alias,
+                    run_time,
+                    logger,
+                    timeout=timeout,
+                    clock=self.clock,
+                    executed_event=executed_event,
                 )
             )
         return self.events
@@ -224,6 +230,7 @@ def call_job(
     logger: logging.Logger,
     *,
     timeout: float | None = None,
+    clock: Clock | None = None,
     reraise: bool = True,
     log: bool = True,
     executed_event: bool = True,
@@ -234,6 +241,7 @@ def call_job(
         call is interrupted with a :class:`gevent.Timeout` raised where the job waits, and
         gives an ``EVENT_JOB_ERROR`` event whose ``exception`` is a :exc:`TimeoutError`. Only
         a job that yields to the gevent hub can be interrupted: for calls in a greenlet.
+    :param clock: whose time ``timeout`` counts (``None``: the system clock)
     :param reraise: ``True``: a :exc:`BaseException` that is not an :exc:`Exception` (nor a
         :class:`gevent.Timeout`): :exc:`~greenlet.GreenletExit`, :exc:`KeyboardInterrupt`,
         :exc:`SystemExit`, is logged and raised again, ending the run; ``False`` (a worker
@@ -248,9 +256,10 @@ def call_job(
     """
     interrupt: Any = None
     if timeout is not None:
+        from greensched._clock import SYSTEM_CLOCK
         from greensched.executors._timers import interrupt_after
 
-        interrupt, timer = interrupt_after(timeout)
+        interrupt, timer = interrupt_after(clock or SYSTEM_CLOCK, timeout)
     try:
         try:
             retval = job.func(*job.args, **job.kwargs)

@@ -330,7 +330,7 @@ class ThreadPoolExecutor(BasePoolExecutor):
             self._free += 1
             self._finish(run, run.events)
         elif task.timeout is not None:
-            task.timer = start_timer(task.timeout, self._timer_expired, task)
+            task.timer = start_timer(self._clock, task.timeout, self._timer_expired, task)
 
     def _threads_done(self, threads: _Threads) -> None:
         """Callback of the threads' async watcher, in the hub: take the tasks they have done."""

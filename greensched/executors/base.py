@@ -70,6 +70,13 @@ class BaseExecutor(metaclass=ABCMeta):
         :param wait: ``True`` to wait until all submitted jobs have been executed
         """
 
+    @property
+    def _clock(self) -> Clock:
+        """The scheduler's clock (job timeouts count its time)."""
+        scheduler = self._scheduler
+        assert scheduler is not None, "This executor has not been started yet"
+        return scheduler.clock
+
     def _new_run(self, job: Job, run_times: Sequence[datetime], payload: Any = None) -> JobRun:
         """The run of ``job``'s ``run_times`` along the one path: on the scheduler's clock,
         logged on this executor's logger, keeping the events some listener wants."""

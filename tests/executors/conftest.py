@@ -10,6 +10,7 @@ import gevent
 import gevent.lock
 import pytest
 
+from greensched._clock import Clock
 from greensched.events import EVENT_ALL, JobExecutionEvent
 from greensched.job import Job
 from greensched.testing import MockClock
@@ -22,7 +23,7 @@ class FakeScheduler:
 
     timezone = timezone.utc
 
-    def __init__(self, clock: MockClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         #: the mask of the events some listener wants (a test may narrow it)
         self.listened_events = EVENT_ALL
@@ -53,7 +54,9 @@ def wait_until(predicate: Callable[[], bool], max_switches: int = 200) -> None:
 
 @pytest.fixture
 def clock() -> MockClock:
-    return MockClock(datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc))
+    """The scheduler's clock: mock time, which moves by itself to the next deadline (a job's
+    timeout) whenever the hub has nothing else to do."""
+    return MockClock(datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc), autojump=True)
 
 
 @pytest.fixture

@@ -7,18 +7,18 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import gevent
 import pytest
 
+from greensched._clock import SYSTEM_CLOCK
 from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from greensched.executors.debug import DebugExecutor
 from greensched.executors.gevent import GeventExecutor
 from greensched.executors.pool import ProcessPoolExecutor, ThreadPoolExecutor
 from greensched.job import Job
-from greensched.testing import MockClock
 from tests.executors import pooljobs
 from tests.executors.conftest import FakeScheduler
 from tests.support import PATIENCE, NeverTrigger, hub_wait_until
@@ -103,11 +103,11 @@ def test_the_jobs_own_timeout_is_not_ours(
     timed_job: Callable[..., Job],
 ) -> None:
     def careful() -> str:
-        with gevent.Timeout(0.01, False):  # gives up quietly
-            gevent.sleep(PROCESS_PATIENCE)
+        with scheduler.clock.timeout(0.01, False):  # gives up quietly
+            scheduler.clock.sleep(PROCESS_PATIENCE)
         return "gave up"
 
-    own_timeout = gevent.Timeout(0.01)
+    own_timeout = scheduler.clock.timeout(0.01)
 
     def careless() -> None:
         with own_timeout:
@@ -138,7 +138,7 @@ def test_a_run_in_time_is_not_disturbed_later(
 
     gevent_executor.submit_job(timed_job(quick, 0.2, id="quick"), [scheduler.clock.now()])
     hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
-    gevent.sleep(0.25)  # past the timeout: its timer was cancelled
+    scheduler.clock.sleep(0.25)  # past the timeout: its timer was cancelled
     assert [(e.code, e.retval) for e in scheduler.events] == [(EVENT_JOB_EXECUTED, "done")]
 
 
@@ -196,7 +196,12 @@ def test_debug_executor_stops_an_overrun(
     assert executor._instances == {}
 
 
-# ThreadPoolExecutor
+# ThreadPoolExecutor: threads run on real time, and so do their timeouts
+
+
+@pytest.fixture
+def real_scheduler() -> FakeScheduler:
+    return FakeScheduler(SYSTEM_CLOCK)
 
 
 @pytest.fixture
@@ -209,10 +214,10 @@ def gate() -> Iterator[threading.Event]:
 
 @pytest.fixture
 def thread_executor(
-    scheduler: FakeScheduler, gate: threading.Event
+    real_scheduler: FakeScheduler, gate: threading.Event
 ) -> Iterator[ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(1)
-    executor.start(scheduler, "default")  # type: ignore[arg-type]
+    executor.start(real_scheduler, "default")  # type: ignore[arg-type]
     yield executor
     gate.set()
     with gevent.Timeout(PROCESS_PATIENCE):
@@ -221,7 +226,7 @@ def thread_executor(
 
 def test_thread_overrun_is_reported_and_the_instance_freed(
     thread_executor: ThreadPoolExecutor,
-    scheduler: FakeScheduler,
+    real_scheduler: FakeScheduler,
     timed_job: Callable[..., Job],
     gate: threading.Event,
     caplog: pytest.LogCaptureFixture,
@@ -231,10 +236,10 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
         return "late"
 
     job = timed_job(blocked_in_c_code, 0.05, id="blocked", max_instances=1)
-    thread_executor.submit_job(job, [scheduler.clock.now()])
-    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
+    thread_executor.submit_job(job, [real_scheduler.clock.now()])
+    hub_wait_until(lambda: len(real_scheduler.events) == 1, PROCESS_PATIENCE)
 
-    (event,) = scheduler.events
+    (event,) = real_scheduler.events
     assert event.code == EVENT_JOB_ERROR
     assert re.match(timeout_message("blocked", 0.05), str(event.exception))
     assert "in blocked_in_c_code" in event.traceback  # where the thread is
@@ -245,37 +250,38 @@ def test_thread_overrun_is_reported_and_the_instance_freed(
     caplog.set_level(logging.WARNING)
     gate.set()
     hub_wait_until(lambda: not thread_executor._late, PROCESS_PATIENCE)
-    assert len(scheduler.events) == 1
+    assert len(real_scheduler.events) == 1
     (record,) = [r for r in caplog.records if "has now ended" in r.getMessage()]
     assert record.getMessage().endswith("has now ended: it returned 'late'")
 
 
 def test_overrunning_thread_keeps_its_place_in_the_pool(
     thread_executor: ThreadPoolExecutor,
-    scheduler: FakeScheduler,
+    real_scheduler: FakeScheduler,
     timed_job: Callable[..., Job],
     make_job: Callable[..., Job],
     gate: threading.Event,
 ) -> None:
     """max_workers=1: the next job waits for the overrunning thread to finish."""
     thread_executor.submit_job(
-        timed_job(lambda: gate.wait(PROCESS_PATIENCE), 0.02, id="slow"), [scheduler.clock.now()]
+        timed_job(lambda: gate.wait(PROCESS_PATIENCE), 0.02, id="slow"),
+        [real_scheduler.clock.now()],
     )
-    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
+    hub_wait_until(lambda: len(real_scheduler.events) == 1, PROCESS_PATIENCE)
     ran: list[bool] = []
     thread_executor.submit_job(
-        make_job(lambda: ran.append(True), id="next"), [scheduler.clock.now()]
+        make_job(lambda: ran.append(True), id="next"), [real_scheduler.clock.now()]
     )
     gevent.sleep(0.05)
     assert ran == []
     gate.set()
-    hub_wait_until(lambda: len(scheduler.events) == 2, PROCESS_PATIENCE)
+    hub_wait_until(lambda: len(real_scheduler.events) == 2, PROCESS_PATIENCE)
     assert ran == [True]
 
 
 def test_shutdown_waits_for_an_overrunning_thread(
     thread_executor: ThreadPoolExecutor,
-    scheduler: FakeScheduler,
+    real_scheduler: FakeScheduler,
     timed_job: Callable[..., Job],
     gate: threading.Event,
 ) -> None:
@@ -285,8 +291,8 @@ def test_shutdown_waits_for_an_overrunning_thread(
         gate.wait(PROCESS_PATIENCE)
         finished.set()
 
-    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [scheduler.clock.now()])
-    hub_wait_until(lambda: len(scheduler.events) == 1, PROCESS_PATIENCE)
+    thread_executor.submit_job(timed_job(job_func, 0.02, id="slow"), [real_scheduler.clock.now()])
+    hub_wait_until(lambda: len(real_scheduler.events) == 1, PROCESS_PATIENCE)
     gevent.spawn_later(0.05, gate.set)
     with gevent.Timeout(PROCESS_PATIENCE):
         thread_executor.shutdown(wait=True)
@@ -298,7 +304,7 @@ def test_shutdown_waits_for_an_overrunning_thread(
 
 @pytest.fixture(scope="module")
 def process_scheduler() -> FakeScheduler:
-    return FakeScheduler(MockClock(datetime(2024, 6, 3, tzinfo=timezone.utc)))
+    return FakeScheduler(SYSTEM_CLOCK)  # processes run on real time, and so do their timeouts
 
 
 @pytest.fixture(scope="module")
