@@ -158,18 +158,19 @@ class JobRun:
         """
         job, alias, logger, run_times = self.job, self.jobstore_alias, self.logger, self.run_times
         executed_event = bool(self.wanted & EVENT_JOB_EXECUTED)  # else not even made
-        while self._index < len(run_times):  # (one call of next_call fewer, on a hot path)
-            run_time = self.next_call()
+        next_call, record, clock = self.next_call, self.record, self.clock  # (a hot path)
+        while self._index < len(run_times):  # (one call of next_call fewer)
+            run_time = next_call()
             if run_time is None:
                 break
-            self.record(
+            record(
                 call_job(
                     job,
                     alias,
                     run_time,
                     logger,
                     timeout=timeout,
-                    clock=self.clock,
+                    clock=clock,
                     executed_event=executed_event,
                 )
             )

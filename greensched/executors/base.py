@@ -153,10 +153,11 @@ class BaseExecutor(metaclass=ABCMeta):
         """Called by the executor with the list of generated events when :func:`run_job` has
         been successfully called."""
         self._release_instance(job_id)
-        assert self._scheduler is not None
-        dispatch = self._scheduler.dispatch_event
-        for event in events:
-            dispatch(event)
+        if events:
+            assert self._scheduler is not None
+            dispatch = self._scheduler.dispatch_event
+            for event in events:
+                dispatch(event)
 
     def _report_outcome(
         self, job_id: str, outcome: Sequence[JobExecutionEvent] | BaseException

@@ -153,7 +153,8 @@ class IntervalTrigger(BaseTrigger):
         :param now: current datetime; the first call of a trigger without ``start_date`` takes
             it as the time the schedule starts from (see :meth:`fill_defaults`)
         """
-        self.fill_defaults(now)
+        if self.start_date is None:  # (checked here: this is on the loop's hot path)
+            self.fill_defaults(now)
         try:
             next_time = self._next_grid_point(previous_fire_time, now)
         except OverflowError:
