@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="draw a progress bar even if stderr is not a terminal",
         )
-        command.set_defaults(handler=_admin(f"{name}_command"))
+        command.set_defaults(handler=_admin(f"{name}_command", "transfer"))
 
     stores = commands.add_parser("store", help="maintain a job store")
     store_actions = stores.add_subparsers(dest="action", required=True, metavar="ACTION")

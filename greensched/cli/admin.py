@@ -17,27 +17,20 @@ exported (``resume`` needs its trigger class).
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from tzlocal import get_localzone
 
-from greensched import __version__
 from greensched._clock import current_clock
-from greensched._logging import count
-from greensched._serialization import JobEncoder, decode_object
 from greensched.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import complete_jobs, job_definition, parse_value
 from greensched.cli.output import (
-    Progress,
     describe_next_run,
     job_state,
     render_table,
@@ -49,18 +42,13 @@ from greensched.cli.stores import (
     serializer_options,
     store_url,
 )
-from greensched.events import EVENT_JOB_ADDED
 from greensched.executors.debug import DebugExecutor
 from greensched.job import Job
 from greensched.jobstores._shared import SharedJobStore
 from greensched.jobstores._states import (
     MissingGlobal,
-    StateDecoder,
     UnloadableJob,
-    check_state,
     describe_failure,
-    encode_state,
-    is_import_failure,
 )
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.schedulers.gevent import GeventScheduler
@@ -73,8 +61,6 @@ __all__ = (
     "NOT_LOADABLE",
     "SUMMARY_KEYS",
     "Admin",
-    "export_command",
-    "import_command",
     "job_details",
     "jobs_add",
     "jobs_list",
@@ -131,7 +117,7 @@ def opened(args: argparse.Namespace) -> Iterator[Admin]:
         scheduler.shutdown(wait=False)
 
 
-def _stored_jobs(admin: Admin) -> Iterator[Job | UnloadableJob]:
+def stored_jobs(admin: Admin) -> Iterator[Job | UnloadableJob]:
     """Yield the store's jobs (streamed), those that cannot be loaded here too."""
     store = admin.store
     if isinstance(store, SharedJobStore):
@@ -201,13 +187,13 @@ def _rewrite_next_run_time(
         raise CommandError(f"job {job.id!r} cannot be {done} here: {exc}") from None
 
 
-def _some_ids(ids: list[str]) -> str:
+def some_ids(ids: list[str]) -> str:
     """Name a few ids: ``'a', 'b' and 3 more``."""
     shown = ", ".join(repr(job_id) for job_id in ids[:5])
     return shown if len(ids) <= 5 else f"{shown} and {len(ids) - 5} more"
 
 
-def _accept_executors(scheduler: GeventScheduler, aliases: Iterable[Any]) -> None:
+def accept_executors(scheduler: GeventScheduler, aliases: Iterable[Any]) -> None:
     """Give the (paused) scheduler a stand-in executor for each alias it lacks, so that the
     job API accepts jobs for the executors of the schedulers that run them."""
     for alias in aliases:
@@ -317,7 +303,7 @@ def jobs_list(args: argparse.Namespace) -> int:
     run in local time, state), soonest first, paused jobs last; a job that cannot be loaded
     here is in its place, its state ``not loadable: <why>``."""
     with opened(args) as admin:
-        jobs = sorted(_stored_jobs(admin), key=_list_order)
+        jobs = sorted(stored_jobs(admin), key=_list_order)
     now = current_clock().now()
     if args.json:
         _write_json([_summary(job, now) for job in jobs])
@@ -367,10 +353,10 @@ def jobs_add(args: argparse.Namespace) -> int:
         clock=current_clock()
     )  # validates the job (in the local zone) before the store opens
     definition = job_definition(spec, checker.timezone)
-    _accept_executors(checker, [definition.options.get("executor")])
+    accept_executors(checker, [definition.options.get("executor")])
     complete_jobs(checker, [definition], None)
     with opened(args) as admin:
-        _accept_executors(admin.scheduler, [definition.options.get("executor")])
+        accept_executors(admin.scheduler, [definition.options.get("executor")])
         try:
             job = admin.scheduler.add_job(
                 **definition.options, jobstore="default", replace_existing=args.replace
@@ -471,194 +457,3 @@ def jobs_run_now(args: argparse.Namespace) -> int:
             admin.scheduler.modify_job(args.id, "default", next_run_time=current_clock().now())
     sys.stdout.write(f"Job {args.id!r} is due now{note}\n")
     return EXIT_OK
-
-
-def _progress(args: argparse.Namespace, label: str, total: int | None) -> Progress:
-    return Progress(label, total, stream=sys.stderr, enabled=args.progress or sys.stderr.isatty())
-
-
-def _export_state(job: Job | UnloadableJob, file: str) -> str:
-    """Return the JSON of a job's state in an export (of a job that cannot be loaded here: its
-    state as stored, with the same references to what cannot be imported).
-
-    :raises CommandError: naming the job, if it cannot be exported
-    """
-    try:
-        if isinstance(job, Job):
-            return json.dumps(job.__getstate__(), cls=JobEncoder)
-        try:
-            state = job.writable_state()
-        except ValueError as exc:
-            problem = str(exc)
-        else:
-            return encode_state(state)
-    except Exception as exc:  # noqa: BLE001 (a value that cannot be written)
-        problem = f"its state cannot be written as JSON ({type(exc).__name__}: {exc})"
-    aftermath = "the export is incomplete" if file == "-" else f"nothing was written to {file}"
-    raise CommandError(f"job {job.id!r} cannot be exported: {problem}: {aftermath}")
-
-
-def export_command(args: argparse.Namespace) -> int:
-    """``greensched export FILE``: write the store's jobs as JSON (``import`` and
-    :meth:`~greensched.schedulers.base.BaseScheduler.import_jobs` read it), streamed from the
-    store; ``-`` writes to stdout. A file is written whole or not at all: a job that cannot be
-    exported fails the command, naming the job. A job that cannot be loaded here is exported
-    as it is stored (``import`` stores it as it was)."""
-    to_stdout = args.file == "-"
-    path = Path(args.file)
-    temporary = path.with_name(f".{path.name}.tmp")
-    progress = _progress(args, "exporting", None)
-    unloadable: list[str] = []
-    with opened(args) as admin:
-        try:
-            target: AbstractContextManager[IO[str]] = (
-                nullcontext(sys.stdout) if to_stdout else temporary.open("w", encoding="utf-8")
-            )
-            with target as out:
-                out.write(f'{{"version": 1, "scheduler_version": {json.dumps(__version__)}, ')
-                out.write('"jobs": [')
-                for job in _stored_jobs(admin):
-                    state = _export_state(job, args.file)
-                    if progress.done:
-                        out.write(", ")
-                    out.write(state)
-                    progress.advance()
-                    if isinstance(job, UnloadableJob):
-                        unloadable.append(job.id)
-                out.write("]}\n")
-            if not to_stdout:
-                os.replace(temporary, path)
-        except OSError as exc:
-            raise CommandError(
-                f"cannot write {args.file}: {exc.strerror}", exit_code=EXIT_USAGE
-            ) from None
-        finally:
-            if temporary.exists():
-                temporary.unlink()
-    progress.finish()
-    note = (
-        f" ({len(unloadable)} not loadable here, exported as stored: {_some_ids(unloadable)})"
-        if unloadable
-        else ""
-    )
-    sys.stderr.write(
-        f"Exported {count(progress.done, 'job')} from {admin.where} to {args.file}{note}\n"
-    )
-    return EXIT_OK
-
-
-def _read_export_state(raw: Any, file: str) -> tuple[dict[str, Any], BaseException | None]:
-    """Read a job state of an export: as ``import_jobs`` does, else (its function or trigger
-    class cannot be imported here) with stand-ins, if it is a whole job state otherwise.
-
-    :return: the state, and why it cannot be loaded here (``None`` if it can)
-    :raises CommandError: (usage) if it is not a job state this can import
-    """
-    text = json.dumps(raw)
-    try:
-        state = json.loads(text, object_hook=decode_object)
-        Job.__new__(Job).__setstate__(state)
-    except Exception as exc:  # noqa: BLE001 (what import_jobs would raise for it)
-        problem = exc
-    else:
-        return state, None
-    if is_import_failure(problem):
-        try:
-            state = check_state(json.loads(text, object_hook=StateDecoder()))
-        except Exception:  # noqa: BLE001 (not a job state: the first error says why)
-            state = None
-        if state is not None:
-            return state, problem
-    raise CommandError(f"{file}: {describe_error(problem)}", exit_code=EXIT_USAGE) from None
-
-
-def import_command(args: argparse.Namespace) -> int:
-    """``greensched import FILE``: add the jobs of an export (``-``: from stdin). Nothing is
-    imported if one of its ids is taken.
-
-    .. warning:: Values in the file are unpickled: import only files you trust.
-    """
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
-        document = json.loads(text)
-    except OSError as exc:
-        raise CommandError(
-            f"cannot read {args.file}: {exc.strerror}", exit_code=EXIT_USAGE
-        ) from None
-    except ValueError as exc:
-        raise CommandError(f"{args.file}: not JSON: {exc}", exit_code=EXIT_USAGE) from None
-    states = document.get("jobs") if isinstance(document, dict) else None
-    if not isinstance(states, list):
-        raise CommandError(
-            f"{args.file}: not a job export (a JSON object with a 'jobs' list)",
-            exit_code=EXIT_USAGE,
-        )
-    version = document.get("version")
-    if version != 1:
-        raise CommandError(
-            f"{args.file}: infile's export version must be 1, got: {version!r}",
-            exit_code=EXIT_USAGE,
-        )
-    loadable: list[Any] = []  # as in the file
-    unloadable: list[dict[str, Any]] = []  # read, with stand-ins
-    ids: list[str] = []
-    for raw in states:
-        state, problem = _read_export_state(raw, args.file)
-        if problem is None:
-            loadable.append(raw)
-        else:
-            unloadable.append(state)
-        ids.append(state["id"])
-    progress = _progress(args, "importing", len(states))
-    with opened(args) as admin:
-        _accept_executors(
-            admin.scheduler, {state.get("executor") for state in states if isinstance(state, dict)}
-        )
-        admin.scheduler.add_listener(lambda event: progress.advance(), EVENT_JOB_ADDED)
-        try:
-            _check_ids_free(admin, ids)
-            if loadable:
-                export = {"version": 1, "jobs": loadable}
-                admin.scheduler.import_jobs(io.StringIO(json.dumps(export)), "default")
-            for state in unloadable:
-                assert isinstance(admin.store, SharedJobStore)  # the stores the commands open
-                admin.store._add_state(state)
-                progress.advance()
-        except ConflictingIdError as exc:
-            raise CommandError(
-                f"{args.file}: {exc.args[0]} in {admin.where}: nothing was imported"
-            ) from None
-        except (ValueError, TypeError, LookupError, AttributeError) as exc:
-            raise CommandError(
-                f"{args.file}: {describe_error(exc)}", exit_code=EXIT_USAGE
-            ) from None
-    progress.finish()
-    not_loadable = [state["id"] for state in unloadable]
-    note = (
-        f" ({len(not_loadable)} not loadable here, imported as exported: "
-        f"{_some_ids(not_loadable)})"
-        if not_loadable
-        else ""
-    )
-    sys.stderr.write(
-        f"Imported {count(progress.done, 'job')} from {args.file} into {admin.where}{note}\n"
-    )
-    return EXIT_OK
-
-
-def _check_ids_free(admin: Admin, ids: list[str]) -> None:
-    """Refuse an import, before anything is added, if one of its ids is taken (by a job that
-    cannot be loaded here too) or given twice.
-
-    :raises ConflictingIdError: naming the first such id
-    """
-    store = admin.store
-    seen: set[str] = set()
-    for job_id in ids:
-        if isinstance(store, SharedJobStore):
-            taken = store._read_state(job_id) is not None
-        else:
-            taken = store.lookup_job(job_id) is not None
-        if taken or job_id in seen:
-            raise ConflictingIdError(job_id)
-        seen.add(job_id)
