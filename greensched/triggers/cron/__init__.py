@@ -11,13 +11,12 @@ from greensched import _dst
 from greensched._validators import jitter as validate_jitter
 from greensched._validators import require_state_version
 from greensched.triggers.base import BaseTrigger, choose_timezone
-from greensched.triggers.cron._crontab import split_crontab
+from greensched.triggers.cron._crontab import crontab_fields, split_crontab
 from greensched.triggers.cron.expressions import AllExpression
 from greensched.triggers.cron.fields import (
     DEFAULT_VALUES,
     MAX_VALUES,
     BaseField,
-    CrontabDayOfMonthField,
     CrontabDayOfWeekField,
     DayOfMonthField,
     DayOfWeekField,
@@ -319,7 +318,7 @@ class CronTrigger(BaseTrigger):
                 jitter=jitter,
             )
         trigger = cls(start_date=start_date, end_date=end_date, timezone=timezone, jitter=jitter)
-        trigger.fields = _crontab_fields(texts)
+        trigger.fields = crontab_fields(texts)
         trigger._prepare()
         return trigger
 
@@ -574,7 +573,7 @@ class CronTrigger(BaseTrigger):
         if isinstance(crontab, str):
             # written for APScheduler 3.x to read too (greensched.jobstores._pickling):
             # "fields" is the keyword-form equivalent, the crontab text the trigger itself
-            self.fields = _crontab_fields(split_crontab(crontab))
+            self.fields = crontab_fields(split_crontab(crontab))
         else:
             # True or False (or absent): the field classes carry the reading
             self.fields = list(state["fields"])
@@ -606,27 +605,6 @@ class CronTrigger(BaseTrigger):
             options.append(f"jitter={self.jitter}")
         options.append(f"timezone='{self.timezone}'")
         return f"<{type(self).__name__} ({', '.join(options)})>"
-
-
-def _crontab_fields(texts: dict[str, str]) -> list[BaseField]:
-    """Return the fields of a trigger made by :meth:`CronTrigger.from_crontab`, from the text
-    of each crontab field (:func:`~greensched.triggers.cron._crontab.split_crontab`).
-
-    :raises ValueError: if a field is not a valid expression
-    """
-    second = texts.get("second")
-    return [
-        BaseField("year", "*", True),
-        MonthField("month", texts["month"], crontab=True),
-        CrontabDayOfMonthField("day", texts["day"]),
-        WeekField("week", "*", True),
-        CrontabDayOfWeekField("day_of_week", texts["day_of_week"]),
-        BaseField("hour", texts["hour"], crontab=True),
-        BaseField("minute", texts["minute"], crontab=True),
-        BaseField("second", 0, True)
-        if second is None
-        else BaseField("second", second, crontab=True),
-    ]
 
 
 def _components(dt: datetime) -> _Wall:

@@ -1,8 +1,16 @@
-"""Splitting a crontab expression into the fields of a cron trigger."""
+"""Reading a crontab expression: splitting it into the texts of its fields, and making the
+fields of a cron trigger from them."""
 
 from __future__ import annotations
 
 from greensched._validators import InvalidValueError
+from greensched.triggers.cron.fields import (
+    BaseField,
+    CrontabDayOfMonthField,
+    CrontabDayOfWeekField,
+    MonthField,
+    WeekField,
+)
 
 #: The ``@`` shorthands and the expressions they stand for
 ALIASES = {
@@ -62,3 +70,24 @@ def split_crontab(expr: str, *, legacy: bool = False) -> dict[str, str]:
             f"got {_count(values)}",
         )
     return dict(zip(FIELDS, values))
+
+
+def crontab_fields(texts: dict[str, str]) -> list[BaseField]:
+    """Return the fields of a trigger made by :meth:`CronTrigger.from_crontab`, from the text
+    of each crontab field (:func:`split_crontab`).
+
+    :raises ValueError: if a field is not a valid expression
+    """
+    second = texts.get("second")
+    return [
+        BaseField("year", "*", True),
+        MonthField("month", texts["month"], crontab=True),
+        CrontabDayOfMonthField("day", texts["day"]),
+        WeekField("week", "*", True),
+        CrontabDayOfWeekField("day_of_week", texts["day_of_week"]),
+        BaseField("hour", texts["hour"], crontab=True),
+        BaseField("minute", texts["minute"], crontab=True),
+        BaseField("second", 0, True)
+        if second is None
+        else BaseField("second", second, crontab=True),
+    ]
