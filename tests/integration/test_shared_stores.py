@@ -54,7 +54,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = 100
 WORKERS = 4
-RUN_SECONDS = 6.0
+#: the window of scheduled runs each test checks
+RUN_SECONDS = 3.0
+#: the window of the killed-processes test: room for a worker to die holding claims in it and
+#: for the survivors to take those claims over within it
+KILLED_RUN_SECONDS = 6.0
 #: how long the workers keep running after the window, for its last runs to be accounted for
 SETTLE = 2.0
 #: several worker processes start, claim and report under load: twice the suite's patience
@@ -131,7 +135,7 @@ class Workers:
 
     def wait(self) -> None:
         for process in self.processes:
-            process.wait(timeout=WORKER_PATIENCE + RUN_SECONDS)
+            process.wait(timeout=WORKER_PATIENCE + KILLED_RUN_SECONDS)
 
     def kill_all(self) -> None:
         for process in self.processes:
@@ -308,14 +312,14 @@ def test_runs_survive_killed_processes(workers: Workers, request: pytest.Fixture
     lease_time = 2.0
     workers.start(
         WORKERS,
-        until=time.time() + WORKER_PATIENCE + RUN_SECONDS + SETTLE,
+        until=time.time() + WORKER_PATIENCE + KILLED_RUN_SECONDS + SETTLE,
         first_options=("--die-holding-claims-after=10",),
         lease_time=lease_time,
     )
     start = time.time() + 1.5
-    end = start + RUN_SECONDS
+    end = start + KILLED_RUN_SECONDS
     first_runs = add_jobs(workers.url, workers.name, start, misfire_grace_time=30, coalesce=False)
-    wait_until(start + RUN_SECONDS / 2)
+    wait_until(start + KILLED_RUN_SECONDS / 2)
     victim = workers.processes[1]
     victim.send_signal(signal.SIGKILL)
     killed_at = time.time()
