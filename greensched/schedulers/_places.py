@@ -93,9 +93,6 @@ class PendingJobs:
         """Iterate over the pending jobs as ``(job, store alias, replace_existing)``."""
         return iter(tuple(self._jobs.values()))
 
-    def __len__(self) -> int:
-        return len(self._jobs)
-
     def add(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
         key = (job.id, jobstore_alias)
         if key in self._jobs and not replace_existing:
