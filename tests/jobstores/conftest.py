@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
 
 import pytest
 
 from greensched.job import Job
 from tests.support import NeverTrigger
+
+#: the time the store tests count from
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def at(seconds: float) -> datetime:
+    """``seconds`` after :data:`T0`."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def ids(jobs: list[Job]) -> list[str]:
+    return [job.id for job in jobs]
+
+
+def reschedule(jobs: list[Job], seconds: float) -> None:
+    """Give each job a new next run time, as the scheduler's loop does before releasing."""
+    for job in jobs:
+        job._modify(next_run_time=at(seconds))
 
 
 class StubScheduler:

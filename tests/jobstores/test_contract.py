@@ -9,7 +9,7 @@ import logging
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,26 +19,11 @@ from greensched.job import Job
 from greensched.jobstores._shared import SharedJobStore
 from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, require, unique_name
 
-from .conftest import StubScheduler
+from .conftest import StubScheduler, at, ids, reschedule
 
 MakeJob = Callable[..., Job]
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = 30
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ids(jobs: list[Job]) -> list[str]:
-    return [job.id for job in jobs]
-
-
-def reschedule(jobs: list[Job], seconds: float) -> None:
-    """Give each job a new next run time, as the scheduler's loop does before releasing."""
-    for job in jobs:
-        job._modify(next_run_time=at(seconds))
 
 
 @dataclass

@@ -4,7 +4,7 @@ in rounds of ACQUIRE_LIMIT."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -15,17 +15,9 @@ from greensched.job import Job
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.jobstores.memory import ACQUIRE_LIMIT, MemoryJobStore
 
+from .conftest import T0, at, ids
+
 MakeJob = Callable[..., Job]
-
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ids(jobs: list[Job]) -> list[str]:
-    return [job.id for job in jobs]
 
 
 def check_invariants(store: MemoryJobStore) -> None:

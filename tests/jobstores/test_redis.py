@@ -26,7 +26,7 @@ from greensched.schedulers.gevent import GeventScheduler
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.date import DateTrigger
 from greensched.triggers.interval import IntervalTrigger
-from tests.jobstores.conftest import StubScheduler
+from tests.jobstores.conftest import StubScheduler, at, ids
 from tests.schedulers.test_patched import run_patched
 from tests.services import REDIS_URL, require, unique_name
 
@@ -38,16 +38,7 @@ if TYPE_CHECKING:
 MakeJob = Callable[..., Job]
 MakeStore = Callable[..., RedisJobStore]
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 LEASE = 30
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ids(jobs: list[Job]) -> list[str]:
-    return [job.id for job in jobs]
 
 
 runs: list[tuple[Any, ...]] = []

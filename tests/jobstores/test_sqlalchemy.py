@@ -36,12 +36,11 @@ from greensched.triggers.date import DateTrigger
 from greensched.triggers.interval import IntervalTrigger
 from tests.services import MARIADB_URL, POSTGRESQL_URL, require, unique_name
 
-from .conftest import StubScheduler, noop
+from .conftest import T0, StubScheduler, at, ids, noop, reschedule
 
 MakeJob = Callable[..., Job]
 MakeStore = Callable[..., SQLAlchemyJobStore]
 
-T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 SERVERS = {"postgresql": POSTGRESQL_URL, "mariadb": MARIADB_URL}
 
 runs: list[str] = []
@@ -53,20 +52,6 @@ def record_run(tag: str) -> None:
 
 def takes_anything(*args: Any, **kwargs: Any) -> None:
     pass
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ids(jobs: list[Job]) -> list[str]:
-    return [job.id for job in jobs]
-
-
-def reschedule(jobs: list[Job], seconds: float) -> None:
-    """Give each job a new next run time, as the scheduler's loop does before releasing."""
-    for job in jobs:
-        job._modify(next_run_time=at(seconds))
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
