@@ -12,6 +12,7 @@ from greensched._logging import component_logger
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
 
+    from greensched.history import RunLog
     from greensched.job import Job
     from greensched.schedulers.base import BaseScheduler
 
@@ -61,6 +62,8 @@ class BaseJobStore(metaclass=ABCMeta):
 
     _scheduler: BaseScheduler | None = None
     _alias: str | None = None
+    #: set by a store that keeps its run history elsewhere than in memory
+    _runs: RunLog | None = None
     _logger = logging.getLogger("greensched.jobstores")
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
@@ -76,6 +79,20 @@ class BaseJobStore(metaclass=ABCMeta):
 
     def shutdown(self) -> None:  # noqa: B027 (optional for subclasses)
         """Free any resources still bound to this job store."""
+
+    @property
+    def runs(self) -> RunLog:
+        """The run history of this store's jobs (see :mod:`greensched.history`). A store
+        that has none of its own keeps it in this process's memory.
+
+        .. versionadded:: greensched 0.1
+        """
+        runs = self._runs
+        if runs is None:
+            from greensched.history.memory import MemoryRunLog
+
+            runs = self._runs = MemoryRunLog()
+        return runs
 
     def _fix_paused_jobs_sorting(self, jobs: list[Job]) -> None:
         """Move the paused jobs (no next run time) of a list sorted by next run time to its end,

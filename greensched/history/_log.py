@@ -1,0 +1,105 @@
+"""The interface of a job store's run history: :class:`RunLog`."""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from greensched import _validators as validate
+
+if TYPE_CHECKING:
+    from greensched.history._records import ProcessInfo, RunRecord
+
+__all__ = ("DEFAULT_LIMIT", "RunLog")
+
+#: The runs kept per job, by default
+DEFAULT_LIMIT = 100
+
+
+class RunLog(metaclass=ABCMeta):
+    """A job store's run history (``jobstore.runs``): the records of its jobs' runs, and, for a
+    store several processes share, the heartbeats of those processes.
+
+    Retention is per job: the newest ``limit`` records of each job are kept and, with
+    ``max_age``, none older than that many seconds (by :attr:`RunRecord.sort_time`). The
+    records of a removed job stay, under the same rules, until they age out or, without a
+    ``max_age``, until the store's history is pruned of them (:meth:`prune`).
+
+    Every method may be called from the scheduler's hub only, except where it says otherwise.
+    A store that several processes share implements every method atomically on its server.
+
+    :ivar limit: the most records kept per job
+    :ivar max_age: the most seconds a record is kept (``None``: no age limit)
+    """
+
+    #: ``True``: writes are cheap and in this process (the memory store): the scheduler writes
+    #: each record at once instead of batching
+    local = False
+
+    def __init__(self, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None) -> None:
+        self.limit = limit
+        self.max_age = max_age
+        self.configure(limit=limit, max_age=max_age)
+
+    def configure(self, *, limit: int, max_age: float | None) -> None:
+        """Set the retention (the scheduler passes its ``history_limit`` and
+        ``history_max_age``).
+
+        :raises ValueError: or :exc:`TypeError` on a bad value, naming it
+        """
+        self.limit = validate.positive_int("history_limit", limit)
+        self.max_age = (
+            None if max_age is None else validate.positive_seconds("history_max_age", max_age)
+        )
+
+    def open(self) -> None:  # noqa: B027 (optional for subclasses)
+        """Make what the history needs on its server (tables, ...), if missing. Called when the
+        store starts; idempotent."""
+
+    @abstractmethod
+    def write(self, records: Sequence[RunRecord]) -> None:
+        """Store ``records``: each replaces any stored record with its ``run_id`` (a running
+        record is written again when it ends). Applies the retention to their jobs."""
+
+    @abstractmethod
+    def read(
+        self,
+        job_id: str | None = None,
+        *,
+        outcome: str | Collection[str] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        before: datetime | None = None,
+    ) -> list[RunRecord]:
+        """Return stored records, newest first (by :attr:`RunRecord.sort_time`, then
+        ``run_id``), at most ``limit``.
+
+        :param job_id: only this job's (``None``: every job's)
+        :param outcome: only these outcomes
+        :param before: only records whose sort time is earlier (for paging)
+        """
+
+    @abstractmethod
+    def close_running(
+        self, owners: Collection[str], ended: datetime, exc_type: str, message: str
+    ) -> int:
+        """Close the records still ``running`` that ``owners`` wrote (processes found dead):
+        outcome ``error`` with ``exc_type`` and ``message``, ended at ``ended``. Returns how
+        many were closed."""
+
+    @abstractmethod
+    def prune(self, now: datetime) -> int:
+        """Drop the records past ``max_age`` at ``now`` (nothing without a ``max_age``), and
+        the heartbeats of processes silent for as long. Returns how many records went."""
+
+    @abstractmethod
+    def heartbeat(self, process: ProcessInfo) -> None:
+        """Store ``process``'s heartbeat (replacing its last one)."""
+
+    @abstractmethod
+    def processes(self) -> list[ProcessInfo]:
+        """The processes that have sent heartbeats, latest heartbeat first."""
+
+    def clear(self) -> None:  # noqa: B027 (optional for subclasses)
+        """Drop every record and heartbeat (for tests and ``remove_all_jobs``-like resets)."""

@@ -1,0 +1,282 @@
+"""What the run history holds: :class:`RunRecord` (one run of a job) and :class:`ProcessInfo`
+(one process writing to a store), and the limits on the text a record keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = (
+    "OUTCOMES",
+    "OUTCOME_CLAIM_LOST",
+    "OUTCOME_ERROR",
+    "OUTCOME_EXECUTED",
+    "OUTCOME_MAX_INSTANCES",
+    "OUTCOME_MISSED",
+    "OUTCOME_RUNNING",
+    "OUTCOME_TIMEOUT",
+    "REPR_LIMIT",
+    "TRACEBACK_LIMIT",
+    "ProcessInfo",
+    "RunRecord",
+    "truncate",
+)
+
+#: The run has started and not ended (or its process died: see :attr:`RunRecord.outcome`)
+OUTCOME_RUNNING = "running"
+#: The job returned
+OUTCOME_EXECUTED = "executed"
+#: The job raised an exception (or its process died while it ran: ``exc_type`` says so)
+OUTCOME_ERROR = "error"
+#: The job overran its ``timeout`` and was interrupted
+OUTCOME_TIMEOUT = "timeout"
+#: The run started later than the job's ``misfire_grace_time`` allows: not run
+OUTCOME_MISSED = "missed"
+#: The job already ran ``max_instances`` times: this run was skipped
+OUTCOME_MAX_INSTANCES = "max_instances"
+#: A shared store's claim on the due run was lost (another process took it over, or the job
+#: was changed or removed meanwhile): not run here
+OUTCOME_CLAIM_LOST = "claim_lost"
+#: Every outcome, in the order above
+OUTCOMES = (
+    OUTCOME_RUNNING,
+    OUTCOME_EXECUTED,
+    OUTCOME_ERROR,
+    OUTCOME_TIMEOUT,
+    OUTCOME_MISSED,
+    OUTCOME_MAX_INSTANCES,
+    OUTCOME_CLAIM_LOST,
+)
+
+#: The most characters of a traceback a record keeps (its last ones: where it was raised)
+TRACEBACK_LIMIT = 8192
+#: The most characters of an exception's message, or of a return value's ``repr``, kept
+REPR_LIMIT = 500
+
+#: ``exc_type`` of a record closed because the process running it died (its lease was taken
+#: over, or its heartbeat stopped)
+PROCESS_DIED = "greensched.ProcessDied"
+
+
+def truncate(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """Return ``text`` cut to at most ``limit`` characters, marked with ``…`` where it was cut
+    (at the start with ``keep_end``, else at the end)."""
+    if len(text) <= limit:
+        return text
+    if keep_end:
+        return "…" + text[len(text) - limit + 1 :]
+    return text[: limit - 1] + "…"
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class RunRecord:
+    """One run of a job (or one due run that was not run: missed, skipped, lost), as its store's
+    history keeps it. Times are timezone-aware (UTC as read back from a store).
+
+    :ivar run_id: unique among all runs of all processes (the process's token and a counter)
+    :ivar job_id: the job's id
+    :ivar job_name: the job's name when it ran
+    :ivar scheduled: the run time it was due at
+    :ivar started: when the call started (``None``: never started)
+    :ivar ended: when it ended (``None``: running, or never started)
+    :ivar outcome: one of :data:`OUTCOMES`
+    :ivar lateness: seconds between ``scheduled`` and the start (for a missed run: and when it
+        was found missed)
+    :ivar duration: seconds the call took (``None`` while running, or never started)
+    :ivar exc_type: the exception's class as ``module.QualName`` (error, timeout)
+    :ivar exc_message: ``str()`` of the exception, truncated to :data:`REPR_LIMIT`
+    :ivar traceback: the formatted traceback, its last :data:`TRACEBACK_LIMIT` characters
+    :ivar retval: ``repr()`` of the return value, truncated to :data:`REPR_LIMIT`
+    :ivar host: the host name of the process that wrote it
+    :ivar pid: that process's id
+    :ivar owner: that process's token (a shared store's owner token: see
+        :class:`ProcessInfo`)
+    """
+
+    __slots__ = (
+        "duration",
+        "ended",
+        "exc_message",
+        "exc_type",
+        "host",
+        "job_id",
+        "job_name",
+        "lateness",
+        "outcome",
+        "owner",
+        "pid",
+        "retval",
+        "run_id",
+        "scheduled",
+        "started",
+        "traceback",
+    )
+
+    #: the field names, in the order of :meth:`to_dict`
+    FIELDS = (
+        "run_id",
+        "job_id",
+        "job_name",
+        "scheduled",
+        "started",
+        "ended",
+        "outcome",
+        "lateness",
+        "duration",
+        "exc_type",
+        "exc_message",
+        "traceback",
+        "retval",
+        "host",
+        "pid",
+        "owner",
+    )
+    _TIMES = frozenset({"scheduled", "started", "ended"})
+
+    def __init__(
+        self,
+        run_id: str,
+        job_id: str,
+        job_name: str | None,
+        scheduled: datetime | None,
+        outcome: str,
+        *,
+        started: datetime | None = None,
+        ended: datetime | None = None,
+        lateness: float | None = None,
+        duration: float | None = None,
+        exc_type: str | None = None,
+        exc_message: str | None = None,
+        traceback: str | None = None,
+        retval: str | None = None,
+        host: str = "",
+        pid: int = 0,
+        owner: str = "",
+    ) -> None:
+        self.run_id = run_id
+        self.job_id = job_id
+        self.job_name = job_name
+        self.scheduled = scheduled
+        self.outcome = outcome
+        self.started = started
+        self.ended = ended
+        self.lateness = lateness
+        self.duration = duration
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.traceback = traceback
+        self.retval = retval
+        self.host = host
+        self.pid = pid
+        self.owner = owner
+
+    @property
+    def sort_time(self) -> datetime:
+        """The time the history orders by, newest first: the start, else the scheduled time."""
+        when = self.started or self.scheduled
+        return when if when is not None else datetime.min.replace(tzinfo=timezone.utc)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON values (times as ISO 8601 text), keyed by :attr:`FIELDS`."""
+        times = self._TIMES
+        return {
+            name: _iso(getattr(self, name)) if name in times else getattr(self, name)
+            for name in self.FIELDS
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """The record :meth:`to_dict` gave (unknown keys are ignored)."""
+        values: dict[str, Any] = {name: data.get(name) for name in cls.FIELDS}
+        for name in cls._TIMES:
+            values[name] = _from_iso(values[name])
+        return cls(
+            values.pop("run_id"),
+            values.pop("job_id"),
+            values.pop("job_name"),
+            values.pop("scheduled"),
+            values.pop("outcome"),
+            host=values.pop("host") or "",
+            pid=values.pop("pid") or 0,
+            owner=values.pop("owner") or "",
+            **values,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunRecord):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.FIELDS)
+
+    # mutable (a running record is closed later): not hashable
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"<RunRecord {self.run_id} job={self.job_id!r} outcome={self.outcome} "
+            f"scheduled={_iso(self.scheduled)}>"
+        )
+
+
+class ProcessInfo:
+    """A process that writes to a store's history (a scheduler, or a ``greensched run``), as
+    its heartbeats describe it.
+
+    :ivar owner: the process's token (host, pid, a random part)
+    :ivar host: its host name
+    :ivar pid: its process id
+    :ivar started: when its scheduler started
+    :ivar heartbeat: its last heartbeat
+    :ivar runs: runs it has recorded since it started
+    :ivar claims_lost: due runs whose claim it lost since it started
+    """
+
+    __slots__ = ("claims_lost", "heartbeat", "host", "owner", "pid", "runs", "started")
+
+    FIELDS = ("owner", "host", "pid", "started", "heartbeat", "runs", "claims_lost")
+
+    def __init__(
+        self,
+        owner: str,
+        host: str,
+        pid: int,
+        started: datetime,
+        heartbeat: datetime,
+        runs: int = 0,
+        claims_lost: int = 0,
+    ) -> None:
+        self.owner = owner
+        self.host = host
+        self.pid = pid
+        self.started = started
+        self.heartbeat = heartbeat
+        self.runs = runs
+        self.claims_lost = claims_lost
+
+    def alive(self, now: datetime, timeout: float) -> bool:
+        """Whether the process has sent a heartbeat in the last ``timeout`` seconds."""
+        return (now - self.heartbeat).total_seconds() <= timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        """The process as JSON values (times as ISO 8601 text)."""
+        return {
+            name: _iso(value) if isinstance(value, datetime) else value
+            for name in self.FIELDS
+            for value in (getattr(self, name),)
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProcessInfo):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<ProcessInfo {self.owner} heartbeat={_iso(self.heartbeat)}>"
