@@ -54,7 +54,8 @@ def unique_name(prefix: str) -> str:
 
 
 def drop_store(url: str, name: str) -> None:
-    """Remove the table (SQL) or the keys (Redis, ``<name>.*``) of one test or benchmark."""
+    """Remove the tables (SQL: the job table and its run history tables) or the keys (Redis,
+    ``<name>.*``) of one test or benchmark."""
     if url.startswith("redis://"):
         import redis
 
@@ -68,5 +69,7 @@ def drop_store(url: str, name: str) -> None:
 
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {name}"))
+        # the job table and its run history tables
+        for table in (name, f"{name}_runs", f"{name}_processes"):
+            connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()

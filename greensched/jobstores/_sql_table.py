@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -41,6 +42,16 @@ ID_LENGTH = 191
 #: ignores trailing spaces)
 _MARIADB_ID_COLLATION = "utf8mb4_nopad_bin"
 _MYSQL_ID_COLLATION = "utf8mb4_0900_bin"
+#: the most values one ``IN (...)`` list holds (old SQLite builds allow 999 bound parameters)
+IN_CHUNK = 500
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """Yield ``items`` in slices of at most :data:`IN_CHUNK`."""
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
 
 
 def _channel_name(schema: str | None, table: str) -> str:
@@ -136,11 +147,13 @@ class SQLTable(SQLTransactions):
         MySQL, give its id column a binary NO PAD collation, so ids compare exactly (case and
         trailing spaces; a table of an older greensched needs this step too). The table is
         created if it does not exist; nothing happens if it is up to date already. The store
-        need not be started. What was done is logged at ``INFO``.
+        need not be started. The run history tables (see :attr:`runs`) are created if they
+        are missing. What was done is logged at ``INFO``.
 
         .. versionadded:: greensched 0.1
         """
         self._prepare_table(upgrade=True)
+        self.runs.open()
 
     def _table_name(self) -> str:
         table = self.jobs_t

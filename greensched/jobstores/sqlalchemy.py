@@ -22,10 +22,12 @@ try:
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
+    from greensched.history.sql import SQLRunLog
     from greensched.jobstores._sql_table import (
         _CLAIM_COLUMN,
         SQLTable,
         _channel_name,
+        _chunks,
         create_store_engine,
         jobs_table,
     )
@@ -44,15 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ("SQLAlchemyJobStore",)
 
-#: the most ids one ``IN (...)`` list holds (old SQLite builds allow 999 bound parameters)
-IN_CHUNK = 500
 #: rows fetched from the database at a time by :meth:`SQLAlchemyJobStore.iter_jobs`
 STREAM_CHUNK = 500
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
 
 
 class SQLAlchemyJobStore(SQLTable):
@@ -107,10 +102,19 @@ class SQLAlchemyJobStore(SQLTable):
     takes back the rows this owner still holds (if the commit had happened, those runs are
     recorded and not run: at most once).
 
+    **Run history** (:attr:`runs`, a :class:`~greensched.history.sql.SQLRunLog`) is kept in two
+    tables next to the job table, in its schema: ``<tablename>_runs`` (a row per run, by
+    ``run_id``, with its times as UTC POSIX floats like ``next_run_time``; indexed by job and
+    time, by time, by outcome and by owner) and ``<tablename>_processes`` (the last heartbeat
+    of each process sharing the table). They are created with the job table when the store
+    starts, and by :meth:`upgrade`; they use the store's engine, connection pool and
+    transactions. :meth:`remove_job` and :meth:`remove_all_jobs` leave them alone: a removed
+    job's runs stay for the history's retention.
+
     **Upgrading a table written by APScheduler 3.x.** Such a table has no ``claimed_by``
     column, and :meth:`start` refuses it. Call :meth:`upgrade` once (the scheduler need not
-    run) to add the column: no job is changed or lost, and APScheduler 3.x can still open the
-    table afterwards::
+    run) to add the column and create the run history tables: no job is changed or lost, and
+    APScheduler 3.x can still open the table afterwards::
 
         SQLAlchemyJobStore(url="postgresql+psycopg://...").upgrade()
 
@@ -230,9 +234,10 @@ class SQLAlchemyJobStore(SQLTable):
             else None
         )
         self.jobs_t = jobs_table(tablename, metadata, tableschema)
+        self._runs = SQLRunLog(self)
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
-        """Create the table if it does not exist.
+        """Create the job table and the run history tables if they do not exist.
 
         :raises RuntimeError: if the table was written by APScheduler 3.x and needs
             :meth:`upgrade` first
@@ -245,6 +250,7 @@ class SQLAlchemyJobStore(SQLTable):
                 "or lost), then start the scheduler"
             )
         super().start(scheduler, alias)
+        self.runs.open()
 
     def shutdown(self) -> None:
         """Stop listening for notifications and dispose of the engine if the store created it."""

@@ -81,7 +81,8 @@ def admin(database_url: str, table_names: list[str]) -> Iterator[Engine]:
     yield engine
     with engine.begin() as connection:
         for name in table_names:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+            for table_name in (name, f"{name}_runs", f"{name}_processes"):
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table_name}")
     engine.dispose()
 
 
@@ -728,6 +729,7 @@ def test_a_table_apscheduler_wrote_is_upgraded_and_its_jobs_load(
             f"Upgraded job table '{table_names[0]}' for greensched: added its claimed_by "
             f"column{exact} (3 jobs, none changed)"
         ),
+        (f"Created run history tables '{table_names[0]}_runs' and '{table_names[0]}_processes'"),
         f"Job table '{table_names[0]}' is up to date: nothing to upgrade",
     ]
     store.start(StubScheduler(), "default")  # type: ignore[arg-type]
@@ -760,7 +762,8 @@ def test_upgrade_creates_a_missing_table(
     with caplog.at_level(logging.INFO, logger="greensched.jobstores"):
         store.upgrade()
     assert [record.getMessage() for record in caplog.records] == [
-        f"Created job table '{table_names[0]}'"
+        f"Created job table '{table_names[0]}'",
+        f"Created run history tables '{table_names[0]}_runs' and '{table_names[0]}_processes'",
     ]
     store.start(StubScheduler(), "default")  # type: ignore[arg-type]
     assert store.get_all_jobs() == []

@@ -1,0 +1,380 @@
+"""The run history of :class:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore`:
+:class:`SQLRunLog`, two tables next to the job table, written through the store's engine and
+transactions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Unicode,
+    UnicodeText,
+    and_,
+    bindparam,
+    func,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from greensched.history._log import DEFAULT_LIMIT, RunLog
+from greensched.history._records import OUTCOME_ERROR, OUTCOME_RUNNING, ProcessInfo, RunRecord
+from greensched.jobstores._sql_table import ID_LENGTH, _chunks
+from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
+
+    from greensched.jobstores._sql_table import SQLTable
+
+__all__ = ("SQLRunLog", "processes_table", "runs_table")
+
+#: the longest run id, owner token or outcome name the tables hold (191 characters: the
+#: longest key MySQL indexes in a utf8mb4 InnoDB table)
+_KEY_LENGTH = 191
+#: the longest index name PostgreSQL keeps (MySQL: 64)
+_NAME_LENGTH = 63
+_TIME_COLUMNS = ("scheduled", "started", "ended")
+
+
+def _index_name(table: str, suffix: str) -> str:
+    """An index name unique to ``table``, cut (with a digest of the whole) to fit every
+    database."""
+    name = f"ix_{table}_{suffix}"
+    if len(name) <= _NAME_LENGTH:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: _NAME_LENGTH - 9]}_{digest}"
+
+
+def runs_table(name: str, metadata: MetaData, schema: str | None) -> Table:
+    """Return the table of run records: a column per :attr:`RunRecord.FIELDS` (times as UTC
+    POSIX floats, as the job table's ``next_run_time``), ``sort_time`` (what the history
+    orders by), and the indexes its queries use."""
+    return Table(
+        name,
+        metadata,
+        Column("run_id", Unicode(_KEY_LENGTH), primary_key=True),
+        Column("job_id", Unicode(ID_LENGTH), nullable=False),
+        Column("job_name", UnicodeText),
+        Column("scheduled", Float(25)),
+        Column("started", Float(25)),
+        Column("ended", Float(25)),
+        Column("sort_time", Float(25), nullable=False),
+        Column("outcome", Unicode(16), nullable=False),
+        Column("lateness", Float(25)),
+        Column("duration", Float(25)),
+        Column("exc_type", UnicodeText),
+        Column("exc_message", UnicodeText),
+        Column("traceback", UnicodeText),
+        Column("retval", UnicodeText),
+        Column("host", Unicode(255), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("owner", Unicode(_KEY_LENGTH), nullable=False),
+        Index(_index_name(name, "job"), "job_id", "sort_time"),
+        Index(_index_name(name, "time"), "sort_time"),
+        Index(_index_name(name, "outcome"), "outcome", "sort_time"),
+        Index(_index_name(name, "owner"), "owner", "outcome"),
+        schema=schema,
+        mysql_charset="utf8mb4",
+    )
+
+
+def processes_table(name: str, metadata: MetaData, schema: str | None) -> Table:
+    """Return the table of heartbeats: a row per :class:`ProcessInfo`, by owner."""
+    return Table(
+        name,
+        metadata,
+        Column("owner", Unicode(_KEY_LENGTH), primary_key=True),
+        Column("host", Unicode(255), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("started", Float(25), nullable=False),
+        Column("heartbeat", Float(25), nullable=False, index=True),
+        Column("runs", BigInteger, nullable=False),
+        Column("claims_lost", BigInteger, nullable=False),
+        schema=schema,
+        mysql_charset="utf8mb4",
+    )
+
+
+def _record_row(record: RunRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in RunRecord.FIELDS}
+    for name in _TIME_COLUMNS:
+        row[name] = datetime_to_utc_timestamp(row[name])
+    row["sort_time"] = record.sort_time.timestamp()
+    return row
+
+
+def _row_record(row: Row[Any]) -> RunRecord:
+    values = {name: getattr(row, name) for name in RunRecord.FIELDS}
+    for name in _TIME_COLUMNS:
+        values[name] = utc_timestamp_to_datetime(values[name])
+    return RunRecord(
+        values.pop("run_id"),
+        values.pop("job_id"),
+        values.pop("job_name"),
+        values.pop("scheduled"),
+        values.pop("outcome"),
+        **values,
+    )
+
+
+class SQLRunLog(RunLog):
+    """Run history in two tables next to a SQL job store's job table (``tablename``):
+
+    - ``<tablename>_runs``: a row per run (primary key ``run_id``), indexed by job and time,
+      by time, by outcome and time, and by owner and outcome;
+    - ``<tablename>_processes``: a row per process sharing the store (its last heartbeat).
+
+    They are created (if missing) when the store starts and by its
+    :meth:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore.upgrade`. Each method is one
+    transaction of the store (its engine and connection pool, its retries after lock
+    conflicts and dropped connections): :meth:`write` inserts or replaces the records
+    (PostgreSQL and SQLite ``ON CONFLICT``, MariaDB and MySQL ``ON DUPLICATE KEY UPDATE``;
+    elsewhere a delete and an insert) and keeps the newest ``limit`` of each of their jobs.
+    Removing a job from the store leaves its records.
+
+    :param store: the job store whose job table the tables go next to
+    """
+
+    def __init__(
+        self, store: SQLTable, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None
+    ) -> None:
+        super().__init__(limit=limit, max_age=max_age)
+        self._store = store
+        jobs = store.jobs_t
+        #: the table of run records
+        self.runs_t = runs_table(f"{jobs.name}_runs", jobs.metadata, jobs.schema)
+        #: the table of heartbeats
+        self.processes_t = processes_table(f"{jobs.name}_processes", jobs.metadata, jobs.schema)
+
+    def _run(self, work: Callable[[Connection], Any], *, write: bool = True) -> Any:
+        return self._store._transaction(work, write=write)
+
+    def _names(self) -> list[str]:
+        return [
+            repr(table.name if table.schema is None else f"{table.schema}.{table.name}")
+            for table in (self.runs_t, self.processes_t)
+        ]
+
+    def open(self) -> None:
+        """Create the tables that are missing (another process may create them at the same
+        time); log at ``INFO`` those it created."""
+
+        def create(connection: Connection) -> list[str]:
+            created = []
+            inspector = inspect(connection)
+            for table, name in zip((self.runs_t, self.processes_t), self._names()):
+                if inspector.has_table(table.name, schema=table.schema):
+                    continue
+                if table is self.runs_t:
+                    id_type = self._store._exact_id_type(connection)
+                    if id_type is not None:
+                        table.c.job_id.type = id_type
+                table.create(connection)
+                created.append(name)
+            return created
+
+        try:
+            created = self._run(create)
+        except DBAPIError:
+            # another process may have created them at the same time
+            if self._run(self._missing, write=False):
+                raise
+            return
+        if created:
+            self._store._logger.info(
+                "Created run history %s %s",
+                "table" if len(created) == 1 else "tables",
+                " and ".join(created),
+            )
+
+    def _missing(self, connection: Connection) -> bool:
+        inspector = inspect(connection)
+        return not all(
+            inspector.has_table(table.name, schema=table.schema)
+            for table in (self.runs_t, self.processes_t)
+        )
+
+    def _upsert(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` into ``table``, each replacing the row with its primary key."""
+        key = table.primary_key.columns[0].name
+        others = [column.name for column in table.columns if column.name != key]
+        dialect = connection.dialect.name
+        statement: Any
+        if dialect in ("postgresql", "sqlite"):
+            insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=[key], set_={name: statement.excluded[name] for name in others}
+            )
+        elif dialect in ("mysql", "mariadb"):
+            statement = mysql.insert(table)
+            statement = statement.on_duplicate_key_update(
+                {name: statement.inserted[name] for name in others}
+            )
+        else:
+            for chunk in _chunks([row[key] for row in rows]):
+                connection.execute(table.delete().where(table.c[key].in_(chunk)))
+            statement = table.insert()
+        connection.execute(statement, rows)
+
+    def write(self, records: Sequence[RunRecord]) -> None:
+        if not records:
+            return
+        latest = {record.run_id: _record_row(record) for record in records}
+        job_ids = sorted({row["job_id"] for row in latest.values()})
+        table = self.runs_t
+        # the (limit + 1)th newest record of each job that has more than limit: it and the
+        # older ones go
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=table.c.job_id,
+                order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
+            )
+            .label("rank")
+        )
+        drop = table.delete().where(
+            table.c.job_id == bindparam("b_job_id"),
+            or_(
+                table.c.sort_time < bindparam("b_sort_time"),
+                and_(
+                    table.c.sort_time == bindparam("b_sort_time"),
+                    table.c.run_id <= bindparam("b_run_id"),
+                ),
+            ),
+        )
+
+        def write(connection: Connection) -> None:
+            self._upsert(connection, table, list(latest.values()))
+            for chunk in _chunks(job_ids):
+                ranked = (
+                    select(table.c.job_id, table.c.sort_time, table.c.run_id, rank)
+                    .where(table.c.job_id.in_(chunk))
+                    .subquery()
+                )
+                cuts = connection.execute(
+                    select(ranked.c.job_id, ranked.c.sort_time, ranked.c.run_id).where(
+                        ranked.c.rank == self.limit + 1
+                    )
+                ).all()
+                if cuts:
+                    connection.execute(
+                        drop,
+                        [
+                            {
+                                "b_job_id": cut.job_id,
+                                "b_sort_time": cut.sort_time,
+                                "b_run_id": cut.run_id,
+                            }
+                            for cut in cuts
+                        ],
+                    )
+
+        self._run(write)
+
+    def read(
+        self,
+        job_id: str | None = None,
+        *,
+        outcome: str | Collection[str] | None = None,
+        limit: int = DEFAULT_LIMIT,
+        before: datetime | None = None,
+    ) -> list[RunRecord]:
+        if limit <= 0 or (job_id is not None and not self._store._fits(job_id)):
+            return []
+        table = self.runs_t
+        where = []
+        if job_id is not None:
+            where.append(table.c.job_id == job_id)
+        if outcome is not None:
+            outcomes = [outcome] if isinstance(outcome, str) else sorted(outcome)
+            where.append(table.c.outcome.in_(outcomes))
+        if before is not None:
+            where.append(table.c.sort_time < before.timestamp())
+        statement = (
+            select(table)
+            .where(*where)
+            .order_by(table.c.sort_time.desc(), table.c.run_id.desc())
+            .limit(limit)
+        )
+        rows = self._run(lambda connection: connection.execute(statement).all(), write=False)
+        return [_row_record(row) for row in rows]
+
+    def close_running(
+        self, owners: Collection[str], ended: datetime, exc_type: str, message: str
+    ) -> int:
+        table = self.runs_t
+        values = {
+            "outcome": OUTCOME_ERROR,
+            "ended": datetime_to_utc_timestamp(ended),
+            "exc_type": exc_type,
+            "exc_message": message,
+        }
+
+        def close(connection: Connection) -> int:
+            closed = 0
+            for chunk in _chunks(sorted(owners)):
+                closed += connection.execute(
+                    table.update()
+                    .where(table.c.owner.in_(chunk), table.c.outcome == OUTCOME_RUNNING)
+                    .values(**values)
+                ).rowcount
+            return closed
+
+        return int(self._run(close)) if owners else 0
+
+    def prune(self, now: datetime) -> int:
+        if self.max_age is None:
+            return 0
+        oldest = (now - timedelta(seconds=self.max_age)).timestamp()
+        runs, processes = self.runs_t, self.processes_t
+
+        def prune(connection: Connection) -> int:
+            connection.execute(processes.delete().where(processes.c.heartbeat < oldest))
+            return connection.execute(runs.delete().where(runs.c.sort_time < oldest)).rowcount
+
+        return int(self._run(prune))
+
+    def heartbeat(self, process: ProcessInfo) -> None:
+        row = {name: getattr(process, name) for name in ProcessInfo.FIELDS}
+        row["started"] = process.started.timestamp()
+        row["heartbeat"] = process.heartbeat.timestamp()
+        self._run(lambda connection: self._upsert(connection, self.processes_t, [row]))
+
+    def processes(self) -> list[ProcessInfo]:
+        table = self.processes_t
+        statement = select(table).order_by(table.c.heartbeat.desc(), table.c.owner)
+        rows = self._run(lambda connection: connection.execute(statement).all(), write=False)
+        return [
+            ProcessInfo(
+                row.owner,
+                row.host,
+                row.pid,
+                datetime.fromtimestamp(row.started, timezone.utc),
+                datetime.fromtimestamp(row.heartbeat, timezone.utc),
+                row.runs,
+                row.claims_lost,
+            )
+            for row in rows
+        ]
+
+    def clear(self) -> None:
+        def clear(connection: Connection) -> None:
+            connection.execute(self.runs_t.delete())
+            connection.execute(self.processes_t.delete())
+
+        self._run(clear)
