@@ -271,6 +271,23 @@ class ProcessInfo:
             for value in (getattr(self, name),)
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessInfo:
+        """The process :meth:`to_dict` gave (unknown keys are ignored)."""
+        started = _from_iso(data["started"])
+        heartbeat = _from_iso(data["heartbeat"])
+        if started is None or heartbeat is None:
+            raise ValueError(f"a process needs its started and heartbeat times, got: {data!r}")
+        return cls(
+            data["owner"],
+            data["host"],
+            data["pid"],
+            started,
+            heartbeat,
+            data.get("runs", 0),
+            data.get("claims_lost", 0),
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ProcessInfo):
             return NotImplemented

@@ -7,6 +7,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 from greensched import _validators as validate
+from greensched.history.redis import RedisRunLog
 from greensched.jobstores._shared import (
     DEFAULT_CLAIM_LIMIT,
     Claimed,
@@ -242,6 +243,16 @@ class RedisJobStore(SharedJobStore):
     is kept for a day (``claims_key + '.released.' + owner``): a release redis-py sends again
     after a broken connection gives the first answer and writes nothing.
 
+    **Run history** (:attr:`runs`, a :class:`~greensched.history.redis.RedisRunLog`) lives
+    under keys that start with ``jobs_key + '.runs'``: the hash ``jobs_key + '.runs'`` (run
+    id -> record), a sorted set of run ids per job (``jobs_key + '.runs.job.' + job id``,
+    capped at the history's limit), one for all jobs (``jobs_key + '.runs.all'``), a set of
+    running run ids per process (``jobs_key + '.runs.running.' + owner``), the closings of
+    records left running by dead processes (``jobs_key + '.runs.closed'``) and the processes'
+    heartbeats (``jobs_key + '.runs.processes'``). It uses the store's client; nothing needs
+    creating. :meth:`remove_job` and :meth:`remove_all_jobs` leave it alone: a removed job's
+    runs stay for the history's retention.
+
     **Notifications.** Every change made through :meth:`add_job`, :meth:`update_job`,
     :meth:`remove_job` or :meth:`remove_all_jobs` is announced on the pub/sub channel
     ``jobs_key + '.wakeup'``; the other schedulers that listen there wake up at once (a hint:
@@ -356,6 +367,7 @@ class RedisJobStore(SharedJobStore):
         self._claim_script = self.redis.register_script(_CLAIM)
         self._release_script = self.redis.register_script(_RELEASE)
         self._paused_page = self.redis.register_script(_PAUSED_PAGE)
+        self._runs = RedisRunLog(self.redis, jobs_key + ".runs")
 
     def shutdown(self) -> None:
         """Stop listening to the channel and close the connections."""
