@@ -19,11 +19,9 @@ from sqlalchemy import (
     Table,
     Unicode,
     UnicodeText,
-    and_,
     bindparam,
     func,
     inspect,
-    or_,
     select,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -214,9 +212,26 @@ class SQLRunLog(RunLog):
         others = [column.name for column in table.columns if column.name != key]
         dialect = connection.dialect.name
         statement: Any
-        if dialect in ("postgresql", "sqlite"):
-            insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(table)
+        if dialect == "postgresql":
+            # the rows as one array per column, unnested into rows on the server: one short
+            # statement whatever the number of rows (a statement a row, or a statement with a
+            # placeholder a value, is parsed slowly)
+            names = [column.name for column in table.columns]
+            arrays = [
+                bindparam(f"b_{column.name}", type_=postgresql.ARRAY(column.type))
+                for column in table.columns
+            ]
+            rows_source = select(func.unnest(*arrays).table_valued(*names).render_derived())
+            statement = postgresql.insert(table).from_select(names, rows_source)
+            statement = statement.on_conflict_do_update(
+                index_elements=[key], set_={name: statement.excluded[name] for name in others}
+            )
+            connection.execute(
+                statement, {f"b_{name}": [row[name] for row in rows] for name in names}
+            )
+            return
+        if dialect == "sqlite":
+            statement = sqlite.insert(table)
             statement = statement.on_conflict_do_update(
                 index_elements=[key], set_={name: statement.excluded[name] for name in others}
             )
@@ -237,8 +252,7 @@ class SQLRunLog(RunLog):
         latest = {record.run_id: _record_row(record) for record in records}
         job_ids = sorted({row["job_id"] for row in latest.values()})
         table = self.runs_t
-        # the (limit + 1)th newest record of each job that has more than limit: it and the
-        # older ones go
+        # each record of those jobs after the newest limit goes
         rank = (
             func.row_number()
             .over(
@@ -247,42 +261,18 @@ class SQLRunLog(RunLog):
             )
             .label("rank")
         )
-        drop = table.delete().where(
-            table.c.job_id == bindparam("b_job_id"),
-            or_(
-                table.c.sort_time < bindparam("b_sort_time"),
-                and_(
-                    table.c.sort_time == bindparam("b_sort_time"),
-                    table.c.run_id <= bindparam("b_run_id"),
-                ),
-            ),
-        )
 
         def write(connection: Connection) -> None:
             self._upsert(connection, table, list(latest.values()))
+            trimmed: list[str] = []
             for chunk in _chunks(job_ids):
-                ranked = (
-                    select(table.c.job_id, table.c.sort_time, table.c.run_id, rank)
-                    .where(table.c.job_id.in_(chunk))
-                    .subquery()
+                ranked = select(table.c.run_id, rank).where(table.c.job_id.in_(chunk)).subquery()
+                trimmed.extend(
+                    connection.scalars(select(ranked.c.run_id).where(ranked.c.rank > self.limit))
                 )
-                cuts = connection.execute(
-                    select(ranked.c.job_id, ranked.c.sort_time, ranked.c.run_id).where(
-                        ranked.c.rank == self.limit + 1
-                    )
-                ).all()
-                if cuts:
-                    connection.execute(
-                        drop,
-                        [
-                            {
-                                "b_job_id": cut.job_id,
-                                "b_sort_time": cut.sort_time,
-                                "b_run_id": cut.run_id,
-                            }
-                            for cut in cuts
-                        ],
-                    )
+            trimmed.sort()  # rows locked in the same order by every process: no deadlock
+            for chunk in _chunks(trimmed):
+                connection.execute(table.delete().where(table.c.run_id.in_(chunk)))
 
         self._run(write)
 
