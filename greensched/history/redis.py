@@ -115,10 +115,10 @@ def _utc_iso(when: datetime) -> str:
 
 
 def _dump(record: RunRecord) -> str:
-    """The record's JSON, times in UTC."""
-    data = record.to_dict()
+    """The record's JSON (:meth:`RunRecord.to_dict`'s keys), times in UTC."""
+    data = {name: getattr(record, name) for name in RunRecord.FIELDS}
     for name in _TIME_FIELDS:
-        when = getattr(record, name)
+        when = data[name]
         if when is not None:
             data[name] = _utc_iso(when)
     return json.dumps(data, separators=(",", ":"))
