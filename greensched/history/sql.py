@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from greensched.history._log import DEFAULT_LIMIT, RunLog
 from greensched.history._records import OUTCOME_ERROR, OUTCOME_RUNNING, ProcessInfo, RunRecord
-from greensched.jobstores._sql_table import ID_LENGTH, _chunks
+from greensched.jobstores._sql_table import ID_LENGTH, _chunks, table_label
 from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
 if TYPE_CHECKING:
@@ -139,10 +139,12 @@ class SQLRunLog(RunLog):
     They are created (if missing) when the store starts and by its
     :meth:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore.upgrade`. Each method is one
     transaction of the store (its engine and connection pool, its retries after lock
-    conflicts and dropped connections): :meth:`write` inserts or replaces the records
-    (PostgreSQL and SQLite ``ON CONFLICT``, MariaDB and MySQL ``ON DUPLICATE KEY UPDATE``;
-    elsewhere a delete and an insert) and keeps the newest ``limit`` of each of their jobs.
-    Removing a job from the store leaves its records.
+    conflicts and dropped connections). :meth:`write` inserts or replaces the records
+    (PostgreSQL: the batch as one array per column, ``unnest`` and ``ON CONFLICT``; SQLite
+    ``ON CONFLICT``; MariaDB and MySQL ``ON DUPLICATE KEY UPDATE``; elsewhere a delete and an
+    insert), then finds the records of their jobs past the newest ``limit`` (one window query,
+    ``row_number()``) and deletes them by run id. Removing a job from the store leaves its
+    records.
 
     :param store: the job store whose job table the tables go next to
     """
@@ -161,12 +163,6 @@ class SQLRunLog(RunLog):
     def _run(self, work: Callable[[Connection], Any], *, write: bool = True) -> Any:
         return self._store._transaction(work, write=write)
 
-    def _names(self) -> list[str]:
-        return [
-            repr(table.name if table.schema is None else f"{table.schema}.{table.name}")
-            for table in (self.runs_t, self.processes_t)
-        ]
-
     def open(self) -> None:
         """Create the tables that are missing (another process may create them at the same
         time); log at ``INFO`` those it created."""
@@ -174,7 +170,7 @@ class SQLRunLog(RunLog):
         def create(connection: Connection) -> list[str]:
             created = []
             inspector = inspect(connection)
-            for table, name in zip((self.runs_t, self.processes_t), self._names()):
+            for table in (self.runs_t, self.processes_t):
                 if inspector.has_table(table.name, schema=table.schema):
                     continue
                 if table is self.runs_t:
@@ -182,7 +178,7 @@ class SQLRunLog(RunLog):
                     if id_type is not None:
                         table.c.job_id.type = id_type
                 table.create(connection)
-                created.append(name)
+                created.append(table_label(table))
             return created
 
         try:

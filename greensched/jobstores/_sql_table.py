@@ -31,7 +31,7 @@ from greensched import _validators as validate
 from greensched._logging import count as job_count
 from greensched.jobstores._sql_transactions import SQLTransactions
 
-__all__ = ("ID_LENGTH", "SQLTable", "create_store_engine", "jobs_table")
+__all__ = ("ID_LENGTH", "SQLTable", "create_store_engine", "jobs_table", "table_label")
 
 _CLAIM_COLUMN = "claimed_by"
 #: the longest job id the table holds: 191 characters, the longest key MySQL indexes in a
@@ -135,6 +135,11 @@ def jobs_table(tablename: str, metadata: MetaData, schema: str | None) -> Table:
     )
 
 
+def table_label(table: Table) -> str:
+    """How log and error messages name ``table``: ``'schema.name'``, quoted."""
+    return repr(table.name if table.schema is None else f"{table.schema}.{table.name}")
+
+
 class SQLTable(SQLTransactions):
     """The job table of a SQL job store (the base of
     :class:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore`)."""
@@ -156,8 +161,7 @@ class SQLTable(SQLTransactions):
         self.runs.open()
 
     def _table_name(self) -> str:
-        table = self.jobs_t
-        return repr(table.name if table.schema is None else f"{table.schema}.{table.name}")
+        return table_label(self.jobs_t)
 
     def _prepare_table(self, *, upgrade: bool) -> bool:
         """Create the table if it is missing, and add the claim column if ``upgrade``; return
