@@ -172,6 +172,12 @@ def test_runs_read_newest_first_across_jobs_and_per_job(log: RunLog) -> None:
     assert log.read("nobody") == []
 
 
+def test_a_job_id_no_store_can_hold_has_no_runs(log: RunLog) -> None:
+    log.write([run(1, 1)])
+    assert log.read("j" * 500) == []
+    assert log.read("nul\0id") == []
+
+
 def test_runs_that_start_at_the_same_time_come_by_run_id_newest_first(log: RunLog) -> None:
     log.write([run(1, 5), run(3, 5), run(2, 5)])
     assert run_ids(log.read()) == ["p1-00003", "p1-00002", "p1-00001"]
@@ -461,3 +467,38 @@ def test_upgrade_creates_the_history_tables_of_a_table_apscheduler_wrote(sql: Ba
     store.start(StubScheduler(), "default")  # type: ignore[arg-type]
     assert run_ids(store.runs.read()) == ["p1-00001"]
     assert [job.id for job in store.get_all_jobs()] == ["aps-job"]
+
+
+# Redis keys
+
+
+def test_the_redis_history_lives_under_the_documented_keys(tmp_path: Path) -> None:
+    backend = _backend("redis", tmp_path)
+    try:
+        log = backend.make_log(limit=1)
+        log.write([run(1, 1, outcome=OUTCOME_RUNNING, owner="p1"), run(2, 0, job_id="old")])
+        log.write([run(3, 2, job_id="old")])  # p1-00002 is trimmed
+        log.heartbeat(ProcessInfo("p1", "host-a", 1, at(0), at(1)))
+        log.close_running({"nobody"}, at(5), PROCESS_DIED, "gone")
+        import redis
+
+        client = redis.Redis.from_url(backend.url)
+        try:
+            prefix = f"{backend.name}.jobs.runs"
+            assert {key.decode() for key in client.scan_iter(f"{backend.name}.*")} == {
+                prefix,
+                f"{prefix}.all",
+                f"{prefix}.job.job",
+                f"{prefix}.job.old",
+                f"{prefix}.running.p1",
+                f"{prefix}.processes",
+            }
+            assert sorted(client.hkeys(prefix)) == [b"p1-00001", b"p1-00003"]
+            assert client.zrange(f"{prefix}.job.old", 0, -1, withscores=True) == [
+                (b"p1-00003", at(2).timestamp())
+            ]
+            assert client.smembers(f"{prefix}.running.p1") == {b"p1-00001"}
+        finally:
+            client.close()
+    finally:
+        _teardown(backend)
