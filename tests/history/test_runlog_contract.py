@@ -178,6 +178,15 @@ def test_a_job_id_no_store_can_hold_has_no_runs(log: RunLog) -> None:
     assert log.read("nul\0id") == []
 
 
+def test_job_ids_compare_exactly(log: RunLog) -> None:
+    log.write(
+        [run(1, 1, job_id="report"), run(2, 2, job_id="REPORT"), run(3, 3, job_id="report ")]
+    )
+    assert run_ids(log.read("report")) == ["p1-00001"]
+    assert run_ids(log.read("REPORT")) == ["p1-00002"]
+    assert run_ids(log.read("report ")) == ["p1-00003"]
+
+
 def test_runs_that_start_at_the_same_time_come_by_run_id_newest_first(log: RunLog) -> None:
     log.write([run(1, 5), run(3, 5), run(2, 5)])
     assert run_ids(log.read()) == ["p1-00003", "p1-00002", "p1-00001"]
