@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from gevent.event import Event
 
     from greensched._clock import Clock
+    from greensched.history._recorder import RunRecorder
+    from greensched.history._records import RunRecord
     from greensched.job import Job
 
-__all__ = ("JobRun", "RunSet", "call_job", "error_event", "timeout_error")
+__all__ = ("JobRun", "JobTimeoutError", "RunSet", "call_job", "error_event", "timeout_error")
 
 #: The codes of the events that tell when their run started and how long it took
 _TIMED_CODES = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
@@ -56,6 +58,8 @@ class JobRun:
         :attr:`~greensched.schedulers._services.SchedulerServices.listened_events`); the clock
         is read around a call only if its event is wanted
     :param payload: what the executor prepared for its workers (the pickled job)
+    :param history: the scheduler's run recorder (``None``: the history is off): each run time
+        is recorded from its start (every call is timed then)
 
     ``owner`` is for the executor: the greenlet the run lives in (see :class:`RunSet`).
     """
@@ -64,9 +68,12 @@ class JobRun:
         "_chatty",
         "_index",
         "_monotonic_start",
+        "_record",
         "_started",
+        "_timed",
         "clock",
         "events",
+        "history",
         "job",
         "jobstore_alias",
         "logger",
@@ -85,6 +92,7 @@ class JobRun:
         logger: logging.Logger,
         wanted: int = EVENT_ALL,
         payload: Any = None,
+        history: RunRecorder | None = None,
     ) -> None:
         self.job = job
         self.jobstore_alias = jobstore_alias
@@ -97,6 +105,9 @@ class JobRun:
         self.events: list[JobExecutionEvent] = []
         self._index = 0
         self._chatty = logger.isEnabledFor(logging.INFO)
+        self.history = history
+        self._timed = history is not None or bool(wanted & _TIMED_CODES)
+        self._record: RunRecord | None = None  # the history's record of the current call
         # _started and _monotonic_start are set by next_call, for the calls that are timed
 
     @property
@@ -123,10 +134,17 @@ class JobRun:
                         job_label(self.job.id, self.job.name),
                         run_time,
                     )
-                if self.wanted & _TIMED_CODES:
+                if self._timed:
                     clock = self.clock
                     self._started, self._monotonic_start = clock.now(), clock.monotonic()
+                    history = self.history
+                    if history is not None:
+                        self._record = history.started(
+                            self.job, self.jobstore_alias, run_time, self._started
+                        )
                 return run_time
+            if self.history is not None:
+                self.history.missed(self.job, self.jobstore_alias, run_time)
             if self.wanted & EVENT_JOB_MISSED:
                 self.events.append(missed)
         return None
@@ -134,20 +152,43 @@ class JobRun:
     def record(self, event: JobExecutionEvent | None) -> None:
         """Record the event of the run time :meth:`next_call` returned last (``None``: an
         executed run whose event was not made): its start and duration, from the clock, and
-        the event itself if it is wanted. An executed run is logged as such here."""
+        the event itself if it is wanted. An executed run is logged as such here, and the run
+        recorded in the history."""
         if event is None or event.code == EVENT_JOB_EXECUTED:
             if self._chatty:
                 self.logger.info(
                     "Job %s executed successfully", job_label(self.job.id, self.job.name)
                 )
+            if event is None and self._record is None:
+                return
+        if self._timed:
+            duration = self.clock.monotonic() - self._monotonic_start
+            record = self._record
+            if record is not None:
+                self._record = None
+                history = self.history
+                assert history is not None  # it made the record
+                history.ended(record, event, duration, self.jobstore_alias)
             if event is None:
                 return
-        wanted = self.wanted
-        if wanted & _TIMED_CODES:
             event.started = self._started
-            event.duration = self.clock.monotonic() - self._monotonic_start
-        if event.code & wanted:
+            event.duration = duration
+        elif event is None:  # (made no record either)
+            return
+        if event.code & self.wanted:
             self.events.append(event)
+
+    def interrupted(self, exc: BaseException) -> None:
+        """The call of the run time :meth:`next_call` returned last was ended by ``exc``,
+        which ends the run (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...): close its
+        record in the history, if it has one."""
+        record = self._record
+        if record is not None:
+            self._record = None
+            duration = self.clock.monotonic() - self._monotonic_start
+            history = self.history
+            assert history is not None  # it made the record
+            history.interrupted(record, exc, duration, self.jobstore_alias)
 
     def run_here(self, timeout: float | None) -> list[JobExecutionEvent]:
         """Call the job for each run time in the calling greenlet, and return the events.
@@ -157,14 +198,15 @@ class JobRun:
             ``KeyboardInterrupt``, ``SystemExit``)
         """
         job, alias, logger, run_times = self.job, self.jobstore_alias, self.logger, self.run_times
-        executed_event = bool(self.wanted & EVENT_JOB_EXECUTED)  # else not even made
+        # else not even made (the history wants it for the return value)
+        executed_event = bool(self.wanted & EVENT_JOB_EXECUTED) or self.history is not None
         next_call, record, clock = self.next_call, self.record, self.clock  # (a hot path)
         while self._index < len(run_times):  # (one call of next_call fewer)
             run_time = next_call()
             if run_time is None:
                 break
-            record(
-                call_job(
+            try:
+                event = call_job(
                     job,
                     alias,
                     run_time,
@@ -173,7 +215,10 @@ class JobRun:
                     clock=clock,
                     executed_event=executed_event,
                 )
-            )
+            except BaseException as exc:
+                self.interrupted(exc)
+                raise
+            record(event)
         return self.events
 
 
@@ -196,9 +241,17 @@ def missed_event(
     return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
 
 
-def timeout_error(job: Job, timeout: float) -> TimeoutError:
+class JobTimeoutError(TimeoutError):
+    """The exception of the ``EVENT_JOB_ERROR`` event of a run that overran its job's
+    ``timeout`` (a :exc:`TimeoutError`: the run history tells it apart from the job's own).
+
+    .. versionadded:: greensched 0.1
+    """
+
+
+def timeout_error(job: Job, timeout: float) -> JobTimeoutError:
     """The exception of an ``EVENT_JOB_ERROR`` event for a run that overran ``timeout``."""
-    return TimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
+    return JobTimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
 
 
 def error_event(
