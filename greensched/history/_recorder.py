@@ -31,7 +31,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -176,8 +176,11 @@ class RunRecorder:
         self.failed_writes = 0
         self.dropped_records = 0
         self._prefix = self.owner + "-"
-        self._ids = count(1)
+        # 13 digits up to 9e12 runs: the ids of one process sort in the order of their runs
+        self._ids = count(10**12 + 1)
         self._sinks: dict[str, _Sink] = {}
+        #: the aliases of the stores whose history is local (written at once)
+        self._local: set[str | None] = set()
         self._greenlet: Any = None
         self._wake: Any = None
         self._stopping = False
@@ -189,22 +192,23 @@ class RunRecorder:
     ) -> RunRecord:
         """The ``running`` record of a run of ``job`` due at ``run_time`` that started at
         ``started_at``: written (or queued), and returned to be passed to :meth:`ended`."""
-        sink = self._sink(jobstore_alias)
+        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
+        if sink is None:
+            sink = self._add_sink(jobstore_alias)
+        # (lateness: worked out from started and scheduled when read)
         record = RunRecord(
-            f"{self._prefix}{next(self._ids):09d}",
-            job.id,
-            job.name,
-            run_time,
-            OUTCOME_RUNNING,
-            started=started_at,
-            lateness=(started_at - run_time).total_seconds(),
-            host=self.host,
-            pid=self.pid,
-            owner=sink.owner,
+            self._prefix + str(next(self._ids)), job.id, job.name, run_time, OUTCOME_RUNNING
         )
+        record.started = started_at
+        record.host = self.host
+        record.pid = self.pid
+        record.owner = sink.owner
         self.runs += 1
         if sink.local:
-            self._write_now(sink, record)
+            try:
+                sink.runs.append(record)
+            except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+                self._failed(sink, "Error writing a run record to", exc)
         else:
             self._queue(sink, record)
         return record
@@ -219,14 +223,15 @@ class RunRecorder:
         """Close ``record`` (from :meth:`started`) with the outcome of its run: ``event``, the
         run's ``EVENT_JOB_EXECUTED`` or ``EVENT_JOB_ERROR`` event (``None``: executed, its
         return value unknown), ``duration`` the seconds it took."""
-        record.duration = duration
-        started = record.started
-        assert started is not None  # a record of started()
-        record.ended = started + timedelta(seconds=duration)
+        record.duration = duration  # (ended: started + duration, when read)
         if event is None:
             outcome = OUTCOME_EXECUTED
         elif event.code == EVENT_JOB_EXECUTED:
-            record.retval = _text(repr, event.retval)
+            try:
+                shown = repr(event.retval)
+            except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
+                shown = f"<repr failed: {_qualified_name(error)}>"
+            record.retval = shown if len(shown) <= REPR_LIMIT else truncate(shown, REPR_LIMIT)
             outcome = OUTCOME_EXECUTED
         else:
             exc = event.exception
@@ -238,9 +243,8 @@ class RunRecorder:
             if text:
                 record.traceback = truncate(text, TRACEBACK_LIMIT, keep_end=True)
         record.outcome = outcome  # last: a reader in another thread sees a whole record
-        sink = self._sink(jobstore_alias)
-        if not sink.local:
-            self._queue(sink, record)
+        if jobstore_alias not in self._local:
+            self._queue(self._sink(jobstore_alias), record)
 
     def interrupted(
         self, record: RunRecord, exc: BaseException, duration: float, jobstore_alias: str | None
@@ -248,9 +252,6 @@ class RunRecorder:
         """Close ``record`` of a run that ``exc`` ended before it could report
         (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...): outcome ``error``."""
         record.duration = duration
-        started = record.started
-        assert started is not None
-        record.ended = started + timedelta(seconds=duration)
         record.exc_type = _qualified_name(exc)
         record.exc_message = _text(str, exc)
         record.outcome = OUTCOME_ERROR
@@ -278,7 +279,7 @@ class RunRecorder:
             self.claims_lost += len(run_times)
         for run_time in run_times:
             record = RunRecord(
-                f"{self._prefix}{next(self._ids):09d}",
+                self._prefix + str(next(self._ids)),
                 job.id,
                 job.name,
                 run_time,
@@ -311,13 +312,15 @@ class RunRecorder:
         sink = _Sink(str(alias), store, self.owner)
         sink.runs.configure(limit=self.limit, max_age=self.max_age)
         self._sinks[alias] = sink  # type: ignore[index]
+        if sink.local:
+            self._local.add(alias)
         if not sink.local and self._greenlet is None and not self._stopping:
             self._start_flusher()
         return sink
 
     def _write_now(self, sink: _Sink, record: RunRecord) -> None:
         try:
-            sink.runs.write((record,))
+            sink.runs.append(record)
         except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
             self._failed(sink, "Error writing a run record to", exc)
 

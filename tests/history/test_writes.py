@@ -155,3 +155,24 @@ def test_a_running_record_is_written_while_it_runs(make_scheduler: Any, clock: M
     scheduler.shutdown()
     [record] = store.remote.read()
     assert record.outcome == OUTCOME_EXECUTED
+
+
+def test_the_metrics_count_the_failed_writes(make_scheduler: Any) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from greensched.metrics import SchedulerMetrics
+
+    scheduler, store, ends = make(make_scheduler)
+    registry = CollectorRegistry()
+    SchedulerMetrics(scheduler, registry)
+    store.remote.failing = True
+    scheduler.add_job(lambda: None, id="once")
+    scheduler.start()
+    ends.wait(1)
+    scheduler.get_runs()  # a flush, which fails
+
+    failures = registry.get_sample_value("greensched_history_write_failures_total")
+    assert failures == scheduler.run_history.failed_writes
+    assert failures is not None
+    assert failures >= 1
+    assert registry.get_sample_value("greensched_history_records_dropped_total") == 0
