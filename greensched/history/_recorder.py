@@ -259,9 +259,12 @@ class RunRecorder:
         if not sink.local:
             self._queue(sink, record)
 
-    def missed(self, job: Job, jobstore_alias: str | None, run_time: datetime) -> None:
-        """Record that the run of ``job`` due at ``run_time`` was found too late to run."""
-        self.skipped(job, jobstore_alias, (run_time,), OUTCOME_MISSED)
+    def missed(
+        self, job: Job, jobstore_alias: str | None, run_time: datetime, now: datetime
+    ) -> None:
+        """Record that the run of ``job`` due at ``run_time`` was found too late to run at
+        ``now``."""
+        self.skipped(job, jobstore_alias, (run_time,), OUTCOME_MISSED, now)
 
     def skipped(
         self,
@@ -269,12 +272,14 @@ class RunRecorder:
         jobstore_alias: str | None,
         run_times: Sequence[datetime],
         outcome: str,
+        now: datetime | None = None,
     ) -> None:
         """Record the due runs of ``job`` at ``run_times`` that were not run, one record each:
         ``outcome`` is ``missed``, ``max_instances`` or ``claim_lost``. Their lateness is
-        counted up to now."""
+        counted up to ``now`` (default: the clock's)."""
         sink = self._sink(jobstore_alias)
-        now = self.clock.now()
+        if now is None:
+            now = self.clock.now()
         if outcome == OUTCOME_CLAIM_LOST:
             self.claims_lost += len(run_times)
         for run_time in run_times:
