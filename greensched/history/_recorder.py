@@ -227,6 +227,7 @@ class RunRecorder:
         if event is None:
             outcome = OUTCOME_EXECUTED
         elif event.code == EVENT_JOB_EXECUTED:
+            # (_text(repr, ...) inlined: this is on the path of every run)
             try:
                 shown = repr(event.retval)
             except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
