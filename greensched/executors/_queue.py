@@ -110,6 +110,11 @@ class QueueExecutor(BaseExecutor):
         self._active = 0  # sender greenlets alive
         self._shut_down = False
 
+    @property
+    def job_options(self) -> dict[str, dict[str, Any]]:
+        """The send options by job id (a copy)."""
+        return {job_id: dict(options) for job_id, options in self._job_options.items()}
+
     def set_job_options(self, job_options: Mapping[str, Mapping[str, Any]]) -> None:
         """Replace the send options by job id (for the runs sent from now on).
 
