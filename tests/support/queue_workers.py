@@ -17,7 +17,8 @@ from tests.support.waiting import PATIENCE, wait_until
 
 
 class WorkerProcess:
-    """A worker subprocess started in the project's root, whose stderr goes to ``log_path``.
+    """A worker subprocess started in the project's root, whose output goes to ``log_path``;
+    :meth:`wait_ready` waits for it to be ready.
 
     :param command: the command after ``python -m``
     :param ready_line: the text its log shows once it consumes messages
@@ -32,6 +33,8 @@ class WorkerProcess:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.log_path = log_path
+        self.command = command
+        self.ready_line = ready_line
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", *command],
@@ -40,17 +43,23 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self) -> WorkerProcess:
+        """Wait until the log shows the ready line; fail, with the log, if the process exits
+        first or takes too long (it is stopped then)."""
+        name = self.command[0]
         try:
             wait_until(
-                lambda: self.process.poll() is not None or ready_line in self.log(),
+                lambda: self.process.poll() is not None or self.ready_line in self.log(),
                 2 * PATIENCE,
-                what=f"{command[0]} worker to be ready",
+                what=f"{name} to be ready",
             )
         except AssertionError:
             self.stop()
-            pytest.fail(f"{command[0]} worker not ready:\n{self.log()}")
+            pytest.fail(f"{name} not ready:\n{self.log()}")
         if self.process.poll() is not None:
-            pytest.fail(f"{command[0]} worker exited ({self.process.returncode}):\n{self.log()}")
+            pytest.fail(f"{name} exited ({self.process.returncode}):\n{self.log()}")
+        return self
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -89,7 +98,7 @@ def celery_worker(
         log_path,
         " ready.",
         env,
-    )
+    ).wait_ready()
 
 
 def rq_worker(url: str, queues: Sequence[str], log_path: Path) -> WorkerProcess:
@@ -99,4 +108,4 @@ def rq_worker(url: str, queues: Sequence[str], log_path: Path) -> WorkerProcess:
         ["rq.cli", "worker", "--url", url, "--worker-class", "rq.worker.SimpleWorker", *queues],
         log_path,
         "Listening on",
-    )
+    ).wait_ready()
