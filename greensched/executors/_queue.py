@@ -266,5 +266,19 @@ class QueueExecutor(BaseExecutor):
         cooperatively)."""
         if is_module_patched("socket"):
             return function(*args)
-        result: _T = get_hub().threadpool.apply(function, args)
+        # The exception comes back as a value: raised in the pool's thread, gevent would print
+        # it on stderr as well
+        outcome: tuple[bool, Any] = get_hub().threadpool.apply(_outcome, (function, *args))
+        succeeded, value = outcome
+        if not succeeded:
+            raise value
+        result: _T = value
         return result
+
+
+def _outcome(function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """``(True, function(*args))``, or ``(False, the exception it raised)``."""
+    try:
+        return True, function(*args)
+    except Exception as exc:  # noqa: BLE001 (raised again by the caller)
+        return False, exc
