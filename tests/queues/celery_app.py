@@ -1,13 +1,15 @@
-"""The Celery app of the queue tests: its broker is a private Redis database
-(``GREENSCHED_TEST_CELERY_BROKER``, set by the tests for the workers and replicas they start),
-and its one task records each delivery in Redis. ``GREENSCHED_TEST_BEAT`` (JSON: entry name ->
-seconds) gives it a ``beat_schedule`` of :func:`record` entries, for ``greensched celery-beat``
+"""The Celery app of the queue tests and of ``bench/bench_celery_beat.py``: its broker is a
+private Redis database (``GREENSCHED_TEST_CELERY_BROKER``, set for the workers and replicas
+started), and its one task records each delivery in that database. ``GREENSCHED_TEST_BEAT`` (JSON: entry name ->
+seconds) gives it a ``beat_schedule`` of :func:`record` entries (their deliveries carry the
+entry's name: a plain celery beat's task ids do not), for ``greensched celery-beat``
 and ``celery beat`` runs."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import redis
 from celery import Celery, Task
@@ -24,13 +26,14 @@ app.conf.update(
     timezone="UTC",
 )
 
-_records = redis.Redis.from_url(CELERY_URL)
+#: where deliveries are recorded: the broker's Redis database
+_records = redis.Redis.from_url(BROKER)
 
 
 @app.task(bind=True)
 def record(self: Task, key: str, *args: object, **kwargs: object) -> None:
-    """Append the delivery (its task id, arguments, expiry, queue and ``x-test`` header) to the
-    Redis list ``key``."""
+    """Append the delivery (its task id, arguments, expiry, queue, ``x-test`` header and the
+    wall-clock time it ran at) to the Redis list ``key``."""
     request = self.request
     delivery = {
         "id": request.id,
@@ -39,6 +42,7 @@ def record(self: Task, key: str, *args: object, **kwargs: object) -> None:
         "expires": request.expires,
         "queue": (request.delivery_info or {}).get("routing_key"),
         "header": (request.headers or {}).get("x-test"),
+        "received": time.time(),
     }
     _records.rpush(key, json.dumps(delivery))
 
@@ -47,6 +51,6 @@ _beat = os.environ.get("GREENSCHED_TEST_BEAT")
 if _beat:
     key = os.environ["GREENSCHED_TEST_RECORDS"]
     app.conf.beat_schedule = {
-        name: {"task": record.name, "schedule": float(seconds), "args": [key]}
+        name: {"task": record.name, "schedule": float(seconds), "args": [key, name]}
         for name, seconds in json.loads(_beat).items()
     }
