@@ -20,6 +20,7 @@ Two parts, on a private Redis database (``--db``, 14 by default) as Celery's bro
 Run it as a script (the figures as a table, and as JSON with ``--json``)::
 
     python bench/bench_celery_beat.py [--entries 10] [--seconds 10] [--rate-entries 500]
+        [--rate-seconds 5] [--parts exactly,rate] [--json]
 
 Servers: the Redis of ``tests/services.py`` (``GREENSCHED_TEST_REDIS_URL``); its database
 ``--db`` is emptied first.
@@ -252,15 +253,23 @@ def main() -> None:
     parser.add_argument("--rate-entries", type=int, default=500)
     parser.add_argument("--rate-seconds", type=float, default=5)
     parser.add_argument("--db", type=int, default=14)
+    parser.add_argument(
+        "--parts", default="exactly,rate", help="which parts to run (default: exactly,rate)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     broker = redis_db(args.db)
     results: dict[str, dict[str, Any]] = {}
+    parts = args.parts.split(",")
     for scenario in ("1 beat", "2 beats", "3 replicas", "3 replicas, 2 killed"):
+        if "exactly" not in parts:
+            break
         results[f"exactly once: {scenario}"] = exactly_once(
             broker, args.entries, args.seconds, scenario
         )
     for scenario in ("1 beat", "1 replica", "3 replicas"):
+        if "rate" not in parts:
+            break
         results[f"rate: {scenario}"] = send_rate(
             broker, args.rate_entries, args.rate_seconds, scenario
         )
