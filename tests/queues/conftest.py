@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,21 +57,19 @@ def rq_worker_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Work
     worker.stop()
 
 
-@pytest.fixture
-def celery_deliveries(celery_worker_process: WorkerProcess) -> Iterator[Deliveries]:
-    deliveries = Deliveries(CELERY_URL, unique_name("deliveries"))
+def fresh_deliveries(url: str) -> Iterator[Deliveries]:
+    """A :class:`Deliveries` list of its own in ``url``'s database, deleted afterwards."""
+    deliveries = Deliveries(url, unique_name("deliveries"))
     yield deliveries
     deliveries.client.delete(deliveries.key)
     deliveries.client.close()
+
+
+@pytest.fixture
+def celery_deliveries(celery_worker_process: WorkerProcess) -> Iterator[Deliveries]:
+    yield from fresh_deliveries(CELERY_URL)
 
 
 @pytest.fixture
 def rq_deliveries(rq_worker_process: WorkerProcess) -> Iterator[Deliveries]:
-    deliveries = Deliveries(RQ_URL, unique_name("deliveries"))
-    yield deliveries
-    deliveries.client.delete(deliveries.key)
-    deliveries.client.close()
-
-
-def log_of(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    yield from fresh_deliveries(RQ_URL)

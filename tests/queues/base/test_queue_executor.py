@@ -15,9 +15,7 @@ from gevent.event import Event
 from greensched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from greensched.executors._queue import OptionCheck, QueueExecutor, message_id, string_option
 from greensched.job import Job
-from greensched.testing import MockClock
 from tests.executors.conftest import FakeScheduler
-from tests.support import NeverTrigger
 
 T0 = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
 
@@ -57,36 +55,6 @@ class ListQueue(QueueExecutor):
             self.sending -= 1
 
 
-@pytest.fixture
-def clock() -> MockClock:
-    return MockClock(T0)
-
-
-@pytest.fixture
-def scheduler(clock: MockClock) -> FakeScheduler:
-    return FakeScheduler(clock)
-
-
-@pytest.fixture
-def make_job(scheduler: FakeScheduler) -> Callable[..., Job]:
-    def make(job_id: str = "report", grace: int | None = 10, max_instances: int = 1) -> Job:
-        job = Job(
-            scheduler,  # type: ignore[arg-type]
-            id=job_id,
-            func=print,
-            trigger=NeverTrigger(),
-            executor="default",
-            max_instances=max_instances,
-            misfire_grace_time=grace,
-            coalesce=True,
-            next_run_time=None,
-        )
-        job._jobstore_alias = "store"
-        return job
-
-    return make
-
-
 def started(scheduler: FakeScheduler, **options: Any) -> ListQueue:
     executor = ListQueue(**options)
     executor.start(scheduler, "queue")  # type: ignore[arg-type]
@@ -98,8 +66,8 @@ def test_each_run_time_is_sent_under_its_id(
 ) -> None:
     executor = started(scheduler, queue="q", job_options={"report": {"queue": "reports"}})
     times = [T0 - timedelta(seconds=2), T0]
-    executor.submit_job(make_job(), times)
-    executor.submit_job(make_job("other", grace=None), [T0])
+    executor.submit_job(make_job(print, id="report", misfire_grace_time=10), times)
+    executor.submit_job(make_job(print, id="other"), [T0])
     executor.shutdown(wait=True)
     reports = {"queue": "reports"}
     assert sorted(executor.sent, key=lambda sent: sent[0]) == [
@@ -118,7 +86,7 @@ def test_a_run_time_too_late_is_missed_and_not_sent(
     scheduler: FakeScheduler, make_job: Callable[..., Job]
 ) -> None:
     executor = started(scheduler)
-    executor.submit_job(make_job(grace=10), [T0 - timedelta(seconds=11)])
+    executor.submit_job(make_job(print, misfire_grace_time=10), [T0 - timedelta(seconds=11)])
     executor.shutdown(wait=True)
     assert executor.sent == []
     assert [event.code for event in scheduler.events] == [EVENT_JOB_MISSED]
@@ -129,7 +97,7 @@ def test_a_failed_send_is_the_runs_error_with_the_reason(
 ) -> None:
     executor = started(scheduler)
     executor.failure = ConnectionError("broker down")
-    executor.submit_job(make_job(), [T0])
+    executor.submit_job(make_job(print), [T0])
     executor.shutdown(wait=True)
     [event] = scheduler.events
     assert event.code == EVENT_JOB_ERROR
@@ -144,7 +112,9 @@ def test_sends_happen_off_the_submitter_in_at_most_senders_greenlets(
     executor = started(scheduler, senders=2)
     executor.gate = Event()
     for index in range(5):
-        executor.submit_job(make_job(f"job{index}"), [T0])  # returns: nothing is sent yet
+        executor.submit_job(
+            make_job(print, id=f"job{index}"), [T0]
+        )  # returns: nothing is sent yet
     assert executor.sending == 0
     gevent.sleep(0)
     assert executor.sending == 2  # the others wait for a sender
@@ -160,7 +130,7 @@ def test_max_instances_counts_the_sends_in_flight(
 
     executor = started(scheduler)
     executor.gate = Event()
-    job = make_job()
+    job = make_job(print)
     executor.submit_job(job, [T0])
     with pytest.raises(MaxInstancesReachedError):
         executor.submit_job(job, [T0])
@@ -176,8 +146,8 @@ def test_shutdown_without_waiting_drops_the_waiting_runs(
 ) -> None:
     executor = started(scheduler, senders=1)
     executor.gate = Event()
-    executor.submit_job(make_job("first"), [T0])
-    executor.submit_job(make_job("second"), [T0])
+    executor.submit_job(make_job(print, id="first"), [T0])
+    executor.submit_job(make_job(print, id="second"), [T0])
     gevent.sleep(0)
     executor.shutdown(wait=False)
     executor.gate.set()
@@ -185,7 +155,7 @@ def test_shutdown_without_waiting_drops_the_waiting_runs(
     assert [mid for mid, _, _ in executor.sent] == ["first@2024-06-03T10:00:00+00:00"]
     assert executor._instances == {}
     with pytest.raises(RuntimeError, match="has been shut down"):
-        executor.submit_job(make_job("third"), [T0])
+        executor.submit_job(make_job(print, id="third"), [T0])
 
 
 def test_the_message_id_is_the_job_id_and_the_utc_time() -> None:
