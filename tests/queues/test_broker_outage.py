@@ -31,7 +31,7 @@ proxied = Celery("proxied")
 proxied.conf.update(broker_connection_retry_on_startup=False, broker_connection_timeout=1)
 
 
-@proxied.task(name=record.name)
+@proxied.task(name=record.name, shared=False)  # in this app only: the name is taken
 def proxied_record(key: str) -> None:
     """Never run here: sent to the worker, which runs :func:`tests.queues.celery_app.record`."""
 
