@@ -123,3 +123,13 @@ def test_a_function_that_is_not_a_task_is_refused(scheduler: GeventScheduler) ->
 def test_bad_options_are_refused_naming_them(options: dict[str, Any], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         CeleryExecutor(**options)
+
+
+def test_the_aliases_name_the_queue_executors() -> None:
+    from greensched._plugins import PluginRegistry
+    from greensched.executors.base import BaseExecutor
+    from greensched.executors.rq import RQExecutor
+
+    executors = PluginRegistry("executor", "greensched.executors", BaseExecutor)
+    assert executors.resolve("celery") is CeleryExecutor
+    assert executors.resolve("rq") is RQExecutor
