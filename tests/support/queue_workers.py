@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, Run
 from tests.support.waiting import PATIENCE, wait_until
 
 
@@ -63,6 +63,10 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    # a signal once the process handles it, as for a greensched run process
+    catches = Run.catches
+    send = Run.send
 
     def stop(self) -> None:
         """Stop the worker (SIGTERM, then SIGKILL if it lingers)."""
