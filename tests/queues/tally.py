@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 #: one scheduled run: (entry, scheduled time)
 Run = tuple[str, datetime]
@@ -65,3 +65,10 @@ def tally(delivered: list[Run], expected: set[Run]) -> Tally:
         duplicated=sum(1 for count in counts.values() if count > 1),
         missed=sorted(run for run in expected if not counts[run]),
     )
+
+
+def rq_scheduled_run(rq_job_id: str) -> Run:
+    """The (job, scheduled time) of an RQ job id ``<job id>-<YYYYMMDDTHHMMSSffffff>Z``
+    (:func:`greensched.executors.rq.rq_job_id` of a job id RQ accepts)."""
+    job_id, _, when = rq_job_id.rpartition("-")
+    return job_id, datetime.strptime(when, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)

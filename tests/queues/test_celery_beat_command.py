@@ -24,7 +24,6 @@ pytestmark = pytest.mark.slow
             "beat_schedule entry 'desk': its schedule <business_hours> has no greensched trigger",
         ),
         (["-A", "tests.queues.beat_apps:ping"], "must name a Celery app"),
-        (["-A", "tests.queues.no_such_module:app"], "cannot be imported"),
     ],
 )
 def test_an_unusable_app_is_a_usage_error_naming_it(argv: list[str], message: str) -> None:
