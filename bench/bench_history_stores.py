@@ -13,7 +13,8 @@ Run it as a script::
 
 or with pytest-benchmark (figures in ``extra_info``)::
 
-    pytest bench/bench_history_stores.py -o python_files='bench_*.py' --benchmark-only -s
+    pytest bench/bench_history_stores.py -o python_files='bench_*.py' \
+        -o python_functions='bench_*' --benchmark-only -s
 
 Servers: the URLs of ``tests/services.py``. Each run uses a table / keys of its own and drops
 them.
