@@ -2,6 +2,8 @@
 
     greensched run JOBS_FILE [--store URL] [--table NAME] [--executor TYPE]
                              [--poll-interval SECONDS] [--log-format text|json]
+                             [--dashboard-port PORT [--dashboard-addr ADDR]
+                              [--dashboard-token TOKEN]]
                              [--metrics-port PORT [--metrics-addr ADDR]]
     greensched check JOBS_FILE [--count N]
     greensched jobs list [JOBS_FILE] [--json]           # these take --store URL (or the
@@ -226,6 +228,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         metavar="ADDR",
         help="the address the metrics are served on (default: 127.0.0.1, this host only)",
+    )
+    run.add_argument(
+        "--dashboard-port",
+        type=_port,
+        metavar="PORT",
+        help="serve the web dashboard on http://ADDR:PORT/ (0: any free port)",
+    )
+    run.add_argument(
+        "--dashboard-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the dashboard is served on (default: 127.0.0.1, this host only)",
+    )
+    run.add_argument(
+        "--dashboard-token",
+        metavar="TOKEN",
+        help="allow the dashboard's actions (pause, resume, run now, remove) to those who give "
+        "this token (default: $GREENSCHED_DASHBOARD_TOKEN, which other users cannot see in "
+        "ps; without one the dashboard is read-only)",
     )
     run.set_defaults(handler=_run)
     run.epilog = "The store defaults to an SQLite file next to JOBS_FILE (jobs.toml: jobs.sqlite)."
