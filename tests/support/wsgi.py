@@ -1,4 +1,5 @@
-"""A tiny WSGI test client: call a WSGI application directly, as a server would, and read the
+"""A tiny WSGI test client: call a WSGI application directly, as a server would (the path unquoted into
+``PATH_INFO``), and read the
 answer (:class:`Client`, :class:`Answer`)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 __all__ = ("Answer", "Client")
 
@@ -52,7 +53,7 @@ class Client:
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": self.script_name,
-            "PATH_INFO": parts.path.encode("utf-8").decode("latin-1"),
+            "PATH_INFO": unquote(parts.path).encode("utf-8").decode("latin-1"),
             "QUERY_STRING": parts.query,
             "SERVER_NAME": "localhost",
             "SERVER_PORT": "80",
