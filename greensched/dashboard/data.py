@@ -5,7 +5,6 @@ both render these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import merge
@@ -222,10 +221,20 @@ class View:
                 late = OVERDUE_WITHOUT_GRACE if grace is None else grace
                 if job.next_run_time + timedelta(seconds=late) < now:
                     overdue.append(JobRow(job, self._store_of(job), [] if run is None else [run]))
-        dead = {row.process.owner for row in self.processes() if not row.alive}
-        abandoned = [run for run in self._running() if run.owner in dead]
-        return Attention(failed, overdue, abandoned)
+        return Attention(failed, overdue, self._abandoned())
 
-    def _running(self) -> Iterable[RunRecord]:
-        for _, store in self.stores():
-            yield from store.runs.read(outcome=OUTCOME_RUNNING, limit=PAGE_SIZE)
+    def _abandoned(self) -> list[RunRecord]:
+        """The runs recorded as running by processes that are dead (none read if no process
+        is dead)."""
+        dead: dict[str, set[str]] = {}
+        for row in self.processes():
+            if not row.alive:
+                dead.setdefault(row.store, set()).add(row.process.owner)
+        return [
+            run
+            for alias, owners in dead.items()
+            for run in self.scheduler.jobstores[alias].runs.read(
+                outcome=OUTCOME_RUNNING, limit=ATTENTION_RUNS
+            )
+            if run.owner in owners
+        ]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from greensched.cli.output import format_time, job_state, relative_time
+from greensched.dashboard.data import PAGE_SIZE
 from greensched.dashboard.describe import describe_trigger, zone_name
 from greensched.dashboard.http import Request, url_quote
 from greensched.dashboard.security import CSRF_FIELD, Guard
@@ -62,6 +63,13 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value * 1000:.0f} ms" if abs(value) < 1 else f"{value:.2f} s"
+
+
+def _more(count: int, columns: int) -> str:
+    """The row that says how many rows past the first :data:`PAGE_SIZE` are not shown."""
+    if count <= PAGE_SIZE:
+        return ""
+    return f"<tr><td colspan={columns} class=muted>and {count - PAGE_SIZE} more</td></tr>"
 
 
 def badge(text: str, kind: str | None = None) -> str:
@@ -324,8 +332,8 @@ class Pages:
                 f'<tr><td><a href="{self._link("/jobs/" + url_quote(row.job.id))}">'
                 f"{escape(row.job.id)}</a></td><td>{self._when(row.job.next_run_time)}</td>"
                 f"<td>{outcome(row.last)}</td></tr>"
-                for row in rows
-            )
+                for row in rows[:PAGE_SIZE]
+            ) + _more(len(rows), 3)
             return (
                 "<table><tr><th>Job</th><th>Next run</th><th>Last run</th></tr>"
                 f"{items or f'<tr><td colspan=3 class=muted>{empty}</td></tr>'}</table>"
@@ -334,8 +342,8 @@ class Pages:
         abandoned = "".join(
             f"<tr><td>{escape(run.job_id)}</td><td>{self._when(run.started)}</td>"
             f"<td>{escape(run.host)}:{run.pid}</td></tr>"
-            for run in attention.abandoned
-        )
+            for run in attention.abandoned[:PAGE_SIZE]
+        ) + _more(len(attention.abandoned), 3)
         body = (
             f"<h2>Last run failed</h2>{jobs(attention.failed, 'none')}"
             f"<h2>Overdue past their grace time</h2>{jobs(attention.overdue, 'none')}"
