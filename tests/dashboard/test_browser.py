@@ -163,6 +163,7 @@ def test_the_dashboard_of_a_running_scheduler(dashboard: tuple[Run, str], browse
     page.wait_for_url(re.compile(r"done=Paused"))
     assert "Paused job 'import-feed'" in page.inner_text(".msg")
     assert "paused" in page.inner_text("h1")
+    assert "Dashboard: pause job import-feed" in run.log()
     page.screenshot(path=str(ARTIFACTS / "paused.png"), full_page=True)
     page.goto(url)
     assert "paused" in page.locator("table tr").filter(has_text="import-feed").inner_text()
