@@ -72,14 +72,24 @@ def _cron_time(fields: dict[str, str]) -> str:
         return "at " + (clock if int(second) == 0 else f"{clock}:{int(second):02}")
     if hour == "*" and _NUMBER.match(minute) and second == "0":
         return f"every hour at minute {int(minute)}"
+    # most significant first: a "*" is said only below a restricted field ("every minute of
+    # hour 9"), then read least significant first
     words = []
-    for name in ("second", "minute", "hour"):
+    restricted = False
+    for name in ("hour", "minute", "second"):
         value = fields[name]
         step = _STEP.match(value)
-        if value == "*" or (name == "second" and value == "0"):
+        if value == "*":
+            if restricted:
+                words.append(f"every {name}")
+        elif name == "second" and value == "0" and words:
             continue
-        words.append(f"every {_count(int(step.group(1)), name)}" if step else f"{name} {value}")
-    return ", ".join(words) if words else "every second"
+        else:
+            restricted = True
+            words.append(
+                f"every {_count(int(step.group(1)), name)}" if step else f"{name} {value}"
+            )
+    return " of ".join(reversed(words)) if words else "every second"
 
 
 def _cron(trigger: CronTrigger) -> str:
