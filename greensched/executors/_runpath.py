@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ("JobRun", "RunSet", "call_job", "error_event", "timeout_error")
 
+#: The events of a run that has kept none: shared, never appended to (see :meth:`JobRun._keep`)
+_NO_EVENTS: list[JobExecutionEvent] = []
 #: The codes of the events that tell when their run started and how long it took
 _TIMED_CODES = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
 
@@ -94,7 +96,9 @@ class JobRun:
         self.wanted = wanted
         self.payload = payload
         self.owner: Any = None
-        self.events: list[JobExecutionEvent] = []
+        #: the events kept (a list once there is one: most runs keep none, and an empty list
+        #: for each would be one more object for the garbage collector to visit)
+        self.events: list[JobExecutionEvent] = _NO_EVENTS
         self._index = 0
         self._chatty = logger.isEnabledFor(logging.INFO)
         # _started and _monotonic_start are set by next_call, for the calls that are timed
@@ -112,24 +116,32 @@ class JobRun:
         starting, and its timing starts: call the job for it, then :meth:`record` the event.
         """
         run_times = self.run_times
-        while self._index < len(run_times):
-            run_time = run_times[self._index]
-            self._index += 1
-            missed = missed_event(self.job, self.jobstore_alias, run_time, self.clock, self.logger)
-            if missed is None:
+        index = self._index
+        if index >= len(run_times):
+            return None
+        job, clock = self.job, self.clock
+        grace = job.misfire_grace_time
+        timed = self.wanted & _TIMED_CODES
+        while True:
+            run_time = run_times[index]
+            index += 1
+            # the clock is read once for the misfire check and the start of the timing
+            now = clock.now() if grace is not None or timed else None
+            if grace is None or (now - run_time).total_seconds() <= grace:  # type: ignore[operator]
+                self._index = index
                 if self._chatty:
                     self.logger.info(
-                        "Running job %s (scheduled at %s)",
-                        job_label(self.job.id, self.job.name),
-                        run_time,
+                        "Running job %s (scheduled at %s)", job_label(job.id, job.name), run_time
                     )
-                if self.wanted & _TIMED_CODES:
-                    clock = self.clock
-                    self._started, self._monotonic_start = clock.now(), clock.monotonic()
+                if timed:
+                    self._started, self._monotonic_start = now, clock.monotonic()
                 return run_time
+            missed = missed_event(job, self.jobstore_alias, run_time, now, self.logger)  # type: ignore[arg-type]
             if self.wanted & EVENT_JOB_MISSED:
-                self.events.append(missed)
-        return None
+                self._keep(missed)
+            if index >= len(run_times):
+                self._index = index
+                return None
 
     def record(self, event: JobExecutionEvent | None) -> None:
         """Record the event of the run time :meth:`next_call` returned last (``None``: an
@@ -147,6 +159,12 @@ class JobRun:
             event.started = self._started
             event.duration = self.clock.monotonic() - self._monotonic_start
         if event.code & wanted:
+            self._keep(event)
+
+    def _keep(self, event: JobExecutionEvent) -> None:
+        if self.events is _NO_EVENTS:
+            self.events = [event]
+        else:
             self.events.append(event)
 
     def run_here(self, timeout: float | None) -> list[JobExecutionEvent]:
@@ -156,24 +174,14 @@ class JobRun:
         :raises BaseException: what :func:`call_job` lets through (``GreenletExit``,
             ``KeyboardInterrupt``, ``SystemExit``)
         """
-        job, alias, logger, run_times = self.job, self.jobstore_alias, self.logger, self.run_times
+        job, alias, logger, clock = self.job, self.jobstore_alias, self.logger, self.clock
         executed_event = bool(self.wanted & EVENT_JOB_EXECUTED)  # else not even made
-        next_call, record, clock = self.next_call, self.record, self.clock  # (a hot path)
+        next_call, record, run_times = self.next_call, self.record, self.run_times  # (hot)
         while self._index < len(run_times):  # (one call of next_call fewer)
             run_time = next_call()
             if run_time is None:
                 break
-            record(
-                call_job(
-                    job,
-                    alias,
-                    run_time,
-                    logger,
-                    timeout=timeout,
-                    clock=clock,
-                    executed_event=executed_event,
-                )
-            )
+            record(call_job(job, alias, run_time, logger, timeout, clock, executed_event))
         return self.events
 
 
@@ -181,17 +189,12 @@ def missed_event(
     job: Job,
     jobstore_alias: str | None,
     run_time: datetime,
-    clock: Clock,
+    now: datetime,
     logger: logging.Logger,
-) -> JobExecutionEvent | None:
-    """Return the ``EVENT_JOB_MISSED`` event of ``run_time`` if it is now later than the job's
-    ``misfire_grace_time`` allows (logged), else ``None``."""
-    grace = job.misfire_grace_time
-    if grace is None:  # run the job no matter how late it is
-        return None
-    lateness = (clock.now() - run_time).total_seconds()
-    if lateness <= grace:
-        return None
+) -> JobExecutionEvent:
+    """Return the ``EVENT_JOB_MISSED`` event of ``run_time``, found later than the job's
+    ``misfire_grace_time`` allows at ``now`` (logged)."""
+    lateness = (now - run_time).total_seconds()
     logger.warning("Run time of job %s was missed by %.6fs", job_label(job.id, job.name), lateness)
     return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
 
@@ -229,12 +232,12 @@ def call_job(
     jobstore_alias: str | None,
     run_time: datetime,
     logger: logging.Logger,
-    *,
     timeout: float | None = None,
     clock: Clock | None = None,
+    executed_event: bool = True,
+    *,
     reraise: bool = True,
     log: bool = True,
-    executed_event: bool = True,
 ) -> JobExecutionEvent | None:
     """Call the job once for ``run_time`` (no misfire check) and return the event of the call.
 

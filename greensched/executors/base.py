@@ -63,6 +63,8 @@ class BaseExecutor(metaclass=ABCMeta):
         self._scheduler = scheduler
         self._lock = scheduler.create_lock()
         self._logger = component_logger("executors", alias)
+        #: the scheduler's clock, which the runs read (kept: it is read for every run)
+        self._run_clock = scheduler.clock
 
     def shutdown(self, wait: bool = True) -> None:  # noqa: B027 (optional for subclasses)
         """Shut down this executor.
@@ -86,7 +88,7 @@ class BaseExecutor(metaclass=ABCMeta):
             job,
             job._jobstore_alias,
             run_times,
-            scheduler.clock,
+            self._run_clock,
             self._logger,
             scheduler.listened_events,
             payload,
@@ -100,8 +102,11 @@ class BaseExecutor(metaclass=ABCMeta):
         :raises MaxInstancesReachedError: if the maximum number of allowed instances for this
             job has been reached
         """
-        assert self._lock is not None, "This executor has not been started yet"
-        with self._lock:
+        lock = self._lock
+        assert lock is not None, "This executor has not been started yet"
+        # acquire/release rather than "with": it costs a third as much, twice for every run
+        lock.acquire()
+        try:
             instances = self._instances.get(job.id, 0)
             if instances >= job.max_instances:
                 raise MaxInstancesReachedError(job)
@@ -115,6 +120,8 @@ class BaseExecutor(metaclass=ABCMeta):
                 # Not submitted: give the instance back
                 self._release_instance(job.id)
                 raise
+        finally:
+            lock.release()
 
     def _submit_announced(
         self, job: Job, run_times: Sequence[datetime], announce: Callable[[], None]
@@ -142,12 +149,16 @@ class BaseExecutor(metaclass=ABCMeta):
         """Perform the actual task of scheduling `run_job` to be called."""
 
     def _release_instance(self, job_id: str) -> None:
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             instances = self._instances.get(job_id, 0) - 1
             if instances > 0:
                 self._instances[job_id] = instances
             else:
                 self._instances.pop(job_id, None)
+        finally:
+            lock.release()
 
     def _run_job_success(self, job_id: str, events: Sequence[JobExecutionEvent]) -> None:
         """Called by the executor with the list of generated events when :func:`run_job` has
@@ -211,4 +222,4 @@ def run_job(
     .. versionchanged:: greensched 0.1 the keyword-only ``clock`` and ``timeout`` arguments
     """
     run = JobRun(job, jobstore_alias, run_times, clock, logging.getLogger(logger_name))
-    return run.run_here(timeout)
+    return list(run.run_here(timeout))  # (a list of its own: the caller may change it)
