@@ -23,6 +23,8 @@ BUILTIN_PLUGINS: dict[str, dict[str, str]] = {
         "threadpool": "greensched.executors.pool:ThreadPoolExecutor",
         "processpool": "greensched.executors.pool:ProcessPoolExecutor",
         "debug": "greensched.executors.debug:DebugExecutor",
+        "celery": "greensched.executors.celery:CeleryExecutor",
+        "rq": "greensched.executors.rq:RQExecutor",
     },
     "greensched.jobstores": {
         "memory": "greensched.jobstores.memory:MemoryJobStore",

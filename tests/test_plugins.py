@@ -40,7 +40,7 @@ def test_built_in_aliases_resolve_without_installed_entry_points(
     """A source checkout that was never pip-installed has no entry points."""
     plugins = registry(monkeypatch)
     assert plugins.resolve("debug") is DebugExecutor
-    assert plugins.aliases() == ["debug", "gevent", "processpool", "threadpool"]
+    assert plugins.aliases() == ["celery", "debug", "gevent", "processpool", "rq", "threadpool"]
 
 
 def test_installed_entry_points_resolve() -> None:
@@ -59,7 +59,7 @@ def test_unknown_alias_names_it_and_the_known_ones(monkeypatch: pytest.MonkeyPat
     with pytest.raises(
         LookupError,
         match=r'^No executor by the name "turbo" was found '
-        r"\(known: debug, gevent, mine, processpool, threadpool\)$",
+        r"\(known: celery, debug, gevent, mine, processpool, rq, threadpool\)$",
     ):
         plugins.resolve("turbo")
 

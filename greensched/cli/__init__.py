@@ -5,6 +5,7 @@
                              [--dashboard-port PORT [--dashboard-addr ADDR]
                               [--dashboard-token TOKEN]]
                              [--metrics-port PORT [--metrics-addr ADDR]]
+    greensched celery-beat -A MODULE:APP [the options of run but --executor]
     greensched check JOBS_FILE [--count N]
     greensched jobs list [JOBS_FILE] [--json]           # these take --store URL (or the
     greensched jobs show ID [--json]                    # GREENSCHED_STORE environment
@@ -51,6 +52,12 @@ def _run(args: argparse.Namespace) -> int:
     from greensched.cli.run import run_command
 
     return run_command(args)
+
+
+def _celery_beat(args: argparse.Namespace) -> int:
+    from greensched.cli.celery_beat import celery_beat_command
+
+    return celery_beat_command(args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -191,9 +198,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin_store = _CommandParser(add_help=False, parents=[located, formats])
 
+    serving = _CommandParser(add_help=False, parents=[store, formats, logs])
+    serving.add_argument(
+        "--poll-interval",
+        type=_positive(float),
+        default=0.5,
+        metavar="SECONDS",
+        help="look at a persistent store at least this often (default: 0.5)",
+    )
+    serving.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://ADDR:PORT/metrics (0: any free port; needs "
+        "greensched[metrics])",
+    )
+    serving.add_argument(
+        "--metrics-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the metrics are served on (default: 127.0.0.1, this host only)",
+    )
+    serving.add_argument(
+        "--dashboard-port",
+        type=_port,
+        metavar="PORT",
+        help="serve the web dashboard on http://ADDR:PORT/ (0: any free port)",
+    )
+    serving.add_argument(
+        "--dashboard-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the dashboard is served on (default: 127.0.0.1, this host only)",
+    )
+    serving.add_argument(
+        "--dashboard-token",
+        metavar="TOKEN",
+        help="allow the dashboard's actions (pause, resume, run now, remove) to those who give "
+        "this token (default: $GREENSCHED_DASHBOARD_TOKEN, which other users cannot see in "
+        "ps; without one the dashboard is read-only)",
+    )
+
     run = commands.add_parser(
         "run",
-        parents=[store, formats, logs],
+        parents=[serving],
         help="run the jobs of a jobs file (in the foreground)",
         description="Run a GeventScheduler in the foreground on a job store, with the jobs of "
         "JOBS_FILE added or updated by id. SIGINT/SIGTERM: stop once running jobs end (again: "
@@ -209,47 +257,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TYPE",
         help="the type of the default executor: gevent (default), threadpool, processpool, debug",
     )
-    run.add_argument(
-        "--poll-interval",
-        type=_positive(float),
-        default=0.5,
-        metavar="SECONDS",
-        help="look at a persistent store at least this often (default: 0.5)",
-    )
-    run.add_argument(
-        "--metrics-port",
-        type=_port,
-        metavar="PORT",
-        help="serve Prometheus metrics on http://ADDR:PORT/metrics (0: any free port; needs "
-        "greensched[metrics])",
-    )
-    run.add_argument(
-        "--metrics-addr",
-        default="127.0.0.1",
-        metavar="ADDR",
-        help="the address the metrics are served on (default: 127.0.0.1, this host only)",
-    )
-    run.add_argument(
-        "--dashboard-port",
-        type=_port,
-        metavar="PORT",
-        help="serve the web dashboard on http://ADDR:PORT/ (0: any free port)",
-    )
-    run.add_argument(
-        "--dashboard-addr",
-        default="127.0.0.1",
-        metavar="ADDR",
-        help="the address the dashboard is served on (default: 127.0.0.1, this host only)",
-    )
-    run.add_argument(
-        "--dashboard-token",
-        metavar="TOKEN",
-        help="allow the dashboard's actions (pause, resume, run now, remove) to those who give "
-        "this token (default: $GREENSCHED_DASHBOARD_TOKEN, which other users cannot see in "
-        "ps; without one the dashboard is read-only)",
-    )
     run.set_defaults(handler=_run)
     run.epilog = "The store defaults to an SQLite file next to JOBS_FILE (jobs.toml: jobs.sqlite)."
+
+    beat = commands.add_parser(
+        "celery-beat",
+        parents=[serving],
+        help="run the beat_schedule of a Celery app, sending each run to Celery (replaces "
+        "celery beat; run it N times on one shared store)",
+        description="Run the beat_schedule of a Celery app as greensched run runs a jobs file: "
+        "one job per entry, upserted by name (entries removed from the schedule are removed), "
+        "each due run sent to Celery once. Start it any number of times on one shared store "
+        "(PostgreSQL, MySQL, Redis). SIGINT/SIGTERM: stop (again: at once); SIGHUP: re-import "
+        "the app's module and upsert its schedule.",
+    )
+    beat.add_argument(
+        "-A",
+        "--app",
+        required=True,
+        metavar="MODULE:APP",
+        help="the Celery app (module:attribute)",
+    )
+    beat.set_defaults(handler=_celery_beat)
 
     check = commands.add_parser(
         "check",
@@ -368,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Functions are imported by reference from the current directory too (as python -m does)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    running = args.handler is _run
+    running = args.handler in (_run, _celery_beat)
     if running:
         # A gevent program: patched before anything makes locks or sockets or imports the
         # jobs' modules

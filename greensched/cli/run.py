@@ -24,7 +24,7 @@ import logging
 import os
 import pickle
 import signal
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,14 @@ if TYPE_CHECKING:
     from greensched.schedulers.base import BaseScheduler
     from greensched.schedulers.gevent import GeventScheduler
 
-__all__ = ("DEFINITION_FIELDS", "RunLog", "changes_to_apply", "run_command", "sync_jobs")
+__all__ = (
+    "DEFINITION_FIELDS",
+    "RunLog",
+    "changes_to_apply",
+    "run_command",
+    "run_source",
+    "sync_jobs",
+)
 
 logger = logging.getLogger("greensched.run")
 
@@ -230,11 +237,19 @@ def sync_jobs(
     )
 
 
-def _reload(scheduler: BaseScheduler, source: JobsSource) -> JobsSource:
+#: Reads a source again (:func:`~greensched.cli.jobsfile.reload` for a jobs file)
+Reader = Callable[[JobsSource], JobsSource]
+#: Upserts a source's jobs into the scheduler (:func:`sync_jobs` for a jobs file)
+Syncer = Callable[["BaseScheduler", JobsSource, Collection[str]], None]
+
+
+def _reload(
+    scheduler: BaseScheduler, source: JobsSource, read: Reader = reload, sync: Syncer = sync_jobs
+) -> JobsSource:
     """Read the jobs file again and upsert its jobs; on an error keep everything as it is."""
     logger.info("SIGHUP: reading %s again", source.target)
     try:
-        new = reload(source)
+        new = read(source)
     except JobsFileError as exc:
         logger.error("Not reloaded, the jobs stay as they are: %s", exc)
         return source
@@ -244,7 +259,7 @@ def _reload(scheduler: BaseScheduler, source: JobsSource) -> JobsSource:
             source.target,
         )
     try:
-        sync_jobs(scheduler, new, [definition.id for definition in source.definitions])
+        sync(scheduler, new, [definition.id for definition in source.definitions])
     except Exception as exc:  # noqa: BLE001 (a store failure: logged, the loop goes on)
         logger.error("Reloading %s failed: %s", source.target, describe_error(exc))
         return source
@@ -257,6 +272,8 @@ def _serve(
     source: JobsSource,
     run_log: RunLog,
     where: str,
+    read: Reader,
+    sync: Syncer,
 ) -> int:
     """Resume the (paused) scheduler once the signal handlers are in place, then run until a
     signal says stop, reloading on SIGHUP (and the names ``run_log`` gives the jobs); return
@@ -298,7 +315,7 @@ def _serve(
                 return EXIT_FAILURE
             if reload_wanted.is_set():
                 reload_wanted.clear()
-                source = _reload(scheduler, source)
+                source = _reload(scheduler, source, read, sync)
                 run_log.names.update((job.id, job.name) for job in source.jobs)
         scheduler.shutdown(wait=True)
     finally:
@@ -314,10 +331,21 @@ def run_command(args: argparse.Namespace) -> int:
     :raises CommandError: for an invalid jobs file or store URL (nothing was touched), or a
         store that cannot be opened
     """
+    return run_source(args, load(args.jobs, executor=args.executor))
+
+
+def run_source(
+    args: argparse.Namespace, source: JobsSource, read: Reader = reload, sync: Syncer = sync_jobs
+) -> int:
+    """Run ``source``'s scheduler on the store of ``args`` as ``greensched run`` does (see the
+    module docstring), its jobs upserted by ``sync``, read again by ``read`` on SIGHUP; return
+    the exit code. (``greensched celery-beat`` runs a Celery app's schedule through it.)
+
+    :raises CommandError: for an invalid store URL, or a store that cannot be opened
+    """
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # the run lines replace the executors' "Running job" / "executed successfully" lines
         logging.getLogger("greensched.executors").setLevel(logging.WARNING)
-    source = load(args.jobs, executor=args.executor)
     scheduler = source.scheduler
     metrics = None if args.metrics_port is None else _serve_metrics(scheduler, args)
 
@@ -343,7 +371,7 @@ def run_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 (an unreachable or unusable store)
         raise CommandError(f"cannot start on job store {where}: {describe_error(exc)}") from None
     try:
-        sync_jobs(scheduler, source)
+        sync(scheduler, source, ())
     except Exception as exc:  # noqa: BLE001 (a store failure)
         scheduler.shutdown(wait=False)
         raise CommandError(
@@ -351,7 +379,7 @@ def run_command(args: argparse.Namespace) -> int:
         ) from None
     dashboard = None if args.dashboard_port is None else _serve_dashboard(scheduler, args)
     try:
-        return _serve(scheduler, loop, source, run_log, where)
+        return _serve(scheduler, loop, source, run_log, where, read, sync)
     finally:
         if dashboard is not None:
             dashboard.stop()

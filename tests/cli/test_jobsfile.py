@@ -178,7 +178,7 @@ def test_an_unknown_executor_type_is_a_usage_error(tmp_path: Path) -> None:
     assert info.value.exit_code == EXIT_USAGE
     assert str(info.value) == (
         '--executor: No executor by the name "fibers" was found '
-        "(known: debug, gevent, processpool, threadpool)"
+        "(known: celery, debug, gevent, processpool, rq, threadpool)"
     )
 
 
@@ -312,8 +312,8 @@ def test_bad_module_references(reference: str, message: str) -> None:
         ),
         pytest.param(
             "[scheduler.executors.x]\ntype = 'fibers'\n",
-            '[scheduler]: No executor by the name "fibers" was found (known: debug, gevent, '
-            "processpool, threadpool)",
+            '[scheduler]: No executor by the name "fibers" was found (known: celery, debug, '
+            "gevent, processpool, rq, threadpool)",
             id="bad-executor-type",
         ),
         pytest.param("jobs = 1\n", "jobs must be tables ([[jobs]]), got: 1", id="jobs-not-tables"),

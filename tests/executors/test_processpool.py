@@ -524,8 +524,11 @@ def test_works_in_a_monkey_patched_program() -> None:
         from tests.executors import pooljobs
 
         if __name__ == "__main__":
+            # no misfire limit: on a busy machine a run may wait seconds for a free worker
             scheduler = GeventScheduler(
-                timezone="UTC", executors={"default": {"type": "processpool", "max_workers": 2}}
+                timezone="UTC",
+                executors={"default": {"type": "processpool", "max_workers": 2}},
+                job_defaults={"misfire_grace_time": None},
             )
             events = {}
             scheduler.add_listener(

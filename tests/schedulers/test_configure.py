@@ -247,7 +247,7 @@ def test_configure_while_running_is_refused() -> None:
         pytest.param(
             {"executors": {"default": {"type": "nope"}}},
             LookupError,
-            r'^No executor by the name "nope" was found \(known: debug, gevent.*\)$',
+            r'^No executor by the name "nope" was found \(known: celery, debug, gevent.*\)$',
             id="executor-plugin",
         ),
         pytest.param(
