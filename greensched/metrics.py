@@ -32,6 +32,10 @@ The metrics (``job`` is a job's id, ``jobstore`` a job store's alias):
 ``greensched_claims_lost_total{jobstore}``
     Due runs of a shared store that this scheduler did not start because another process
     took them over, or the job changed meanwhile (``EVENT_JOB_CLAIM_LOST``).
+``greensched_history_write_failures_total``, ``greensched_history_records_dropped_total``
+    Writes of the run history that failed (each is retried), and run records dropped
+    unwritten from a full buffer, since the scheduler started (see
+    :mod:`greensched.history._recorder`).
 
 Every metric has its series from the first scrape, at 0, so that ``rate()`` and ``increase()``
 see the first run, failure or lost claim: ``greensched_jobs`` and
@@ -161,6 +165,15 @@ class _Collector:
         "Due runs not started: another process took them over, or the job changed.",
     )
 
+    _HISTORY_FAILED = (
+        "greensched_history_write_failures",
+        "Writes of the run history (records, heartbeats) that failed, since the start.",
+    )
+    _HISTORY_DROPPED = (
+        "greensched_history_records_dropped",
+        "Run records dropped unwritten from a full buffer, since the start.",
+    )
+
     def __init__(self, metrics: SchedulerMetrics) -> None:
         self._metrics = metrics
 
@@ -173,6 +186,8 @@ class _Collector:
         yield GaugeMetricFamily(*self._LOOP_LAG)
         yield GaugeMetricFamily(*self._JOBS, labels=["jobstore"])
         yield CounterMetricFamily(*self._CLAIMS_LOST, labels=["jobstore"])
+        yield CounterMetricFamily(*self._HISTORY_FAILED)
+        yield CounterMetricFamily(*self._HISTORY_DROPPED)
 
     def collect(self) -> Iterator[Any]:
         """The metrics now."""
@@ -195,6 +210,12 @@ class _Collector:
         for alias, count in lost.items():
             claims_lost.add_metric([alias], count)
         yield claims_lost
+        recorder = metrics._scheduler.run_history
+        failed, dropped = (
+            (0, 0) if recorder is None else (recorder.failed_writes, recorder.dropped_records)
+        )
+        yield CounterMetricFamily(*self._HISTORY_FAILED, value=failed)
+        yield CounterMetricFamily(*self._HISTORY_DROPPED, value=dropped)
 
     def _jobs(self, scheduler: BaseScheduler) -> GaugeMetricFamily:
         """The jobs of each store of a started scheduler; a store that fails is logged and

@@ -191,3 +191,32 @@ def test_the_failing_runs_benchmark_measures_every_kind_of_run(tmp_path: Path) -
                 assert run["ratio_to_ok"] > 0
     assert "| off | raise |" in output
     assert "| file | timeout |" in output
+
+
+def test_the_history_benchmark_measures_history_off_and_on(tmp_path: Path) -> None:
+    """``bench/bench_history.py``: greensched with its history off and on, and APScheduler;
+    with the history on, every run is in the history."""
+    figures_path = tmp_path / "figures.json"
+    output = run_bench(
+        "bench_history.py",
+        f"--rates={RATE}",
+        "--seconds=0.5",
+        "--warmup=0.2",
+        "--grace=0.3",
+        "--repeat=1",
+        f"--json={figures_path}",
+    )
+    figures = json.loads(figures_path.read_text())
+    assert [(f["implementation"], f["variant"]) for f in figures] == [
+        ("greensched", "off"),
+        ("greensched", "on"),
+        ("apscheduler", "none"),
+    ]
+    for run in figures:
+        assert run["executed"] == run["due"] > 0
+        assert run["cpu_us_per_run"] > 0
+    off, on, _ = figures
+    assert off["recorded"] == 0
+    assert on["recorded"] >= on["executed"]  # the window's runs, and those around it
+    assert on["recorded_running"] == 0
+    assert f"| {RATE} |" in output

@@ -11,6 +11,7 @@
     greensched jobs show ID [--json]                    # GREENSCHED_STORE environment
     greensched jobs add ID FUNC TRIGGER [KEY=VALUE ...] [--replace]   # variable) and
     greensched jobs pause|resume|remove|run-now ID      # --table NAME, or --jobs-file
+    greensched runs [JOB_ID] [--outcome OUTCOME[,...]] [--limit N] [--json]
     greensched export FILE [--progress]                 # JOBS_FILE (the store run uses
     greensched import FILE [--progress]                 # for it; default: ./jobs.toml's)
     greensched store convert --from pickle|json --to pickle|json
@@ -330,6 +331,27 @@ def build_parser() -> argparse.ArgumentParser:
         action = actions.add_parser(name, parents=[admin_store, logs], help=text)
         action.add_argument("id", metavar="ID")
         action.set_defaults(handler=_admin("jobs_" + name.replace("-", "_")))
+
+    runs = commands.add_parser(
+        "runs",
+        parents=[admin_store, logs],
+        help="show the recorded runs of the store's jobs, newest first",
+        description="Show the run history of the store's jobs (or of JOB_ID), newest first: "
+        "when each run started, its outcome, duration and lateness, the process that ran it, "
+        "and its error or return value.",
+    )
+    runs.add_argument("job_id", nargs="?", metavar="JOB_ID", help="only this job's runs")
+    runs.add_argument(
+        "--outcome",
+        metavar="OUTCOME",
+        help="only runs with this outcome, or these (comma-separated): running, executed, "
+        "error, timeout, missed, max_instances, claim_lost",
+    )
+    runs.add_argument(
+        "--limit", type=_positive(int), default=100, help="the most runs shown (default: 100)"
+    )
+    runs.add_argument("--json", action="store_true", help="as a JSON array of records")
+    runs.set_defaults(handler=_admin("runs_command", "runs"))
 
     for name, text in (
         ("export", "write the store's jobs to a JSON file (- for stdout)"),

@@ -97,7 +97,8 @@ def opened(args: argparse.Namespace) -> Iterator[Admin]:
         )
     where = display_url(url)
     store = open_store(url, args.table, **serializer_options(args))
-    scheduler = GeventScheduler(jobstores={"default": store}, clock=current_clock())
+    # No history of its own: it runs no job, and must not show up as a process of the store
+    scheduler = GeventScheduler(jobstores={"default": store}, clock=current_clock(), history=False)
     try:
         scheduler.start(paused=True)
     except Exception as exc:  # noqa: BLE001 (an unreachable or unusable store)

@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from gevent.event import Event
 
     from greensched._clock import Clock
+    from greensched.history._recorder import RunRecorder
+    from greensched.history._records import RunRecord
     from greensched.job import Job
 
-__all__ = ("JobRun", "RunSet", "call_job", "error_event", "timeout_error")
+__all__ = ("JobRun", "JobTimeoutError", "RunSet", "call_job", "error_event", "timeout_error")
 
 #: The events of a run that has kept none: shared, never appended to (see :meth:`JobRun._keep`)
 _NO_EVENTS: list[JobExecutionEvent] = []
@@ -58,6 +60,8 @@ class JobRun:
         :attr:`~greensched.schedulers._services.SchedulerServices.listened_events`); the clock
         is read around a call only if its event is wanted
     :param payload: what the executor prepared for its workers (the pickled job)
+    :param history: the scheduler's run recorder (``None``: the history is off): each run time
+        is recorded from its start (every call is timed then)
 
     ``owner`` is for the executor: the greenlet the run lives in (see :class:`RunSet`).
     """
@@ -66,9 +70,12 @@ class JobRun:
         "_chatty",
         "_index",
         "_monotonic_start",
+        "_record",
         "_started",
+        "_timed",
         "clock",
         "events",
+        "history",
         "job",
         "jobstore_alias",
         "logger",
@@ -87,6 +94,7 @@ class JobRun:
         logger: logging.Logger,
         wanted: int = EVENT_ALL,
         payload: Any = None,
+        history: RunRecorder | None = None,
     ) -> None:
         self.job = job
         self.jobstore_alias = jobstore_alias
@@ -101,6 +109,9 @@ class JobRun:
         self.events: list[JobExecutionEvent] = _NO_EVENTS
         self._index = 0
         self._chatty = logger.isEnabledFor(logging.INFO)
+        self.history = history
+        self._timed = history is not None or bool(wanted & _TIMED_CODES)
+        self._record: RunRecord | None = None  # the history's record of the current call
         # _started and _monotonic_start are set by next_call, for the calls that are timed
 
     @property
@@ -121,7 +132,7 @@ class JobRun:
             return None
         job, clock = self.job, self.clock
         grace = job.misfire_grace_time
-        timed = self.wanted & _TIMED_CODES
+        timed = self._timed
         while True:
             run_time = run_times[index]
             index += 1
@@ -135,7 +146,14 @@ class JobRun:
                     )
                 if timed:
                     self._started, self._monotonic_start = now, clock.monotonic()
+                    history = self.history
+                    if history is not None:
+                        alias = self.jobstore_alias
+                        self._record = history.started(job, alias, run_time, now)  # type: ignore[arg-type]
                 return run_time
+            history = self.history
+            if history is not None:
+                history.missed(job, self.jobstore_alias, run_time, now)  # type: ignore[arg-type]
             missed = missed_event(job, self.jobstore_alias, run_time, now, self.logger)  # type: ignore[arg-type]
             if self.wanted & EVENT_JOB_MISSED:
                 self._keep(missed)
@@ -146,19 +164,30 @@ class JobRun:
     def record(self, event: JobExecutionEvent | None) -> None:
         """Record the event of the run time :meth:`next_call` returned last (``None``: an
         executed run whose event was not made): its start and duration, from the clock, and
-        the event itself if it is wanted. An executed run is logged as such here."""
+        the event itself if it is wanted. An executed run is logged as such here, and the run
+        recorded in the history."""
         if event is None or event.code == EVENT_JOB_EXECUTED:
             if self._chatty:
                 self.logger.info(
                     "Job %s executed successfully", job_label(self.job.id, self.job.name)
                 )
+            if event is None and self._record is None:
+                return
+        if self._timed:
+            duration = self.clock.monotonic() - self._monotonic_start
+            record = self._record
+            if record is not None:
+                self._record = None
+                history = self.history
+                assert history is not None  # it made the record
+                history.ended(record, event, duration, self.jobstore_alias)
             if event is None:
                 return
-        wanted = self.wanted
-        if wanted & _TIMED_CODES:
             event.started = self._started
-            event.duration = self.clock.monotonic() - self._monotonic_start
-        if event.code & wanted:
+            event.duration = duration
+        elif event is None:  # (made no record either)
+            return
+        if event.code & self.wanted:
             self._keep(event)
 
     def _keep(self, event: JobExecutionEvent) -> None:
@@ -166,6 +195,18 @@ class JobRun:
             self.events = [event]
         else:
             self.events.append(event)
+
+    def interrupted(self, exc: BaseException) -> None:
+        """The call of the run time :meth:`next_call` returned last was ended by ``exc``,
+        which ends the run (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...): close its
+        record in the history, if it has one."""
+        record = self._record
+        if record is not None:
+            self._record = None
+            duration = self.clock.monotonic() - self._monotonic_start
+            history = self.history
+            assert history is not None  # it made the record
+            history.interrupted(record, exc, duration, self.jobstore_alias)
 
     def run_here(self, timeout: float | None) -> list[JobExecutionEvent]:
         """Call the job for each run time in the calling greenlet, and return the events.
@@ -175,13 +216,19 @@ class JobRun:
             ``KeyboardInterrupt``, ``SystemExit``)
         """
         job, alias, logger, clock = self.job, self.jobstore_alias, self.logger, self.clock
-        executed_event = bool(self.wanted & EVENT_JOB_EXECUTED)  # else not even made
+        # else not even made (the history wants it, for the return value)
+        executed_event = bool(self.wanted & EVENT_JOB_EXECUTED) or self.history is not None
         next_call, record, run_times = self.next_call, self.record, self.run_times  # (hot)
         while self._index < len(run_times):  # (one call of next_call fewer)
             run_time = next_call()
             if run_time is None:
                 break
-            record(call_job(job, alias, run_time, logger, timeout, clock, executed_event))
+            try:
+                event = call_job(job, alias, run_time, logger, timeout, clock, executed_event)
+            except BaseException as exc:
+                self.interrupted(exc)
+                raise
+            record(event)
         return self.events
 
 
@@ -199,9 +246,17 @@ def missed_event(
     return JobExecutionEvent(EVENT_JOB_MISSED, job.id, jobstore_alias, run_time)
 
 
-def timeout_error(job: Job, timeout: float) -> TimeoutError:
+class JobTimeoutError(TimeoutError):
+    """The exception of the ``EVENT_JOB_ERROR`` event of a run that overran its job's
+    ``timeout`` (a :exc:`TimeoutError`: the run history tells it apart from the job's own).
+
+    .. versionadded:: greensched 0.1
+    """
+
+
+def timeout_error(job: Job, timeout: float) -> JobTimeoutError:
     """The exception of an ``EVENT_JOB_ERROR`` event for a run that overran ``timeout``."""
-    return TimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
+    return JobTimeoutError(f'Run of job "{job.id}" timed out after {timeout:g} seconds')
 
 
 def error_event(

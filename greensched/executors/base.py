@@ -81,7 +81,8 @@ class BaseExecutor(metaclass=ABCMeta):
 
     def _new_run(self, job: Job, run_times: Sequence[datetime], payload: Any = None) -> JobRun:
         """The run of ``job``'s ``run_times`` along the one path: on the scheduler's clock,
-        logged on this executor's logger, keeping the events some listener wants."""
+        logged on this executor's logger, keeping the events some listener wants, recorded in
+        the run history if it is on."""
         scheduler = self._scheduler
         assert scheduler is not None, "This executor has not been started yet"
         return JobRun(
@@ -92,6 +93,7 @@ class BaseExecutor(metaclass=ABCMeta):
             self._logger,
             scheduler.listened_events,
             payload,
+            scheduler.run_history,
         )
 
     def submit_job(self, job: Job, run_times: Sequence[datetime]) -> None:

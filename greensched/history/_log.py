@@ -63,6 +63,11 @@ class RunLog(metaclass=ABCMeta):
         """Store ``records``: each replaces any stored record with its ``run_id`` (a running
         record is written again when it ends). Applies the retention to their jobs."""
 
+    def append(self, record: RunRecord) -> None:
+        """Store ``record``, whose ``run_id`` was never written before (the scheduler's fast
+        path for a ``local`` history: a run's record as it starts). The default writes it."""
+        self.write((record,))
+
     @abstractmethod
     def read(
         self,

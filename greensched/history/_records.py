@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 __all__ = (
@@ -85,10 +85,11 @@ class RunRecord:
     :ivar job_name: the job's name when it ran
     :ivar scheduled: the run time it was due at
     :ivar started: when the call started (``None``: never started)
-    :ivar ended: when it ended (``None``: running, or never started)
+    :ivar ended: when it ended (``None``: running, or never started); unless set, ``started``
+        plus ``duration``
     :ivar outcome: one of :data:`OUTCOMES`
     :ivar lateness: seconds between ``scheduled`` and the start (for a missed run: and when it
-        was found missed)
+        was found missed); unless set, worked out from ``started`` and ``scheduled`` when read
     :ivar duration: seconds the call took (``None`` while running, or never started)
     :ivar exc_type: the exception's class as ``module.QualName`` (error, timeout)
     :ivar exc_message: ``str()`` of the exception, truncated to :data:`REPR_LIMIT`
@@ -100,15 +101,17 @@ class RunRecord:
         :class:`ProcessInfo`)
     """
 
+    # ended and lateness are read through properties: a recorder leaves them to be worked out
+    # when read (most records are never read, and both cost a datetime operation)
     __slots__ = (
+        "_ended",
+        "_lateness",
         "duration",
-        "ended",
         "exc_message",
         "exc_type",
         "host",
         "job_id",
         "job_name",
-        "lateness",
         "outcome",
         "owner",
         "pid",
@@ -166,8 +169,8 @@ class RunRecord:
         self.scheduled = scheduled
         self.outcome = outcome
         self.started = started
-        self.ended = ended
-        self.lateness = lateness
+        self._ended = ended
+        self._lateness = lateness
         self.duration = duration
         self.exc_type = exc_type
         self.exc_message = exc_message
@@ -176,6 +179,28 @@ class RunRecord:
         self.host = host
         self.pid = pid
         self.owner = owner
+
+    @property
+    def ended(self) -> datetime | None:
+        ended = self._ended
+        if ended is None and self.duration is not None and self.started is not None:
+            return self.started + timedelta(seconds=self.duration)
+        return ended
+
+    @ended.setter
+    def ended(self, value: datetime | None) -> None:
+        self._ended = value
+
+    @property
+    def lateness(self) -> float | None:
+        lateness = self._lateness
+        if lateness is None and self.started is not None and self.scheduled is not None:
+            return (self.started - self.scheduled).total_seconds()
+        return lateness
+
+    @lateness.setter
+    def lateness(self, value: float | None) -> None:
+        self._lateness = value
 
     @property
     def sort_time(self) -> datetime:

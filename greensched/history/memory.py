@@ -30,13 +30,17 @@ class MemoryRunLog(RunLog):
     A record is kept as the object written, so a running record that is written again when it
     ends is updated in place. The records of a removed job stay until they age out (with a
     ``max_age``) or are pushed out by that job's newer runs; nothing survives the process.
+
+    :meth:`append` (a new record: the scheduler's path) only adds to its job's ring; the index
+    by ``run_id`` that :meth:`write` needs is made again when a write comes after appends.
     """
 
     local = True
 
     def __init__(self, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None) -> None:
         self._rings: dict[str, deque[RunRecord]] = {}
-        self._by_run_id: dict[str, RunRecord] = {}
+        #: the records by run_id (None: to be made again, by _index())
+        self._by_run_id: dict[str, RunRecord] | None = {}
         self._processes: dict[str, ProcessInfo] = {}
         super().__init__(limit=limit, max_age=max_age)
 
@@ -44,23 +48,28 @@ class MemoryRunLog(RunLog):
         super().configure(limit=limit, max_age=max_age)
         for job_id, ring in list(self._rings.items()):
             if ring.maxlen != self.limit:
-                self._rings[job_id] = self._bounded(ring)
+                self._rings[job_id] = deque(ring, maxlen=self.limit)
+        self._by_run_id = None
 
-    def _bounded(self, records: Collection[RunRecord]) -> deque[RunRecord]:
-        ring: deque[RunRecord] = deque(maxlen=self.limit)
-        for record in records:
-            self._append(ring, record)
-        return ring
+    def _index(self) -> dict[str, RunRecord]:
+        index = self._by_run_id
+        if index is None:
+            index = self._by_run_id = {
+                record.run_id: record for ring in self._rings.values() for record in ring
+            }
+        return index
 
-    def _append(self, ring: deque[RunRecord], record: RunRecord) -> None:
-        if len(ring) == ring.maxlen:
-            self._by_run_id.pop(ring[0].run_id, None)
-        ring.append(record)
-        self._by_run_id[record.run_id] = record
+    def append(self, record: RunRecord) -> None:
+        ring = self._rings.get(record.job_id)
+        if ring is None:
+            ring = self._rings[record.job_id] = deque(maxlen=self.limit)
+        ring.append(record)  # a full ring drops its oldest
+        self._by_run_id = None
 
     def write(self, records: Sequence[RunRecord]) -> None:
+        index = self._index()
         for record in records:
-            known = self._by_run_id.get(record.run_id)
+            known = index.get(record.run_id)
             if known is record:
                 continue  # a running record ended: updated in place
             if known is not None:
@@ -70,7 +79,10 @@ class MemoryRunLog(RunLog):
             ring = self._rings.get(record.job_id)
             if ring is None:
                 ring = self._rings[record.job_id] = deque(maxlen=self.limit)
-            self._append(ring, record)
+            if len(ring) == ring.maxlen:
+                index.pop(ring[0].run_id, None)
+            ring.append(record)
+            index[record.run_id] = record
 
     def read(
         self,
@@ -100,8 +112,10 @@ class MemoryRunLog(RunLog):
         self, owners: Collection[str], ended: datetime, exc_type: str, message: str
     ) -> int:
         closed = 0
-        for record in self._by_run_id.values():
-            if record.outcome == OUTCOME_RUNNING and record.owner in owners:
+        for ring in self._rings.values():
+            for record in ring:
+                if record.outcome != OUTCOME_RUNNING or record.owner not in owners:
+                    continue
                 record.outcome = OUTCOME_ERROR
                 record.ended = ended
                 record.exc_type = exc_type
@@ -119,13 +133,12 @@ class MemoryRunLog(RunLog):
             if len(kept) == len(ring):
                 continue
             dropped += len(ring) - len(kept)
-            for record in ring:
-                if record.sort_time < oldest:
-                    self._by_run_id.pop(record.run_id, None)
             if kept:
-                self._rings[job_id] = self._bounded(kept)
+                self._rings[job_id] = deque(kept, maxlen=self.limit)
             else:
                 del self._rings[job_id]
+        if dropped:
+            self._by_run_id = None
         for owner, process in list(self._processes.items()):
             if process.heartbeat < oldest:
                 del self._processes[owner]
@@ -139,5 +152,5 @@ class MemoryRunLog(RunLog):
 
     def clear(self) -> None:
         self._rings.clear()
-        self._by_run_id.clear()
+        self._by_run_id = {}
         self._processes.clear()

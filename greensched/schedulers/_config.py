@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from datetime import tzinfo
 from typing import Any, NamedTuple
 
+from greensched import _validators as validate
 from greensched._clock import SYSTEM_CLOCK, Clock
 from greensched._logging import logger_name
 from greensched._plugins import PluginRegistry
 from greensched._validators import InvalidValueError
 from greensched.executors.base import BaseExecutor
+from greensched.history._log import DEFAULT_LIMIT
 from greensched.job import Job
 from greensched.jobstores.base import BaseJobStore
 from greensched.util import asbool, asint, astimezone, maybe_ref, ref_to_obj
@@ -37,6 +39,9 @@ class SchedulerOptions(NamedTuple):
     job_defaults: dict[str, Any]
     executors: dict[str, BaseExecutor]
     jobstores: dict[str, BaseJobStore]
+    history: bool
+    history_limit: int
+    history_max_age: float | None
 
 
 def nest_options(
@@ -112,6 +117,11 @@ def read_options(
             alias: build_component("job store", alias, value, BaseJobStore, jobstore_plugins)
             for alias, value in dict(config.pop("jobstores", None) or {}).items()
         },
+        history=_history(config.pop("history", True)),
+        history_limit=validate.positive_int_option(
+            "history_limit", config.pop("history_limit", DEFAULT_LIMIT)
+        ),
+        history_max_age=_history_max_age(config.pop("history_max_age", None)),
     )
     if config:
         raise ValueError(f"Unknown scheduler options: {', '.join(sorted(config))}")
@@ -156,6 +166,36 @@ def _clock(given: Any) -> Clock:
             f"methods, got: {clock!r}"
         )
     return clock
+
+
+def _history(given: Any) -> bool:
+    """The ``history`` option: a bool, or a configuration file's text for one."""
+    if isinstance(given, str):
+        try:
+            return asbool(given)
+        except ValueError:
+            raise InvalidValueError(
+                f"history must be a bool (or its text: 'true', 'off', ...), got: {given!r}"
+            ) from None
+    return validate.boolean("history", given)
+
+
+def _history_max_age(given: Any) -> float | None:
+    """The ``history_max_age`` option: ``None``, or positive seconds (a configuration file may
+    give them as text)."""
+    if given is None:
+        return None
+    if isinstance(given, str):
+        try:
+            given = float(given)
+        except ValueError:
+            raise InvalidValueError(
+                f"history_max_age must be a positive finite number of seconds or None, "
+                f"got: {given!r}"
+            ) from None
+    return validate.positive_seconds(
+        "history_max_age", given, "a positive finite number of seconds or None"
+    )
 
 
 def _job_defaults(given: Mapping[str, Any] | None) -> dict[str, Any]:

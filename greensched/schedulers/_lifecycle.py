@@ -42,6 +42,10 @@ class Lifecycle(Components, ProcessingLoop, metaclass=ABCMeta):
 
         def _create_default_jobstore(self) -> BaseJobStore: ...
 
+        def _start_history(self) -> None: ...
+
+        def _stop_history(self) -> None: ...
+
     def start(self, paused: bool = False) -> None:
         """Start the configured executors and job stores and begin processing scheduled jobs.
 
@@ -89,6 +93,7 @@ class Lifecycle(Components, ProcessingLoop, metaclass=ABCMeta):
                 store.shutdown()
             raise
 
+        self._start_history()
         subscribe = getattr(self._clock, "subscribe", None)
         if subscribe is not None:  # a mock clock: each jump of time wakes the loop
             subscribe(self.wakeup)
@@ -127,6 +132,7 @@ class Lifecycle(Components, ProcessingLoop, metaclass=ABCMeta):
             executors = list(self._executors.values())
         for executor in executors:
             executor.shutdown(wait)
+        self._stop_history()  # the runs' records written, before the stores close
         with self._jobstores_lock:
             for jobstore in self._jobstores.values():
                 jobstore.shutdown()

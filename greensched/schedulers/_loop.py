@@ -28,9 +28,11 @@ from greensched.events import (
     SchedulerEvent,
 )
 from greensched.executors.base import BaseExecutor, MaxInstancesReachedError
+from greensched.history._records import OUTCOME_CLAIM_LOST, OUTCOME_MAX_INSTANCES
 
 if TYPE_CHECKING:
     from greensched._clock import Clock
+    from greensched.history._recorder import RunRecorder
     from greensched.job import Job
     from greensched.jobstores.base import BaseJobStore
 
@@ -65,6 +67,7 @@ class ProcessingLoop:
     _jobstores_lock: Any
     _executors: dict[str, BaseExecutor]
     _listener_mask: int
+    run_history: RunRecorder | None
     #: the job stores failing now, with when their failures began (clock.monotonic())
     _store_outages: dict[str, float]
 
@@ -204,6 +207,8 @@ class ProcessingLoop:
                 )
                 if self._listener_mask & EVENT_JOB_CLAIM_LOST:
                     self._dispatch_event(JobEvent(EVENT_JOB_CLAIM_LOST, job.id, jobstore_alias))
+                if self.run_history is not None:
+                    self.run_history.skipped(job, jobstore_alias, run_times, OUTCOME_CLAIM_LOST)
                 continue
             if executor is not None and run_times:
                 submit_due_job(executor, job, run_times, jobstore_alias)
@@ -318,6 +323,8 @@ class ProcessingLoop:
                 self._dispatch_event(
                     JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, job.id, jobstore_alias, run_times)
                 )
+            if self.run_history is not None:
+                self.run_history.skipped(job, jobstore_alias, run_times, OUTCOME_MAX_INSTANCES)
         except Exception:
             self._logger.exception(
                 "Error submitting job %s to executor %r", job_label(job.id, job.name), job.executor

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from greensched._clock import Clock
     from greensched.events import SchedulerEvent
+    from greensched.history._recorder import RunRecorder
 
 __all__ = ("SchedulerServices",)
 
@@ -39,6 +40,12 @@ class SchedulerServices(Protocol):
     def listened_events(self) -> int:
         """The codes of the events some listener wants, as a mask: an event outside it need
         not even be made."""
+        ...
+
+    @property
+    def run_history(self) -> RunRecorder | None:
+        """Where the runs are recorded (``None``: the scheduler's history is off, or it is not
+        started)."""
         ...
 
     def create_lock(self) -> AbstractContextManager[Any]:

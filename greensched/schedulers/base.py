@@ -31,6 +31,7 @@ from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLooku
 from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._config import nest_options, read_options
 from greensched.schedulers._export import read_export, write_export
+from greensched.schedulers._history import History
 from greensched.schedulers._lifecycle import Lifecycle
 from greensched.schedulers._loop import (
     STATE_PAUSED,
@@ -59,7 +60,7 @@ __all__ = (
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-class BaseScheduler(Lifecycle, metaclass=ABCMeta):
+class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
     """Abstract base class for all schedulers.
 
     Takes the following keyword arguments:
@@ -79,11 +80,18 @@ class BaseScheduler(Lifecycle, metaclass=ABCMeta):
     :param clock: where the scheduler reads the time (an object with ``now()`` and
         ``monotonic()``, such as :class:`greensched.testing.MockClock`); defaults to the system
         clock
+    :param bool history: record every run in its job store's run history (default ``True``;
+        see :meth:`get_runs`)
+    :param int history_limit: the most runs kept per job (default 100)
+    :param float|None history_max_age: the most seconds a run is kept (default ``None``: no
+        age limit)
 
     :ivar int state: current running state of the scheduler (one of the following constants from
         ``greensched.schedulers.base``: ``STATE_STOPPED``, ``STATE_RUNNING``, ``STATE_PAUSED``)
 
     .. versionadded:: greensched 0.1 the ``clock`` option
+    .. versionadded:: greensched 0.1 the ``history``, ``history_limit`` and
+       ``history_max_age`` options
     """
 
     _trigger_plugins = PluginRegistry("trigger", "greensched.triggers", BaseTrigger)
@@ -507,6 +515,11 @@ class BaseScheduler(Lifecycle, metaclass=ABCMeta):
         self.jobstore_retry_interval = options.jobstore_retry_interval
         self._clock = options.clock
         self._job_defaults = options.job_defaults
+        self._history_options = (
+            options.history,
+            options.history_limit,
+            options.history_max_age,
+        )
         with self._executors_lock:
             self._executors.clear()
         for alias, executor in options.executors.items():

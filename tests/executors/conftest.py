@@ -22,6 +22,8 @@ class FakeScheduler:
     events."""
 
     timezone = timezone.utc
+    #: no run history
+    run_history = None
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

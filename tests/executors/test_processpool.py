@@ -572,7 +572,7 @@ def test_works_in_a_monkey_patched_program() -> None:
     assert result.stdout.splitlines() == [
         f"cpu {EVENT_JOB_EXECUTED} NoneType {pooljobs.collatz_steps(3000)}",
         f"killer {EVENT_JOB_ERROR} BrokenProcessPool None",
-        f"spinner {EVENT_JOB_ERROR} TimeoutError None",
+        f"spinner {EVENT_JOB_ERROR} JobTimeoutError None",
         f"after {EVENT_JOB_EXECUTED} NoneType {pooljobs.collatz_steps(10)}",
         "ticked True",
     ]

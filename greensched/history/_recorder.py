@@ -1,0 +1,516 @@
+"""The one place runs become :class:`~greensched.history.RunRecord`\\ s: :class:`RunRecorder`.
+
+A started scheduler with its history on has one recorder. The run path
+(:class:`~greensched.executors._runpath.JobRun`) tells it when a run starts, ends or is missed,
+and the processing loop when a due run is skipped (``max_instances``) or its claim is lost.
+
+**Writes.** A store whose run log is ``local`` (the memory store's) gets each record written
+at once, and a running record is then updated in place when it ends. The records for any other
+store wait in a buffer of that store (appended from any thread), written in one call every
+:data:`FLUSH_INTERVAL` seconds of the scheduler's clock by the recorder's greenlet, when the
+history is read, and when the scheduler shuts down. A run never waits for its record: a
+failing write is logged (a WARNING when the store starts failing, DEBUG while it goes on),
+counted (:attr:`RunRecorder.failed_writes`) and tried again at the next flush; a buffer full
+of unwritten records (:data:`BUFFER_LIMIT`) drops its oldest ones, counted
+(:attr:`RunRecorder.dropped_records`).
+
+**Heartbeats.** Every :data:`HEARTBEAT_INTERVAL` seconds the recorder writes this process's
+:class:`~greensched.history.ProcessInfo` to each store's run log, reads the other processes'
+and closes the records left ``running`` by those silent for ``max(3 * HEARTBEAT_INTERVAL,
+store.lease_time)`` seconds (outcome ``error``, ``exc_type``
+:data:`~greensched.history._records.PROCESS_DIED`). It prunes the records past the history's
+``max_age`` at most every :data:`PRUNE_INTERVAL` seconds. With only local run logs nothing is
+periodic: this process's heartbeat is written when it is read, and the records past their age
+are pruned when they are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+from greensched._logging import one_line
+from greensched.events import EVENT_JOB_EXECUTED, JobExecutionEvent
+from greensched.executors._runpath import JobTimeoutError
+from greensched.history._records import (
+    OUTCOME_CLAIM_LOST,
+    OUTCOME_ERROR,
+    OUTCOME_EXECUTED,
+    OUTCOME_MISSED,
+    OUTCOME_RUNNING,
+    OUTCOME_TIMEOUT,
+    PROCESS_DIED,
+    REPR_LIMIT,
+    TRACEBACK_LIMIT,
+    ProcessInfo,
+    RunRecord,
+    truncate,
+)
+from greensched.jobstores._shared import new_owner_token
+
+if TYPE_CHECKING:
+    from greensched._clock import Clock
+    from greensched.history._log import RunLog
+    from greensched.job import Job
+    from greensched.jobstores.base import BaseJobStore
+
+__all__ = (
+    "BUFFER_LIMIT",
+    "FLUSH_INTERVAL",
+    "HEARTBEAT_INTERVAL",
+    "PRUNE_INTERVAL",
+    "RunRecorder",
+    "dead_after",
+)
+
+#: Seconds between two writes of the records waiting for a store that is not local
+FLUSH_INTERVAL = 0.5
+#: Seconds between two heartbeats of this process in each store's history
+HEARTBEAT_INTERVAL = 5.0
+#: The fewest seconds between two prunes of a store's history
+PRUNE_INTERVAL = 60.0
+#: The most records waiting to be written for one store; beyond, the oldest are dropped
+BUFFER_LIMIT = 10_000
+
+
+def dead_after(store: BaseJobStore) -> float:
+    """Seconds without a heartbeat after which a process sharing ``store`` is taken for dead:
+    three heartbeats, or the store's ``lease_time`` if longer (its claims are taken over then)."""
+    lease_time = getattr(store, "lease_time", 0.0)
+    return max(3 * HEARTBEAT_INTERVAL, float(lease_time or 0.0))
+
+
+def _qualified_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _text(render: Callable[[Any], str], value: Any) -> str:
+    """``render(value)`` truncated to :data:`REPR_LIMIT`; what went wrong if it raises."""
+    try:
+        return truncate(render(value), REPR_LIMIT)
+    except Exception as exc:  # noqa: BLE001 (a broken __repr__ must not break the record)
+        return f"<{render.__name__} failed: {_qualified_name(exc)}>"
+
+
+class _Sink:
+    """One job store, as the recorder writes to it."""
+
+    __slots__ = (
+        "alias",
+        "closed",
+        "failing",
+        "last_prune",
+        "local",
+        "opened",
+        "owner",
+        "pending",
+        "runs",
+        "store",
+        "unwritten",
+    )
+
+    def __init__(self, alias: str, store: BaseJobStore, owner: str) -> None:
+        self.alias = alias
+        self.store = store
+        self.runs: RunLog = store.runs
+        self.local = bool(self.runs.local)
+        #: a shared store's owner token, else the recorder's
+        self.owner = getattr(store, "owner", "") or owner
+        #: records to write, appended from any thread
+        self.pending: deque[RunRecord] = deque()
+        #: records whose write failed, written first at the next flush (the flusher's own)
+        self.unwritten: list[RunRecord] = []
+        self.failing = False
+        self.opened = self.local
+        self.last_prune: float | None = None
+        #: the dead processes whose running records were closed
+        self.closed: set[str] = set()
+
+
+class RunRecorder:
+    """Makes the records of a scheduler's runs and writes them to their stores' run logs (see
+    the module's docstring).
+
+    :param clock: the scheduler's clock
+    :param jobstores: the scheduler's job stores by alias (its own dict: stores added later are
+        found there)
+    :param logger: the scheduler's logger
+    :param limit: the most records kept per job (the ``history_limit`` option)
+    :param max_age: the most seconds a record is kept (``history_max_age``)
+
+    :ivar owner: this process's token while the scheduler runs (host, pid, a random part)
+    :ivar started_at: when the scheduler started
+    :ivar runs: runs recorded since the start
+    :ivar claims_lost: due runs whose claim was lost since the start
+    :ivar failed_writes: writes of records, heartbeats or prunes that failed
+    :ivar dropped_records: records dropped unwritten from a full buffer
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        jobstores: Mapping[str, BaseJobStore],
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        *,
+        limit: int,
+        max_age: float | None,
+    ) -> None:
+        self.clock = clock
+        self._jobstores = jobstores
+        self._logger = logger
+        self.limit = limit
+        self.max_age = max_age
+        self.owner = new_owner_token()
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.started_at = clock.now()
+        self.runs = 0
+        self.claims_lost = 0
+        self.failed_writes = 0
+        self.dropped_records = 0
+        self._prefix = self.owner + "-"
+        # 13 digits up to 9e12 runs: the ids of one process sort in the order of their runs
+        self._ids = count(10**12 + 1)
+        self._sinks: dict[str, _Sink] = {}
+        #: the aliases of the stores whose history is local (written at once)
+        self._local: set[str | None] = set()
+        self._greenlet: Any = None
+        self._wake: Any = None
+        self._stopping = False
+
+    # -- the run path (the hub's thread, or any thread for the loop of another scheduler) ------
+
+    def started(
+        self, job: Job, jobstore_alias: str | None, run_time: datetime, started_at: datetime
+    ) -> RunRecord:
+        """The ``running`` record of a run of ``job`` due at ``run_time`` that started at
+        ``started_at``: written (or queued), and returned to be passed to :meth:`ended`."""
+        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
+        if sink is None:
+            sink = self._add_sink(jobstore_alias)
+        # (lateness: worked out from started and scheduled when read)
+        record = RunRecord(
+            self._prefix + str(next(self._ids)), job.id, job.name, run_time, OUTCOME_RUNNING
+        )
+        record.started = started_at
+        record.host = self.host
+        record.pid = self.pid
+        record.owner = sink.owner
+        self.runs += 1
+        if sink.local:
+            try:
+                sink.runs.append(record)
+            except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+                self._failed(sink, "Error writing a run record to", exc)
+        else:
+            self._queue(sink, record)
+        return record
+
+    def ended(
+        self,
+        record: RunRecord,
+        event: JobExecutionEvent | None,
+        duration: float,
+        jobstore_alias: str | None,
+    ) -> None:
+        """Close ``record`` (from :meth:`started`) with the outcome of its run: ``event``, the
+        run's ``EVENT_JOB_EXECUTED`` or ``EVENT_JOB_ERROR`` event (``None``: executed, its
+        return value unknown), ``duration`` the seconds it took."""
+        record.duration = duration  # (ended: started + duration, when read)
+        if event is None:
+            outcome = OUTCOME_EXECUTED
+        elif event.code == EVENT_JOB_EXECUTED:
+            # (_text(repr, ...) inlined: this is on the path of every run)
+            try:
+                shown = repr(event.retval)
+            except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
+                shown = f"<repr failed: {_qualified_name(error)}>"
+            record.retval = shown if len(shown) <= REPR_LIMIT else truncate(shown, REPR_LIMIT)
+            outcome = OUTCOME_EXECUTED
+        else:
+            exc = event.exception
+            if exc is not None:
+                record.exc_type = _qualified_name(exc)
+                record.exc_message = _text(str, exc)
+            outcome = OUTCOME_TIMEOUT if isinstance(exc, JobTimeoutError) else OUTCOME_ERROR
+            text = event.traceback  # formatted here, once (and kept on the event)
+            if text:
+                record.traceback = truncate(text, TRACEBACK_LIMIT, keep_end=True)
+        record.outcome = outcome  # last: a reader in another thread sees a whole record
+        if jobstore_alias not in self._local:
+            self._queue(self._sink(jobstore_alias), record)
+
+    def interrupted(
+        self, record: RunRecord, exc: BaseException, duration: float, jobstore_alias: str | None
+    ) -> None:
+        """Close ``record`` of a run that ``exc`` ended before it could report
+        (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...): outcome ``error``."""
+        record.duration = duration
+        record.exc_type = _qualified_name(exc)
+        record.exc_message = _text(str, exc)
+        record.outcome = OUTCOME_ERROR
+        sink = self._sink(jobstore_alias)
+        if not sink.local:
+            self._queue(sink, record)
+
+    def missed(
+        self, job: Job, jobstore_alias: str | None, run_time: datetime, now: datetime
+    ) -> None:
+        """Record that the run of ``job`` due at ``run_time`` was found too late to run at
+        ``now``."""
+        self.skipped(job, jobstore_alias, (run_time,), OUTCOME_MISSED, now)
+
+    def skipped(
+        self,
+        job: Job,
+        jobstore_alias: str | None,
+        run_times: Sequence[datetime],
+        outcome: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the due runs of ``job`` at ``run_times`` that were not run, one record each:
+        ``outcome`` is ``missed``, ``max_instances`` or ``claim_lost``. Their lateness is
+        counted up to ``now`` (default: the clock's)."""
+        sink = self._sink(jobstore_alias)
+        if now is None:
+            now = self.clock.now()
+        if outcome == OUTCOME_CLAIM_LOST:
+            self.claims_lost += len(run_times)
+        for run_time in run_times:
+            record = RunRecord(
+                self._prefix + str(next(self._ids)),
+                job.id,
+                job.name,
+                run_time,
+                outcome,
+                lateness=(now - run_time).total_seconds(),
+                host=self.host,
+                pid=self.pid,
+                owner=sink.owner,
+            )
+            if sink.local:
+                self._write_now(sink, record)
+            else:
+                self._queue(sink, record)
+
+    def _sink(self, alias: str | None) -> _Sink:
+        sink = self._sinks.get(alias)  # type: ignore[arg-type]
+        if sink is None:
+            sink = self._add_sink(alias)
+        return sink
+
+    def _add_sink(self, alias: str | None) -> _Sink:
+        """The sink of the store ``alias`` (a store added since the start, or missing)."""
+        store = self._jobstores.get(alias)  # type: ignore[arg-type]
+        if store is None:
+            # A run of a job whose store is gone (or a job that never had one): kept in this
+            # process's memory, under this alias
+            from greensched.jobstores.memory import MemoryJobStore
+
+            store = MemoryJobStore()
+        sink = _Sink(str(alias), store, self.owner)
+        sink.runs.configure(limit=self.limit, max_age=self.max_age)
+        self._sinks[alias] = sink  # type: ignore[index]
+        if sink.local:
+            self._local.add(alias)
+        if not sink.local and self._greenlet is None and not self._stopping:
+            self._start_flusher()
+        return sink
+
+    def _write_now(self, sink: _Sink, record: RunRecord) -> None:
+        try:
+            sink.runs.append(record)
+        except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+            self._failed(sink, "Error writing a run record to", exc)
+
+    def _queue(self, sink: _Sink, record: RunRecord) -> None:
+        pending = sink.pending
+        if len(pending) >= BUFFER_LIMIT:
+            try:
+                pending.popleft()
+            except IndexError:  # emptied meanwhile by a flush
+                pass
+            else:
+                self.dropped_records += 1
+        pending.append(record)
+
+    # -- writing, heartbeats ---------------------------------------------------------------------
+
+    def flush(self, alias: str | None = None) -> None:
+        """Write the records waiting for each store (or for the store ``alias``) now. A failed
+        write is logged and counted, and its records are kept for the next flush. Never
+        raises."""
+        sinks = list(self._sinks.values())
+        for sink in sinks:
+            if alias is None or sink.alias == alias:
+                self._flush_sink(sink)
+
+    def _flush_sink(self, sink: _Sink) -> None:
+        pending = sink.pending
+        if not (pending or sink.unwritten):
+            return
+        batch, sink.unwritten = sink.unwritten, []
+        while pending:
+            batch.append(pending.popleft())
+        # A run that started and ended since the last flush is written once, as it is now
+        records = list({record.run_id: record for record in batch}.values())
+        try:
+            if not sink.opened:
+                sink.runs.open()
+                sink.opened = True
+            sink.runs.write(records)
+        except Exception as exc:  # noqa: BLE001 (never fatal: kept for the next flush)
+            self._failed(sink, f"Error writing {len(records)} run record(s) to", exc)
+            excess = len(records) + len(pending) - BUFFER_LIMIT
+            if excess > 0:
+                self.dropped_records += excess
+                records = records[excess:]
+            sink.unwritten = records
+        else:
+            self._answered(sink)
+
+    def _failed(self, sink: _Sink, what: str, exc: Exception) -> None:
+        """Count and log a failed history write: a WARNING when the store's history starts
+        failing, DEBUG while it goes on."""
+        self.failed_writes += 1
+        message = f"{what} the history of job store {sink.alias!r}"
+        if sink.failing:
+            self._logger.debug("%s (still failing): %s", message, one_line(exc))
+            return
+        sink.failing = True
+        self._logger.warning(
+            "%s: %s; retrying every %g s (the runs are not affected)",
+            message,
+            one_line(exc),
+            FLUSH_INTERVAL,
+        )
+
+    def _answered(self, sink: _Sink) -> None:
+        if sink.failing:
+            sink.failing = False
+            self._logger.warning("The history of job store %r is written again", sink.alias)
+
+    def process(self, now: datetime | None = None) -> ProcessInfo:
+        """This process, as its heartbeats describe it (owner: the recorder's token)."""
+        return ProcessInfo(
+            self.owner,
+            self.host,
+            self.pid,
+            self.started_at,
+            now or self.clock.now(),
+            self.runs,
+            self.claims_lost,
+        )
+
+    def beat(self, alias: str | None = None, *, local_only: bool = False) -> None:
+        """Send this process's heartbeat to each store's history (or to ``alias``'s), close the
+        running records of the processes found dead there, and prune the history if it is
+        due. Never raises.
+
+        :param local_only: only the local run logs (no I/O)
+        """
+        for store_alias in tuple(self._jobstores):
+            if alias is None or store_alias == alias:
+                sink = self._sink(store_alias)
+                if sink.local or not local_only:
+                    self._beat_sink(sink)
+
+    def _beat_sink(self, sink: _Sink) -> None:
+        now = self.clock.now()
+        process = self.process(now)
+        process.owner = sink.owner
+        runs = sink.runs
+        try:
+            runs.heartbeat(process)
+            timeout = dead_after(sink.store)
+            dead = [
+                found
+                for found in runs.processes()
+                if found.owner != sink.owner
+                and found.owner not in sink.closed
+                and not found.alive(now, timeout)
+            ]
+            for found in dead:
+                closed = runs.close_running(
+                    [found.owner],
+                    now,
+                    PROCESS_DIED,
+                    f"process {found.owner} (host {found.host}, pid {found.pid}) stopped "
+                    f"sending heartbeats at {found.heartbeat.isoformat()}; closed by "
+                    f"{sink.owner}",
+                )
+                sink.closed.add(found.owner)
+                if closed:
+                    self._logger.warning(
+                        "Closed %d run(s) left running in job store %r by process %s, silent "
+                        "since %s",
+                        closed,
+                        sink.alias,
+                        found.owner,
+                        found.heartbeat.isoformat(),
+                    )
+            monotonic = self.clock.monotonic()
+            if sink.last_prune is None or monotonic - sink.last_prune >= PRUNE_INTERVAL:
+                sink.last_prune = monotonic
+                runs.prune(now)
+        except Exception as exc:  # noqa: BLE001 (never fatal: tried again at the next beat)
+            self._failed(sink, "Error sending the heartbeat to", exc)
+        else:
+            self._answered(sink)
+
+    def prune_local(self) -> None:
+        """Prune the local run logs of their records past ``max_age`` (before they are read)."""
+        if self.max_age is None:
+            return
+        now = self.clock.now()
+        for sink in list(self._sinks.values()):
+            if sink.local:
+                sink.runs.prune(now)
+
+    # -- the flusher greenlet --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the scheduler's stores (writing this process's heartbeat to them); start the
+        flusher greenlet if one of them is not local. In the scheduler's hub."""
+        for alias in tuple(self._jobstores):
+            self._sink(alias)
+        self.beat(local_only=True)
+
+    def _start_flusher(self) -> None:
+        import gevent
+        from gevent.event import Event
+
+        self._wake = Event()
+        self._greenlet = gevent.spawn(self._flush_forever)
+
+    def _flush_forever(self) -> None:
+        """The flusher: write the waiting records every :data:`FLUSH_INTERVAL` and send the
+        heartbeats every :data:`HEARTBEAT_INTERVAL`, until :meth:`stop`."""
+        clock = self.clock
+        next_beat = clock.monotonic()
+        while not self._stopping:
+            self.flush()
+            if clock.monotonic() >= next_beat:
+                self.beat()
+                next_beat = clock.monotonic() + HEARTBEAT_INTERVAL
+            clock.wait(self._wake, FLUSH_INTERVAL)
+
+    def stop(self) -> None:
+        """Stop the flusher and write every record still waiting (the scheduler shuts down)."""
+        self._stopping = True
+        greenlet = self._greenlet
+        if greenlet is not None:
+            self._wake.set()
+            import gevent
+
+            if gevent.getcurrent() is not greenlet:
+                greenlet.join()
+            self._greenlet = None
+        self.flush()

@@ -1,0 +1,51 @@
+"""The memory run log's fast path (``append``, what the scheduler uses) and its writes by
+``run_id`` agree: a record appended and then written again (a copy) is replaced, not
+doubled; the rings stay bounded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from greensched.history import OUTCOME_ERROR, OUTCOME_EXECUTED, OUTCOME_RUNNING, RunRecord
+from greensched.history.memory import MemoryRunLog
+from tests.history.conftest import T0
+
+
+def record(number: int, outcome: str = OUTCOME_RUNNING, job_id: str = "job") -> RunRecord:
+    when = T0 + timedelta(seconds=number)
+    return RunRecord(f"run-{number:03d}", job_id, job_id, when, outcome, started=when, owner="me")
+
+
+def test_a_copy_written_after_appends_replaces_the_appended_record() -> None:
+    log = MemoryRunLog(limit=3)
+    for number in range(5):
+        log.append(record(number))
+    ended = record(4, OUTCOME_EXECUTED)
+    ended.duration = 1.5
+    log.write([ended])
+
+    runs = log.read()
+    assert [run.run_id for run in runs] == ["run-004", "run-003", "run-002"]  # bounded
+    assert runs[0].outcome == OUTCOME_EXECUTED
+    assert runs[0].ended == T0 + timedelta(seconds=5.5)  # started + duration
+    assert runs[0].lateness == 0.0
+
+    log.append(record(5))  # appends after a write: the index is made again when needed
+    log.write([record(3, OUTCOME_EXECUTED)])
+    assert [(run.run_id, run.outcome) for run in log.read()] == [
+        ("run-005", OUTCOME_RUNNING),
+        ("run-004", OUTCOME_EXECUTED),
+        ("run-003", OUTCOME_EXECUTED),
+    ]
+
+
+def test_close_running_and_prune_see_the_appended_records() -> None:
+    log = MemoryRunLog(limit=10, max_age=2.5)
+    for number in range(4):
+        log.append(record(number))
+    assert log.close_running(["me"], T0, "greensched.ProcessDied", "gone") == 4
+    assert {run.outcome for run in log.read()} == {OUTCOME_ERROR}
+    assert log.prune(T0 + timedelta(seconds=4)) == 2
+    assert [run.run_id for run in log.read()] == ["run-003", "run-002"]
+    log.write([record(3, OUTCOME_EXECUTED)])
+    assert [run.outcome for run in log.read()] == [OUTCOME_EXECUTED, OUTCOME_ERROR]
