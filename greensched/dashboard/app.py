@@ -80,7 +80,10 @@ class Dashboard:
         return response.start(start_response)
 
     def _pages(self, request: Request) -> Pages:
-        return Pages(request, self.guard, self.scheduler.timezone, self.view.now())
+        scheduler = self.scheduler
+        return Pages(
+            request, self.guard, scheduler.timezone, self.view.now(), scheduler.history_enabled
+        )
 
     def _error(self, request: Request, status: int, message: str, api_call: bool) -> Response:
         if api_call:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from heapq import merge
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from greensched.cli.check import fire_times
@@ -19,6 +17,8 @@ from greensched.history import (
     ProcessInfo,
     RunRecord,
 )
+from greensched.history._recorder import dead_after
+from greensched.history._records import PROCESS_DIED
 
 if TYPE_CHECKING:
     from greensched.job import Job
@@ -29,7 +29,6 @@ __all__ = (
     "ATTENTION_RUNS",
     "CHART_RUNS",
     "FIRE_TIMES",
-    "HEARTBEAT_TIMEOUT",
     "OVERDUE_WITHOUT_GRACE",
     "PAGE_SIZE",
     "Attention",
@@ -46,9 +45,6 @@ FIRE_TIMES = 10
 PAGE_SIZE = 50
 #: The runs of a job the jobs page charts (and reads for its last outcome)
 CHART_RUNS = 20
-#: A process whose last heartbeat is older than this many seconds (or than its store's
-#: ``lease_time``, if longer) is shown dead
-HEARTBEAT_TIMEOUT = 30.0
 #: How late (seconds) a job without a ``misfire_grace_time`` must be to be shown overdue
 OVERDUE_WITHOUT_GRACE = 60.0
 #: The newest runs of each store the attention page reads for the jobs' last outcomes
@@ -65,10 +61,6 @@ def upcoming(job: Job, count: int = FIRE_TIMES) -> list[tuple[datetime, bool]]:
         (when, index > 0 and when.utcoffset() != times[index - 1].utcoffset())
         for index, when in enumerate(times)
     ]
-
-
-def _newest_first(record: RunRecord) -> tuple[datetime, str]:
-    return record.sort_time, record.run_id
 
 
 @dataclass
@@ -112,7 +104,7 @@ class ProcessRow:
 @dataclass
 class Attention:
     """What needs attention: jobs whose last run failed, jobs overdue past their grace time,
-    and runs left ``running`` by processes that are dead."""
+    and runs left ``running`` by processes that died (still running, or closed since)."""
 
     failed: list[JobRow]
     overdue: list[JobRow]
@@ -143,7 +135,7 @@ class View:
 
     def _row(self, job: Job, limit: int = CHART_RUNS) -> JobRow:
         alias = self._store_of(job)
-        runs = self.scheduler.jobstores[alias].runs.read(job.id, limit=limit)
+        runs = self.scheduler.get_runs(job.id, alias, limit=limit)
         return JobRow(job, alias, runs)
 
     def jobs(self, query: str = "", page: int = 1) -> Page:
@@ -173,7 +165,7 @@ class View:
         if job is None:
             raise LookupError(f"no job with id {job_id!r}")
         alias = self._store_of(job)
-        records = self.scheduler.jobstores[alias].runs.read(job.id, limit=runs, before=before)
+        records = self.scheduler.get_runs(job.id, alias, limit=runs, before=before)
         return JobRow(job, alias, records)
 
     def runs(
@@ -185,21 +177,19 @@ class View:
         before: datetime | None = None,
     ) -> list[RunRecord]:
         """The newest runs of every store shown (of one job, of one outcome), newest first."""
-        streams = [
-            store.runs.read(job_id, outcome=outcome, limit=limit, before=before)
-            for _, store in self.stores()
-        ]
-        return list(islice(merge(*streams, key=_newest_first, reverse=True), limit))
+        return self.scheduler.get_runs(
+            job_id, self.jobstore, outcome=outcome, limit=limit, before=before
+        )
 
     def processes(self) -> list[ProcessRow]:
         """The processes sending heartbeats to the stores shown, latest heartbeat first."""
         now = self.now()
         rows: list[ProcessRow] = []
         for alias, store in self.stores():
-            timeout = max(HEARTBEAT_TIMEOUT, float(getattr(store, "lease_time", 0) or 0))
+            timeout = dead_after(store)
             rows.extend(
                 ProcessRow(alias, process, process.alive(now, timeout))
-                for process in store.runs.processes()
+                for process in self.scheduler.get_processes(alias)
             )
         return sorted(rows, key=lambda row: row.process.heartbeat, reverse=True)
 
@@ -207,8 +197,8 @@ class View:
         """What needs attention (see :class:`Attention`)."""
         now = self.now()
         last: dict[str, RunRecord] = {}
-        for _, store in self.stores():
-            for record in store.runs.read(limit=ATTENTION_RUNS):
+        for alias, _ in self.stores():
+            for record in self.scheduler.get_runs(None, alias, limit=ATTENTION_RUNS):
                 if record.outcome != OUTCOME_RUNNING:
                     last.setdefault(record.job_id, record)
         failed, overdue = [], []
@@ -224,17 +214,23 @@ class View:
         return Attention(failed, overdue, self._abandoned())
 
     def _abandoned(self) -> list[RunRecord]:
-        """The runs recorded as running by processes that are dead (none read if no process
-        is dead)."""
+        """The runs that processes left running when they died: still ``running`` (their
+        process is dead, not yet found so by a live one), or closed since by a live process
+        (``exc_type`` :data:`~greensched.history._records.PROCESS_DIED`); newest first."""
         dead: dict[str, set[str]] = {}
         for row in self.processes():
             if not row.alive:
                 dead.setdefault(row.store, set()).add(row.process.owner)
-        return [
-            run
-            for alias, owners in dead.items()
-            for run in self.scheduler.jobstores[alias].runs.read(
-                outcome=OUTCOME_RUNNING, limit=ATTENTION_RUNS
+        found: list[RunRecord] = []
+        for alias, _ in self.stores():
+            owners = dead.get(alias, set())
+            outcomes = (OUTCOME_RUNNING, OUTCOME_ERROR) if owners else (OUTCOME_ERROR,)
+            found.extend(
+                run
+                for run in self.scheduler.get_runs(
+                    None, alias, outcome=outcomes, limit=ATTENTION_RUNS
+                )
+                if run.exc_type == PROCESS_DIED
+                or (run.outcome == OUTCOME_RUNNING and run.owner in owners)
             )
-            if run.owner in owners
-        ]
+        return found

@@ -13,7 +13,7 @@ from greensched.dashboard.data import PAGE_SIZE
 from greensched.dashboard.describe import describe_trigger, zone_name
 from greensched.dashboard.http import Request, url_quote
 from greensched.dashboard.security import CSRF_FIELD, Guard
-from greensched.history import OUTCOME_EXECUTED, RunRecord
+from greensched.history import OUTCOME_EXECUTED, OUTCOME_RUNNING, RunRecord
 
 if TYPE_CHECKING:
     from greensched.dashboard.data import Attention, JobRow, Page, ProcessRow
@@ -70,6 +70,13 @@ def _more(count: int, columns: int) -> str:
     if count <= PAGE_SIZE:
         return ""
     return f"<tr><td colspan={columns} class=muted>and {count - PAGE_SIZE} more</td></tr>"
+
+
+def _cut_short(run: RunRecord) -> str:
+    """What became of a run its process left running: still running, or closed since."""
+    if run.outcome == OUTCOME_RUNNING:
+        return f"{badge('running')} <span class=muted>its process is dead</span>"
+    return f"{badge('closed', 'error')} <span class=muted>{escape(run.exc_message or '')}</span>"
 
 
 def badge(text: str, kind: str | None = None) -> str:
@@ -130,13 +137,17 @@ class Pages:
     :param guard: who may act (the buttons and the login link depend on it)
     :param zone: the zone times are shown in
     :param now: now, by the scheduler's clock
+    :param history: whether the scheduler records its runs (a note says so if not)
     """
 
-    def __init__(self, request: Request, guard: Guard, zone: tzinfo, now: datetime) -> None:
+    def __init__(
+        self, request: Request, guard: Guard, zone: tzinfo, now: datetime, history: bool = True
+    ) -> None:
         self.request = request
         self.guard = guard
         self.zone = zone
         self.now = now
+        self.history = history
 
     def _when(self, when: datetime | None, zone: tzinfo | None = None) -> str:
         if when is None:
@@ -168,6 +179,11 @@ class Pages:
             who = f'<a href="{self._link("/login")}">Log in</a>'
         message = self.request.arg("done")
         note = f'<div class="msg">{escape(message)}</div>' if message else ""
+        if not self.history:
+            note += (
+                '<div class="msg">This scheduler does not record its runs (history=False): '
+                "only other processes' runs are shown.</div>"
+            )
         return (
             "<!doctype html><html lang=en><head><meta charset=utf-8>"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -271,7 +287,11 @@ class Pages:
         for when, shifted in fire_times:
             mark = f" {badge('DST', 'due')}" if shifted else ""
             times.append(f"<li>{self._when(when, zone)}{mark}</li>")
-        upcoming = "".join(times) or '<li class="muted">none (paused, or no more runs)</li>'
+        upcoming = (
+            f"<ol>{''.join(times)}</ol>"
+            if times
+            else "<p class=muted>none (paused, or no more runs)</p>"
+        )
         options = {
             "name": job.name,
             "function": job.func_ref,
@@ -298,7 +318,7 @@ class Pages:
             f"<h1>{escape(job.id)} {self._state(job)} {self._running(row)}</h1><p>{buttons}</p>"
             f"<h2>Options</h2><dl>{details}</dl>"
             f"<h2>Next {len(fire_times) or ''} run times "
-            f"<span class=muted>({escape(zone_name(zone))})</span></h2><ol>{upcoming}</ol>"
+            f"<span class=muted>({escape(zone_name(zone))})</span></h2>{upcoming}"
             f"<h2>Runs</h2>{self._runs(row.runs)}{older}"
         )
         return self.layout(f"Job {job.id}", body)
@@ -341,15 +361,15 @@ class Pages:
 
         abandoned = "".join(
             f"<tr><td>{escape(run.job_id)}</td><td>{self._when(run.started)}</td>"
-            f"<td>{escape(run.host)}:{run.pid}</td></tr>"
+            f"<td>{escape(run.host)}:{run.pid}</td><td>{_cut_short(run)}</td></tr>"
             for run in attention.abandoned[:PAGE_SIZE]
-        ) + _more(len(attention.abandoned), 3)
+        ) + _more(len(attention.abandoned), 4)
         body = (
             f"<h2>Last run failed</h2>{jobs(attention.failed, 'none')}"
             f"<h2>Overdue past their grace time</h2>{jobs(attention.overdue, 'none')}"
             "<h2>Left running by dead processes</h2><table><tr><th>Job</th><th>Started</th>"
-            "<th>Process</th></tr>"
-            f"{abandoned or '<tr><td colspan=3 class=muted>none</td></tr>'}</table>"
+            "<th>Process</th><th>Now</th></tr>"
+            f"{abandoned or '<tr><td colspan=4 class=muted>none</td></tr>'}</table>"
         )
         return self.layout("Attention", body, "Attention")
 

@@ -3,6 +3,7 @@ paging, and their errors."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import quote
@@ -122,8 +123,9 @@ def test_processes(client: Client, scheduler: GeventScheduler, mock_clock: MockC
         "h:1:t", "h", 1, now - timedelta(hours=1), now - timedelta(seconds=1), 5, 1
     )
     scheduler.jobstores["default"].runs.heartbeat(process)
-    body = client.get("/api/processes").json()
-    assert body == {"processes": [{**process.to_dict(), "alive": True, "store": "default"}]}
+    this, other = client.get("/api/processes").json()["processes"]  # latest heartbeat first
+    assert other == {**process.to_dict(), "alive": True, "store": "default"}
+    assert (this["pid"], this["heartbeat"], this["alive"]) == (os.getpid(), now.isoformat(), True)
 
 
 def test_runs_of_a_removed_job_stay_readable(

@@ -3,7 +3,9 @@ history the tests write: what a user reads on each page."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 from greensched.dashboard import Dashboard
 from greensched.dashboard.data import PAGE_SIZE
 from greensched.history import ProcessInfo
+from greensched.history._records import PROCESS_DIED
 from greensched.schedulers.gevent import GeventScheduler
 from greensched.testing import MockClock
 from tests.support.wsgi import Client
@@ -180,7 +183,8 @@ def test_processes_page(client: Client, scheduler: GeventScheduler, mock_clock: 
             "b:2:y", "host-b", 2, now - timedelta(hours=2), now - timedelta(minutes=10), 7, 0
         )
     )
-    rows = cells(client.get("/processes").text)[1:]
+    this, *rows = cells(client.get("/processes").text)[1:]  # latest heartbeat first
+    assert this.startswith(f"{socket.gethostname()} {os.getpid()} alive")
     assert rows[0].startswith("host-a 1 alive")
     assert "120 3" in rows[0]
     assert rows[1].startswith("host-b 2 dead")
@@ -219,6 +223,13 @@ def test_attention_page(
     assert re.findall(r">(\w+)</a>", overdue) == ["stuck"]
     assert "orphan" in abandoned
     assert "gone-host:9" in abandoned
+    [orphan] = scheduler.get_runs("orphan")
+    if orphan.outcome == "running":  # not yet closed by this process's heartbeat
+        assert "its process is dead" in abandoned
+    else:  # closed by this process: the run is marked as cut short by the death
+        assert orphan.exc_type == PROCESS_DIED
+        assert "closed</span>" in abandoned
+        assert "process dead:9:z (host gone-host, pid 9) stopped" in abandoned
 
 
 def test_links_follow_where_the_dashboard_is_mounted(
@@ -228,3 +239,13 @@ def test_links_follow_where_the_dashboard_is_mounted(
     html = Client(Dashboard(scheduler), script_name="/ops/scheduler").get("/").text
     assert 'href="/ops/scheduler/jobs/mounted"' in html
     assert 'href="/ops/scheduler/processes"' in html
+
+
+def test_a_scheduler_without_history_says_so(mock_clock: MockClock) -> None:
+    scheduler = GeventScheduler(clock=mock_clock, history=False)
+    scheduler.start(paused=True)
+    try:
+        html = Client(Dashboard(scheduler)).get("/").text
+    finally:
+        scheduler.shutdown(wait=False)
+    assert "This scheduler does not record its runs (history=False)" in html
