@@ -160,10 +160,11 @@ class Dashboard:
         api_call = path.startswith("/api/jobs/")
         if not api_call and not path.startswith("/jobs/"):
             raise HTTPError(405, f"method POST is not allowed at {path}")
-        job_path, _, name = path.rpartition("/")
-        job_id = job_path.split("/jobs/", 1)[1]
-        if name not in _DO:
-            raise HTTPError(404, f"no action {name!r} (pause, resume, run-now, remove)")
+        job_id, _, name = path[len("/api/jobs/" if api_call else "/jobs/") :].rpartition("/")
+        if not job_id or name not in _DO:
+            raise HTTPError(
+                404, f"no action at {path} (POST .../jobs/<id>/pause|resume|run-now|remove)"
+            )
         if api_call:
             self.guard.check_api(request)
         else:

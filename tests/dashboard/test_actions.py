@@ -101,6 +101,8 @@ def test_unknown_job_or_action(admin_client: Client, add_job: Callable[..., Any]
     assert missing.status == 404
     assert missing.json() == {"error": "no job with id 'nope'"}
     assert admin_client.post("/api/jobs/job/explode", headers=BEARER).status == 404
+    assert admin_client.post("/api/jobs/pause", headers=BEARER).status == 404
+    assert admin_client.post("/jobs/pause", form={}).status == 404
     assert admin_client.post("/api/jobs", headers=BEARER).status == 405
     assert admin_client.request("DELETE", "/jobs/job").status == 405
 
