@@ -2,6 +2,8 @@
 
     greensched run JOBS_FILE [--store URL] [--table NAME] [--executor TYPE]
                              [--poll-interval SECONDS] [--log-format text|json]
+                             [--dashboard-port PORT [--dashboard-addr ADDR]
+                              [--dashboard-token TOKEN]]
                              [--metrics-port PORT [--metrics-addr ADDR]]
     greensched celery-beat -A MODULE:APP [the options of run but --executor]
     greensched check JOBS_FILE [--count N]
@@ -217,6 +219,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         metavar="ADDR",
         help="the address the metrics are served on (default: 127.0.0.1, this host only)",
+    )
+    serving.add_argument(
+        "--dashboard-port",
+        type=_port,
+        metavar="PORT",
+        help="serve the web dashboard on http://ADDR:PORT/ (0: any free port)",
+    )
+    serving.add_argument(
+        "--dashboard-addr",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the dashboard is served on (default: 127.0.0.1, this host only)",
+    )
+    serving.add_argument(
+        "--dashboard-token",
+        metavar="TOKEN",
+        help="allow the dashboard's actions (pause, resume, run now, remove) to those who give "
+        "this token (default: $GREENSCHED_DASHBOARD_TOKEN, which other users cannot see in "
+        "ps; without one the dashboard is read-only)",
     )
 
     run = commands.add_parser(

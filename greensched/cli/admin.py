@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from tzlocal import get_localzone
 
+from greensched import _actions as actions
+from greensched._actions import ActionError, Done, JobPausedError, find_job
 from greensched._clock import current_clock
 from greensched.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from greensched.cli.jobsfile import complete_jobs, job_definition, parse_value
@@ -45,14 +47,9 @@ from greensched.cli.stores import (
 from greensched.executors.debug import DebugExecutor
 from greensched.job import Job
 from greensched.jobstores._shared import SharedJobStore
-from greensched.jobstores._states import (
-    MissingGlobal,
-    UnloadableJob,
-    describe_failure,
-)
+from greensched.jobstores._states import UnloadableJob
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.schedulers.gevent import GeventScheduler
-from greensched.triggers.base import BaseTrigger
 
 if TYPE_CHECKING:
     import argparse
@@ -127,11 +124,7 @@ def stored_jobs(admin: Admin) -> Iterator[Job | UnloadableJob]:
 
 
 def _get_job(admin: Admin, job_id: str) -> Job | UnloadableJob:
-    store = admin.store
-    if isinstance(store, SharedJobStore):
-        job = store._lookup_stored(job_id)
-    else:
-        job = store.lookup_job(job_id)
+    job = find_job(admin.store, job_id)
     if job is None:
         raise CommandError(f"no job with id {job_id!r} in {admin.where}")
     return job
@@ -142,50 +135,13 @@ def _next_run(when: datetime | None) -> str:
     return describe_next_run(when, current_clock().now(), get_localzone())
 
 
-def _now(admin: Admin) -> datetime:
-    """Now, in the zone of the scheduler (as the scheduler API sets next run times)."""
-    return current_clock().now().astimezone(admin.scheduler.timezone)
-
-
 #: The ``state`` of a job that cannot be loaded here (``jobs list``, ``jobs show``).
 NOT_LOADABLE = "not loadable"
-
-
-def _not_loadable(job: UnloadableJob) -> str:
-    """What the commands that change a job add to their line for one that cannot be loaded."""
-    return f" (not loadable here: {job.reason})"
 
 
 def _stored_next_run_time(job: UnloadableJob) -> datetime | None:
     when = job.get("next_run_time")
     return when if isinstance(when, datetime) else None
-
-
-def _writable_state(job: UnloadableJob, done: str) -> dict[str, Any]:
-    """Return the state of a job that cannot be loaded, if it can be written back.
-
-    :param done: what the command does to the job (``'paused'``), for the error message
-    :raises CommandError: if it cannot
-    """
-    try:
-        return job.writable_state()
-    except ValueError as exc:
-        raise CommandError(f"job {job.id!r} cannot be {done} here: {exc}") from None
-
-
-def _rewrite_next_run_time(
-    admin: Admin, job: UnloadableJob, next_run_time: datetime | None, done: str
-) -> None:
-    """Store a new next run time for a job that cannot be loaded here (nothing else changes).
-
-    :raises CommandError: if its state cannot be written back
-    """
-    store = admin.store
-    assert isinstance(store, SharedJobStore)  # only these stores give UnloadableJob
-    try:
-        store._rewrite_next_run_time(job, next_run_time)
-    except ValueError as exc:
-        raise CommandError(f"job {job.id!r} cannot be {done} here: {exc}") from None
 
 
 def some_ids(ids: list[str]) -> str:
@@ -370,17 +326,28 @@ def jobs_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def jobs_pause(args: argparse.Namespace) -> int:
-    """``greensched jobs pause ID``: the job does not run until resumed."""
-    note = ""
+@contextmanager
+def _acting(args: argparse.Namespace) -> Iterator[tuple[Admin, Job | UnloadableJob]]:
+    """Open the store and find the job ``args.id``; an :class:`ActionError` becomes a
+    :class:`CommandError`."""
     with opened(args) as admin:
         job = _get_job(admin, args.id)
-        if isinstance(job, UnloadableJob):
-            _rewrite_next_run_time(admin, job, None, "paused")
-            note = _not_loadable(job)
-        else:
-            admin.scheduler.pause_job(args.id, "default")
-    sys.stdout.write(f"Paused job {args.id!r}{note}\n")
+        try:
+            yield admin, job
+        except ActionError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def _note(done: Done) -> str:
+    """What the commands that change a job add to their line for one that cannot be loaded."""
+    return "" if done.not_loadable is None else f" (not loadable here: {done.not_loadable})"
+
+
+def jobs_pause(args: argparse.Namespace) -> int:
+    """``greensched jobs pause ID``: the job does not run until resumed."""
+    with _acting(args) as (admin, job):
+        done = actions.pause(admin.scheduler, "default", job)
+    sys.stdout.write(f"Paused job {args.id!r}{_note(done)}\n")
     return EXIT_OK
 
 
@@ -388,51 +355,22 @@ def jobs_resume(args: argparse.Namespace) -> int:
     """``greensched jobs resume ID``: the job's schedule goes on from now (a job whose trigger
     has no more fire times is removed). A job that cannot be loaded here is resumed if its
     trigger can be."""
-    note = ""
-    with opened(args) as admin:
-        job = _get_job(admin, args.id)
-        if isinstance(job, UnloadableJob):
-            note = _not_loadable(job)
-            when = _resume_unloadable(admin, job)
-        else:
-            resumed = admin.scheduler.resume_job(args.id, "default")
-            when = None if resumed is None else resumed.next_run_time
-    if when is None:
-        sys.stdout.write(f"Job {args.id!r} has no more run times: removed{note}\n")
+    with _acting(args) as (admin, job):
+        done = actions.resume(admin.scheduler, "default", job)
+    if done.next_run_time is None:
+        sys.stdout.write(f"Job {args.id!r} has no more run times: removed{_note(done)}\n")
         return EXIT_OK
-    sys.stdout.write(f"Resumed job {args.id!r}{note}: next run {_next_run(when)}\n")
+    sys.stdout.write(
+        f"Resumed job {args.id!r}{_note(done)}: next run {_next_run(done.next_run_time)}\n"
+    )
     return EXIT_OK
-
-
-def _resume_unloadable(admin: Admin, job: UnloadableJob) -> datetime | None:
-    """Resume a job that cannot be loaded here, as ``resume_job`` does (from its trigger's next
-    fire time); return its next run time (``None``: it had none and was removed)."""
-    trigger = _writable_state(job, "resumed")["trigger"]
-    if isinstance(trigger, MissingGlobal):
-        reference = type(trigger).reference()
-        raise CommandError(
-            f"job {job.id!r} cannot be resumed here: its trigger class {reference} cannot be "
-            f"imported ({describe_failure(job.missing[reference])})"
-        )
-    if not isinstance(trigger, BaseTrigger):
-        raise CommandError(
-            f"job {job.id!r} cannot be resumed here: its trigger is not a trigger: {trigger!r}"
-        )
-    when = trigger.get_next_fire_time(None, _now(admin))
-    if when is None:
-        admin.scheduler.remove_job(job.id, "default")
-    else:
-        _rewrite_next_run_time(admin, job, when, "resumed")
-    return when
 
 
 def jobs_remove(args: argparse.Namespace) -> int:
     """``greensched jobs remove ID``."""
-    with opened(args) as admin:
-        job = _get_job(admin, args.id)
-        admin.scheduler.remove_job(args.id, "default")
-    note = _not_loadable(job) if isinstance(job, UnloadableJob) else ""
-    sys.stdout.write(f"Removed job {args.id!r}{note}\n")
+    with _acting(args) as (admin, job):
+        done = actions.remove(admin.scheduler, "default", job)
+    sys.stdout.write(f"Removed job {args.id!r}{_note(done)}\n")
     return EXIT_OK
 
 
@@ -440,21 +378,10 @@ def jobs_run_now(args: argparse.Namespace) -> int:
     """``greensched jobs run-now ID``: the job is due now; the schedulers on the store start
     it within a second (then its schedule goes on). A paused job is refused. A job that cannot
     be loaded here is made due all the same, for the schedulers that can load it."""
-    note = ""
-    with opened(args) as admin:
-        job = _get_job(admin, args.id)
-        if isinstance(job, UnloadableJob):
-            paused = _writable_state(job, "made due")["next_run_time"] is None
-        else:
-            paused = job.next_run_time is None
-        if paused:
-            raise CommandError(
-                f"job {args.id!r} is paused: resume it first (greensched jobs resume {args.id})"
-            )
-        if isinstance(job, UnloadableJob):
-            _rewrite_next_run_time(admin, job, _now(admin), "made due")
-            note = _not_loadable(job)
-        else:
-            admin.scheduler.modify_job(args.id, "default", next_run_time=current_clock().now())
-    sys.stdout.write(f"Job {args.id!r} is due now{note}\n")
+    with _acting(args) as (admin, job):
+        try:
+            done = actions.run_now(admin.scheduler, "default", job)
+        except JobPausedError as exc:
+            raise CommandError(f"{exc} (greensched jobs resume {args.id})") from None
+    sys.stdout.write(f"Job {args.id!r} is due now{_note(done)}\n")
     return EXIT_OK

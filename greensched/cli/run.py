@@ -13,7 +13,9 @@ SIGHUP reads the file again and upserts its jobs (a file that does not validate 
 the jobs stay as they are).
 
 With ``--metrics-port``, the metrics of :mod:`greensched.metrics` are served over HTTP; the
-port is taken before the store is opened.
+port is taken before the store is opened. With ``--dashboard-port``, the web dashboard of
+:mod:`greensched.dashboard` is served from the scheduler's hub once the jobs are stored
+(``--dashboard-token`` or ``GREENSCHED_DASHBOARD_TOKEN`` allows its actions).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from greensched.triggers.date import DateTrigger
 
 if TYPE_CHECKING:
     import argparse
+
+    from gevent.pywsgi import WSGIServer
 
     from greensched.job import Job
     from greensched.metrics import SchedulerMetrics
@@ -373,11 +377,31 @@ def run_source(
         raise CommandError(
             f"cannot store the jobs of {source.target} in {where}: {describe_error(exc)}"
         ) from None
+    dashboard = None if args.dashboard_port is None else _serve_dashboard(scheduler, args)
     try:
         return _serve(scheduler, loop, source, run_log, where, read, sync)
     finally:
+        if dashboard is not None:
+            dashboard.stop()
         if metrics is not None:
             metrics.close()
+
+
+def _serve_dashboard(scheduler: GeventScheduler, args: argparse.Namespace) -> WSGIServer:
+    """Serve the dashboard of the (started) scheduler (``--dashboard-port``).
+
+    :raises CommandError: if the port cannot be listened on (the scheduler is shut down)
+    """
+    from greensched.dashboard import TOKEN_ENV, serve
+
+    token = args.dashboard_token or os.environ.get(TOKEN_ENV) or None
+    try:
+        return serve(scheduler, args.dashboard_port, addr=args.dashboard_addr, token=token)
+    except OSError as exc:
+        scheduler.shutdown(wait=False)
+        raise CommandError(
+            f"cannot serve the dashboard on {args.dashboard_addr}:{args.dashboard_port}: {exc}"
+        ) from None
 
 
 def _serve_metrics(scheduler: GeventScheduler, args: argparse.Namespace) -> SchedulerMetrics:
