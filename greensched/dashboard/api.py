@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from greensched.cli.admin import job_details
@@ -13,12 +13,34 @@ if TYPE_CHECKING:
     from greensched.dashboard.data import JobRow, Page, ProcessRow
     from greensched.history import RunRecord
 
-__all__ = ("fire_times_json", "job_json", "jobs_json", "processes_json", "runs_json")
+__all__ = (
+    "fire_times_json",
+    "job_json",
+    "jobs_json",
+    "processes_json",
+    "run_json",
+    "runs_json",
+)
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    """A run as :meth:`RunRecord.to_dict` gives it, its times in UTC whatever the store (a
+    persistent store gives them back in UTC, the memory store as they were recorded)."""
+    return _in_utc(run.to_dict(), run, ("scheduled", "started", "ended"))
+
+
+def _in_utc(data: dict[str, Any], source: object, names: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` with the times ``names`` of ``source`` in UTC (ISO 8601)."""
+    for name in names:
+        when = getattr(source, name)
+        if when is not None:
+            data[name] = when.astimezone(timezone.utc).isoformat()
+    return data
 
 
 def runs_json(runs: list[RunRecord]) -> list[dict[str, Any]]:
-    """Runs as :meth:`RunRecord.to_dict` gives them."""
-    return [run.to_dict() for run in runs]
+    """Runs as :func:`run_json` gives each."""
+    return [run_json(run) for run in runs]
 
 
 def job_json(row: JobRow, now: datetime) -> dict[str, Any]:
@@ -32,7 +54,7 @@ def job_json(row: JobRow, now: datetime) -> dict[str, Any]:
         trigger_text=describe_trigger(row.job.trigger),
         store=row.store,
         running=runs_json(row.running),
-        last_run=None if last is None else last.to_dict(),
+        last_run=None if last is None else run_json(last),
     )
     return details
 
@@ -54,5 +76,13 @@ def fire_times_json(times: list[tuple[datetime, bool]]) -> list[dict[str, Any]]:
 
 
 def processes_json(rows: list[ProcessRow]) -> list[dict[str, Any]]:
-    """Processes as :meth:`ProcessInfo.to_dict` gives them, plus ``alive`` and ``store``."""
-    return [{**row.process.to_dict(), "alive": row.alive, "store": row.store} for row in rows]
+    """Processes as :meth:`ProcessInfo.to_dict` gives them (times in UTC), plus ``alive`` and
+    ``store``."""
+    return [
+        {
+            **_in_utc(row.process.to_dict(), row.process, ("started", "heartbeat")),
+            "alive": row.alive,
+            "store": row.store,
+        }
+        for row in rows
+    ]

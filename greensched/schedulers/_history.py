@@ -132,7 +132,8 @@ class History:
         stores = self._history_stores(jobstore)
         recorder = self.run_history
         if recorder is not None:
-            recorder.beat(jobstore, local_only=True)  # this process's, up to date
+            # this process's heartbeat, up to date (and the dead processes' records closed)
+            recorder.beat(jobstore)
         latest: dict[str, ProcessInfo] = {}
         for store in stores:
             for process in store.runs.processes():

@@ -87,11 +87,7 @@ def history(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
     )
     scheduler.start(paused=True)
     try:
-        if jobstore.runs.local:
-            pytest.xfail(
-                f"{type(jobstore).__name__} keeps its history in memory until the SQL run "
-                "log (the history-stores branch) lands"
-            )
+        assert not jobstore.runs.local, "a persistent store keeps its history in the store"
         jobstore.runs.open()
         jobstore.runs.write(records())
     finally:

@@ -5,7 +5,7 @@ table of the test's own; its dashboard and a WSGI client of it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,8 @@ def record_run(scheduler: GeventScheduler, mock_clock: MockClock) -> Callable[..
     counter = iter(range(1, 1_000_000))
 
     def record(job_id: str, outcome: str, ago: float = 60.0, **fields: Any) -> RunRecord:
-        started: datetime = mock_clock.now() - timedelta(seconds=ago)
+        # in UTC, as a persistent store gives it back (and the JSON gives every time)
+        started: datetime = (mock_clock.now() - timedelta(seconds=ago)).astimezone(timezone.utc)
         fields.setdefault("duration", None if outcome == "running" else 0.25)
         fields.setdefault("lateness", 0.01)
         fields.setdefault("host", "worker-1")

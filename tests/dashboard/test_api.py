@@ -4,9 +4,10 @@ paging, and their errors."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from greensched.dashboard.data import PAGE_SIZE
 from greensched.history import ProcessInfo, RunRecord
@@ -118,7 +119,7 @@ def test_runs_filters(
 
 
 def test_processes(client: Client, scheduler: GeventScheduler, mock_clock: MockClock) -> None:
-    now = mock_clock.now()
+    now = mock_clock.now().astimezone(timezone.utc)  # as a persistent store gives it back
     process = ProcessInfo(
         "h:1:t", "h", 1, now - timedelta(hours=1), now - timedelta(seconds=1), 5, 1
     )
@@ -139,3 +140,18 @@ def test_runs_of_a_removed_job_stay_readable(
     scheduler.remove_job("gone")
     assert client.get("/api/runs?job_id=gone").json()["runs"] == [run.to_dict()]
     assert client.get("/api/jobs/gone").status == 404
+
+
+def test_times_are_in_utc(
+    client: Client, scheduler: GeventScheduler, mock_clock: MockClock, add_job: Callable[..., Any]
+) -> None:
+    """The memory store keeps a record's times as recorded (here in Berlin's zone): the JSON
+    gives them in UTC, as a persistent store's are."""
+    add_job("berlin")
+    started = mock_clock.now().astimezone(ZoneInfo("Europe/Berlin"))
+    run = RunRecord("run-b", "berlin", None, started, "running", started=started)
+    scheduler.jobstores["default"].runs.write([run])
+    [shown] = client.get("/api/runs?job_id=berlin").json()["runs"]
+    expected = started.astimezone(timezone.utc).isoformat()
+    assert (shown["scheduled"], shown["started"]) == (expected, expected)
+    assert expected.endswith("+00:00")
