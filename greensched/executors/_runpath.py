@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
     from greensched._clock import Clock
     from greensched.history._recorder import RunRecorder
-    from greensched.history._records import RunRecord
     from greensched.job import Job
 
 __all__ = ("JobRun", "JobTimeoutError", "RunSet", "call_job", "error_event", "timeout_error")
@@ -111,7 +110,8 @@ class JobRun:
         self._chatty = logger.isEnabledFor(logging.INFO)
         self.history = history
         self._timed = history is not None or bool(wanted & _TIMED_CODES)
-        self._record: RunRecord | None = None  # the history's record of the current call
+        #: what the history gave for the current call (closed when it ends), if it is on
+        self._record: Any = None
         # _started and _monotonic_start are set by next_call, for the calls that are timed
 
     @property
@@ -166,29 +166,22 @@ class JobRun:
         executed run whose event was not made): its start and duration, from the clock, and
         the event itself if it is wanted. An executed run is logged as such here, and the run
         recorded in the history."""
-        if event is None or event.code == EVENT_JOB_EXECUTED:
-            if self._chatty:
-                self.logger.info(
-                    "Job %s executed successfully", job_label(self.job.id, self.job.name)
-                )
-            if event is None and self._record is None:
-                return
-        if self._timed:
-            duration = self.clock.monotonic() - self._monotonic_start
-            record = self._record
-            if record is not None:
-                self._record = None
-                history = self.history
-                assert history is not None  # it made the record
-                history.ended(record, event, duration, self.jobstore_alias)
-            if event is None:
-                return
+        if self._chatty and (event is None or event.code == EVENT_JOB_EXECUTED):
+            self.logger.info("Job %s executed successfully", job_label(self.job.id, self.job.name))
+        if not self._timed:  # (nor recorded in the history)
+            if event is not None and event.code & self.wanted:
+                self._keep(event)
+            return
+        duration = self.clock.monotonic() - self._monotonic_start
+        record, history = self._record, self.history
+        if record is not None and history is not None:
+            self._record = None
+            history.ended(record, event, duration, self.jobstore_alias)
+        if event is not None:
             event.started = self._started
             event.duration = duration
-        elif event is None:  # (made no record either)
-            return
-        if event.code & self.wanted:
-            self._keep(event)
+            if event.code & self.wanted:
+                self._keep(event)
 
     def _keep(self, event: JobExecutionEvent) -> None:
         if self.events is _NO_EVENTS:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from abc import ABCMeta, abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from greensched import _validators as validate
+from greensched.history._records import RunRecord
 
 if TYPE_CHECKING:
-    from greensched.history._records import ProcessInfo, RunRecord
+    from greensched.history._records import ProcessInfo
 
 __all__ = ("DEFAULT_LIMIT", "RunLog")
 
@@ -64,9 +65,48 @@ class RunLog(metaclass=ABCMeta):
         record is written again when it ends). Applies the retention to their jobs."""
 
     def append(self, record: RunRecord) -> None:
-        """Store ``record``, whose ``run_id`` was never written before (the scheduler's fast
-        path for a ``local`` history: a run's record as it starts). The default writes it."""
+        """Store ``record``, whose ``run_id`` was never written before, or a running record
+        appended before that has ended since. The default writes it."""
         self.write((record,))
+
+    def begin(
+        self,
+        run_id: str,
+        job_id: str,
+        job_name: str | None,
+        scheduled: datetime,
+        started: datetime,
+        host: str,
+        pid: int,
+        owner: str,
+    ) -> Any:
+        """Store the ``running`` record of a run that started (the scheduler's path for a
+        ``local`` history, once for every run) and return what :meth:`finish` takes to close
+        it. The default appends a :meth:`RunRecord.running` record and returns it."""
+        record = RunRecord.running(run_id, job_id, job_name, scheduled, started, host, pid, owner)
+        self.append(record)
+        return record
+
+    def finish(
+        self,
+        token: Any,
+        outcome: str,
+        duration: float,
+        retval: str | None = None,
+        exc_type: str | None = None,
+        exc_message: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        """Close the record :meth:`begin` returned ``token`` for, with the run's outcome. The
+        default sets the record's fields and appends it again."""
+        record: RunRecord = token
+        record.duration = duration
+        record.retval = retval
+        record.exc_type = exc_type
+        record.exc_message = exc_message
+        record.traceback = traceback
+        record.outcome = outcome  # last: a reader in another thread sees a whole record
+        self.append(record)
 
     @abstractmethod
     def read(

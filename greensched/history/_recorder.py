@@ -43,7 +43,6 @@ from greensched.history._records import (
     OUTCOME_ERROR,
     OUTCOME_EXECUTED,
     OUTCOME_MISSED,
-    OUTCOME_RUNNING,
     OUTCOME_TIMEOUT,
     PROCESS_DIED,
     REPR_LIMIT,
@@ -179,8 +178,6 @@ class RunRecorder:
         # 13 digits up to 9e12 runs: the ids of one process sort in the order of their runs
         self._ids = count(10**12 + 1)
         self._sinks: dict[str, _Sink] = {}
-        #: the aliases of the stores whose history is local (written at once)
-        self._local: set[str | None] = set()
         self._greenlet: Any = None
         self._wake: Any = None
         self._stopping = False
@@ -189,76 +186,111 @@ class RunRecorder:
 
     def started(
         self, job: Job, jobstore_alias: str | None, run_time: datetime, started_at: datetime
-    ) -> RunRecord:
-        """The ``running`` record of a run of ``job`` due at ``run_time`` that started at
-        ``started_at``: written (or queued), and returned to be passed to :meth:`ended`."""
+    ) -> Any:
+        """Record that a run of ``job`` due at ``run_time`` started at ``started_at`` (outcome
+        ``running``: written, or queued); return what :meth:`ended` takes to close it."""
         sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
         if sink is None:
             sink = self._add_sink(jobstore_alias)
-        # (lateness: worked out from started and scheduled when read)
-        record = RunRecord(
-            self._prefix + str(next(self._ids)), job.id, job.name, run_time, OUTCOME_RUNNING
-        )
-        record.started = started_at
-        record.host = self.host
-        record.pid = self.pid
-        record.owner = sink.owner
         self.runs += 1
+        run_id = self._prefix + str(next(self._ids))
         if sink.local:
             try:
-                sink.runs.append(record)
+                return sink.runs.begin(
+                    run_id, job.id, job.name, run_time, started_at, self.host, self.pid, sink.owner
+                )
             except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
                 self._failed(sink, "Error writing a run record to", exc)
-        else:
-            self._queue(sink, record)
+                return None
+        # (lateness: worked out from started and scheduled when read)
+        record = RunRecord.running(
+            run_id, job.id, job.name, run_time, started_at, self.host, self.pid, sink.owner
+        )
+        self._queue(sink, record)
         return record
 
     def ended(
         self,
-        record: RunRecord,
+        token: Any,
         event: JobExecutionEvent | None,
         duration: float,
         jobstore_alias: str | None,
     ) -> None:
-        """Close ``record`` (from :meth:`started`) with the outcome of its run: ``event``, the
-        run's ``EVENT_JOB_EXECUTED`` or ``EVENT_JOB_ERROR`` event (``None``: executed, its
-        return value unknown), ``duration`` the seconds it took."""
-        record.duration = duration  # (ended: started + duration, when read)
+        """Close the record of a run (``token``: what :meth:`started` returned) with its
+        outcome: ``event``, the run's ``EVENT_JOB_EXECUTED`` or ``EVENT_JOB_ERROR`` event
+        (``None``: executed, its return value unknown), ``duration`` the seconds it took."""
+        retval = exc_type = exc_message = text = None
         if event is None:
             outcome = OUTCOME_EXECUTED
         elif event.code == EVENT_JOB_EXECUTED:
             # (_text(repr, ...) inlined: this is on the path of every run)
             try:
-                shown = repr(event.retval)
+                retval = repr(event.retval)
             except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
-                shown = f"<repr failed: {_qualified_name(error)}>"
-            record.retval = shown if len(shown) <= REPR_LIMIT else truncate(shown, REPR_LIMIT)
+                retval = f"<repr failed: {_qualified_name(error)}>"
+            if len(retval) > REPR_LIMIT:
+                retval = truncate(retval, REPR_LIMIT)
             outcome = OUTCOME_EXECUTED
         else:
             exc = event.exception
             if exc is not None:
-                record.exc_type = _qualified_name(exc)
-                record.exc_message = _text(str, exc)
+                exc_type = _qualified_name(exc)
+                exc_message = _text(str, exc)
             outcome = OUTCOME_TIMEOUT if isinstance(exc, JobTimeoutError) else OUTCOME_ERROR
             text = event.traceback  # formatted here, once (and kept on the event)
             if text:
-                record.traceback = truncate(text, TRACEBACK_LIMIT, keep_end=True)
-        record.outcome = outcome  # last: a reader in another thread sees a whole record
-        if jobstore_alias not in self._local:
-            self._queue(self._sink(jobstore_alias), record)
+                text = truncate(text, TRACEBACK_LIMIT, keep_end=True)
+        if token is None:
+            return  # its start could not be written (logged then)
+        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
+        if sink is not None and sink.local:  # (the memory store's: inlined, for every run)
+            try:
+                sink.runs.finish(token, outcome, duration, retval, exc_type, exc_message, text)
+            except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+                self._failed(sink, "Error writing a run record to", exc)
+            return
+        self._close(token, jobstore_alias, outcome, duration, retval, exc_type, exc_message, text)
 
     def interrupted(
-        self, record: RunRecord, exc: BaseException, duration: float, jobstore_alias: str | None
+        self, token: Any, exc: BaseException, duration: float, jobstore_alias: str | None
     ) -> None:
-        """Close ``record`` of a run that ``exc`` ended before it could report
-        (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...): outcome ``error``."""
-        record.duration = duration
-        record.exc_type = _qualified_name(exc)
-        record.exc_message = _text(str, exc)
-        record.outcome = OUTCOME_ERROR
-        sink = self._sink(jobstore_alias)
-        if not sink.local:
-            self._queue(sink, record)
+        """Close the record of a run (``token``: what :meth:`started` returned) that ``exc``
+        ended before it could report (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...):
+        outcome ``error``."""
+        exc_type, message = _qualified_name(exc), _text(str, exc)
+        self._close(token, jobstore_alias, OUTCOME_ERROR, duration, None, exc_type, message, None)
+
+    def _close(
+        self,
+        token: Any,
+        jobstore_alias: str | None,
+        outcome: str,
+        duration: float,
+        retval: str | None,
+        exc_type: str | None,
+        exc_message: str | None,
+        traceback: str | None,
+    ) -> None:
+        if token is None:
+            return  # its start could not be written (logged then)
+        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
+        if sink is None:
+            sink = self._add_sink(jobstore_alias)
+        runs = sink.runs
+        if sink.local:
+            try:
+                runs.finish(token, outcome, duration, retval, exc_type, exc_message, traceback)
+            except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+                self._failed(sink, "Error writing a run record to", exc)
+            return
+        record: RunRecord = token
+        record.duration = duration  # (ended: started + duration, when read)
+        record.retval = retval
+        record.exc_type = exc_type
+        record.exc_message = exc_message
+        record.traceback = traceback
+        record.outcome = outcome  # last: a reader in another thread sees a whole record
+        self._queue(sink, record)
 
     def missed(
         self, job: Job, jobstore_alias: str | None, run_time: datetime, now: datetime
@@ -318,8 +350,6 @@ class RunRecorder:
         sink = _Sink(str(alias), store, self.owner)
         sink.runs.configure(limit=self.limit, max_age=self.max_age)
         self._sinks[alias] = sink  # type: ignore[index]
-        if sink.local:
-            self._local.add(alias)
         if not sink.local and self._greenlet is None and not self._stopping:
             self._start_flusher()
         return sink

@@ -68,6 +68,9 @@ def truncate(text: str, limit: int, *, keep_end: bool = False) -> str:
     return text[: limit - 1] + "…"
 
 
+_new_record = object.__new__
+
+
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
@@ -179,6 +182,35 @@ class RunRecord:
         self.host = host
         self.pid = pid
         self.owner = owner
+
+    @classmethod
+    def running(
+        cls,
+        run_id: str,
+        job_id: str,
+        job_name: str | None,
+        scheduled: datetime,
+        started: datetime,
+        host: str,
+        pid: int,
+        owner: str,
+    ) -> RunRecord:
+        """A record of a run that started at ``started`` and has not ended (outcome
+        ``running``), made without the keyword arguments of the constructor (a record is made
+        for every run)."""
+        record = _new_record(cls)
+        record.run_id = run_id
+        record.job_id = job_id
+        record.job_name = job_name
+        record.scheduled = scheduled
+        record.outcome = OUTCOME_RUNNING
+        record.started = started
+        record._ended = record._lateness = record.duration = None
+        record.exc_type = record.exc_message = record.traceback = record.retval = None
+        record.host = host
+        record.pid = pid
+        record.owner = owner
+        return record
 
     @property
     def ended(self) -> datetime | None:

@@ -4,10 +4,11 @@ memory job store and of any job store that has no history of its own."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from heapq import merge
 from itertools import islice
+from typing import Any
 
 from greensched.history._log import DEFAULT_LIMIT, RunLog
 from greensched.history._records import (
@@ -19,28 +20,90 @@ from greensched.history._records import (
 
 __all__ = ("MemoryRunLog",)
 
+#: A finished run as the memory log keeps it: ``(run_id, begun, outcome, duration, retval,
+#: exc_type, exc_message, traceback, ended, lateness)``, ``begun`` being ``(job_id, job_name,
+#: scheduled, started, host, pid, owner)`` (as :meth:`MemoryRunLog.begin` keeps a running run;
+#: ``ended`` and ``lateness`` ``None``: worked out when read). A tuple of strings, numbers and
+#: times holds no reference the garbage collector must follow: it stops tracking it, so a
+#: history of millions of runs costs the collector nothing (records would be visited at each
+#: full collection), and about half the memory of the records.
+Row = tuple[Any, ...]
+
+
+def _row(record: RunRecord) -> Row:
+    begun = (
+        record.job_id,
+        record.job_name,
+        record.scheduled,
+        record.started,
+        record.host,
+        record.pid,
+        record.owner,
+    )
+    return (
+        record.run_id,
+        begun,
+        record.outcome,
+        record.duration,
+        record.retval,
+        record.exc_type,
+        record.exc_message,
+        record.traceback,
+        record._ended,
+        record._lateness,
+    )
+
+
+def _record(row: Row) -> RunRecord:
+    run_id, begun, outcome, duration, retval, exc_type, exc_message, traceback, ended, late = row
+    job_id, job_name, scheduled, started, host, pid, owner = begun
+    return RunRecord(
+        run_id,
+        job_id,
+        job_name,
+        scheduled,
+        outcome,
+        started=started,
+        ended=ended,
+        lateness=late,
+        duration=duration,
+        exc_type=exc_type,
+        exc_message=exc_message,
+        traceback=traceback,
+        retval=retval,
+        host=host,
+        pid=pid,
+        owner=owner,
+    )
+
+
+def _sort_time(row: Row) -> datetime:
+    started: datetime | None = row[1][3]
+    return started if started is not None else row[1][2]
+
 
 def _newest_first(record: RunRecord) -> tuple[datetime, str]:
     return record.sort_time, record.run_id
 
 
 class MemoryRunLog(RunLog):
-    """Run history in memory: a bounded ring of records per job (the newest ``limit``).
+    """Run history in memory: a bounded ring of finished runs per job (the newest ``limit``),
+    and the runs that are running.
 
-    A record is kept as the object written, so a running record that is written again when it
-    ends is updated in place. The records of a removed job stay until they age out (with a
+    A running record is kept as the object written: the recorder closes it in place and
+    appends it again when its run ends, and it then joins its job's ring (as a plain tuple,
+    see :data:`Row`). The records of a removed job stay until they age out (with a
     ``max_age``) or are pushed out by that job's newer runs; nothing survives the process.
-
-    :meth:`append` (a new record: the scheduler's path) only adds to its job's ring; the index
-    by ``run_id`` that :meth:`write` needs is made again when a write comes after appends.
     """
 
     local = True
 
     def __init__(self, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None) -> None:
-        self._rings: dict[str, deque[RunRecord]] = {}
-        #: the records by run_id (None: to be made again, by _index())
-        self._by_run_id: dict[str, RunRecord] | None = {}
+        self._rings: dict[str, deque[Row]] = {}
+        #: the running records appended (by run_id)
+        self._running: dict[str, RunRecord] = {}
+        #: the runs begun and not finished (:meth:`begin`), by run_id: see :data:`Row`
+        self._begun: dict[str, Row] = {}
         self._processes: dict[str, ProcessInfo] = {}
         super().__init__(limit=limit, max_age=max_age)
 
@@ -49,40 +112,89 @@ class MemoryRunLog(RunLog):
         for job_id, ring in list(self._rings.items()):
             if ring.maxlen != self.limit:
                 self._rings[job_id] = deque(ring, maxlen=self.limit)
-        self._by_run_id = None
-
-    def _index(self) -> dict[str, RunRecord]:
-        index = self._by_run_id
-        if index is None:
-            index = self._by_run_id = {
-                record.run_id: record for ring in self._rings.values() for record in ring
-            }
-        return index
 
     def append(self, record: RunRecord) -> None:
+        if record.outcome == OUTCOME_RUNNING:
+            self._running[record.run_id] = record
+            return
+        self._running.pop(record.run_id, None)
         ring = self._rings.get(record.job_id)
         if ring is None:
             ring = self._rings[record.job_id] = deque(maxlen=self.limit)
-        ring.append(record)  # a full ring drops its oldest
-        self._by_run_id = None
+        ring.append(_row(record))  # a full ring drops its oldest
+
+    def begin(
+        self,
+        run_id: str,
+        job_id: str,
+        job_name: str | None,
+        scheduled: datetime,
+        started: datetime,
+        host: str,
+        pid: int,
+        owner: str,
+    ) -> str:
+        self._begun[run_id] = (job_id, job_name, scheduled, started, host, pid, owner)
+        return run_id
+
+    def finish(
+        self,
+        token: Any,
+        outcome: str,
+        duration: float,
+        retval: str | None = None,
+        exc_type: str | None = None,
+        exc_message: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        begun = self._begun.pop(token, None)
+        if begun is None:
+            return  # closed meanwhile (close_running)
+        ring = self._rings.get(begun[0])
+        if ring is None:
+            ring = self._rings[begun[0]] = deque(maxlen=self.limit)
+        ring.append(
+            (token, begun, outcome, duration, retval, exc_type, exc_message, traceback, None, None)
+        )
+
+    def _begun_records(self, job_id: str | None) -> list[RunRecord]:
+        """The runs begun and not finished (of ``job_id``, else of every job), as records."""
+        return [
+            RunRecord.running(run_id, *begun)
+            for run_id, begun in list(self._begun.items())
+            if job_id is None or begun[0] == job_id
+        ]
 
     def write(self, records: Sequence[RunRecord]) -> None:
-        index = self._index()
         for record in records:
-            known = index.get(record.run_id)
-            if known is record:
-                continue  # a running record ended: updated in place
-            if known is not None:
-                for name in RunRecord.FIELDS:
-                    setattr(known, name, getattr(record, name))
-                continue
             ring = self._rings.get(record.job_id)
-            if ring is None:
-                ring = self._rings[record.job_id] = deque(maxlen=self.limit)
-            if len(ring) == ring.maxlen:
-                index.pop(ring[0].run_id, None)
-            ring.append(record)
-            index[record.run_id] = record
+            if ring is not None:
+                # a run written again (finished elsewhere): replaced where it is
+                for position, row in enumerate(ring):
+                    if row[0] == record.run_id:
+                        if record.outcome == OUTCOME_RUNNING:
+                            del ring[position]
+                        else:
+                            ring[position] = _row(record)
+                            record = None  # type: ignore[assignment]
+                        break
+            if record is not None:
+                self.append(record)
+
+    def _records(self, job_id: str | None) -> Iterable[RunRecord]:
+        """The records of ``job_id`` (``None``: of every job), newest first."""
+        if job_id is None:
+            rings: list[deque[Row]] = list(self._rings.values())
+            running = list(self._running.values())
+        else:
+            ring = self._rings.get(job_id)
+            rings = [] if ring is None else [ring]
+            running = [record for record in self._running.values() if record.job_id == job_id]
+        running += self._begun_records(job_id)
+        # each ring is in write order, nearly newest last: sort each, then merge them
+        streams = [sorted(map(_record, ring), key=_newest_first, reverse=True) for ring in rings]
+        streams.append(sorted(running, key=_newest_first, reverse=True))
+        return merge(*streams, key=_newest_first, reverse=True)
 
     def read(
         self,
@@ -92,17 +204,10 @@ class MemoryRunLog(RunLog):
         limit: int = DEFAULT_LIMIT,
         before: datetime | None = None,
     ) -> list[RunRecord]:
-        if job_id is None:
-            rings: list[deque[RunRecord]] = list(self._rings.values())
-        else:
-            ring = self._rings.get(job_id)
-            rings = [] if ring is None else [ring]
         outcomes = {outcome} if isinstance(outcome, str) else outcome
-        # each ring is in write order, nearly newest last: sort each, then merge them
-        streams = [sorted(ring, key=_newest_first, reverse=True) for ring in rings]
         found = (
             record
-            for record in merge(*streams, key=_newest_first, reverse=True)
+            for record in self._records(job_id)
             if (outcomes is None or record.outcome in outcomes)
             and (before is None or record.sort_time < before)
         )
@@ -111,17 +216,16 @@ class MemoryRunLog(RunLog):
     def close_running(
         self, owners: Collection[str], ended: datetime, exc_type: str, message: str
     ) -> int:
-        closed = 0
-        for ring in self._rings.values():
-            for record in ring:
-                if record.outcome != OUTCOME_RUNNING or record.owner not in owners:
-                    continue
-                record.outcome = OUTCOME_ERROR
-                record.ended = ended
-                record.exc_type = exc_type
-                record.exc_message = message
-                closed += 1
-        return closed
+        closed = [record for record in self._running.values() if record.owner in owners]
+        closed += [record for record in self._begun_records(None) if record.owner in owners]
+        for record in closed:
+            self._begun.pop(record.run_id, None)
+            record.outcome = OUTCOME_ERROR
+            record.ended = ended
+            record.exc_type = exc_type
+            record.exc_message = message
+            self.append(record)
+        return len(closed)
 
     def prune(self, now: datetime) -> int:
         if self.max_age is None:
@@ -129,7 +233,7 @@ class MemoryRunLog(RunLog):
         oldest = now - timedelta(seconds=self.max_age)
         dropped = 0
         for job_id, ring in list(self._rings.items()):
-            kept = [record for record in ring if record.sort_time >= oldest]
+            kept = [row for row in ring if _sort_time(row) >= oldest]
             if len(kept) == len(ring):
                 continue
             dropped += len(ring) - len(kept)
@@ -137,8 +241,6 @@ class MemoryRunLog(RunLog):
                 self._rings[job_id] = deque(kept, maxlen=self.limit)
             else:
                 del self._rings[job_id]
-        if dropped:
-            self._by_run_id = None
         for owner, process in list(self._processes.items()):
             if process.heartbeat < oldest:
                 del self._processes[owner]
@@ -152,5 +254,6 @@ class MemoryRunLog(RunLog):
 
     def clear(self) -> None:
         self._rings.clear()
-        self._by_run_id = {}
+        self._running.clear()
+        self._begun.clear()
         self._processes.clear()

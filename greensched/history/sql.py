@@ -42,6 +42,8 @@ __all__ = ("SQLRunLog", "processes_table", "runs_table")
 #: the longest run id, owner token or outcome name the tables hold (191 characters: the
 #: longest key MySQL indexes in a utf8mb4 InnoDB table)
 _KEY_LENGTH = 191
+#: How many times :meth:`SQLRunLog.open` tries, when other processes create the tables too
+_CREATE_ATTEMPTS = 5
 #: the longest index name PostgreSQL keeps (MySQL: 64)
 _NAME_LENGTH = 63
 _TIME_COLUMNS = ("scheduled", "started", "ended")
@@ -181,13 +183,18 @@ class SQLRunLog(RunLog):
                 created.append(table_label(table))
             return created
 
-        try:
-            created = self._run(create)
-        except DBAPIError:
-            # another process may have created them at the same time
-            if self._run(self._missing, write=False):
-                raise
-            return
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                created = self._run(create)
+            except DBAPIError:
+                # Another process may be creating them at the same time ("already exists"):
+                # look again, skipping what it has made by now
+                if not self._run(self._missing, write=False):
+                    return  # all there, made by the other process
+                if attempt == _CREATE_ATTEMPTS:
+                    raise
+                continue
+            break
         if created:
             self._store._logger.info(
                 "Created run history %s %s",

@@ -19,23 +19,41 @@ def record(number: int, outcome: str = OUTCOME_RUNNING, job_id: str = "job") -> 
 def test_a_copy_written_after_appends_replaces_the_appended_record() -> None:
     log = MemoryRunLog(limit=3)
     for number in range(5):
-        log.append(record(number))
-    ended = record(4, OUTCOME_EXECUTED)
+        log.append(record(number, OUTCOME_EXECUTED))
+    ended = record(4, OUTCOME_ERROR)
     ended.duration = 1.5
     log.write([ended])
 
     runs = log.read()
     assert [run.run_id for run in runs] == ["run-004", "run-003", "run-002"]  # bounded
-    assert runs[0].outcome == OUTCOME_EXECUTED
+    assert runs[0].outcome == OUTCOME_ERROR
     assert runs[0].ended == T0 + timedelta(seconds=5.5)  # started + duration
     assert runs[0].lateness == 0.0
 
-    log.append(record(5))  # appends after a write: the index is made again when needed
-    log.write([record(3, OUTCOME_EXECUTED)])
+    log.append(record(5))
+    log.write([record(3, OUTCOME_ERROR)])
     assert [(run.run_id, run.outcome) for run in log.read()] == [
         ("run-005", OUTCOME_RUNNING),
-        ("run-004", OUTCOME_EXECUTED),
-        ("run-003", OUTCOME_EXECUTED),
+        ("run-004", OUTCOME_ERROR),
+        ("run-003", OUTCOME_ERROR),
+        ("run-002", OUTCOME_EXECUTED),
+    ]
+
+
+def test_running_records_stay_until_they_end_then_join_the_bounded_ring() -> None:
+    """The limit bounds the finished runs; a run that is running is kept until it ends
+    (``max_instances`` bounds those), and the ring takes it then."""
+    log = MemoryRunLog(limit=2)
+    running = [record(number) for number in range(3)]
+    for run in running:
+        log.append(run)
+    assert [run.run_id for run in log.read()] == ["run-002", "run-001", "run-000"]
+    for run in running:
+        run.outcome = OUTCOME_EXECUTED
+        log.append(run)  # what the recorder does when a run ends
+    assert [(run.run_id, run.outcome) for run in log.read()] == [
+        ("run-002", OUTCOME_EXECUTED),
+        ("run-001", OUTCOME_EXECUTED),
     ]
 
 
