@@ -202,11 +202,12 @@ def fire_rate(
     rate: int,
     seconds: float,
     claim_limit: int | None = CLAIM_LIMIT,
+    history: str = "on",
 ) -> dict[str, Any]:
     """Run ``processes`` schedulers of ``implementation`` on ``rate`` jobs due every second,
     staggered over each second, and look at the runs due in a window of ``seconds`` (from one
     second in): the fraction executed, lateness, runs executed twice, CPU per run and the
-    longest hub stall."""
+    longest hub stall. ``history``: greensched's run history ``"on"`` or ``"off"``."""
     name = f"bench_{secrets.token_hex(4)}"
     workdir = Path(tempfile.mkdtemp(prefix="greensched-bench-"))
     try:
@@ -225,6 +226,7 @@ def fire_rate(
                     f"--seconds={seconds}",
                     f"--out={workdir / f'child-{index}.json'}",
                     f"--claim-limit={claim_limit or 0}",
+                    f"--history={history}",
                 ],
                 cwd=ROOT,
             )
@@ -296,7 +298,8 @@ def child(implementation: str, options: argparse.Namespace) -> None:
             stalls[0] = max(stalls[0], now - last)
             last = now
 
-    scheduler = GeventScheduler(jobstores={"default": store}, timezone="UTC")
+    history = {"history": options.history == "on"} if implementation == "greensched" else {}
+    scheduler = GeventScheduler(jobstores={"default": store}, timezone="UTC", **history)
     scheduler.add_listener(executed, EVENT_JOB_EXECUTED)
     scheduler.start()
     # the window starts one second in (the first runs are staggered over the first second)
@@ -342,20 +345,31 @@ def run_all(options: argparse.Namespace) -> None:
                 )
     print("\n## Fire rate (N jobs due every second, staggered; runs due in the window)\n")
     print(
-        "| engine | implementation | processes | due runs/s | executed | runs/s | lateness p99 ms "
-        "| executed twice | CPU ms per run | longest hub stall ms |"
+        "| engine | implementation | history | processes | due runs/s | executed | runs/s "
+        "| lateness p99 ms | executed twice | CPU ms per run | longest hub stall ms |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    variants = ["off", "on"] if options.history == "both" else [options.history]
     for engine in options.engines:
         url = engine_url(engine, workdir)
         for rate in options.rates:
-            runs = [("apscheduler", 1)] + [("greensched", count) for count in options.processes]
-            for implementation, count in runs:
+            runs = [("apscheduler", 1, "—")] + [
+                ("greensched", count, variant)
+                for count in options.processes
+                for variant in variants
+            ]
+            for implementation, count, variant in runs:
                 figures = fire_rate(
-                    implementation, url, count, rate, options.seconds, options.claim_limit
+                    implementation,
+                    url,
+                    count,
+                    rate,
+                    options.seconds,
+                    options.claim_limit,
+                    variant if implementation == "greensched" else "off",
                 )
                 print(
-                    f"| {engine} | {LABELS[implementation]} | {count} | {rate:,} | "
+                    f"| {engine} | {LABELS[implementation]} | {variant} | {count} | {rate:,} | "
                     f"{figures['executed_percent']}% | {figures['runs_per_second']:,} | "
                     f"{figures['lateness_p99_ms']} | {figures['duplicated']} | "
                     f"{figures['cpu_ms_per_run']} | {figures['max_stall_ms']} |",
@@ -372,7 +386,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out")
     parser.add_argument("--engines", type=lambda s: s.split(","), default=list(ENGINES))
     parser.add_argument(
-        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000]
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[10_000, 100_000],
+        help="stored jobs for the API calls (empty: no API calls)",
     )
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--claim-limit", type=int, default=CLAIM_LIMIT, help="0: the default")
@@ -380,6 +397,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[5_000, 10_000]
     )
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--history",
+        choices=("on", "off", "both"),
+        default="on",
+        help="greensched's run history in the fire-rate runs (both: each rate with it off, on)",
+    )
     parser.add_argument(
         "--processes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4]
     )
