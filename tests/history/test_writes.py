@@ -176,3 +176,39 @@ def test_the_metrics_count_the_failed_writes(make_scheduler: Any) -> None:
     assert failures is not None
     assert failures >= 1
     assert registry.get_sample_value("greensched_history_records_dropped_total") == 0
+
+
+def test_a_large_batch_is_written_in_chunks_and_a_failure_keeps_only_the_unwritten(
+    make_scheduler: Any, clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flusher writes at most WRITE_CHUNK records in one call (yielding between two, so
+    that a big batch does not hold the hub); a chunk that fails is written again later, the
+    chunks written before it are not."""
+    monkeypatch.setattr(_recorder, "WRITE_CHUNK", 2)
+    scheduler, store, ends = make(make_scheduler)
+    for number in range(5):
+        scheduler.add_job(lambda: 1, id=f"job{number}")
+    scheduler.start()
+    ends.wait(5)
+
+    remote = store.remote
+    write = remote.write
+    calls: list[int] = []
+
+    def second_chunk_fails(records: Any) -> None:
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise OSError("history server down")
+        write(records)
+
+    monkeypatch.setattr(remote, "write", second_chunk_fails)
+    clock.jump(_recorder.FLUSH_INTERVAL)
+    hub_wait_until(lambda: len(calls) == 2, what="the flusher's first chunks")
+    assert calls == [2, 2]  # the first chunk written, the second failed: the rest waits
+    assert scheduler.run_history.failed_writes == 1
+    assert len(remote.read()) == 2
+
+    clock.jump(_recorder.FLUSH_INTERVAL)
+    hub_wait_until(lambda: len(remote.read()) == 5, what="the unwritten records")
+    assert calls == [2, 2, 2, 1]  # only what was not written, in chunks
+    assert {record.outcome for record in remote.read()} == {OUTCOME_EXECUTED}
