@@ -118,6 +118,7 @@ class MemoryRunLog(RunLog):
             self._running[record.run_id] = record
             return
         self._running.pop(record.run_id, None)
+        self._begun.pop(record.run_id, None)  # (a run begun here and finished elsewhere)
         ring = self._rings.get(record.job_id)
         if ring is None:
             ring = self._rings[record.job_id] = deque(maxlen=self.limit)

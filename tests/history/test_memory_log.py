@@ -67,3 +67,16 @@ def test_close_running_and_prune_see_the_appended_records() -> None:
     assert [run.run_id for run in log.read()] == ["run-003", "run-002"]
     log.write([record(3, OUTCOME_EXECUTED)])
     assert [run.outcome for run in log.read()] == [OUTCOME_EXECUTED, OUTCOME_ERROR]
+
+
+def test_a_begun_run_written_finished_is_kept_once() -> None:
+    """A run begun through the scheduler's path (begin) and then written finished through
+    write (as another writer would) is one record, finished."""
+    log = MemoryRunLog(limit=5)
+    started = T0 + timedelta(seconds=1)
+    token = log.begin("run-001", "job", "job", started, started, "h", 1, "me")
+    assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_RUNNING)]
+    log.write([record(1, OUTCOME_EXECUTED)])
+    assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_EXECUTED)]
+    log.finish(token, OUTCOME_ERROR, 1.0)  # already closed: nothing more
+    assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_EXECUTED)]
