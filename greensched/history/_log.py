@@ -100,12 +100,7 @@ class RunLog(metaclass=ABCMeta):
         """Close the record :meth:`begin` returned ``token`` for, with the run's outcome. The
         default sets the record's fields and appends it again."""
         record: RunRecord = token
-        record.duration = duration
-        record.retval = retval
-        record.exc_type = exc_type
-        record.exc_message = exc_message
-        record.traceback = traceback
-        record.outcome = outcome  # last: a reader in another thread sees a whole record
+        record.close(outcome, duration, retval, exc_type, exc_message, traceback)
         self.append(record)
 
     @abstractmethod

@@ -243,16 +243,17 @@ class RunRecorder:
             text = event.traceback  # formatted here, once (and kept on the event)
             if text:
                 text = truncate(text, TRACEBACK_LIMIT, keep_end=True)
-        if token is None:
-            return  # its start could not be written (logged then)
-        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
-        if sink is not None and sink.local:  # (the memory store's: inlined, for every run)
-            try:
-                sink.runs.finish(token, outcome, duration, retval, exc_type, exc_message, text)
-            except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
-                self._failed(sink, "Error writing a run record to", exc)
-            return
-        self._close(token, jobstore_alias, outcome, duration, retval, exc_type, exc_message, text)
+        if token is not None:  # (None: its start could not be written, logged then)
+            self._close(
+                self._sink(jobstore_alias),
+                token,
+                outcome,
+                duration,
+                retval,
+                exc_type,
+                exc_message,
+                text,
+            )
 
     def interrupted(
         self, token: Any, exc: BaseException, duration: float, jobstore_alias: str | None
@@ -261,38 +262,34 @@ class RunRecorder:
         ended before it could report (:exc:`~greenlet.GreenletExit`, :exc:`SystemExit`, ...):
         outcome ``error``."""
         exc_type, message = _qualified_name(exc), _text(str, exc)
-        self._close(token, jobstore_alias, OUTCOME_ERROR, duration, None, exc_type, message, None)
+        if token is not None:
+            self._close(
+                self._sink(jobstore_alias), token, OUTCOME_ERROR, duration, None, exc_type, message
+            )
 
     def _close(
         self,
+        sink: _Sink,
         token: Any,
-        jobstore_alias: str | None,
         outcome: str,
         duration: float,
-        retval: str | None,
-        exc_type: str | None,
-        exc_message: str | None,
-        traceback: str | None,
+        retval: str | None = None,
+        exc_type: str | None = None,
+        exc_message: str | None = None,
+        traceback: str | None = None,
     ) -> None:
-        if token is None:
-            return  # its start could not be written (logged then)
-        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
-        if sink is None:
-            sink = self._add_sink(jobstore_alias)
-        runs = sink.runs
+        """Close the record ``token`` stands for in ``sink``: at once in a local history,
+        else queued."""
         if sink.local:
             try:
-                runs.finish(token, outcome, duration, retval, exc_type, exc_message, traceback)
+                sink.runs.finish(
+                    token, outcome, duration, retval, exc_type, exc_message, traceback
+                )
             except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
                 self._failed(sink, "Error writing a run record to", exc)
             return
         record: RunRecord = token
-        record.duration = duration  # (ended: started + duration, when read)
-        record.retval = retval
-        record.exc_type = exc_type
-        record.exc_message = exc_message
-        record.traceback = traceback
-        record.outcome = outcome  # last: a reader in another thread sees a whole record
+        record.close(outcome, duration, retval, exc_type, exc_message, traceback)
         self._queue(sink, record)
 
     def missed(

@@ -212,6 +212,24 @@ class RunRecord:
         record.owner = owner
         return record
 
+    def close(
+        self,
+        outcome: str,
+        duration: float,
+        retval: str | None = None,
+        exc_type: str | None = None,
+        exc_message: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        """End this running record with its run's ``outcome`` (``ended``: ``started`` plus
+        ``duration``, when read)."""
+        self.duration = duration
+        self.retval = retval
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.traceback = traceback
+        self.outcome = outcome  # last: a reader in another thread sees a whole record
+
     @property
     def ended(self) -> datetime | None:
         ended = self._ended

@@ -168,19 +168,23 @@ class MemoryRunLog(RunLog):
 
     def write(self, records: Sequence[RunRecord]) -> None:
         for record in records:
-            ring = self._rings.get(record.job_id)
-            if ring is not None:
-                # a run written again (finished elsewhere): replaced where it is
-                for position, row in enumerate(ring):
-                    if row[0] == record.run_id:
-                        if record.outcome == OUTCOME_RUNNING:
-                            del ring[position]
-                        else:
-                            ring[position] = _row(record)
-                            record = None  # type: ignore[assignment]
-                        break
-            if record is not None:
+            if not self._replaced(record):
                 self.append(record)
+
+    def _replaced(self, record: RunRecord) -> bool:
+        """Put ``record`` in the place of the finished run written before with its run_id (a
+        running record takes it out of the ring); ``False`` if there is none."""
+        ring = self._rings.get(record.job_id)
+        if ring is None:
+            return False
+        for position, row in enumerate(ring):
+            if row[0] == record.run_id:
+                if record.outcome == OUTCOME_RUNNING:
+                    del ring[position]
+                    return False  # (kept as running)
+                ring[position] = _row(record)
+                return True
+        return False
 
     def _records(self, job_id: str | None) -> Iterable[RunRecord]:
         """The records of ``job_id`` (``None``: of every job), newest first."""
