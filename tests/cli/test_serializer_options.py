@@ -23,13 +23,21 @@ from greensched.jobstores._url import store_from_url
 from greensched.testing import MockClock
 from tests.cli.conftest import Store
 from tests.cli.test_admin import command
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.services import (
+    MARIADB_URL,
+    POSTGRESQL_URL,
+    REDIS_URL,
+    backends,
+    drop_store,
+    require,
+    unique_name,
+)
 
 FUNC = "tests.cli.jobfuncs:record"
 KEY = "the signing key"
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
+@pytest.fixture(params=backends("sqlite", "postgresql", "mariadb", "redis"))
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The test's own SQLite file, PostgreSQL or MariaDB table, or Redis key prefix."""
     if request.param == "sqlite":

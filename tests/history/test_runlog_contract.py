@@ -29,12 +29,20 @@ from greensched.job import Job
 from greensched.jobstores.base import BaseJobStore
 from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
 from tests.jobstores.conftest import StubScheduler, at, make_job  # noqa: F401 (fixture)
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.services import (
+    MARIADB_URL,
+    POSTGRESQL_URL,
+    REDIS_URL,
+    backends,
+    drop_store,
+    require,
+    unique_name,
+)
 
 MakeJob = Callable[..., Job]
 
-SQL = ("sqlite", "postgresql", "mariadb")
-SHARED = (*SQL, "redis")
+SQL = backends("sqlite", "postgresql", "mariadb")
+SHARED = [*SQL, *backends("redis")]
 
 
 @dataclass

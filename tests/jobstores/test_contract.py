@@ -17,7 +17,7 @@ import pytest
 
 from greensched.job import Job
 from greensched.jobstores._shared import SharedJobStore
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, require, unique_name
+from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, backends, require, unique_name
 
 from .conftest import StubScheduler, at, ids, reschedule
 
@@ -127,7 +127,7 @@ class Engine:
         return data
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
+@pytest.fixture(params=backends("sqlite", "postgresql", "mariadb", "redis"))
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     from tests.services import drop_store
 

@@ -36,7 +36,15 @@ from greensched.triggers.combining import AndTrigger, OrTrigger
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.date import DateTrigger
 from greensched.triggers.interval import IntervalTrigger
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.services import (
+    MARIADB_URL,
+    POSTGRESQL_URL,
+    REDIS_URL,
+    backends,
+    drop_store,
+    require,
+    unique_name,
+)
 
 from .conftest import StubScheduler
 
@@ -267,7 +275,7 @@ def test_store_options_are_checked(
 # On the four stores
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
+@pytest.fixture(params=backends("sqlite", "postgresql", "mariadb", "redis"))
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[..., SharedJobStore]]:

@@ -34,7 +34,7 @@ from greensched.testing import MockClock
 from greensched.triggers.cron import CronTrigger
 from greensched.triggers.date import DateTrigger
 from greensched.triggers.interval import IntervalTrigger
-from tests.services import MARIADB_URL, POSTGRESQL_URL, require, unique_name
+from tests.services import MARIADB_URL, POSTGRESQL_URL, backends, require, unique_name
 
 from .conftest import T0, StubScheduler, at, ids, noop, reschedule
 
@@ -54,7 +54,7 @@ def takes_anything(*args: Any, **kwargs: Any) -> None:
     pass
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+@pytest.fixture(params=backends("sqlite", "postgresql", "mariadb"))
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """Each database the store supports (tests on servers only narrow this down with
     ``indirect`` parametrization)."""
@@ -63,7 +63,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return require(SERVERS[request.param])
 
 
-servers_only = pytest.mark.parametrize("database_url", list(SERVERS), indirect=True)
+servers_only = pytest.mark.parametrize("database_url", backends(*SERVERS), indirect=True)
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
@@ -431,7 +431,7 @@ def test_ids_compare_exactly(store: SQLAlchemyJobStore, make_job: MakeJob) -> No
         store.remove_job("Report")
 
 
-@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+@pytest.mark.parametrize("database_url", backends("mariadb"), indirect=True)
 def test_upgrade_makes_the_id_column_of_an_older_table_compare_exactly(
     make_store: MakeStore,
     make_job: MakeJob,

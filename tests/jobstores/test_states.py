@@ -36,7 +36,15 @@ from greensched.jobstores.redis import RedisJobStore
 from greensched.jobstores.sqlalchemy import SQLAlchemyJobStore
 from greensched.triggers.interval import IntervalTrigger
 from greensched.util import ref_to_obj
-from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store, require, unique_name
+from tests.services import (
+    MARIADB_URL,
+    POSTGRESQL_URL,
+    REDIS_URL,
+    backends,
+    drop_store,
+    require,
+    unique_name,
+)
 
 from .conftest import StubScheduler
 
@@ -297,7 +305,7 @@ def test_missing_global_makes_a_class_per_call() -> None:
 # The stores
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb", "redis"])
+@pytest.fixture(params=backends("sqlite", "postgresql", "mariadb", "redis"))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedJobStore]:
     job_store: SharedJobStore
     if request.param == "sqlite":
