@@ -220,3 +220,22 @@ def test_the_history_benchmark_measures_history_off_and_on(tmp_path: Path) -> No
     assert on["recorded"] >= on["executed"]  # the window's runs, and those around it
     assert on["recorded_running"] == 0
     assert f"| {RATE} |" in output
+
+
+def test_the_results_file_is_rewritten_by_one_command_keeping_its_notes(tmp_path: Path) -> None:
+    """``bench/results.py``: the parts' tables under a header naming the command and the
+    machine; the hand-written notes of the file it replaces are kept."""
+    marker = "<!-- notes: kept when bench/results.py rewrites the tables above -->"
+    out = tmp_path / "RESULTS.md"
+    out.write_text(f"# stale\n{marker}\n## Notes\nour notes\n")
+    run_bench("results.py", "--quick", "--parts=history,stores", f"--out={out}")
+    report = out.read_text()
+    assert report.startswith("# Benchmarks: greensched beside APScheduler 3.11\n")
+    assert "Command: `python bench/results.py --quick --parts=history,stores" in report
+    assert "# stale" not in report
+    assert report.endswith(f"{marker}\n## Notes\nour notes\n")
+    history = report.index("## What the run history costs (`bench_history.py`)")
+    stores = report.index("## Persistent stores (`bench_stores.py`)")
+    assert history < stores < report.index(marker)
+    assert "| 100 |" in report[history:stores]  # the history table's row at the quick rate
+    assert "| sqlite | 200 | add |" in report[stores:]

@@ -1,0 +1,139 @@
+"""Regenerate ``bench/RESULTS.md``: every table of the benchmarks, from one command, each
+measured beside APScheduler 3.11 in the same run.
+
+Usage::
+
+    python bench/results.py [--out bench/RESULTS.md] [--parts hotloop,burst,history,stores]
+        [--quick]
+
+The parts, each a benchmark script run in its own child processes, in this order:
+
+* ``hotloop``: ``bench_hotloop.py`` (interval firing at 1,000 to 100,000 due runs/s, bursts of
+  10k to 1M due jobs, the job API and memory per job at 10k to 1M jobs, fairness);
+* ``burst``: ``bench_api_scale.py --burst`` (a burst of date jobs added, then drained, with
+  and without ids);
+* ``history``: ``bench_history.py`` (what the run history costs per run on the memory store);
+* ``stores``: ``bench_stores.py`` (API calls on SQLite, PostgreSQL, MariaDB and Redis, and the
+  fire rates 1 and 4 processes sharing each store hold, with the longest hub stall).
+
+The file gets a header (the command, the machine, the date, the load before and after, how
+long it took) and the parts' tables; the text from :data:`NOTES_MARKER` on, in the file being
+replaced, is kept: notes written by hand. The whole run takes about 40 minutes on a 2-core
+machine. ``--quick`` runs every part at a tiny size (a smoke run: its figures mean nothing).
+Servers: the URLs of ``tests/services.py`` (environment variables ``GREENSCHED_TEST_*_URL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from _children import ROOT, describe_machine
+
+#: In the results file, the line from which the text is kept when the tables are rewritten
+NOTES_MARKER = "<!-- notes: kept when bench/results.py rewrites the tables above -->"
+
+#: (part, title, script, arguments of the full run, arguments of a quick run); the hot
+#: loop's report is written to a file (its standard output has its progress)
+PARTS: tuple[tuple[str, str, str, list[str], list[str]], ...] = (
+    (
+        "hotloop",
+        "The hot loop (`bench_hotloop.py`)",
+        "bench_hotloop.py",
+        [],
+        [
+            "--rates=100",
+            "--bursts=200",
+            "--api-sizes=100",
+            "--seconds=0.5",
+            "--warmup=0.2",
+            "--grace=0.3",
+        ],
+    ),
+    (
+        "burst",
+        "Adding a burst of date jobs, then draining it (`bench_api_scale.py --burst`)",
+        "bench_api_scale.py",
+        ["--burst"],
+        ["--burst", "--burst-sizes=1000"],
+    ),
+    (
+        "history",
+        "What the run history costs (`bench_history.py`)",
+        "bench_history.py",
+        ["--rates=1000,10000", "--seconds=3", "--repeat=3"],
+        ["--rates=100", "--seconds=0.5", "--warmup=0.2", "--grace=0.3", "--repeat=1"],
+    ),
+    (
+        "stores",
+        "Persistent stores (`bench_stores.py`)",
+        "bench_stores.py",
+        ["--sizes=10000,100000", "--rates=10000,20000", "--processes=1,4", "--seconds=5"],
+        ["--engines=sqlite", "--sizes=200", "--calls=20", "--rates=100", "--processes=1",
+         "--seconds=1"],
+    ),
+)  # fmt: skip
+
+
+def run_part(script: str, arguments: list[str]) -> str:
+    """Run ``bench/<script>`` with ``arguments``; return its markdown report."""
+    command = [sys.executable, str(ROOT / "bench" / script), *arguments]
+    if script != "bench_hotloop.py":
+        result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True, cwd=ROOT)
+        return result.stdout.strip()
+    with tempfile.TemporaryDirectory() as directory:
+        report = Path(directory) / "hotloop.md"
+        subprocess.run([*command, f"--markdown={report}"], check=True, cwd=ROOT)
+        lines = report.read_text().splitlines()
+    # its own header (the machine, its command) is this file's
+    return "\n".join(lines[next(i for i, line in enumerate(lines) if not line) + 1 :]).strip()
+
+
+def kept_notes(path: Path) -> str:
+    """The text of ``path`` from :data:`NOTES_MARKER` on (a marker alone if there is none)."""
+    text = path.read_text() if path.exists() else ""
+    return text[text.index(NOTES_MARKER) :] if NOTES_MARKER in text else NOTES_MARKER + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--parts",
+        type=lambda text: text.split(","),
+        default=[part[0] for part in PARTS],
+        help="comma-separated: " + ",".join(part[0] for part in PARTS),
+    )
+    parser.add_argument("--quick", action="store_true", help="every part at a tiny size")
+    options = parser.parse_args(argv)
+    unknown = set(options.parts) - {part[0] for part in PARTS}
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    started, load_before = time.time(), os.getloadavg()[0]
+    sections = []
+    for name, title, script, full, quick in PARTS:
+        if name in options.parts:
+            print(f"--- {name}: {script}", file=sys.stderr, flush=True)
+            report = run_part(script, quick if options.quick else full)
+            sections.append(f"## {title}\n\n{report}\n")
+    command = " ".join(["python bench/results.py", *(argv if argv is not None else sys.argv[1:])])
+    header = (
+        "# Benchmarks: greensched beside APScheduler 3.11\n\n"
+        f"Measured {datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"{describe_machine()}, in {(time.time() - started) / 60:.0f} min; load average "
+        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after.\n"
+        f"Command: `{command.strip()}` (on a clean checkout, with the servers of "
+        "`tests/services.py`). Each cell with two figures: greensched / APScheduler 3.11.\n"
+    )
+    options.out.write_text("\n".join([header, *sections, kept_notes(options.out)]))
+    print(f"wrote {options.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
