@@ -15,6 +15,12 @@ fresh monkey-patched child interpreter, it measures:
   (``/proc/self/statm``) while the jobs are added, after a garbage collection, divided by
   ``n``.
 
+With ``--burst``, it measures instead a burst of ``n`` date jobs (a no-op function, all due at
+once, a second in the past) added to a ``GeventScheduler`` before ``start()`` and then run
+(``max_instances`` jobs at a time in the greenlet pool): the seconds to add them, the seconds from
+``start()`` until the last one has run, and the CPU time of both per job; with ids (``--ids
+with``), without (``--ids without``: generated ids) or both.
+
 Run it alone with ``python bench/bench_api_scale.py [--sizes 10000,100000,1000000]``, or as
 pytest-benchmark tests: ``pytest bench/bench_api_scale.py -o python_files='bench_*.py'
 --benchmark-only``.
@@ -115,12 +121,76 @@ def child(implementation: str, size: int) -> dict[str, Any]:
     }
 
 
-def measure(implementation: str, size: int) -> dict[str, Any]:
-    """Scenario 3 for one implementation and size, in a child process."""
+def burst_child(implementation: str, size: int, with_ids: bool) -> dict[str, Any]:
+    """Measure a burst in this (child) process; see the module docstring."""
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import gc
+    from datetime import datetime, timedelta, timezone
+
+    import gevent
+
+    done = [0]
+
+    def count() -> None:
+        done[0] += 1
+
+    defaults = {"misfire_grace_time": None}  # none of the burst is missed, however long it takes
+    scheduler: Any
+    if implementation == "greensched":
+        from greensched.schedulers.gevent import GeventScheduler
+
+        scheduler = GeventScheduler(timezone="UTC", job_defaults=defaults)
+    else:
+        from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
+
+        scheduler = APSGeventScheduler(timezone="UTC", job_defaults=defaults)
+    run_date = datetime.now(timezone.utc) - timedelta(seconds=1)
+    ids = [f"{index:07d}" for index in range(size)] if with_ids else [None] * size
+    gc.collect()
+    add_job = scheduler.add_job
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for job_id in ids:
+        add_job(count, "date", run_date=run_date, id=job_id)
+    add_seconds = time.perf_counter() - started
+    add_cpu = time.process_time() - cpu_started
+    started, cpu_started = time.perf_counter(), time.process_time()
+    scheduler.start()
+    while done[0] < size:
+        gevent.sleep(0.005)
+    run_seconds = time.perf_counter() - started
+    run_cpu = time.process_time() - cpu_started
+    scheduler.shutdown(wait=False)
+    return {
+        "scenario": "burst",
+        "implementation": implementation,
+        "size": size,
+        "ids": "with" if with_ids else "without",
+        "add_s": round(add_seconds, 2),
+        "run_s": round(run_seconds, 2),
+        "total_s": round(add_seconds + run_seconds, 2),
+        "add_cpu_us": round(add_cpu / size * 1e6, 2),
+        "run_cpu_us": round(run_cpu / size * 1e6, 2),
+    }
+
+
+def measure(implementation: str, size: int, burst: str | None = None) -> dict[str, Any]:
+    """Scenario 3 (or a burst, with ``burst`` ``'with'`` or ``'without'`` ids) for one
+    implementation and size, in a child process."""
     import subprocess  # here: the child must not import it before patching
 
+    extra = [] if burst is None else ["--burst", "--ids", burst]
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", implementation, str(size)],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            implementation,
+            str(size),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -148,15 +218,29 @@ def test_api_scale(benchmark: Any, implementation: str, size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--burst", action="store_true", help="a burst of date jobs, run")
+    parser.add_argument("--ids", choices=("with", "without", "both"), default="both")
+    parser.add_argument(
+        "--implementations", default=",".join(IMPLEMENTATIONS), help="which, in this order"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         implementation, size = options.child
-        print(json.dumps(child(implementation, int(size))), flush=True)
+        if options.burst:
+            figures = burst_child(implementation, int(size), options.ids == "with")
+        else:
+            figures = child(implementation, int(size))
+        print(json.dumps(figures), flush=True)
         return
+    id_modes = ("with", "without") if options.ids == "both" else (options.ids,)
     for size in (int(size) for size in options.sizes.split(",")):
-        for implementation in IMPLEMENTATIONS:
-            print(json.dumps(measure(implementation, size)), flush=True)
+        for implementation in options.implementations.split(","):
+            if not options.burst:
+                print(json.dumps(measure(implementation, size)), flush=True)
+                continue
+            for ids in id_modes:
+                print(json.dumps(measure(implementation, size, ids)), flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def skip_gap(dt: datetime) -> datetime:
     :raises ValueError: if ``dt`` is naive
     """
     zone = dt.tzinfo
+    if type(zone) is timezone:
+        return dt  # a fixed offset (UTC among them) has no gaps
     if zone is None:
         raise ValueError(f"dt must be an aware datetime, got: {dt!r}")
     before, after = _offsets(dt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
-from itertools import count
+from itertools import count, repeat
 from typing import Any, Generic, TypeVar
 
 __all__ = ("MAX_STALE_FRACTION", "MIN_HEAP", "DeadlineHeap", "HeapEntry")
@@ -31,22 +31,29 @@ class HeapEntry(Generic[T]):
     :ivar tie: the tie-breaker among entries with the same deadline
     """
 
-    __slots__ = ("_seq", "tie", "value", "when")
+    __slots__ = ("_item", "tie", "value", "when")
 
     def __init__(self, value: T, tie: str = "") -> None:
         self.value = value
         #: orders entries with the same deadline (then first in, first out)
         self.tie = tie
         self.when: float | None = None
-        #: The sequence number of the one heap item that currently represents this entry, or
-        #: ``None`` when the entry is not scheduled. Any other heap item pointing at this
-        #: entry is stale.
-        self._seq: int | None = None
+        #: The one heap item that currently represents this entry, or ``None`` when the entry
+        #: is not scheduled. Any other heap item pointing at this entry is stale.
+        self._item: list[Any] | None = None
 
     @property
     def scheduled(self) -> bool:
         """``True`` if the entry is in a heap."""
-        return self._seq is not None
+        return self._item is not None
+
+    # Entries are compared only by a heap without first-in-first-out order (``fifo=False``),
+    # for two items with the same deadline and tie-breaker: then they are equal
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return f"<HeapEntry when={self.when!r} value={self.value!r}>"
@@ -59,7 +66,9 @@ class DeadlineHeap(Generic[T]):
     store gives the job id, so that jobs due at the same time come in job id order); ``seq``
     comes from one :func:`itertools.count` per heap, so it is unique: entries with the same
     deadline and tie-breaker are ordered first in, first out, and item comparison never reaches
-    the entry.
+    the entry. A heap made with ``fifo=False`` is for entries whose tie-breakers differ (a job
+    store's job ids): its ``seq`` is always 0, which saves an int per item, and entries with
+    the same deadline and tie-breaker come in no particular order.
 
     The items are kept in two places: a binary heap (a list kept by :mod:`heapq`), and a
     *run*, a deque of items in ascending order. An item that sorts after every item of the run
@@ -68,8 +77,7 @@ class DeadlineHeap(Generic[T]):
     jobs added in order, keeps every item in the run: its jobs are taken from the front and put
     back at the end, and no heap is sifted.
 
-    Unscheduling and rescheduling are lazy. The entry remembers the ``seq`` of its current
-    item; :meth:`cancel` forgets it, :meth:`reschedule` adds a new item. Either way the old
+    Unscheduling and rescheduling are lazy. The entry remembers its current item; :meth:`cancel` forgets it, :meth:`reschedule` adds a new item. Either way the old
     item stays where it is as a *stale* item, counted but otherwise untouched (O(1)). Stale
     items are dropped when they reach the front of the heap or of the run, and both are rebuilt
     in one pass (compacted) when they hold more than :data:`MIN_HEAP` items and more than
@@ -88,13 +96,13 @@ class DeadlineHeap(Generic[T]):
 
     __slots__ = ("_counter", "_items", "_live", "_run", "_stale")
 
-    def __init__(self) -> None:
+    def __init__(self, *, fifo: bool = True) -> None:
         # Items are lists, not tuples, so that a moved item is reused: a new item for each run
         # of each job would outlive young garbage collections and make the full ones (which
         # walk every job) frequent
         self._items: list[list[Any]] = []  # the heap
         self._run: deque[list[Any]] = deque()  # ascending
-        self._counter = count()
+        self._counter = count() if fifo else repeat(0)
         self._live = 0  # scheduled entries; each has exactly one item
         self._stale = 0  # items that no longer represent their entry
 
@@ -122,12 +130,12 @@ class DeadlineHeap(Generic[T]):
         :param when: its deadline
         :raises ValueError: if the entry is already scheduled
         """
-        if entry._seq is not None:
+        if entry._item is not None:
             raise ValueError(f"{entry!r} is already scheduled")
-        seq = next(self._counter)
-        self._add([when, entry.tie, seq, entry])
+        item = [when, entry.tie, next(self._counter), entry]
+        self._add(item)
         entry.when = when
-        entry._seq = seq
+        entry._item = item
         self._live += 1
 
     def reschedule(self, entry: HeapEntry[T], when: float) -> None:
@@ -141,38 +149,43 @@ class DeadlineHeap(Generic[T]):
         :param when: its new deadline
         :raises ValueError: if the entry is not scheduled
         """
-        old_seq = entry._seq
-        if old_seq is None:
+        old_item = entry._item
+        if old_item is None:
             raise ValueError(f"{entry!r} is not scheduled")
         if when == entry.when:
             return
         run = self._run
         items = self._items
-        if (run and run[0][3]._seq != run[0][2]) or (items and items[0][3]._seq != items[0][2]):
+        if (run and run[0][3]._item is not run[0]) or (
+            items and items[0][3]._item is not items[0]
+        ):
             self._discard_stale_heads()  # the entry's item may be right behind a stale one
         seq = next(self._counter)
         entry.when = when
-        entry._seq = seq  # from now on, any other item of the entry is stale
-        if run and run[0][2] == old_seq:
-            item = run.popleft()
-            item[0] = when
-            item[2] = seq
-            self._add(item)
-        elif items and items[0][2] == old_seq:
-            item = items[0]
+        if run and run[0] is old_item:
+            run.popleft()
+            old_item[0] = when
+            old_item[2] = seq
+            self._add(old_item)
+        elif items and items[0] is old_item:
             last = run[-1] if run else None
-            # seq is the newest: the item sorts before the run's last one only by (when, tie)
-            if last is not None and (when < last[0] or (when == last[0] and item[1] < last[1])):
-                item[0] = when  # back into the heap, in one sift
-                item[2] = seq
-                heapreplace(items, item)
+            # seq is the newest (or 0, as every other: then equal (when, tie) go on the heap),
+            # so the item sorts before the run's last one only by (when, tie)
+            if last is not None and (
+                when < last[0] or (when == last[0] and old_item[1] <= last[1])
+            ):
+                old_item[0] = when  # back into the heap, in one sift
+                old_item[2] = seq
+                heapreplace(items, old_item)
             else:
                 heappop(items)
-                item[0] = when
-                item[2] = seq
-                run.append(item)
+                old_item[0] = when
+                old_item[2] = seq
+                run.append(old_item)
         else:
-            self._add([when, entry.tie, seq, entry])
+            item = [when, entry.tie, seq, entry]
+            entry._item = item  # from now on, the old item of the entry is stale
+            self._add(item)
             self._stale = stale = self._stale + 1
             size = len(items) + len(run)
             if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
@@ -183,9 +196,9 @@ class DeadlineHeap(Generic[T]):
 
         Does nothing if the entry is not scheduled.
         """
-        if entry._seq is None:
+        if entry._item is None:
             return
-        entry._seq = None
+        entry._item = None
         entry.when = None
         self._live -= 1
         self._stale = stale = self._stale + 1
@@ -219,7 +232,7 @@ class DeadlineHeap(Generic[T]):
         else:
             raise IndexError("pop from an empty DeadlineHeap")
         entry: HeapEntry[T] = item[3]
-        entry._seq = None
+        entry._item = None
         entry.when = None
         self._live -= 1
         self._maybe_compact()
@@ -249,7 +262,7 @@ class DeadlineHeap(Generic[T]):
             for item in run:
                 if item[0] > limit or len(first) >= room:
                     break
-                if item[3]._seq == item[2]:
+                if item[3]._item is item:
                     append(item)
             if found:
                 first += found
@@ -282,7 +295,7 @@ class DeadlineHeap(Generic[T]):
                     if child + 1 < size:
                         push(child + 1)
         found.sort()
-        return [item for item in found if item[3]._seq == item[2]]
+        return [item for item in found if item[3]._item is item]
 
     def _first_due(self, limit: float, most: int) -> list[list[Any]]:
         """The first ``most`` live heap items due at ``limit``, in order: a best-first walk of
@@ -291,10 +304,11 @@ class DeadlineHeap(Generic[T]):
         size = len(items)
         found: list[list[Any]] = []
         append = found.append
-        border = [(items[0], 0)]  # items differ in their seq: the index is never compared
+        # two items of one entry can be equal (fifo=False): then their indexes are compared
+        border = [(items[0], 0)]
         while border and len(found) < most:
             item, index = heappop(border)
-            if item[3]._seq == item[2]:
+            if item[3]._item is item:
                 append(item)
             child = 2 * index + 1
             if child < size:
@@ -310,17 +324,18 @@ class DeadlineHeap(Generic[T]):
 
     def ordered(self) -> list[HeapEntry[T]]:
         """Return every scheduled entry in order: O(n log n)."""
-        live = [item for item in self._items if item[3]._seq == item[2]]
-        live += [item for item in self._run if item[3]._seq == item[2]]
+        live = [item for item in self._items if item[3]._item is item]
+        live += [item for item in self._run if item[3]._item is item]
         live.sort()
         return [item[3] for item in live]
 
     def clear(self) -> None:
         """Unschedule every entry."""
         for items in (self._items, self._run):
-            for _, _, seq, entry in items:
-                if entry._seq == seq:
-                    entry._seq = None
+            for item in items:
+                entry = item[3]
+                if entry._item is item:
+                    entry._item = None
                     entry.when = None
         self._items = []
         self._run = deque()
@@ -337,15 +352,15 @@ class DeadlineHeap(Generic[T]):
     def _discard_stale_heads(self) -> None:
         items = self._items
         while items:
-            _, _, seq, entry = items[0]
-            if entry._seq == seq:
+            item = items[0]
+            if item[3]._item is item:
                 break
             heappop(items)
             self._stale -= 1
         run = self._run
         while run:
-            _, _, seq, entry = run[0]
-            if entry._seq == seq:
+            item = run[0]
+            if item[3]._item is item:
                 break
             run.popleft()
             self._stale -= 1
@@ -357,10 +372,10 @@ class DeadlineHeap(Generic[T]):
 
     def _compact(self) -> None:
         """Rebuild the heap and the run from their live items: O(n)."""
-        items = [item for item in self._items if item[3]._seq == item[2]]
+        items = [item for item in self._items if item[3]._item is item]
         heapify(items)
         self._items = items
-        self._run = deque(item for item in self._run if item[3]._seq == item[2])
+        self._run = deque(item for item in self._run if item[3]._item is item)
         self._stale = 0
         assert self._live == len(items) + len(self._run), (self._live, self.size)
 
@@ -375,14 +390,14 @@ class DeadlineHeap(Generic[T]):
         for before, after in zip(run, run[1:]):
             assert before[:3] < after[:3], (before, after)
         every = items + run
-        live = [item for item in every if item[3]._seq == item[2]]
+        live = [item for item in every if item[3]._item is item]
         assert len(live) == self._live, (len(live), self._live)
         assert len(every) - len(live) == self._stale, (len(every) - len(live), self._stale)
         assert len({id(item[3]) for item in live}) == len(live), "an entry has two live items"
         for when, _, _, entry in live:
             assert entry.when == when, (entry, when)
         for item in every:
-            if item[3]._seq is None:
+            if item[3]._item is None:
                 assert item[3].when is None, item
         assert self._stale <= MAX_STALE_FRACTION * len(every) or len(every) <= MIN_HEAP, (
             self._stale,

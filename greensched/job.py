@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
 import sys
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from itertools import count
+from types import FunctionType, MethodType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from greensched import _validators as validate
 from greensched.triggers.base import BaseTrigger
@@ -49,6 +52,214 @@ _MODIFIABLE = frozenset(
         "timeout",
     )
 )
+
+
+# Generated job ids
+
+
+def _id_parts() -> tuple[int, str]:
+    """A random start for the id counter and the random rest of every id of this process."""
+    bits = int.from_bytes(os.urandom(16), "big")
+    start = bits >> 81  # 47 bits: 2**47 ids before the counter needs a 13th digit
+    rest = bits & ((1 << 74) - 1)
+    # the uuid4 layout: version nibble 4 first, then the variant bits 10 on the 5th nibble
+    middle = (rest >> 62) & 0xFFF
+    low = rest & ((1 << 62) - 1)
+    return start, f"4{middle:03x}{0x8 | (low >> 60):x}{low & ((1 << 60) - 1):015x}"
+
+
+_id_start, _id_rest = _id_parts()
+_id_counter = count(_id_start)
+
+
+def _new_id() -> str:
+    """Return a new job id: 32 hex digits that form a valid uuid4 (version and variant bits as
+    :func:`uuid.uuid4` sets them). The first 12 digits count up from a random start and the
+    other 20 are random once per process, so the ids one process generates sort in the order
+    they were made (a burst of jobs added without ids is stored in order, as cheaply as with
+    ids), and processes do not share ids.
+    """
+    return f"{next(_id_counter):012x}{_id_rest}"
+
+
+def _reseed_ids() -> None:
+    """Give a forked child its own ids (it would otherwise go on with its parent's)."""
+    global _id_start, _id_rest, _id_counter
+    _id_start, _id_rest = _id_parts()
+    _id_counter = count(_id_start)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_ids)
+
+
+# One shared empty kwargs dict
+
+
+class _NoKwargs(dict[str, Any]):
+    """The ``kwargs`` of every job that has no keyword arguments: one empty dict shared by all
+    of them (a dict per job would cost 64 bytes each). It refuses to be filled in place, which
+    would give the arguments to every such job: ``modify_job(job_id, kwargs={...})`` gives a
+    job its own. It pickles, copies and serializes as a plain empty dict."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(
+            "the kwargs of a job without keyword arguments are shared by every such job and "
+            "cannot be changed in place: give the job its own with modify_job(job_id, "
+            "kwargs={...})"
+        )
+
+    __setitem__ = _refuse
+    setdefault = _refuse
+    __ior__ = _refuse
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        if dict(*args, **kwargs):
+            self._refuse()
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[()]]:
+        return dict, ()
+
+    def __copy__(self) -> dict[str, Any]:
+        return {}
+
+    def __deepcopy__(self, memo: Any) -> dict[str, Any]:
+        return {}
+
+
+#: the kwargs of every job that has none
+NO_KWARGS: dict[str, Any] = _NoKwargs()
+
+
+def _own_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's own copy of ``kwargs`` (the shared :data:`NO_KWARGS` if empty)."""
+    return dict(kwargs) if kwargs else NO_KWARGS
+
+
+# What add_job learns about a callable, once per callable
+
+#: the most callables whose facts are kept (the cache is emptied when it is full)
+_MAX_FACTS = 4096
+
+
+class _Facts:
+    """What a job needs to know about its callable: its reference, its display name and the
+    argument shapes its signature was found to accept (``len(args)``, or ``(len(args),
+    *kwargs)`` with keyword arguments). Kept per callable (per function and owner class for
+    a bound method) while the callable lives (a weak reference)."""
+
+    __slots__ = ("func_ref", "name", "owner", "shapes", "target")
+
+    def __init__(
+        self, target: weakref.ref[Any], owner: object, func_ref: str | None, name: str
+    ) -> None:
+        self.target = target
+        self.owner = owner
+        self.func_ref = func_ref
+        self.name = name
+        self.shapes: set[Any] = set()
+
+
+_facts: dict[int, _Facts] = {}
+
+
+def _facts_of(func: Any) -> _Facts | None:
+    """Return the facts of a plain function or of a bound method, ``None`` for any other
+    callable (its facts are worked out for each job) or if it has no reference's worth of
+    facts to keep.
+
+    :raises ValueError: if ``func`` has a reference that does not resolve back to it
+    """
+    kind = type(func)
+    if kind is FunctionType:
+        target, owner = func, None
+    elif kind is MethodType:
+        target = func.__func__
+        if type(target) is not FunctionType:
+            return None
+        owner = func.__self__
+        if not isinstance(owner, type):
+            owner = (type(owner),)  # bound to an instance: facts per class, not per instance
+    else:
+        return None
+    facts = _facts.get(id(target))
+    if facts is not None and facts.target() is target and facts.owner == owner:
+        return facts
+    try:
+        func_ref: str | None = sys.intern(_instance_method_ref(func) or obj_to_ref(func))
+    except ValueError:
+        func_ref = None
+    if len(_facts) >= _MAX_FACTS:
+        _facts.clear()
+    facts = _Facts(weakref.ref(target), owner, func_ref, get_callable_name(func))
+    _facts[id(target)] = facts
+    return facts
+
+
+def _fast_job(
+    scheduler: BaseScheduler,
+    trigger: BaseTrigger,
+    func: Any,
+    args: Any,
+    kwargs: Any,
+    job_id: Any,
+    name: Any,
+    executor: Any,
+) -> Job | None:
+    """A new pending job from :meth:`~greensched.schedulers.base.BaseScheduler.add_job`'s
+    arguments, its run options left out (the caller sets those given): the job
+    ``Job(scheduler, ...)`` makes, without its checks of each value, for the usual values (a
+    function or bound method whose facts are known, ``args`` a tuple or list, ``kwargs`` a
+    dict, ``id``, ``name`` and ``executor`` strings or ``None``). ``None`` for any other value:
+    the caller makes the job the slow way, which raises the right error for a bad value.
+    """
+    facts = _facts_of(func)
+    if facts is None:
+        return None
+    if args is None:
+        args = ()
+    elif type(args) is list:
+        args = tuple(args)
+    elif type(args) is not tuple:
+        return None
+    if kwargs is None:
+        kwargs = NO_KWARGS
+    elif type(kwargs) is dict:
+        kwargs = dict(kwargs) if kwargs else NO_KWARGS
+    else:
+        return None
+    shape = (len(args), *kwargs) if kwargs else len(args)
+    if shape not in facts.shapes:
+        try:
+            check_callable_args(func, args, kwargs)
+        except ValueError:
+            return None
+        if len(facts.shapes) < 64:
+            facts.shapes.add(shape)
+    if not job_id:
+        job_id = _new_id()
+    elif type(job_id) is not str:
+        return None
+    if name is None:
+        name = facts.name
+    elif type(name) is not str or not name:
+        return None
+    if type(executor) is not str or not executor:
+        return None
+    job = Job.__new__(Job)
+    job._scheduler = scheduler
+    job._jobstore_alias = None
+    job.id = job_id
+    job.func = func
+    job.func_ref = facts.func_ref
+    job.args = args
+    job.kwargs = kwargs
+    job.name = name
+    job.trigger = trigger
+    job.executor = executor
+    return job
 
 
 class Job:
@@ -115,7 +326,7 @@ class Job:
         super().__init__()
         self._scheduler = scheduler
         self._jobstore_alias: str | None = None
-        self._modify(id=id or uuid4().hex, **kwargs)
+        self._modify(id=id or _new_id(), **kwargs)
 
     # Public API: each call goes through the scheduler, like APScheduler 3.x
 
@@ -217,7 +428,7 @@ class Job:
         if "func" in changes or "args" in changes or "kwargs" in changes:
             func = changes.get("func", getattr(self, "func", None))
             args = changes.get("args", getattr(self, "args", ()))
-            kwargs = changes.get("kwargs", getattr(self, "kwargs", {}))
+            kwargs = changes.get("kwargs", getattr(self, "kwargs", NO_KWARGS))
             if isinstance(func, str):
                 func_ref: str | None = func
                 func = ref_to_obj(func)
@@ -252,9 +463,9 @@ class Job:
             else:
                 args = tuple(args)
             if kwargs is None:
-                kwargs = {}
+                kwargs = NO_KWARGS
             elif isinstance(kwargs, Mapping):
-                kwargs = dict(kwargs)
+                kwargs = _own_kwargs(kwargs)
             else:
                 # APScheduler 3.x: add_job() calls dict(kwargs) (TypeError or ValueError,
                 # depending on the value), modify_job() raises TypeError
@@ -323,7 +534,7 @@ class Job:
             "trigger": self.trigger,
             "executor": self.executor,
             "args": self._stored_args(),
-            "kwargs": self.kwargs,
+            "kwargs": self.kwargs or {},  # a plain dict, not the shared NO_KWARGS
             "name": self.name,
             "misfire_grace_time": self.misfire_grace_time,
             "coalesce": self.coalesce,
@@ -368,7 +579,7 @@ class Job:
         self.trigger = state["trigger"]
         self.executor = state["executor"]
         self.args = tuple(state["args"])
-        self.kwargs = dict(state["kwargs"])
+        self.kwargs = _own_kwargs(state["kwargs"])
         self.name = state["name"]
         self.misfire_grace_time = state["misfire_grace_time"]
         self.coalesce = state["coalesce"]

@@ -144,10 +144,15 @@ def astimezone(obj: str | tzinfo | None, *, field: str = "timezone") -> tzinfo |
     """
     if obj is None:
         return None
+    last = _last_zone
+    if obj is last[0]:
+        return last[1]  # the scheduler's zone, given to each of its triggers
     if isinstance(obj, tzinfo):
         if obj.tzname(None) == "local":
             raise ValueError(_LOCAL_TIMEZONE_MESSAGE)
-        return _from_pytz(obj)
+        zone = _from_pytz(obj)
+        _remember_zone(obj, zone)
+        return zone
     if isinstance(obj, str):
         if obj == "local":
             # APScheduler 3.x looks "local" up as a zone name: ZoneInfoNotFoundError
@@ -160,6 +165,15 @@ def astimezone(obj: str | tzinfo | None, *, field: str = "timezone") -> tzinfo |
             raise UnknownTimeZoneError(obj) from None
     # APScheduler 3.x: "Expected tzinfo, got int instead" (the option is not named)
     raise TypeError(f"{field} must be a tzinfo or a zone name, got: {obj!r}")
+
+
+#: the last tzinfo :func:`astimezone` was given, and its answer (a one-entry cache)
+_last_zone: tuple[object, tzinfo | None] = (None, None)
+
+
+def _remember_zone(given: tzinfo, zone: tzinfo) -> None:
+    global _last_zone
+    _last_zone = (given, zone)  # one assignment: a reader sees the old pair or the new one
 
 
 def _from_pytz(zone: tzinfo) -> tzinfo:

@@ -49,7 +49,8 @@ class MemoryJobStore(BaseJobStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self._heap: DeadlineHeap[Job] = DeadlineHeap()
+        # ties are job ids, which differ: no first-in-first-out order (and no int per job)
+        self._heap: DeadlineHeap[Job] = DeadlineHeap(fifo=False)
         self._entries: dict[str, HeapEntry[Job]] = {}  # every job, by id
         self._paused: dict[str, HeapEntry[Job]] = {}  # jobs with no next run time, by id
 

@@ -35,9 +35,17 @@ class JobPlace(Protocol):
     scheduler's job store lock held.
     """
 
-    def add(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
+    def add(
+        self,
+        job: Job,
+        jobstore_alias: str,
+        replace_existing: bool,
+        absent: Iterable[str] | None = None,
+    ) -> None:
         """Add ``job`` (its defaults filled in if it goes to a store).
 
+        :param absent: the job options ``job`` lacks, of the scheduler's job defaults and
+            ``next_run_time`` (``None``: look for them)
         :raises ConflictingIdError: if the id is taken and ``replace_existing`` is false
         """
         ...
@@ -93,7 +101,13 @@ class PendingJobs:
         """Iterate over the pending jobs as ``(job, store alias, replace_existing)``."""
         return iter(tuple(self._jobs.values()))
 
-    def add(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
+    def add(
+        self,
+        job: Job,
+        jobstore_alias: str,
+        replace_existing: bool,
+        absent: Iterable[str] | None = None,
+    ) -> None:
         key = (job.id, jobstore_alias)
         if key in self._jobs and not replace_existing:
             raise ConflictingIdError(job.id)
@@ -172,14 +186,35 @@ class StoredJobs:
     def __init__(self, scheduler: BaseScheduler) -> None:
         self._scheduler = scheduler
 
-    def add(self, job: Job, jobstore_alias: str, replace_existing: bool) -> None:
+    def add(
+        self,
+        job: Job,
+        jobstore_alias: str,
+        replace_existing: bool,
+        absent: Iterable[str] | None = None,
+    ) -> None:
         scheduler = self._scheduler
         store = scheduler._lookup_jobstore(jobstore_alias)
         executor = scheduler._lookup_executor(job.executor)
-        missing = missing_job_options(job, scheduler._job_defaults, scheduler._now())
-        if "next_run_time" in missing and missing["next_run_time"] is None:
-            _warn_never_fires(scheduler, job)
-        job._modify(**missing)
+        if absent is None:
+            missing = missing_job_options(job, scheduler._job_defaults, scheduler._now())
+            if "next_run_time" in missing and missing["next_run_time"] is None:
+                _warn_never_fires(scheduler, job)
+            job._modify(**missing)
+        else:
+            # The scheduler's job defaults were checked when it was configured: set as they are
+            defaults = scheduler._job_defaults
+            for key in absent:
+                if key == "next_run_time":
+                    first = job.trigger.get_next_fire_time(None, scheduler._now())
+                    if first is None:
+                        _warn_never_fires(scheduler, job)
+                    elif type(first) is not datetime or first.tzinfo is None:
+                        job._modify(next_run_time=first)  # a naive one: in the scheduler's zone
+                        continue
+                    job.next_run_time = first
+                else:
+                    setattr(job, key, defaults[key])
 
         executor._check_job(job)
         try:
@@ -190,10 +225,13 @@ class StoredJobs:
             store.update_job(job)
         job._jobstore_alias = jobstore_alias
 
-        scheduler.dispatch_event(JobEvent(EVENT_JOB_ADDED, job.id, jobstore_alias))
-        scheduler._logger.info(
-            "Added job %s to job store %r", job_label(job.id, job.name), jobstore_alias
-        )
+        if scheduler._listener_mask & EVENT_JOB_ADDED:  # no event made for nobody
+            scheduler.dispatch_event(JobEvent(EVENT_JOB_ADDED, job.id, jobstore_alias))
+        logger = scheduler._logger
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "Added job %s to job store %r", job_label(job.id, job.name), jobstore_alias
+            )
         if scheduler.state == STATE_RUNNING:
             scheduler.wakeup()
 

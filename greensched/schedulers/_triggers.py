@@ -29,7 +29,7 @@ def create_trigger(
     :raises TypeError: if ``trigger`` is neither a trigger, a plugin name nor ``None``, or
         trigger arguments are given beside a trigger instance
     """
-    if isinstance(trigger, BaseTrigger):
+    if type(trigger) is not str and isinstance(trigger, BaseTrigger):
         if trigger_args:
             # APScheduler 3.x ignores them silently
             raise TypeError(
@@ -41,7 +41,7 @@ def create_trigger(
     if trigger is None:
         trigger = "date"
         trigger_args.setdefault("run_date", now())
-    elif not isinstance(trigger, str):
+    elif type(trigger) is not str and not isinstance(trigger, str):
         raise TypeError(
             f"Expected a trigger instance or string, got {trigger.__class__.__name__} instead"
         )

@@ -8,7 +8,7 @@ import sys
 import warnings
 from abc import ABCMeta
 from collections.abc import Callable, Iterable, Mapping
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from threading import RLock
 from types import MappingProxyType
 from typing import IO, Any, TypeVar
@@ -26,7 +26,7 @@ from greensched.events import (
     SchedulerEvent,
 )
 from greensched.executors.base import BaseExecutor
-from greensched.job import Job
+from greensched.job import Job, _fast_job
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._config import nest_options, read_options
@@ -58,6 +58,14 @@ __all__ = (
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+#: the job options the scheduler's job defaults give a job added without them, and its first
+#: run time (see :meth:`StoredJobs.add`)
+_ABSENT_RUN_OPTIONS = ("misfire_grace_time", "coalesce", "max_instances", "timeout")
+_ABSENT_OPTIONS = (*_ABSENT_RUN_OPTIONS, "next_run_time")
+
+#: whether a job store class checks the ids it is given (has ``_check_job_id``), by class
+_id_checks: dict[type, bool] = {}
 
 
 class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
@@ -252,8 +260,50 @@ class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
            whose trigger never fires (an ``end_date`` before ``start_date``, a cron for
            February 31) is added paused, as in APScheduler 3.x, with a warning.
         """
+        trigger = self._create_trigger(trigger, trigger_args)
+        if replace_existing is not False and replace_existing is not True:
+            validate.boolean("replace_existing", replace_existing)
+        job = _fast_job(self, trigger, func, args, kwargs, id, name, executor)
+        if job is not None:
+            absent: tuple[str, ...]
+            # The usual job, made without checking each value again; its run options
+            # are checked here if given, and the scheduler's defaults fill in the others
+            # when it reaches its store
+            if (
+                misfire_grace_time is undefined
+                and coalesce is undefined
+                and max_instances is undefined
+                and timeout is undefined
+            ):
+                if next_run_time is undefined:
+                    absent = _ABSENT_OPTIONS
+                else:
+                    absent = _ABSENT_RUN_OPTIONS
+                    if next_run_time is None or (
+                        type(next_run_time) is datetime and next_run_time.tzinfo is not None
+                    ):
+                        job.next_run_time = next_run_time
+                    else:
+                        job._modify(next_run_time=next_run_time)
+            else:
+                given = {
+                    "misfire_grace_time": misfire_grace_time,
+                    "coalesce": coalesce,
+                    "max_instances": max_instances,
+                    "timeout": timeout,
+                    "next_run_time": next_run_time,
+                }
+                job._modify(
+                    **{key: value for key, value in given.items() if value is not undefined}
+                )
+                absent = tuple(key for key, value in given.items() if value is undefined)
+            with self._jobstores_lock:
+                self._check_job_id(job.id, jobstore)
+                self._jobs.add(job, jobstore, replace_existing, absent)
+            return job
+
         job_kwargs: dict[str, Any] = {
-            "trigger": self._create_trigger(trigger, trigger_args),
+            "trigger": trigger,
             "executor": executor,
             "func": func,
             "args": args,
@@ -267,7 +317,6 @@ class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
             "timeout": timeout,
         }
         job_kwargs = {key: value for key, value in job_kwargs.items() if value is not undefined}
-        validate.boolean("replace_existing", replace_existing)
         job = Job(self, **job_kwargs)
 
         with self._jobstores_lock:
@@ -561,9 +610,15 @@ class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
     def _check_job_id(self, job_id: str, jobstore_alias: str) -> None:
         """Refuse an id that the job store (if it exists yet) cannot hold, before anything is
         written."""
-        check = getattr(self._jobstores.get(jobstore_alias), "_check_job_id", None)
-        if check is not None:
-            check(job_id)
+        store = self._jobstores.get(jobstore_alias)
+        if store is None:
+            return
+        kind = type(store)
+        checks = _id_checks.get(kind)
+        if checks is None:
+            checks = _id_checks[kind] = hasattr(kind, "_check_job_id")
+        if checks:
+            store._check_job_id(job_id)  # type: ignore[attr-defined]
 
     def _create_lock(self) -> Any:
         """Create a reentrant lock object."""

@@ -89,23 +89,12 @@ class IntervalTrigger(BaseTrigger):
         timezone: tzinfo | str | None = None,
         jitter: float | None = None,
     ) -> None:
-        lengths = {
-            "weeks": weeks,
-            "days": days,
-            "hours": hours,
-            "minutes": minutes,
-            "seconds": seconds,
-        }
-        for name, value in lengths.items():
-            _check_length(name, value)
-        try:
-            interval = timedelta(**lengths)
-        except OverflowError:
-            given = ", ".join(f"{name}={value!r}" for name, value in lengths.items() if value)
-            raise ValueError(f"interval must be at most {timedelta.max}, got: {given}") from None
-        if not interval:
-            interval = timedelta(seconds=1)
-        self.interval = _shared_interval(interval)
+        given = (weeks, days, hours, minutes, seconds)
+        interval = _intervals.get(given)
+        # a hit is right only for plain ints and floats (True == 1, and a Decimal can equal one)
+        if interval is None or not _PLAIN_LENGTHS.issuperset(map(type, given)):
+            interval = _interval(given)
+        self.interval = interval
 
         zone = choose_timezone(timezone, start_date, end_date)
         self.timezone = zone
@@ -113,16 +102,23 @@ class IntervalTrigger(BaseTrigger):
         if start_date is None:
             self.start_date = None  # filled in by fill_defaults()
         else:
-            converted = convert_to_datetime(start_date, zone, "start_date")
+            converted: datetime | None
+            if type(start_date) is datetime and start_date.tzinfo is not None:
+                converted = start_date  # (what convert_to_datetime returns for it)
+            else:
+                converted = convert_to_datetime(start_date, zone, "start_date")
             assert converted is not None
             self.start_date = _dst.skip_gap(converted)
             try:
                 self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
             except OverflowError:
                 raise _no_room(interval, f"start_date {start_date}") from None
-        converted = convert_to_datetime(end_date, zone, "end_date")
-        self.end_date = None if converted is None else _dst.skip_gap(converted)
-        self.jitter = validate_jitter(jitter)
+        if end_date is None:
+            self.end_date = None
+        else:
+            end = convert_to_datetime(end_date, zone, "end_date")
+            self.end_date = None if end is None else _dst.skip_gap(end)
+        self.jitter = None if jitter is None else validate_jitter(jitter)
 
     def fill_defaults(self, now: datetime) -> None:
         """Set an unset ``start_date`` to ``now`` plus one interval (in the trigger's zone).
@@ -225,6 +221,37 @@ class IntervalTrigger(BaseTrigger):
         if self.jitter:
             options.append(f"jitter={self.jitter}")
         return f"<{type(self).__name__} ({', '.join(options)}, timezone='{self.timezone}')>"
+
+
+_LENGTH_NAMES = ("weeks", "days", "hours", "minutes", "seconds")
+_PLAIN_LENGTHS = frozenset((int, float))
+
+#: The intervals of the lengths given so far (``(weeks, days, hours, minutes, seconds)``), for
+#: the first :data:`_MAX_SHARED_INTERVALS` different ones: the next trigger with the same
+#: lengths skips their checks and arithmetic
+_intervals: dict[tuple[Any, ...], timedelta] = {}
+
+
+def _interval(given: tuple[Any, ...]) -> timedelta:
+    """The interval of the lengths ``given`` (``(weeks, days, hours, minutes, seconds)``),
+    checked; one second for none (as in APScheduler 3.x).
+
+    :raises TypeError, ValueError: naming a bad length
+    """
+    lengths = dict(zip(_LENGTH_NAMES, given))
+    for name, value in lengths.items():
+        _check_length(name, value)
+    try:
+        interval = timedelta(**lengths)
+    except OverflowError:
+        text = ", ".join(f"{name}={value!r}" for name, value in lengths.items() if value)
+        raise ValueError(f"interval must be at most {timedelta.max}, got: {text}") from None
+    if not interval:
+        interval = timedelta(seconds=1)
+    interval = _shared_interval(interval)
+    if _PLAIN_LENGTHS.issuperset(map(type, given)) and len(_intervals) < _MAX_SHARED_INTERVALS:
+        _intervals[given] = interval
+    return interval
 
 
 #: The most different intervals :func:`_shared_interval` keeps
