@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+#: how the tables name the implementations measured
+LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 
 
 def run_in_child(script: str, arguments: list[str], timeout: float) -> dict[str, Any]:

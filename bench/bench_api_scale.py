@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _children import LABELS, ROOT
+
 IMPLEMENTATIONS = ("greensched", "apscheduler")
 SIZES = (10_000, 100_000, 1_000_000)
 CALLS = 2_000  # modify_job and remove_job calls timed (at most n / 2 each)
@@ -223,6 +224,12 @@ def main() -> None:
     parser.add_argument(
         "--implementations", default=",".join(IMPLEMENTATIONS), help="which, in this order"
     )
+    parser.add_argument(
+        "--apscheduler-max",
+        type=int,
+        default=100_000,
+        help="bursts: the largest APScheduler adds and runs (a million takes it minutes)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -234,13 +241,39 @@ def main() -> None:
         print(json.dumps(figures), flush=True)
         return
     id_modes = ("with", "without") if options.ids == "both" else (options.ids,)
+    bursts: list[dict[str, Any]] = []
     for size in (int(size) for size in options.sizes.split(",")):
         for implementation in options.implementations.split(","):
             if not options.burst:
                 print(json.dumps(measure(implementation, size)), flush=True)
                 continue
+            if implementation == "apscheduler" and size > options.apscheduler_max:
+                continue
             for ids in id_modes:
-                print(json.dumps(measure(implementation, size, ids)), flush=True)
+                figures = measure(implementation, size, ids)
+                print(json.dumps(figures), file=sys.stderr, flush=True)
+                bursts.append(figures)
+    if options.burst:
+        print(render_bursts(bursts))
+
+
+def render_bursts(runs: list[dict[str, Any]]) -> str:
+    """The markdown table of the burst runs (one row per run)."""
+    lines = [
+        (
+            "Date jobs due at once, added before `start()` (with ids in order, or without "
+            "ids: generated), then run to the last; seconds, and CPU µs per job."
+        ),
+        "",
+        "| jobs | implementation | ids | add s | run s | add + run s | add CPU µs | run CPU µs |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    lines.extend(
+        f"| {run['size']:,} | {LABELS[run['implementation']]} | {run['ids']} | {run['add_s']} "
+        f"| {run['run_s']} | {run['total_s']} | {run['add_cpu_us']} | {run['run_cpu_us']} |"
+        for run in runs
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ The parts, each a benchmark script run in its own child processes, in this order
 
 * ``hotloop``: ``bench_hotloop.py`` (interval firing at 1,000 to 100,000 due runs/s, bursts of
   10k to 1M due jobs, the job API and memory per job at 10k to 1M jobs, fairness);
-* ``burst``: ``bench_api_scale.py --burst`` (a burst of date jobs added, then drained, with
-  and without ids);
+* ``burst``: ``bench_api_scale.py --burst`` (100,000 and 1,000,000 date jobs added before
+  ``start()``, then run, with and without ids; APScheduler at 100,000 only);
 * ``history``: ``bench_history.py`` (what the run history costs per run on the memory store);
 * ``stores``: ``bench_stores.py`` (API calls on SQLite, PostgreSQL, MariaDB and Redis, and the
   fire rates 1 and 4 processes sharing each store hold, with the longest hub stall).
@@ -60,8 +60,8 @@ PARTS: tuple[tuple[str, str, str, list[str], list[str]], ...] = (
         "burst",
         "Adding a burst of date jobs, then draining it (`bench_api_scale.py --burst`)",
         "bench_api_scale.py",
-        ["--burst"],
-        ["--burst", "--burst-sizes=1000"],
+        ["--burst", "--sizes=100000,1000000"],
+        ["--burst", "--sizes=500"],
     ),
     (
         "history",

@@ -6,11 +6,9 @@ import inspect
 import os
 import pickle
 import sys
-import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from itertools import count
-from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from greensched import _validators as validate
@@ -136,130 +134,6 @@ NO_KWARGS: dict[str, Any] = _NoKwargs()
 def _own_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """A job's own copy of ``kwargs`` (the shared :data:`NO_KWARGS` if empty)."""
     return dict(kwargs) if kwargs else NO_KWARGS
-
-
-# What add_job learns about a callable, once per callable
-
-#: the most callables whose facts are kept (the cache is emptied when it is full)
-_MAX_FACTS = 4096
-
-
-class _Facts:
-    """What a job needs to know about its callable: its reference, its display name and the
-    argument shapes its signature was found to accept (``len(args)``, or ``(len(args),
-    *kwargs)`` with keyword arguments). Kept per callable (per function and owner class for
-    a bound method) while the callable lives (a weak reference)."""
-
-    __slots__ = ("func_ref", "name", "owner", "shapes", "target")
-
-    def __init__(
-        self, target: weakref.ref[Any], owner: object, func_ref: str | None, name: str
-    ) -> None:
-        self.target = target
-        self.owner = owner
-        self.func_ref = func_ref
-        self.name = name
-        self.shapes: set[Any] = set()
-
-
-_facts: dict[int, _Facts] = {}
-
-
-def _facts_of(func: Any) -> _Facts | None:
-    """Return the facts of a plain function or of a bound method, ``None`` for any other
-    callable (its facts are worked out for each job) or if it has no reference's worth of
-    facts to keep.
-
-    :raises ValueError: if ``func`` has a reference that does not resolve back to it
-    """
-    kind = type(func)
-    if kind is FunctionType:
-        target, owner = func, None
-    elif kind is MethodType:
-        target = func.__func__
-        if type(target) is not FunctionType:
-            return None
-        owner = func.__self__
-        if not isinstance(owner, type):
-            owner = (type(owner),)  # bound to an instance: facts per class, not per instance
-    else:
-        return None
-    facts = _facts.get(id(target))
-    if facts is not None and facts.target() is target and facts.owner == owner:
-        return facts
-    try:
-        func_ref: str | None = sys.intern(_instance_method_ref(func) or obj_to_ref(func))
-    except ValueError:
-        func_ref = None
-    if len(_facts) >= _MAX_FACTS:
-        _facts.clear()
-    facts = _Facts(weakref.ref(target), owner, func_ref, get_callable_name(func))
-    _facts[id(target)] = facts
-    return facts
-
-
-def _fast_job(
-    scheduler: BaseScheduler,
-    trigger: BaseTrigger,
-    func: Any,
-    args: Any,
-    kwargs: Any,
-    job_id: Any,
-    name: Any,
-    executor: Any,
-) -> Job | None:
-    """A new pending job from :meth:`~greensched.schedulers.base.BaseScheduler.add_job`'s
-    arguments, its run options left out (the caller sets those given): the job
-    ``Job(scheduler, ...)`` makes, without its checks of each value, for the usual values (a
-    function or bound method whose facts are known, ``args`` a tuple or list, ``kwargs`` a
-    dict, ``id``, ``name`` and ``executor`` strings or ``None``). ``None`` for any other value:
-    the caller makes the job the slow way, which raises the right error for a bad value.
-    """
-    facts = _facts_of(func)
-    if facts is None:
-        return None
-    if args is None:
-        args = ()
-    elif type(args) is list:
-        args = tuple(args)
-    elif type(args) is not tuple:
-        return None
-    if kwargs is None:
-        kwargs = NO_KWARGS
-    elif type(kwargs) is dict:
-        kwargs = dict(kwargs) if kwargs else NO_KWARGS
-    else:
-        return None
-    shape = (len(args), *kwargs) if kwargs else len(args)
-    if shape not in facts.shapes:
-        try:
-            check_callable_args(func, args, kwargs)
-        except ValueError:
-            return None
-        if len(facts.shapes) < 64:
-            facts.shapes.add(shape)
-    if not job_id:
-        job_id = _new_id()
-    elif type(job_id) is not str:
-        return None
-    if name is None:
-        name = facts.name
-    elif type(name) is not str or not name:
-        return None
-    if type(executor) is not str or not executor:
-        return None
-    job = Job.__new__(Job)
-    job._scheduler = scheduler
-    job._jobstore_alias = None
-    job.id = job_id
-    job.func = func
-    job.func_ref = facts.func_ref
-    job.args = args
-    job.kwargs = kwargs
-    job.name = name
-    job.trigger = trigger
-    job.executor = executor
-    return job
 
 
 class Job:

@@ -8,7 +8,7 @@ import sys
 import warnings
 from abc import ABCMeta
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from threading import RLock
 from types import MappingProxyType
 from typing import IO, Any, TypeVar
@@ -26,11 +26,12 @@ from greensched.events import (
     SchedulerEvent,
 )
 from greensched.executors.base import BaseExecutor
-from greensched.job import Job, _fast_job
+from greensched.job import Job
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.schedulers import SchedulerAlreadyRunningError
 from greensched.schedulers._config import nest_options, read_options
 from greensched.schedulers._export import read_export, write_export
+from greensched.schedulers._fast_add import fast_job, set_run_options
 from greensched.schedulers._history import History
 from greensched.schedulers._lifecycle import Lifecycle
 from greensched.schedulers._loop import (
@@ -58,11 +59,6 @@ __all__ = (
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-#: the job options the scheduler's job defaults give a job added without them, and its first
-#: run time (see :meth:`StoredJobs.add`)
-_ABSENT_RUN_OPTIONS = ("misfire_grace_time", "coalesce", "max_instances", "timeout")
-_ABSENT_OPTIONS = (*_ABSENT_RUN_OPTIONS, "next_run_time")
 
 #: whether a job store class checks the ids it is given (has ``_check_job_id``), by class
 _id_checks: dict[type, bool] = {}
@@ -263,40 +259,13 @@ class BaseScheduler(Lifecycle, History, metaclass=ABCMeta):
         trigger = self._create_trigger(trigger, trigger_args)
         if replace_existing is not False and replace_existing is not True:
             validate.boolean("replace_existing", replace_existing)
-        job = _fast_job(self, trigger, func, args, kwargs, id, name, executor)
+        job = fast_job(self, trigger, func, args, kwargs, id, name, executor)
         if job is not None:
-            absent: tuple[str, ...]
-            # The usual job, made without checking each value again; its run options
-            # are checked here if given, and the scheduler's defaults fill in the others
-            # when it reaches its store
-            if (
-                misfire_grace_time is undefined
-                and coalesce is undefined
-                and max_instances is undefined
-                and timeout is undefined
-            ):
-                if next_run_time is undefined:
-                    absent = _ABSENT_OPTIONS
-                else:
-                    absent = _ABSENT_RUN_OPTIONS
-                    if next_run_time is None or (
-                        type(next_run_time) is datetime and next_run_time.tzinfo is not None
-                    ):
-                        job.next_run_time = next_run_time
-                    else:
-                        job._modify(next_run_time=next_run_time)
-            else:
-                given = {
-                    "misfire_grace_time": misfire_grace_time,
-                    "coalesce": coalesce,
-                    "max_instances": max_instances,
-                    "timeout": timeout,
-                    "next_run_time": next_run_time,
-                }
-                job._modify(
-                    **{key: value for key, value in given.items() if value is not undefined}
-                )
-                absent = tuple(key for key, value in given.items() if value is undefined)
+            # The usual job: its run options checked here if given; the scheduler's
+            # defaults fill in the others when it reaches its store
+            absent = set_run_options(
+                job, next_run_time, misfire_grace_time, coalesce, max_instances, timeout
+            )
             with self._jobstores_lock:
                 self._check_job_id(job.id, jobstore)
                 self._jobs.add(job, jobstore, replace_existing, absent)
