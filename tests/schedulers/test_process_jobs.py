@@ -531,3 +531,61 @@ def test_a_naive_next_fire_time_is_taken_in_the_scheduler_zone(
     quiet._process_jobs()
     assert job.next_run_time == (now + timedelta(hours=1)).replace(tzinfo=timezone)
     assert job.next_run_time.tzinfo is timezone  # type: ignore[union-attr]
+
+
+#: a job's period, in the pacing tests: due runs close together (three within BATCH_WAIT)
+TICK = _loop.BATCH_WAIT / 3
+
+
+def add_ticking_job(scheduler: RecordingScheduler) -> Job:
+    """A job due every TICK seconds (never held back by max_instances)."""
+    return scheduler.add_job(noop, "interval", seconds=TICK, id="tick", max_instances=10**9)
+
+
+def test_below_the_batch_rate_the_loop_wakes_at_each_run_time(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """No minimum wait: runs due TICK apart (well below the batch rate) start on time."""
+    add_ticking_job(quiet)
+    rounds = 3 * round(_loop.PACE_PERIOD / TICK)  # the rate is measured, and measured again
+    for _ in range(rounds):
+        wait = quiet._process_jobs()
+        assert wait == pytest.approx(TICK, abs=1e-6)
+        mock_clock.jump(wait)
+    assert len(executor.submitted) == rounds - 1  # the first round came before the first run
+
+
+def add_burst(scheduler: RecordingScheduler, count: int, run_date: datetime) -> None:
+    for index in range(count):
+        scheduler.add_job(noop, "date", run_date=run_date, id=f"burst{index:05d}")
+
+
+def test_from_the_batch_rate_on_rounds_are_batch_wait_apart(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """Once the loop has counted BATCH_RATE due runs a second over PACE_PERIOD, a wait shorter
+    than BATCH_WAIT lasts BATCH_WAIT; a wait of zero (more due at once) stays zero; and once
+    the rate has fallen for a period, the loop wakes at each run time again."""
+    add_ticking_job(quiet)
+    now = mock_clock.now()
+    burst = 800  # the batch rate over one period
+    add_burst(quiet, burst, now + timedelta(seconds=_loop.PACE_PERIOD / 2))
+    assert quiet._process_jobs() == pytest.approx(TICK, abs=1e-6)  # starts the first count
+    mock_clock.jump(_loop.PACE_PERIOD / 2)
+    while (wait := quiet._process_jobs()) == 0.0:  # the burst, in rounds of ACQUIRE_LIMIT
+        pass
+    assert wait == pytest.approx(TICK, abs=1e-6)  # not batching yet: the period goes on
+    mock_clock.jump(_loop.PACE_PERIOD / 2)
+    assert quiet._process_jobs() == _loop.BATCH_WAIT  # the period ends: batching
+    assert {job_id for job_id, _ in executor.submitted} >= {f"burst{i:05d}" for i in range(burst)}
+
+    add_burst(quiet, ACQUIRE_LIMIT + 1, mock_clock.now())
+    assert quiet._process_jobs() == 0.0  # more due at once: no wait at all
+
+    rounds = 0
+    while (wait := quiet._process_jobs()) == _loop.BATCH_WAIT:  # about 8000 due/s still
+        mock_clock.jump(wait)
+        rounds += 1
+    assert wait == pytest.approx(TICK, abs=1e-6)  # the rate has fallen: on time again
+    # The period that saw the last burst, then one of ticks only (3 in each BATCH_WAIT)
+    assert rounds <= 2 * _loop.PACE_PERIOD / _loop.BATCH_WAIT + 1
