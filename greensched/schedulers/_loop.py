@@ -68,6 +68,9 @@ BATCH_WAIT = 0.003
 #: How long the loop counts due runs before it decides again whether to batch (seconds).
 PACE_PERIOD = 0.1
 
+#: The next look at a store the loop knows nothing about: now
+_ASK_NOW = float("-inf")
+
 #: What the processing loop decided for one due job: the job; its executor (``None``: the
 #: executor is gone and the job is removed); the run times to submit; whether the job is
 #: finished (no next run time: it is removed from its store). A plain tuple: one is made for
@@ -90,6 +93,13 @@ class ProcessingLoop:
     run_history: RunRecorder | None
     #: the job stores failing now, with when their failures began (clock.monotonic())
     _store_outages: dict[str, float]
+
+    #: set by the scheduler's loop before a round that only its timer woke (nothing called
+    #: wakeup() since the round before): the stores whose next look is later are not asked
+    _timer_round = False
+    #: when each store is next to be looked at, as a timestamp: its next run time, its poll
+    #: or its retry, whichever comes first (``None``: when the loop is woken)
+    _next_looks: dict[str, float | None] | None = None
 
     # The pacing of the rounds (see _pace): class defaults until the first round sets them
     #: whether rounds are at least BATCH_WAIT apart
@@ -119,6 +129,12 @@ class ProcessingLoop:
 
         Events are made only for the codes some listener asked for.
 
+        In a round that only the loop's timer woke (:attr:`_timer_round`), a store is asked only
+        once its next run time, poll or retry has come: a store's jobs become due earlier only
+        through the scheduler's job API, which wakes the loop, or through another process, which
+        the store's notifications or its ``poll_interval`` cover. A store beside a busy one is
+        not asked at each of the busy one's run times.
+
         :return: the number of seconds until the next round, or ``None`` if there is nothing to
             wait for (paused, or no jobs)
         """
@@ -134,14 +150,25 @@ class ProcessingLoop:
         # Wake-up times as timestamps: two datetimes of one zone subtract as wall times, which
         # is wrong across a DST change, and floats are cheaper
         now_timestamp = now.timestamp()
+        wakeup: float | None
         next_wakeup: float | None = None
         due = 0
+        looks = self._next_looks
+        if looks is None:
+            looks = self._next_looks = {}
+        timer_round = self._timer_round
 
         with self._jobstores_lock:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
+                if timer_round:
+                    wakeup = looks.get(jobstore_alias, _ASK_NOW)
+                    if wakeup is None or wakeup > now_timestamp:
+                        if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
+                            next_wakeup = wakeup
+                        continue
                 store_due = self._process_jobstore(jobstore_alias, jobstore, now)
                 if store_due is None:
-                    wakeup: float | None = now_timestamp + self.jobstore_retry_interval
+                    wakeup = now_timestamp + self.jobstore_retry_interval
                 else:
                     due += store_due
                     try:
@@ -164,6 +191,7 @@ class ProcessingLoop:
                         polled = now_timestamp + poll_interval
                         if wakeup is None or polled < wakeup:
                             wakeup = polled
+                looks[jobstore_alias] = wakeup
                 if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
                     next_wakeup = wakeup
 

@@ -144,9 +144,12 @@ class Waker:
             self._waiter = None
             waiter.switch()
 
-    def wait(self, timeout: float | None) -> None:
+    def wait(self, timeout: float | None) -> bool:
         """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever);
         return at once if it has been set since the last :meth:`clear`.
+
+        :return: whether it has been set (since the last :meth:`clear`): ``False`` if only
+            the timeout ended the wait
 
         The wait lasts the timeout asked, however short: the processing loop decides how far
         apart its rounds are (it batches runs due close together only at high rates, see
@@ -163,7 +166,7 @@ class Waker:
         if self._flag:
             loop.update_now()  # the time cached by the loop may be a round old
             self._round = loop.now()
-            return
+            return True
         waiter = getcurrent()
         # A real timer, finite, keeps the hub's loop alive: with nothing else to wait for,
         # gevent would raise LoopExit while another thread may still call set(). It is the
@@ -192,6 +195,7 @@ class Waker:
             if clock_timer is not None:
                 clock_timer.close()
             self._round = loop.now()
+        return self._flag
 
     def clear(self) -> None:
         """Forget earlier calls of :meth:`set`."""

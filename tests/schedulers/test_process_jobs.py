@@ -589,3 +589,70 @@ def test_from_the_batch_rate_on_rounds_are_batch_wait_apart(
     assert wait == pytest.approx(TICK, abs=1e-6)  # the rate has fallen: on time again
     # The period that saw the last burst, then one of ticks only (3 in each BATCH_WAIT)
     assert rounds <= 2 * _loop.PACE_PERIOD / _loop.BATCH_WAIT + 1
+
+
+class CountingStore(MemoryJobStore):
+    """A memory store that counts how often the loop asks it for due jobs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        self.asked += 1
+        return super().acquire_due_jobs(now)
+
+
+def test_a_round_only_the_timer_woke_asks_only_the_stores_with_something_due(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """A store beside a busy one is asked when its own next run time comes, or when the loop
+    is woken (a job added, changed...), not at each of the busy store's run times."""
+    other = CountingStore()
+    quiet.add_jobstore(other, "other")
+    add_ticking_job(quiet)
+    later = quiet.add_job(noop, "interval", seconds=1, id="later", jobstore="other")
+    assert quiet._process_jobs() == pytest.approx(TICK, abs=1e-6)  # woken: every store asked
+    assert other.asked == 1
+    quiet._timer_round = True
+    for _ in range(round(1 / TICK) - 1):
+        mock_clock.jump(quiet._process_jobs() or 0)
+    assert other.asked == 1
+    mock_clock.set(later.next_run_time)  # type: ignore[arg-type]
+    quiet._process_jobs()
+    assert other.asked == 2
+    assert executor.submitted[-1][0] == "later"
+    quiet._process_jobs()
+    assert other.asked == 2
+    quiet._timer_round = False  # woken by wakeup(): something may have changed anywhere
+    quiet._process_jobs()
+    assert other.asked == 3
+
+
+def test_a_failing_store_is_retried_after_the_retry_interval_only(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """Not at each round of a busy store beside it (unless the loop is woken)."""
+    broken = BrokenStore()
+    scheduler.configure(
+        clock=mock_clock,
+        executors={"default": executor},
+        jobstore_retry_interval=0.7,
+        jobstores={"broken": broken},
+    )
+    scheduler.start()
+    add_ticking_job(scheduler)
+    asked: list[float] = []
+    original = broken.get_due_jobs
+
+    def get_due_jobs(now: datetime) -> list[Job]:
+        asked.append(mock_clock.monotonic())
+        return original(now)
+
+    broken.get_due_jobs = get_due_jobs  # type: ignore[method-assign]
+    scheduler._timer_round = True
+    start = mock_clock.monotonic()
+    while mock_clock.monotonic() - start < 1.5:
+        mock_clock.jump(scheduler._process_jobs() or 0)
+    assert asked == pytest.approx([start, start + 0.7, start + 1.4], abs=2 * TICK)
+    assert len(executor.submitted) > 1000  # the ticking job ran meanwhile

@@ -127,3 +127,13 @@ def test_a_wait_on_a_mock_clock_still_ends_when_set() -> None:
     waker.set()
     waiter.join(PATIENCE)
     assert waiter.successful()
+
+
+def test_wait_tells_whether_it_was_set(waker: Waker) -> None:
+    assert waker.wait(MIN_WAIT / 10) is False  # the timeout ended it
+    gevent.spawn(waker.set)
+    with gevent.Timeout(PATIENCE):
+        assert waker.wait(None) is True
+    assert waker.wait(0.5) is True  # set before: at once
+    waker.clear()
+    assert waker.wait(0) is False
