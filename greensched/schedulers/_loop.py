@@ -104,7 +104,7 @@ class ProcessingLoop:
     # The pacing of the rounds (see _pace): class defaults until the first round sets them
     #: whether rounds are at least BATCH_WAIT apart
     _batching = False
-    #: when the current count of due runs began (clock.monotonic()); -inf: no count yet
+    #: when the current count of due runs began (a round's timestamp); -inf: no count yet
     _pace_started = float("-inf")
     #: the due runs counted since _pace_started
     _pace_due = 0
@@ -146,7 +146,7 @@ class ProcessingLoop:
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug("Looking for jobs to run")
-        now = self._now()
+        now = self._clock.now().astimezone(self.timezone)  # self._now(), one call less
         # Wake-up times as timestamps: two datetimes of one zone subtract as wall times, which
         # is wrong across a DST change, and floats are cheaper
         now_timestamp = now.timestamp()
@@ -158,7 +158,10 @@ class ProcessingLoop:
             looks = self._next_looks = {}
         timer_round = self._timer_round
 
-        with self._jobstores_lock:
+        # acquire/release rather than "with": a call less (the lock's __exit__)
+        lock = self._jobstores_lock
+        lock.acquire()
+        try:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
                 if timer_round:
                     wakeup = looks.get(jobstore_alias, _ASK_NOW)
@@ -194,8 +197,10 @@ class ProcessingLoop:
                 looks[jobstore_alias] = wakeup
                 if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
                     next_wakeup = wakeup
+        finally:
+            lock.release()
 
-        batching = self._pace(due)
+        batching = self._pace(due, now_timestamp)
         if self.state == STATE_PAUSED:
             logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
@@ -217,25 +222,27 @@ class ProcessingLoop:
             )
         return wait_seconds
 
-    def _pace(self, due: int) -> bool:
+    def _pace(self, due: int, now: float) -> bool:
         """Count a round's ``due`` runs; return whether the loop batches: whether its rounds
         are at least :data:`BATCH_WAIT` apart.
+
+        :param now: the round's time, as a timestamp (a count spans the timestamps of rounds,
+            and a clock set back starts a new one)
 
         A round costs as much as several due runs (the process sleeps and wakes, on caches
         that others have used meanwhile; the loop takes the scheduler's lock and asks each
         store). At low rates the loop wakes at each run time, so that a job starts as soon as
         the hub can wake (within about a millisecond: its epoll backend sleeps no less). From
         :data:`BATCH_RATE` due runs a second on, measured over the last :data:`PACE_PERIOD`
-        seconds of the scheduler's clock, it wakes at most every :data:`BATCH_WAIT` seconds
+        seconds, it wakes at most every :data:`BATCH_WAIT` seconds
         and each round takes the runs that came due meanwhile: fewer wake-ups for the same
         runs, each starting up to :data:`BATCH_WAIT` late. The count goes on however the
         rounds are paced (batching changes how many rounds there are, not how many runs are
         due), so the loop stops batching once the rate has fallen for a period.
         """
         self._pace_due += due
-        now = self._clock.monotonic()
         elapsed = now - self._pace_started
-        if elapsed >= PACE_PERIOD:
+        if elapsed >= PACE_PERIOD or elapsed < 0.0:
             self._batching = self._pace_due >= BATCH_RATE * elapsed
             self._pace_started = now
             self._pace_due = 0

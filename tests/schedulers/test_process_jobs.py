@@ -568,14 +568,14 @@ def test_from_the_batch_rate_on_rounds_are_batch_wait_apart(
     the rate has fallen for a period, the loop wakes at each run time again."""
     add_ticking_job(quiet)
     now = mock_clock.now()
-    burst = 800  # the batch rate over one period
+    burst = round(1.1 * _loop.BATCH_RATE * _loop.PACE_PERIOD)  # above the batch rate
     add_burst(quiet, burst, now + timedelta(seconds=_loop.PACE_PERIOD / 2))
     assert quiet._process_jobs() == pytest.approx(TICK, abs=1e-6)  # starts the first count
     mock_clock.jump(_loop.PACE_PERIOD / 2)
     while (wait := quiet._process_jobs()) == 0.0:  # the burst, in rounds of ACQUIRE_LIMIT
         pass
     assert wait == pytest.approx(TICK, abs=1e-6)  # not batching yet: the period goes on
-    mock_clock.jump(_loop.PACE_PERIOD / 2)
+    mock_clock.jump(_loop.PACE_PERIOD / 2 + TICK)
     assert quiet._process_jobs() == _loop.BATCH_WAIT  # the period ends: batching
     assert {job_id for job_id, _ in executor.submitted} >= {f"burst{i:05d}" for i in range(burst)}
 
