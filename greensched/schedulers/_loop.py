@@ -226,24 +226,27 @@ class ProcessingLoop:
         """Count a round's ``due`` runs; return whether the loop batches: whether its rounds
         are at least :data:`BATCH_WAIT` apart.
 
-        :param now: the round's time, as a timestamp (a count spans the timestamps of rounds,
-            and a clock set back starts a new one)
-
         A round costs as much as several due runs (the process sleeps and wakes, on caches
         that others have used meanwhile; the loop takes the scheduler's lock and asks each
         store). At low rates the loop wakes at each run time, so that a job starts as soon as
         the hub can wake (within about a millisecond: its epoll backend sleeps no less). From
-        :data:`BATCH_RATE` due runs a second on, measured over the last :data:`PACE_PERIOD`
-        seconds, it wakes at most every :data:`BATCH_WAIT` seconds
-        and each round takes the runs that came due meanwhile: fewer wake-ups for the same
-        runs, each starting up to :data:`BATCH_WAIT` late. The count goes on however the
-        rounds are paced (batching changes how many rounds there are, not how many runs are
-        due), so the loop stops batching once the rate has fallen for a period.
+        :data:`BATCH_RATE` due runs a second on, counted over the last :data:`PACE_PERIOD`
+        seconds, it wakes at most every :data:`BATCH_WAIT` seconds and each round takes the
+        runs that came due meanwhile: fewer wake-ups for the same runs, each starting up to
+        :data:`BATCH_WAIT` late. The count goes on however the rounds are paced (batching
+        changes how many rounds there are, not how many runs are due), so the loop stops
+        batching once the rate has fallen for a period.
+
+        :param due: how many jobs the round found due
+        :param now: the round's time, as a timestamp (a clock set back starts a new count)
         """
         self._pace_due += due
         elapsed = now - self._pace_started
-        if elapsed >= PACE_PERIOD or elapsed < 0.0:
+        if elapsed >= PACE_PERIOD:
             self._batching = self._pace_due >= BATCH_RATE * elapsed
+            self._pace_started = now
+            self._pace_due = 0
+        elif elapsed < 0.0:  # the clock was set back: count again, from now
             self._pace_started = now
             self._pace_due = 0
         return self._batching

@@ -148,9 +148,6 @@ class Waker:
         """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever);
         return at once if it has been set since the last :meth:`clear`.
 
-        :return: whether it has been set (since the last :meth:`clear`): ``False`` if only
-            the timeout ended the wait
-
         The wait lasts the timeout asked, however short: the processing loop decides how far
         apart its rounds are (it batches runs due close together only at high rates, see
         :meth:`~greensched.schedulers._loop.ProcessingLoop._pace`). The timer counts from
@@ -161,6 +158,9 @@ class Waker:
         now, it fires late by as long as the rest of the round took (microseconds at low
         rates). A wait of zero, for due jobs left over from a round, lets the hub run
         everything that is ready, timers included, and returns.
+
+        :return: whether it has been set (since the last :meth:`clear`): ``False`` if only
+            the timeout ended the wait
         """
         loop = self._loop
         if self._flag:

@@ -656,3 +656,14 @@ def test_a_failing_store_is_retried_after_the_retry_interval_only(
         mock_clock.jump(scheduler._process_jobs() or 0)
     assert asked == pytest.approx([start, start + 0.7, start + 1.4], abs=2 * TICK)
     assert len(executor.submitted) > 1000  # the ticking job ran meanwhile
+
+
+def test_a_clock_set_back_starts_a_new_count_of_due_runs(quiet: RecordingScheduler) -> None:
+    """The rate is counted on the rounds' wall time: set back, it counts again from there,
+    neither batching on a negative span nor waiting for the clock to catch up."""
+    start = 1_000_000.0
+    quiet._pace(0, start)
+    set_back = start - 3600
+    assert quiet._pace(_loop.BATCH_RATE, set_back) is False
+    two_periods = 2 * _loop.PACE_PERIOD
+    assert quiet._pace(round(_loop.BATCH_RATE * two_periods), set_back + two_periods) is True
