@@ -22,6 +22,11 @@ Run every scenario and print the tables with::
 
     python bench/bench_hotloop.py [--seconds 5] [--rates 1000,5000,...] [--bursts ...]
         [--api-sizes ...] [--scenarios interval,burst,api,fairness] [--markdown FILE]
+        [--count-rounds]
+
+``--count-rounds`` also counts the rounds of each scheduler's processing loop over the window
+(a wrapper around ``_process_jobs``, which costs a little) and reports rounds per executed run:
+1 means a wake-up of the loop for each run, less means runs handled together.
 
 ``--markdown FILE`` writes the report there too; notes below the :data:`NOTES_MARKER` line of
 an earlier report in that file are kept (``bench/RESULTS.md`` holds the latest run and its
@@ -83,6 +88,7 @@ class Figures:
         from array import array
 
         self.runs = 0  # every run, for the CPU figure
+        self.rounds = 0  # rounds of the processing loop, with --count-rounds
         self.last_run = 0.0  # wall time of the latest run
         self.window = (math.inf, math.inf)  # due times counted: window[0] <= due < window[1]
         self.lateness = array("d")  # of the runs due in the window
@@ -105,6 +111,18 @@ def setup_child(implementation: str) -> tuple[Any, dict[str, int]]:
     from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
 
     return APSGeventScheduler(timezone="UTC"), warnings
+
+
+def count_rounds(scheduler: Any, figures: Figures) -> None:
+    """Count each round of ``scheduler``'s processing loop in ``figures.rounds`` (both
+    implementations' loops call ``self._process_jobs()``)."""
+    process_jobs = scheduler._process_jobs
+
+    def counted() -> Any:
+        figures.rounds += 1
+        return process_jobs()
+
+    scheduler._process_jobs = counted
 
 
 def start_probe(figures: Figures) -> None:
@@ -168,21 +186,26 @@ class Window:
             self.profiler.enable()
         self.wall, self.cpu = time.time(), time.process_time()
         self.runs, self.busy = figures.runs, self.machine_busy()
+        self.rounds = figures.rounds
 
     def close(self) -> dict[str, Any]:
         wall, cpu = time.time() - self.wall, time.process_time() - self.cpu
         runs, busy = self.figures.runs - self.runs, self.machine_busy()
+        rounds = self.figures.rounds - self.rounds
         if self.profiler is not None:
             self.profiler.disable()
             self.profiler.dump_stats(self.profile_path)
         others = None
         if busy is not None and self.busy is not None:
             others = round(max(0.0, 100 * ((busy - self.busy) - cpu) / wall), 1)
-        return {
+        usage = {
             "cpu_us_per_run": round(cpu / runs * 1e6, 2) if runs else None,
             "cpu_percent": round(100 * cpu / wall, 1),
             "other_cpu_percent": others,
         }
+        if rounds:  # counted (--count-rounds)
+            usage["rounds_per_run"] = round(rounds / runs, 3) if runs else None
+        return usage
 
 
 def child_interval(
@@ -194,12 +217,15 @@ def child_interval(
     grace: float = GRACE,
     probe: bool = False,
     profile: str | None = None,
+    rounds: bool = False,
 ) -> dict[str, Any]:
     """Scenario 1 (and 4, with the probe): see the module docstring."""
     import gc
 
     scheduler, warnings = setup_child(implementation)
     figures = Figures()
+    if rounds:
+        count_rounds(scheduler, figures)
     jobs = max(1, round(rate * INTERVAL))
     floor = math.floor
     wall = time.time
@@ -357,11 +383,13 @@ def measure_interval(
     grace: float = GRACE,
     probe: bool = False,
     profile_dir: Path | None = None,
+    rounds: bool = False,
 ) -> dict[str, Any]:
     """Scenario 1 (``probe``: 4) for one implementation and rate, in a child process."""
     scenario = "fairness" if probe else "interval"
     arguments = [implementation, scenario, str(rate), f"--seconds={seconds}"]
     arguments += [f"--warmup={warmup}", f"--grace={grace}"]
+    arguments += ["--count-rounds"] if rounds else []
     arguments += profile_arguments(profile_dir, f"{scenario}-{implementation}-{rate}")
     return run_child(arguments, timeout=seconds + warmup + grace + rate * 1e-3 + 120)
 
@@ -435,6 +463,11 @@ def render(all_results: dict[str, dict[int, dict[str, dict[str, Any]]]]) -> str:
                 if figures.get("executed_fraction") is not None:
                     figures["executed_percent"] = percent(figures["executed_fraction"])
         if scenario == "interval":
+            counted = any(
+                "rounds_per_run" in figures
+                for results in sizes.values()
+                for figures in results.values()
+            )
             rows = [
                 [
                     f"{rate:,}",
@@ -449,6 +482,7 @@ def render(all_results: dict[str, dict[int, dict[str, dict[str, Any]]]]) -> str:
                     pair(results, "missed"),
                     pair(results, "other_cpu_percent", 0),
                 ]
+                + ([pair(results, "rounds_per_run", 3)] if counted else [])
                 for rate, results in sizes.items()
             ]
             sections.append(
@@ -466,7 +500,8 @@ def render(all_results: dict[str, dict[int, dict[str, dict[str, Any]]]]) -> str:
                         "runs skipped (max_instances)",
                         "runs missed",
                         "other processes' CPU %",
-                    ],
+                    ]
+                    + (["loop rounds per run"] if counted else []),
                     rows,
                 )
             )
@@ -633,6 +668,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--profile", type=str, help="child: write a cProfile here")
     parser.add_argument("--profile-dir", type=Path, help="a cProfile of each child's window")
+    parser.add_argument(
+        "--count-rounds",
+        action="store_true",
+        help="count the loop's rounds (scenario 1): rounds per executed run",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     options = parser.parse_args()
 
@@ -649,6 +689,7 @@ def main() -> None:
                 grace=options.grace,
                 probe=scenario == "fairness",
                 profile=options.profile,
+                rounds=options.count_rounds,
             )
         print(json.dumps(figures), flush=True)
         return
@@ -682,6 +723,7 @@ def main() -> None:
                         grace=options.grace,
                         probe=scenario == "fairness",
                         profile_dir=options.profile_dir,
+                        rounds=options.count_rounds and scenario == "interval",
                     )
                 results[scenario][size][name] = figures
                 print(f"{scenario} {size:,} {LABELS[name]}: {json.dumps(figures)}", flush=True)

@@ -36,7 +36,16 @@ if TYPE_CHECKING:
     from greensched.job import Job
     from greensched.jobstores.base import BaseJobStore
 
-__all__ = ("STATE_PAUSED", "STATE_RUNNING", "STATE_STOPPED", "TIMEOUT_MAX", "ProcessingLoop")
+__all__ = (
+    "BATCH_RATE",
+    "BATCH_WAIT",
+    "PACE_PERIOD",
+    "STATE_PAUSED",
+    "STATE_RUNNING",
+    "STATE_STOPPED",
+    "TIMEOUT_MAX",
+    "ProcessingLoop",
+)
 
 #: constant indicating a scheduler's stopped state
 STATE_STOPPED = 0
@@ -47,6 +56,20 @@ STATE_PAUSED = 2
 
 #: The longest wait the processing loop asks for (about 49 days), as in APScheduler 3.x.
 TIMEOUT_MAX = 4294967
+
+#: The due runs a second from which the loop batches them: its rounds are then at least
+#: :data:`BATCH_WAIT` apart (see :meth:`ProcessingLoop._pace`).
+BATCH_RATE = 8000
+
+#: The shortest wait between two rounds while the loop batches (seconds; a wait of zero, for
+#: due jobs left over from a round, stays zero).
+BATCH_WAIT = 0.003
+
+#: How long the loop counts due runs before it decides again whether to batch (seconds).
+PACE_PERIOD = 0.1
+
+#: The next look at a store the loop knows nothing about: now
+_ASK_NOW = float("-inf")
 
 #: What the processing loop decided for one due job: the job; its executor (``None``: the
 #: executor is gone and the job is removed); the run times to submit; whether the job is
@@ -71,6 +94,21 @@ class ProcessingLoop:
     #: the job stores failing now, with when their failures began (clock.monotonic())
     _store_outages: dict[str, float]
 
+    #: set by the scheduler's loop before a round that only its timer woke (nothing called
+    #: wakeup() since the round before): the stores whose next look is later are not asked
+    _timer_round = False
+    #: when each store is next to be looked at, as a timestamp: its next run time, its poll
+    #: or its retry, whichever comes first (``None``: when the loop is woken)
+    _next_looks: dict[str, float | None] | None = None
+
+    # The pacing of the rounds (see _pace): class defaults until the first round sets them
+    #: whether rounds are at least BATCH_WAIT apart
+    _batching = False
+    #: when the current count of due runs began (a round's timestamp); -inf: no count yet
+    _pace_started = float("-inf")
+    #: the due runs counted since _pace_started
+    _pace_due = 0
+
     def _now(self) -> datetime:
         """The current time in the scheduler's zone, read from the injected clock."""
         return self._clock.now().astimezone(self.timezone)
@@ -91,6 +129,12 @@ class ProcessingLoop:
 
         Events are made only for the codes some listener asked for.
 
+        In a round that only the loop's timer woke (:attr:`_timer_round`), a store is asked only
+        once its next run time, poll or retry has come: a store's jobs become due earlier only
+        through the scheduler's job API, which wakes the loop, or through another process, which
+        the store's notifications or its ``poll_interval`` cover. A store beside a busy one is
+        not asked at each of the busy one's run times.
+
         :return: the number of seconds until the next round, or ``None`` if there is nothing to
             wait for (paused, or no jobs)
         """
@@ -102,17 +146,34 @@ class ProcessingLoop:
         debug = logger.isEnabledFor(logging.DEBUG)
         if debug:
             logger.debug("Looking for jobs to run")
-        now = self._now()
+        now = self._clock.now().astimezone(self.timezone)  # self._now(), one call less
         # Wake-up times as timestamps: two datetimes of one zone subtract as wall times, which
         # is wrong across a DST change, and floats are cheaper
         now_timestamp = now.timestamp()
+        wakeup: float | None
         next_wakeup: float | None = None
+        due = 0
+        looks = self._next_looks
+        if looks is None:
+            looks = self._next_looks = {}
+        timer_round = self._timer_round
 
-        with self._jobstores_lock:
+        # acquire/release rather than "with": a call less (the lock's __exit__)
+        lock = self._jobstores_lock
+        lock.acquire()
+        try:
             for jobstore_alias, jobstore in tuple(self._jobstores.items()):
-                if not self._process_jobstore(jobstore_alias, jobstore, now):
-                    wakeup: float | None = now_timestamp + self.jobstore_retry_interval
+                if timer_round:
+                    wakeup = looks.get(jobstore_alias, _ASK_NOW)
+                    if wakeup is None or wakeup > now_timestamp:
+                        if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
+                            next_wakeup = wakeup
+                        continue
+                store_due = self._process_jobstore(jobstore_alias, jobstore, now)
+                if store_due is None:
+                    wakeup = now_timestamp + self.jobstore_retry_interval
                 else:
+                    due += store_due
                     try:
                         jobstore_next_run_time = jobstore.get_next_run_time()
                     except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
@@ -133,16 +194,26 @@ class ProcessingLoop:
                         polled = now_timestamp + poll_interval
                         if wakeup is None or polled < wakeup:
                             wakeup = polled
+                looks[jobstore_alias] = wakeup
                 if wakeup is not None and (next_wakeup is None or wakeup < next_wakeup):
                     next_wakeup = wakeup
+        finally:
+            lock.release()
 
+        batching = self._pace(due, now_timestamp)
         if self.state == STATE_PAUSED:
             logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
         if next_wakeup is None:
             logger.debug("No jobs; waiting until a job is added")
             return None
-        wait_seconds = min(max(next_wakeup - now_timestamp, 0.0), TIMEOUT_MAX)
+        wait_seconds = next_wakeup - now_timestamp
+        if wait_seconds <= 0.0:
+            wait_seconds = 0.0
+        elif batching and wait_seconds < BATCH_WAIT:
+            wait_seconds = BATCH_WAIT
+        elif wait_seconds > TIMEOUT_MAX:
+            wait_seconds = TIMEOUT_MAX
         if debug:
             logger.debug(
                 "Next wakeup is due at %s (in %f seconds)",
@@ -151,30 +222,60 @@ class ProcessingLoop:
             )
         return wait_seconds
 
+    def _pace(self, due: int, now: float) -> bool:
+        """Count a round's ``due`` runs; return whether the loop batches: whether its rounds
+        are at least :data:`BATCH_WAIT` apart.
+
+        A round costs as much as several due runs (the process sleeps and wakes, on caches
+        that others have used meanwhile; the loop takes the scheduler's lock and asks each
+        store). At low rates the loop wakes at each run time, so that a job starts as soon as
+        the hub can wake (within about a millisecond: its epoll backend sleeps no less). From
+        :data:`BATCH_RATE` due runs a second on, counted over the last :data:`PACE_PERIOD`
+        seconds, it wakes at most every :data:`BATCH_WAIT` seconds and each round takes the
+        runs that came due meanwhile: fewer wake-ups for the same runs, each starting up to
+        :data:`BATCH_WAIT` late. The count goes on however the rounds are paced (batching
+        changes how many rounds there are, not how many runs are due), so the loop stops
+        batching once the rate has fallen for a period.
+
+        :param due: how many jobs the round found due
+        :param now: the round's time, as a timestamp (a clock set back starts a new count)
+        """
+        self._pace_due += due
+        elapsed = now - self._pace_started
+        if elapsed >= PACE_PERIOD:
+            self._batching = self._pace_due >= BATCH_RATE * elapsed
+            self._pace_started = now
+            self._pace_due = 0
+        elif elapsed < 0.0:  # the clock was set back: count again, from now
+            self._pace_started = now
+            self._pace_due = 0
+        return self._batching
+
     def _process_jobstore(
         self,
         jobstore_alias: str,
         jobstore: BaseJobStore,
         now: datetime,
-    ) -> bool:
-        """Run one store's due jobs; return ``False`` if the store failed (retry it later).
+    ) -> int | None:
+        """Run one store's due jobs; return how many were due, ``None`` if the store failed
+        (retry it later).
 
         Each event is dispatched where it happens, before anything can yield to the hub (the
         next store's I/O does): a run reports its end only after its ``EVENT_JOB_SUBMITTED``.
         """
         if self.state == STATE_STOPPED:
-            return True  # shut down while this round waited for the lock
+            return 0  # shut down while this round waited for the lock
         try:
             due_jobs = jobstore.acquire_due_jobs(now)
         except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
             self._store_failed(
                 jobstore_alias, f"Error getting due jobs from job store {jobstore_alias!r}", exc
             )
-            return False
+            return None
         if self._store_outages:
             self._store_answered(jobstore_alias)
         if not due_jobs:
-            return True
+            return 0
 
         plans: list[_DueRun] = []
         updated: list[Job] = []
@@ -195,7 +296,7 @@ class ProcessingLoop:
         except Exception as exc:  # noqa: BLE001 (nothing was stored: nothing runs)
             what = f"Error storing the next run times of {count(len(due_jobs), 'due job')} in "
             self._store_failed(jobstore_alias, f"{what}job store {jobstore_alias!r}", exc)
-            return False
+            return None
 
         submit_due_job = self._submit_due_job
         for job, executor, run_times, finished in plans:
@@ -217,7 +318,7 @@ class ProcessingLoop:
                     self._logger.info("Removed job %s", job_label(job.id, job.name))
                 if self._listener_mask & EVENT_JOB_REMOVED:
                     self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, jobstore_alias))
-        return True
+        return len(due_jobs)
 
     def _store_failed(self, jobstore_alias: str, what: str, exc: Exception) -> None:
         """Log a failure of a job store: a WARNING, on one line, when the store starts failing,

@@ -16,8 +16,10 @@ _get_thread_ident = get_original("_thread", "get_ident")
 #: how long "forever" is: about 49 days, the longest wait the processing loop asks for
 _FOREVER = 4294967.0
 
-#: The shortest wait other than none, in seconds: a shorter one is lengthened to this (see
-#: :meth:`Waker.wait`).
+#: The least time, in seconds, between the start of one round of the loop and a :meth:`Waker.set`
+#: from another OS thread taking effect (see :meth:`Waker.set`). The waits the loop asks for
+#: itself are never lengthened here: the loop paces its own rounds
+#: (:meth:`~greensched.schedulers._loop.ProcessingLoop._pace`).
 MIN_WAIT = 0.003
 
 
@@ -38,20 +40,20 @@ class Waker:
     """
 
     __slots__ = (
+        "_clock",
         "_deferred",
         "_flag",
         "_gate",
         "_hub",
         "_loop",
+        "_real",
         "_remote",
         "_round",
         "_thread_ident",
         "_waiter",
-        "clock",
     )
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
-        #: the clock whose time :meth:`wait` waits for
         self.clock = clock
         self._hub = gevent.get_hub()
         self._loop = self._hub.loop
@@ -62,6 +64,17 @@ class Waker:
         self._remote = False  # a set() from another thread is on its way, or has been seen
         self._round = float("-inf")  # the hub loop's time when wait() last returned
         self._deferred: Any = None  # the timer of a set() from another thread, held back
+
+    @property
+    def clock(self) -> Clock:
+        """The clock whose time :meth:`wait` waits for."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        #: the system clock: the hub's own timer is the timeout (decided here, not per wait)
+        self._real = isinstance(clock, SystemClock)
 
     def in_owner_thread(self) -> bool:
         """``True`` if the caller runs in the OS thread that owns this waker."""
@@ -77,8 +90,8 @@ class Waker:
         of the loop's latest round) takes effect :data:`MIN_WAIT` after it: each call of the
         scheduler's job API wakes the loop, and threads that call it back to back would
         otherwise have the loop start a round for each call, several thousand a second, most
-        of them finding nothing due (see :meth:`wait` for what a round costs). A set from the
-        owner's thread takes effect at once.
+        of them finding nothing due (each costs a wake-up of the process, the scheduler's
+        lock and a look at each store). A set from the owner's thread takes effect at once.
         """
         if _get_thread_ident() == self._thread_ident:
             self._set()
@@ -131,46 +144,58 @@ class Waker:
             self._waiter = None
             waiter.switch()
 
-    def wait(self, timeout: float | None) -> None:
+    def wait(self, timeout: float | None) -> bool:
         """Sleep until :meth:`set` is called or ``timeout`` seconds pass (``None``: forever);
         return at once if it has been set since the last :meth:`clear`.
 
-        A wait of more than zero but less than :data:`MIN_WAIT` lasts :data:`MIN_WAIT`. Such
-        waits come only with jobs due within a few milliseconds of each other: the processing
-        loop then starts at most about 330 rounds a second, each taking the jobs that became
-        due since the one before. A round costs as much as ten due jobs (the process sleeps
-        and wakes, on caches that others have used meanwhile; the scheduler takes its lock and
-        asks each store), so rounds closer together would spend more on rounds than on jobs. A
-        job can then start up to :data:`MIN_WAIT` after its run time (the hub's epoll backend
-        cannot sleep for less than a millisecond anyway). A wait of zero, for due jobs left
-        over from a round, lets the hub run everything that is ready, timers included, and
-        returns.
+        The wait lasts the timeout asked, however short: the processing loop decides how far
+        apart its rounds are (it batches runs due close together only at high rates, see
+        :meth:`~greensched.schedulers._loop.ProcessingLoop._pace`). The timer counts from
+        the current time: the hub's loop keeps the time it last woke, which is earlier than
+        the loop's round read the time (other greenlets may have run in between), and a timer
+        counted from it would fire early, for a round that finds nothing due and a second
+        wait (at least a millisecond: the hub's epoll backend sleeps no less). Counted from
+        now, it fires late by as long as the rest of the round took (microseconds at low
+        rates). A wait of zero, for due jobs left over from a round, lets the hub run
+        everything that is ready, timers included, and returns.
+
+        :return: whether it has been set (since the last :meth:`clear`): ``False`` if only
+            the timeout ended the wait
         """
+        loop = self._loop
         if self._flag:
-            loop = self._loop
             loop.update_now()  # the time cached by the loop may be a round old
             self._round = loop.now()
-            return
-        if timeout is not None and 0 < timeout < MIN_WAIT:
-            timeout = MIN_WAIT
+            return True
+        waiter = getcurrent()
         # A real timer, finite, keeps the hub's loop alive: with nothing else to wait for,
         # gevent would raise LoopExit while another thread may still call set(). It is the
         # timeout itself on the system clock; another clock's timer comes on top.
-        real = isinstance(self.clock, SystemClock)
-        timer = self._loop.timer(timeout if real and timeout is not None else _FOREVER)
-        clock_timer = None if real or timeout is None else self.clock.timer(timeout)
-        self._waiter = getcurrent()
+        if self._real:
+            if timeout is None:
+                timer = loop.timer(_FOREVER)
+            else:
+                loop.update_now()  # count the timeout from now, not from the round's start
+                timer = loop.timer(timeout)
+            clock_timer = None
+        else:
+            timer = loop.timer(_FOREVER)
+            clock_timer = None if timeout is None else self._clock.timer(timeout)
+        self._waiter = waiter
         try:
-            timer.start(self._wake)
+            # The timer switches straight back (no _wake in between): it is closed, pending
+            # or not, before this greenlet waits again
+            timer.start(waiter.switch)
             if clock_timer is not None:
                 clock_timer.start(self._wake)
-            self._hub.switch()  # until _wake switches back
+            self._hub.switch()  # until the timer or _wake switches back
         finally:
             self._waiter = None
             timer.close()
             if clock_timer is not None:
                 clock_timer.close()
-            self._round = self._loop.now()
+            self._round = loop.now()
+        return self._flag
 
     def clear(self) -> None:
         """Forget earlier calls of :meth:`set`."""

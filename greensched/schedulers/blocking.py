@@ -134,7 +134,8 @@ class BlockingScheduler(BaseScheduler):
         assert waker is not None
         wait_seconds: float | None = TIMEOUT_MAX
         while self.state != STATE_STOPPED:
-            waker.wait(wait_seconds)
+            # Not woken by wakeup(): nothing became due earlier than the last round found
+            self._timer_round = not waker.wait(wait_seconds)
             waker.clear()
             if self.state == STATE_STOPPED:
                 break

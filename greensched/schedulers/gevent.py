@@ -20,8 +20,11 @@ class GeventScheduler(BlockingScheduler):
     """A scheduler that runs as a greenlet.
 
     :meth:`start` spawns the processing loop as one greenlet in the calling thread's hub and
-    returns it. The loop sleeps on a :class:`gevent.event.Event` until the next run time or until
-    :meth:`wakeup`. Jobs run as greenlets of the same hub (the default ``gevent`` executor).
+    returns it. The loop sleeps on a timer of that hub until the next run time or until
+    :meth:`wakeup`; below some 8,000 due runs a second it wakes at each run time, above it
+    at most every 3 ms, taking the runs due meanwhile together
+    (:data:`~greensched.schedulers._loop.BATCH_RATE`). Jobs run as greenlets of the same hub
+    (the default ``gevent`` executor).
 
     **With** ``gevent.monkey.patch_all()`` (a monkey-patched service, a gunicorn ``gevent``
     worker), ``time.sleep``, sockets and the other patched calls of a job yield to the hub, so

@@ -531,3 +531,139 @@ def test_a_naive_next_fire_time_is_taken_in_the_scheduler_zone(
     quiet._process_jobs()
     assert job.next_run_time == (now + timedelta(hours=1)).replace(tzinfo=timezone)
     assert job.next_run_time.tzinfo is timezone  # type: ignore[union-attr]
+
+
+#: a job's period, in the pacing tests: due runs close together (three within BATCH_WAIT)
+TICK = _loop.BATCH_WAIT / 3
+
+
+def add_ticking_job(scheduler: RecordingScheduler) -> Job:
+    """A job due every TICK seconds (never held back by max_instances)."""
+    return scheduler.add_job(noop, "interval", seconds=TICK, id="tick", max_instances=10**9)
+
+
+def test_below_the_batch_rate_the_loop_wakes_at_each_run_time(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """No minimum wait: runs due TICK apart (well below the batch rate) start on time."""
+    add_ticking_job(quiet)
+    rounds = 3 * round(_loop.PACE_PERIOD / TICK)  # the rate is measured, and measured again
+    for _ in range(rounds):
+        wait = quiet._process_jobs()
+        assert wait == pytest.approx(TICK, abs=1e-6)
+        mock_clock.jump(wait)
+    assert len(executor.submitted) == rounds - 1  # the first round came before the first run
+
+
+def add_burst(scheduler: RecordingScheduler, count: int, run_date: datetime) -> None:
+    for index in range(count):
+        scheduler.add_job(noop, "date", run_date=run_date, id=f"burst{index:05d}")
+
+
+def test_from_the_batch_rate_on_rounds_are_batch_wait_apart(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """Once the loop has counted BATCH_RATE due runs a second over PACE_PERIOD, a wait shorter
+    than BATCH_WAIT lasts BATCH_WAIT; a wait of zero (more due at once) stays zero; and once
+    the rate has fallen for a period, the loop wakes at each run time again."""
+    add_ticking_job(quiet)
+    now = mock_clock.now()
+    burst = round(1.1 * _loop.BATCH_RATE * _loop.PACE_PERIOD)  # above the batch rate
+    add_burst(quiet, burst, now + timedelta(seconds=_loop.PACE_PERIOD / 2))
+    assert quiet._process_jobs() == pytest.approx(TICK, abs=1e-6)  # starts the first count
+    mock_clock.jump(_loop.PACE_PERIOD / 2)
+    while (wait := quiet._process_jobs()) == 0.0:  # the burst, in rounds of ACQUIRE_LIMIT
+        pass
+    assert wait == pytest.approx(TICK, abs=1e-6)  # not batching yet: the period goes on
+    mock_clock.jump(_loop.PACE_PERIOD / 2 + TICK)
+    assert quiet._process_jobs() == _loop.BATCH_WAIT  # the period ends: batching
+    assert {job_id for job_id, _ in executor.submitted} >= {f"burst{i:05d}" for i in range(burst)}
+
+    add_burst(quiet, ACQUIRE_LIMIT + 1, mock_clock.now())
+    assert quiet._process_jobs() == 0.0  # more due at once: no wait at all
+
+    rounds = 0
+    while (wait := quiet._process_jobs()) == _loop.BATCH_WAIT:  # about 8000 due/s still
+        mock_clock.jump(wait)
+        rounds += 1
+    assert wait == pytest.approx(TICK, abs=1e-6)  # the rate has fallen: on time again
+    # The period that saw the last burst, then one of ticks only (3 in each BATCH_WAIT)
+    assert rounds <= 2 * _loop.PACE_PERIOD / _loop.BATCH_WAIT + 1
+
+
+class CountingStore(MemoryJobStore):
+    """A memory store that counts how often the loop asks it for due jobs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        self.asked += 1
+        return super().acquire_due_jobs(now)
+
+
+def test_a_round_only_the_timer_woke_asks_only_the_stores_with_something_due(
+    quiet: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """A store beside a busy one is asked when its own next run time comes, or when the loop
+    is woken (a job added, changed...), not at each of the busy store's run times."""
+    other = CountingStore()
+    quiet.add_jobstore(other, "other")
+    add_ticking_job(quiet)
+    later = quiet.add_job(noop, "interval", seconds=1, id="later", jobstore="other")
+    assert quiet._process_jobs() == pytest.approx(TICK, abs=1e-6)  # woken: every store asked
+    assert other.asked == 1
+    quiet._timer_round = True
+    for _ in range(round(1 / TICK) - 1):
+        mock_clock.jump(quiet._process_jobs() or 0)
+    assert other.asked == 1
+    mock_clock.set(later.next_run_time)  # type: ignore[arg-type]
+    quiet._process_jobs()
+    assert other.asked == 2
+    assert executor.submitted[-1][0] == "later"
+    quiet._process_jobs()
+    assert other.asked == 2
+    quiet._timer_round = False  # woken by wakeup(): something may have changed anywhere
+    quiet._process_jobs()
+    assert other.asked == 3
+
+
+def test_a_failing_store_is_retried_after_the_retry_interval_only(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """Not at each round of a busy store beside it (unless the loop is woken)."""
+    broken = BrokenStore()
+    scheduler.configure(
+        clock=mock_clock,
+        executors={"default": executor},
+        jobstore_retry_interval=0.7,
+        jobstores={"broken": broken},
+    )
+    scheduler.start()
+    add_ticking_job(scheduler)
+    asked: list[float] = []
+    original = broken.get_due_jobs
+
+    def get_due_jobs(now: datetime) -> list[Job]:
+        asked.append(mock_clock.monotonic())
+        return original(now)
+
+    broken.get_due_jobs = get_due_jobs  # type: ignore[method-assign]
+    scheduler._timer_round = True
+    start = mock_clock.monotonic()
+    while mock_clock.monotonic() - start < 1.5:
+        mock_clock.jump(scheduler._process_jobs() or 0)
+    assert asked == pytest.approx([start, start + 0.7, start + 1.4], abs=2 * TICK)
+    assert len(executor.submitted) > 1000  # the ticking job ran meanwhile
+
+
+def test_a_clock_set_back_starts_a_new_count_of_due_runs(quiet: RecordingScheduler) -> None:
+    """The rate is counted on the rounds' wall time: set back, it counts again from there,
+    neither batching on a negative span nor waiting for the clock to catch up."""
+    start = 1_000_000.0
+    quiet._pace(0, start)
+    set_back = start - 3600
+    assert quiet._pace(_loop.BATCH_RATE, set_back) is False
+    two_periods = 2 * _loop.PACE_PERIOD
+    assert quiet._pace(round(_loop.BATCH_RATE * two_periods), set_back + two_periods) is True
