@@ -16,9 +16,10 @@ The parts, each a benchmark script run in its own child processes, in this order
 * ``stores``: ``bench_stores.py`` (API calls on SQLite, PostgreSQL, MariaDB and Redis, and the
   fire rates 1 and 4 processes sharing each store hold, with the longest hub stall).
 
-The file gets a header (the command, the machine, the date, the load before and after, how
-long it took) and the parts' tables; the text from :data:`NOTES_MARKER` on, in the file being
-replaced, is kept: notes written by hand. The whole run takes about 40 minutes on a 2-core
+The file gets a header (the command, the machine) and a section per part (when it was
+measured, the load before and after, how long it took, its arguments, its tables); the text
+from :data:`NOTES_MARKER` on, in the file being replaced, is kept: notes written by hand.
+With ``--parts``, only those parts are measured again; the file's other sections are kept. The whole run takes about 40 minutes on a 2-core
 machine. ``--quick`` runs every part at a tiny size (a smoke run: its figures mean nothing).
 Servers: the URLs of ``tests/services.py`` (environment variables ``GREENSCHED_TEST_*_URL``).
 """
@@ -95,10 +96,39 @@ def run_part(script: str, arguments: list[str]) -> str:
     return "\n".join(lines[next(i for i, line in enumerate(lines) if not line) + 1 :]).strip()
 
 
-def kept_notes(path: Path) -> str:
-    """The text of ``path`` from :data:`NOTES_MARKER` on (a marker alone if there is none)."""
-    text = path.read_text() if path.exists() else ""
-    return text[text.index(NOTES_MARKER) :] if NOTES_MARKER in text else NOTES_MARKER + "\n"
+def part_marker(name: str) -> str:
+    """The line that opens part ``name``'s section in the results file."""
+    return f"<!-- part: {name} -->"
+
+
+def kept_sections(text: str) -> tuple[dict[str, str], str]:
+    """The parts' sections of a results file's ``text`` (by part) and its notes (from
+    :data:`NOTES_MARKER` on; a marker alone if there is none)."""
+    notes = NOTES_MARKER + "\n"
+    if NOTES_MARKER in text:
+        text, notes = text[: text.index(NOTES_MARKER)], text[text.index(NOTES_MARKER) :]
+    sections: dict[str, str] = {}
+    for name, *_ in PARTS:
+        marker = part_marker(name)
+        if marker in text:
+            section = text[text.index(marker) :]
+            ends = [section.find(part_marker(other), 1) for other, *_ in PARTS]
+            sections[name] = section[: min([end for end in ends if end > 0], default=None)]
+    return sections, notes
+
+
+def measure_part(name: str, title: str, script: str, arguments: list[str]) -> str:
+    """Part ``name``'s section: its title, when and how it was measured, its tables."""
+    started, load_before = time.time(), os.getloadavg()[0]
+    print(f"--- {name}: {script} {' '.join(arguments)}", file=sys.stderr, flush=True)
+    report = run_part(script, arguments)
+    return (
+        f"{part_marker(name)}\n## {title}\n\n"
+        f"Measured {datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M} UTC, in "
+        f"{(time.time() - started) / 60:.0f} min; load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after. Arguments: `{' '.join(arguments) or '(none)'}`.\n\n"
+        f"{report}\n\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,30 +138,28 @@ def main(argv: list[str] | None = None) -> None:
         "--parts",
         type=lambda text: text.split(","),
         default=[part[0] for part in PARTS],
-        help="comma-separated: " + ",".join(part[0] for part in PARTS),
+        help="comma-separated: " + ",".join(part[0] for part in PARTS) + " (the file's "
+        "sections of the other parts are kept)",
     )
     parser.add_argument("--quick", action="store_true", help="every part at a tiny size")
     options = parser.parse_args(argv)
     unknown = set(options.parts) - {part[0] for part in PARTS}
     if unknown:
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
-    started, load_before = time.time(), os.getloadavg()[0]
-    sections = []
+    sections, notes = kept_sections(options.out.read_text() if options.out.exists() else "")
     for name, title, script, full, quick in PARTS:
         if name in options.parts:
-            print(f"--- {name}: {script}", file=sys.stderr, flush=True)
-            report = run_part(script, quick if options.quick else full)
-            sections.append(f"## {title}\n\n{report}\n")
-    command = " ".join(["python bench/results.py", *(argv if argv is not None else sys.argv[1:])])
+            sections[name] = measure_part(name, title, script, quick if options.quick else full)
     header = (
         "# Benchmarks: greensched beside APScheduler 3.11\n\n"
-        f"Measured {datetime.fromtimestamp(started, timezone.utc):%Y-%m-%d %H:%M} UTC on "
-        f"{describe_machine()}, in {(time.time() - started) / 60:.0f} min; load average "
-        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after.\n"
-        f"Command: `{command.strip()}` (on a clean checkout, with the servers of "
-        "`tests/services.py`). Each cell with two figures: greensched / APScheduler 3.11.\n"
+        f"On {describe_machine()}. Regenerated by `python bench/results.py` on a clean "
+        "checkout, with the servers of `tests/services.py` (`--parts NAME,...` measures "
+        "again only those parts and keeps the others' sections); each section says when it "
+        "was measured and with which arguments. Each cell with two figures: greensched / "
+        "APScheduler 3.11.\n\n"
     )
-    options.out.write_text("\n".join([header, *sections, kept_notes(options.out)]))
+    body = "".join(sections[name] for name, *_ in PARTS if name in sections)
+    options.out.write_text(header + body + notes)
     print(f"wrote {options.out}", file=sys.stderr)
 
 
