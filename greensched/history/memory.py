@@ -165,10 +165,7 @@ class MemoryRunLog(RunLog):
             self._running[record.run_id] = record
             return
         self._running.pop(record.run_id, None)
-        if self._begun:
-            key = self._begun_key(record.run_id)  # (a run begun here and finished elsewhere)
-            if key is not None:
-                del self._begun[key]
+        self._begun.pop(record.run_id, None)  # (a run begun here by its run id)
         ring = self._rings.get(record.job_id)
         if ring is None:
             ring = self._rings[record.job_id] = deque(maxlen=self.limit)
@@ -226,6 +223,10 @@ class MemoryRunLog(RunLog):
 
     def write(self, records: Sequence[RunRecord]) -> None:
         for record in records:
+            if self._begun and record.outcome != OUTCOME_RUNNING:
+                key = self._begun_key(record.run_id)  # (a run begun here, finished elsewhere)
+                if key is not None:
+                    del self._begun[key]
             if not self._replaced(record):
                 self.append(record)
 
