@@ -183,6 +183,18 @@ class JobRun:
             if event.code & self.wanted:
                 self._keep(event)
 
+    def _returned(self, retval: Any) -> None:
+        """Record that the call of the run time :meth:`next_call` returned last returned
+        ``retval``, its ``EVENT_JOB_EXECUTED`` event being wanted by nobody (and not made):
+        logged, and recorded in the history with its duration, if the history is on."""
+        if self._chatty:
+            self.logger.info("Job %s executed successfully", job_label(self.job.id, self.job.name))
+        token = self._record
+        if token is not None:  # (the history is on: the call was timed)
+            self._record = None
+            duration = self.clock.monotonic() - self._monotonic_start
+            self.history.returned(token, retval, duration, self.jobstore_alias)  # type: ignore[union-attr]
+
     def _keep(self, event: JobExecutionEvent) -> None:
         if self.events is _NO_EVENTS:
             self.events = [event]
@@ -209,9 +221,32 @@ class JobRun:
             ``KeyboardInterrupt``, ``SystemExit``)
         """
         job, alias, logger, clock = self.job, self.jobstore_alias, self.logger, self.clock
+        next_call, record, run_times = self.next_call, self.record, self.run_times  # (hot)
+        if timeout is None and not self.wanted & EVENT_JOB_EXECUTED:
+            # The common case, with no event made for a call that returns (nobody wants it):
+            # the job is called here, as call_job would, and what it returned goes straight
+            # to _returned (the history's repr of it)
+            returned = self._returned
+            while self._index < len(run_times):  # (one call of next_call fewer)
+                run_time = next_call()
+                if run_time is None:
+                    break
+                try:
+                    retval = job.func(*job.args, **job.kwargs)
+                except BaseException:  # noqa: BLE001 (as call_job: raised again below, or an event)
+                    try:
+                        event = _failure(job, alias, run_time, logger)
+                        if event is None:
+                            raise  # (the job's exception)
+                    except BaseException as exc:
+                        self.interrupted(exc)
+                        raise
+                    record(event)
+                else:
+                    returned(retval)
+            return self.events
         # else not even made (the history wants it, for the return value)
         executed_event = bool(self.wanted & EVENT_JOB_EXECUTED) or self.history is not None
-        next_call, record, run_times = self.next_call, self.record, self.run_times  # (hot)
         while self._index < len(run_times):  # (one call of next_call fewer)
             run_time = next_call()
             if run_time is None:
@@ -319,28 +354,47 @@ def call_job(
             if interrupt is not None:
                 timer.close()
     except BaseException:
-        exc, tb = sys.exc_info()[1:]
-        assert exc is not None
-        assert tb is not None
-        ours = interrupt is not None and exc is interrupt
-        if ours:
-            assert timeout is not None
-            exc = timeout_error(job, timeout)
-            logger.error("Job %s timed out after %g seconds", job_label(job.id, job.name), timeout)
-        elif log:
-            logger.exception("Job %s raised an exception", job_label(job.id, job.name))
-        # Clear the frames' locals so that those of the job are not kept alive through the
-        # event; their code and line numbers stay, for the traceback's text
-        traceback.clear_frames(tb)
-        if reraise and not ours and not isinstance(exc, Exception) and not _is_timeout(exc):
-            # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
-            del tb
-            raise
-        # Formatted only if read (a listener, a run log): most failures' tracebacks are not
-        return error_event(job, jobstore_alias, run_time, exc, tb)
+        event = _failure(job, jobstore_alias, run_time, logger, interrupt, timeout, reraise, log)
+        if event is None:
+            raise  # GreenletExit, KeyboardInterrupt, SystemExit: the run is over
+        return event
     if not executed_event:
         return None
     return JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, jobstore_alias, run_time, retval=retval)
+
+
+def _failure(
+    job: Job,
+    jobstore_alias: str | None,
+    run_time: datetime,
+    logger: logging.Logger,
+    interrupt: Any = None,
+    timeout: float | None = None,
+    reraise: bool = True,
+    log: bool = True,
+) -> JobExecutionEvent | None:
+    """The ``EVENT_JOB_ERROR`` event of a call of ``job`` that raised: call it in the
+    ``except`` block (the exception is the one being handled), with :func:`call_job`'s
+    arguments (``interrupt``: the exception of the call's timer, if it has a ``timeout``).
+    ``None``: the exception ends the run (see ``reraise``), raise it again."""
+    exc, tb = sys.exc_info()[1:]
+    assert exc is not None
+    assert tb is not None
+    ours = interrupt is not None and exc is interrupt
+    if ours:
+        assert timeout is not None
+        exc = timeout_error(job, timeout)
+        logger.error("Job %s timed out after %g seconds", job_label(job.id, job.name), timeout)
+    elif log:
+        logger.exception("Job %s raised an exception", job_label(job.id, job.name))
+    # Clear the frames' locals so that those of the job are not kept alive through the
+    # event; their code and line numbers stay, for the traceback's text
+    traceback.clear_frames(tb)
+    if reraise and not ours and not isinstance(exc, Exception) and not _is_timeout(exc):
+        # GreenletExit, KeyboardInterrupt, SystemExit: the run is over, let it propagate
+        return None
+    # Formatted only if read (a listener, a run log): most failures' tracebacks are not
+    return error_event(job, jobstore_alias, run_time, exc, tb)
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -103,6 +103,19 @@ class RunLog(metaclass=ABCMeta):
         record.close(outcome, duration, retval, exc_type, exc_message, traceback)
         self.append(record)
 
+    def _journal(
+        self, host: str, pid: int, owner: str, prefix: str
+    ) -> tuple[dict[Any, tuple[Any, ...]], Any] | None:
+        """The scheduler's fast way to begin runs in a ``local`` history, if it has one
+        (private to greensched; the default: none, :meth:`begin` is called).
+
+        Return ``(begun, writer)``: the recorder then begins each run of the process
+        ``host``, ``pid``, ``owner`` with ``begun[number] = (job_id, job_name, scheduled,
+        started, writer)`` (``number`` an int, unless ``begun`` has it already: the run's id
+        is ``prefix`` followed by its digits) instead of :meth:`begin`, and closes it with
+        :meth:`finish` (``token``: ``number``)."""
+        return None
+
     @abstractmethod
     def read(
         self,

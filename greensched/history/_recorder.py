@@ -106,8 +106,10 @@ class _Sink:
 
     __slots__ = (
         "alias",
+        "begun",
         "closed",
         "failing",
+        "finish",
         "last_prune",
         "local",
         "opened",
@@ -116,6 +118,7 @@ class _Sink:
         "runs",
         "store",
         "unwritten",
+        "writer",
     )
 
     def __init__(self, alias: str, store: BaseJobStore, owner: str) -> None:
@@ -125,6 +128,12 @@ class _Sink:
         self.local = bool(self.runs.local)
         #: a shared store's owner token, else the recorder's
         self.owner = getattr(store, "owner", "") or owner
+        #: a local log's finish (the run path closes its records with it), else None
+        self.finish: Callable[..., None] | None = self.runs.finish if self.local else None
+        #: a local log's table of running runs, if it offers it (RunLog._journal): the run
+        #: path begins a run by adding an entry to it, and writer is the entry's last item
+        self.begun: dict[Any, tuple[Any, ...]] | None = None
+        self.writer: Any = None
         #: records to write, appended from any thread
         self.pending: deque[RunRecord] = deque()
         #: records whose write failed, written first at the next flush (the flusher's own)
@@ -196,7 +205,15 @@ class RunRecorder:
         if sink is None:
             sink = self._add_sink(jobstore_alias)
         self.runs += 1
-        run_id = self._prefix + str(next(self._ids))
+        number = next(self._ids)
+        begun = sink.begun
+        # (a run of an earlier recorder of the same log, still running, may hold the number)
+        if begun is not None and number not in begun:
+            # The memory log's table of running runs, written here (a run id made only if
+            # it is read: the number and the writer's prefix)
+            begun[number] = (job.id, job.name, run_time, started_at, sink.writer)
+            return number
+        run_id = self._prefix + str(number)
         if sink.local:
             try:
                 return sink.runs.begin(
@@ -212,6 +229,33 @@ class RunRecorder:
         self._queue(sink, record)
         return record
 
+    def returned(
+        self, token: Any, retval: Any, duration: float, jobstore_alias: str | None
+    ) -> None:
+        """Close the record of a run (``token``: what :meth:`started` returned) whose job
+        returned ``retval`` after ``duration`` seconds (outcome ``executed``): the run path's
+        way when nobody wants the run's ``EVENT_JOB_EXECUTED`` event (none is made)."""
+        if retval is None:
+            text = "None"
+        else:
+            try:
+                text = repr(retval)
+            except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
+                text = f"<repr failed: {_qualified_name(error)}>"
+            if len(text) > REPR_LIMIT:
+                text = truncate(text, REPR_LIMIT)
+        sink = self._sinks.get(jobstore_alias)  # type: ignore[arg-type]
+        if sink is None:
+            sink = self._add_sink(jobstore_alias)
+        finish = sink.finish
+        if finish is None:
+            self._close(sink, token, OUTCOME_EXECUTED, duration, text)
+            return
+        try:
+            finish(token, OUTCOME_EXECUTED, duration, text)
+        except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
+            self._failed(sink, "Error writing a run record to", exc)
+
     def ended(
         self,
         token: Any,
@@ -222,17 +266,13 @@ class RunRecorder:
         """Close the record of a run (``token``: what :meth:`started` returned) with its
         outcome: ``event``, the run's ``EVENT_JOB_EXECUTED`` or ``EVENT_JOB_ERROR`` event
         (``None``: executed, its return value unknown), ``duration`` the seconds it took."""
+        if token is None:  # its start could not be written (logged then)
+            return
+        if event is not None and event.code == EVENT_JOB_EXECUTED:
+            self.returned(token, event.retval, duration, jobstore_alias)
+            return
         retval = exc_type = exc_message = text = None
         if event is None:
-            outcome = OUTCOME_EXECUTED
-        elif event.code == EVENT_JOB_EXECUTED:
-            # (_text(repr, ...) inlined: this is on the path of every run)
-            try:
-                retval = repr(event.retval)
-            except Exception as error:  # noqa: BLE001 (a broken __repr__ must not break it)
-                retval = f"<repr failed: {_qualified_name(error)}>"
-            if len(retval) > REPR_LIMIT:
-                retval = truncate(retval, REPR_LIMIT)
             outcome = OUTCOME_EXECUTED
         else:
             exc = event.exception
@@ -243,17 +283,16 @@ class RunRecorder:
             text = event.traceback  # formatted here, once (and kept on the event)
             if text:
                 text = truncate(text, TRACEBACK_LIMIT, keep_end=True)
-        if token is not None:  # (None: its start could not be written, logged then)
-            self._close(
-                self._sink(jobstore_alias),
-                token,
-                outcome,
-                duration,
-                retval,
-                exc_type,
-                exc_message,
-                text,
-            )
+        self._close(
+            self._sink(jobstore_alias),
+            token,
+            outcome,
+            duration,
+            retval,
+            exc_type,
+            exc_message,
+            text,
+        )
 
     def interrupted(
         self, token: Any, exc: BaseException, duration: float, jobstore_alias: str | None
@@ -280,11 +319,10 @@ class RunRecorder:
     ) -> None:
         """Close the record ``token`` stands for in ``sink``: at once in a local history,
         else queued."""
-        if sink.local:
+        finish = sink.finish
+        if finish is not None:
             try:
-                sink.runs.finish(
-                    token, outcome, duration, retval, exc_type, exc_message, traceback
-                )
+                finish(token, outcome, duration, retval, exc_type, exc_message, traceback)
             except Exception as exc:  # noqa: BLE001 (never fatal: logged and counted)
                 self._failed(sink, "Error writing a run record to", exc)
             return
@@ -349,6 +387,10 @@ class RunRecorder:
             store = MemoryJobStore()
         sink = _Sink(str(alias), store, self.owner)
         sink.runs.configure(limit=self.limit, max_age=self.max_age)
+        if sink.local:
+            journal = sink.runs._journal(self.host, self.pid, sink.owner, self._prefix)
+            if journal is not None:
+                sink.begun, sink.writer = journal
         self._sinks[alias] = sink  # type: ignore[index]
         if not sink.local and self._greenlet is None and not self._stopping:
             self._start_flusher()

@@ -20,45 +20,44 @@ from greensched.history._records import (
 
 __all__ = ("MemoryRunLog",)
 
-#: A finished run as the memory log keeps it: ``(run_id, begun, outcome, duration, retval,
-#: exc_type, exc_message, traceback, ended, lateness)``, ``begun`` being ``(job_id, job_name,
-#: scheduled, started, host, pid, owner)`` (as :meth:`MemoryRunLog.begin` keeps a running run;
-#: ``ended`` and ``lateness`` ``None``: worked out when read). A tuple of strings, numbers and
-#: times holds no reference the garbage collector must follow: it stops tracking it, so a
-#: history of millions of runs costs the collector nothing (records would be visited at each
-#: full collection), and about half the memory of the records.
+#: Who wrote a run, shared by its runs' rows: ``(host, pid, owner, prefix)``, ``prefix`` the
+#: start of the run ids of the runs begun through :meth:`MemoryRunLog._journal` (their rows
+#: keep the number that follows), else ``None``
+Writer = tuple[str, int, str, "str | None"]
+#: A run begun and not finished (:meth:`MemoryRunLog.begin`), as kept by its key (its run id,
+#: or its number: see :data:`Writer`): ``(job_id, job_name, scheduled, started, writer)``
+Begun = tuple[Any, ...]
+#: A finished run as the memory log keeps it: ``(key, job_id, job_name, scheduled, started,
+#: writer, outcome, duration, retval, exc_type, exc_message, traceback, ended, lateness)``
+#: (``ended`` and ``lateness`` ``None``: worked out when read). One flat tuple of strings,
+#: numbers, times and the shared writer: it holds no reference the garbage collector must
+#: follow, so the collector stops tracking it, and a history of millions of runs costs the
+#: collector nothing (records would be visited at each full collection), and about half the
+#: memory of the records.
 Row = tuple[Any, ...]
 
 
-def _row(record: RunRecord) -> Row:
-    begun = (
-        record.job_id,
-        record.job_name,
-        record.scheduled,
-        record.started,
-        record.host,
-        record.pid,
-        record.owner,
-    )
-    return (
-        record.run_id,
-        begun,
-        record.outcome,
-        record.duration,
-        record.retval,
-        record.exc_type,
-        record.exc_message,
-        record.traceback,
-        record._ended,
-        record._lateness,
+def _run_id(key: Any, writer: Writer) -> str:
+    """The run id of the run kept by ``key`` (its run id, or its number) and ``writer``."""
+    if key.__class__ is str:
+        return key
+    return writer[3] + str(key)  # type: ignore[operator]
+
+
+def _running_record(key: Any, begun: Begun) -> RunRecord:
+    job_id, job_name, scheduled, started, writer = begun
+    host, pid, owner, _ = writer
+    return RunRecord.running(
+        _run_id(key, writer), job_id, job_name, scheduled, started, host, pid, owner
     )
 
 
 def _record(row: Row) -> RunRecord:
-    run_id, begun, outcome, duration, retval, exc_type, exc_message, traceback, ended, late = row
-    job_id, job_name, scheduled, started, host, pid, owner = begun
+    (key, job_id, job_name, scheduled, started, writer, outcome, duration, retval, exc_type,
+     exc_message, traceback, ended, late) = row  # fmt: skip
+    host, pid, owner, _ = writer
     return RunRecord(
-        run_id,
+        _run_id(key, writer),
         job_id,
         job_name,
         scheduled,
@@ -78,8 +77,8 @@ def _record(row: Row) -> RunRecord:
 
 
 def _sort_time(row: Row) -> datetime:
-    started: datetime | None = row[1][3]
-    return started if started is not None else row[1][2]
+    started: datetime | None = row[4]
+    return started if started is not None else row[3]
 
 
 def _newest_first(record: RunRecord) -> tuple[datetime, str]:
@@ -102,8 +101,12 @@ class MemoryRunLog(RunLog):
         self._rings: dict[str, deque[Row]] = {}
         #: the running records appended (by run_id)
         self._running: dict[str, RunRecord] = {}
-        #: the runs begun and not finished (:meth:`begin`), by run_id: see :data:`Row`
-        self._begun: dict[str, Row] = {}
+        #: the runs begun and not finished (begin, or the recorder through _journal), by key:
+        #: see :data:`Begun`
+        self._begun: dict[Any, Begun] = {}
+        #: the writers of the rows, each kept once (by itself); and those of _journal by prefix
+        self._writers: dict[Writer, Writer] = {}
+        self._prefixes: dict[str, Writer] = {}
         self._processes: dict[str, ProcessInfo] = {}
         super().__init__(limit=limit, max_age=max_age)
 
@@ -113,16 +116,60 @@ class MemoryRunLog(RunLog):
             if ring.maxlen != self.limit:
                 self._rings[job_id] = deque(ring, maxlen=self.limit)
 
+    def _writer(self, host: str, pid: int, owner: str, prefix: str | None = None) -> Writer:
+        writer = (host, pid, owner, prefix)
+        return self._writers.setdefault(writer, writer)
+
+    def _journal(
+        self, host: str, pid: int, owner: str, prefix: str
+    ) -> tuple[dict[Any, Begun], Writer]:
+        writer = self._prefixes[prefix] = self._writer(host, pid, owner, prefix)
+        return self._begun, writer
+
+    def _row(self, record: RunRecord) -> Row:
+        """``record`` as a :data:`Row` (keyed by its run id)."""
+        return (
+            record.run_id,
+            record.job_id,
+            record.job_name,
+            record.scheduled,
+            record.started,
+            self._writer(record.host, record.pid, record.owner),
+            record.outcome,
+            record.duration,
+            record.retval,
+            record.exc_type,
+            record.exc_message,
+            record.traceback,
+            record._ended,
+            record._lateness,
+        )
+
+    def _begun_key(self, run_id: str) -> Any:
+        """The key of the run ``run_id`` among the runs begun (``None``: not begun)."""
+        begun = self._begun
+        if run_id in begun:
+            return run_id
+        for prefix, writer in self._prefixes.items():
+            if run_id.startswith(prefix):
+                digits = run_id[len(prefix) :]
+                if digits.isdigit():
+                    number = int(digits)
+                    found = begun.get(number)
+                    if found is not None and found[4] is writer:
+                        return number
+        return None
+
     def append(self, record: RunRecord) -> None:
         if record.outcome == OUTCOME_RUNNING:
             self._running[record.run_id] = record
             return
         self._running.pop(record.run_id, None)
-        self._begun.pop(record.run_id, None)  # (a run begun here and finished elsewhere)
+        self._begun.pop(record.run_id, None)  # (a run begun here by its run id)
         ring = self._rings.get(record.job_id)
         if ring is None:
             ring = self._rings[record.job_id] = deque(maxlen=self.limit)
-        ring.append(_row(record))  # a full ring drops its oldest
+        ring.append(self._row(record))  # a full ring drops its oldest
 
     def begin(
         self,
@@ -135,7 +182,13 @@ class MemoryRunLog(RunLog):
         pid: int,
         owner: str,
     ) -> str:
-        self._begun[run_id] = (job_id, job_name, scheduled, started, host, pid, owner)
+        self._begun[run_id] = (
+            job_id,
+            job_name,
+            scheduled,
+            started,
+            self._writer(host, pid, owner),
+        )
         return run_id
 
     def finish(
@@ -151,23 +204,29 @@ class MemoryRunLog(RunLog):
         begun = self._begun.pop(token, None)
         if begun is None:
             return  # closed meanwhile (close_running)
-        ring = self._rings.get(begun[0])
+        job_id, job_name, scheduled, started, writer = begun
+        ring = self._rings.get(job_id)
         if ring is None:
-            ring = self._rings[begun[0]] = deque(maxlen=self.limit)
+            ring = self._rings[job_id] = deque(maxlen=self.limit)
         ring.append(
-            (token, begun, outcome, duration, retval, exc_type, exc_message, traceback, None, None)
-        )
+            (token, job_id, job_name, scheduled, started, writer, outcome, duration, retval,
+             exc_type, exc_message, traceback, None, None)
+        )  # fmt: skip
 
     def _begun_records(self, job_id: str | None) -> list[RunRecord]:
         """The runs begun and not finished (of ``job_id``, else of every job), as records."""
         return [
-            RunRecord.running(run_id, *begun)
-            for run_id, begun in list(self._begun.items())
+            _running_record(key, begun)
+            for key, begun in list(self._begun.items())
             if job_id is None or begun[0] == job_id
         ]
 
     def write(self, records: Sequence[RunRecord]) -> None:
         for record in records:
+            if self._begun and record.outcome != OUTCOME_RUNNING:
+                key = self._begun_key(record.run_id)  # (a run begun here, finished elsewhere)
+                if key is not None:
+                    del self._begun[key]
             if not self._replaced(record):
                 self.append(record)
 
@@ -177,12 +236,13 @@ class MemoryRunLog(RunLog):
         ring = self._rings.get(record.job_id)
         if ring is None:
             return False
+        run_id = record.run_id
         for position, row in enumerate(ring):
-            if row[0] == record.run_id:
+            if _run_id(row[0], row[5]) == run_id:
                 if record.outcome == OUTCOME_RUNNING:
                     del ring[position]
                     return False  # (kept as running)
-                ring[position] = _row(record)
+                ring[position] = self._row(record)
                 return True
         return False
 
@@ -222,9 +282,11 @@ class MemoryRunLog(RunLog):
         self, owners: Collection[str], ended: datetime, exc_type: str, message: str
     ) -> int:
         closed = [record for record in self._running.values() if record.owner in owners]
-        closed += [record for record in self._begun_records(None) if record.owner in owners]
+        for key, begun in list(self._begun.items()):
+            if begun[4][2] in owners:
+                del self._begun[key]
+                closed.append(_running_record(key, begun))
         for record in closed:
-            self._begun.pop(record.run_id, None)
             record.outcome = OUTCOME_ERROR
             record.ended = ended
             record.exc_type = exc_type
@@ -262,3 +324,4 @@ class MemoryRunLog(RunLog):
         self._running.clear()
         self._begun.clear()
         self._processes.clear()
+        self._writers = {writer: writer for writer in self._prefixes.values()}

@@ -80,3 +80,73 @@ def test_a_begun_run_written_finished_is_kept_once() -> None:
     assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_EXECUTED)]
     log.finish(token, OUTCOME_ERROR, 1.0)  # already closed: nothing more
     assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_EXECUTED)]
+
+
+def test_runs_begun_through_the_journal_read_back_with_their_run_ids() -> None:
+    """The recorder's way (``_journal``): a run begun as a number is read as its writer's
+    prefix and that number, running, then as written by ``finish``."""
+    log = MemoryRunLog(limit=5)
+    begun, writer = log._journal("h", 1, "me", "me-")
+    started = T0 + timedelta(seconds=1)
+    begun[1000000000007] = ("job", "Job", T0, started, writer)
+
+    [running] = log.read()
+    assert (running.run_id, running.outcome) == ("me-1000000000007", OUTCOME_RUNNING)
+    assert (running.job_id, running.job_name, running.scheduled, running.started) == (
+        "job",
+        "Job",
+        T0,
+        started,
+    )
+    assert (running.host, running.pid, running.owner) == ("h", 1, "me")
+    assert running.lateness == 1.0
+
+    log.finish(1000000000007, OUTCOME_EXECUTED, 2.0, "'done'")
+    [record] = log.read("job")
+    assert (record.run_id, record.outcome, record.retval) == (
+        "me-1000000000007",
+        OUTCOME_EXECUTED,
+        "'done'",
+    )
+    assert record.ended == started + timedelta(seconds=2)
+    assert (record.host, record.pid, record.owner) == ("h", 1, "me")
+
+
+def test_a_journal_run_written_finished_elsewhere_is_kept_once_and_closed_by_owner() -> None:
+    log = MemoryRunLog(limit=5)
+    begun, writer = log._journal("h", 1, "me", "me-")
+    begun[1000000000001] = ("job", "job", T0, T0, writer)
+    begun[1000000000002] = ("job", "job", T0, T0, writer)
+
+    done = RunRecord("me-1000000000001", "job", "job", T0, OUTCOME_EXECUTED, started=T0)
+    log.write([done])
+    assert [(run.run_id, run.outcome) for run in log.read()] == [
+        ("me-1000000000002", OUTCOME_RUNNING),
+        ("me-1000000000001", OUTCOME_EXECUTED),
+    ]
+    log.finish(1000000000001, OUTCOME_ERROR, 1.0)  # already closed: nothing more
+    assert len(log.read()) == 2
+
+    assert log.close_running(["someone else"], T0, "greensched.ProcessDied", "gone") == 0
+    assert log.close_running(["me"], T0, "greensched.ProcessDied", "gone") == 1
+    assert [(run.run_id, run.outcome, run.exc_type) for run in log.read()] == [
+        ("me-1000000000002", OUTCOME_ERROR, "greensched.ProcessDied"),
+        ("me-1000000000001", OUTCOME_EXECUTED, None),
+    ]
+    log.finish(1000000000002, OUTCOME_EXECUTED, 1.0)  # closed meanwhile: nothing more
+    assert [run.outcome for run in log.read()] == [OUTCOME_ERROR, OUTCOME_EXECUTED]
+
+
+def test_a_record_written_again_replaces_a_journal_run_of_the_ring() -> None:
+    log = MemoryRunLog(limit=5)
+    begun, writer = log._journal("h", 1, "me", "me-")
+    begun[1000000000003] = ("job", "job", T0, T0, writer)
+    log.finish(1000000000003, OUTCOME_EXECUTED, 1.0, "None")
+    again = RunRecord("me-1000000000003", "job", "job", T0, OUTCOME_ERROR, started=T0, owner="me")
+    log.write([again])
+    [record] = log.read()
+    assert (record.run_id, record.outcome, record.retval) == (
+        "me-1000000000003",
+        OUTCOME_ERROR,
+        None,
+    )
