@@ -118,15 +118,22 @@ class MockClock:
         """
         if isinstance(seconds, timedelta):
             delta, backwards = seconds, seconds < timedelta(0)
+            seconds = delta.total_seconds()
         else:
             delta, backwards = timedelta(seconds=seconds), seconds < 0
         if backwards:
             raise ValueError("time can't go backwards")
+        self._advance(delta, self._monotonic + seconds)
+
+    def _advance(self, delta: timedelta, monotonic: float) -> None:
+        """Move the wall time ``delta`` on and the monotonic time to ``monotonic`` (which a
+        float holds exactly where a timedelta rounds to the microsecond), then fire the timers
+        due and tell the listeners."""
         # Add in UTC: wall-clock arithmetic in a zone with DST would land in a gap or be an
         # hour off across a transition
         now = self._now
         self._now = (now.astimezone(timezone.utc) + delta).astimezone(now.tzinfo)
-        self._monotonic += delta.total_seconds()
+        self._monotonic = monotonic
         for timer in self._pop_due():
             timer._fire()
         for listener in tuple(self._listeners):
@@ -247,7 +254,10 @@ class MockClock:
         if deadline is None:
             self._idle.stop()  # nothing to jump to: let the loop block (or exit) as usual
             return
-        self.jump(max(deadline - self._monotonic, 0.0))
+        # to the deadline itself: a jump by the gap might fall short of it by a rounding
+        # error (or by all of a gap under half a microsecond) and come back here forever
+        gap = max(deadline - self._monotonic, 0.0)
+        self._advance(timedelta(seconds=gap), max(deadline, self._monotonic))
 
     def __repr__(self) -> str:
         return f"MockClock({self._now.isoformat()})"

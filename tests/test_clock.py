@@ -400,6 +400,19 @@ def test_autojump_jumps_to_each_deadline_once_everything_is_idle() -> None:
     assert clock.now() == datetime(2024, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
 
 
+def test_autojump_reaches_deadlines_closer_than_a_microsecond() -> None:
+    """A gap a timedelta rounds to zero (or a float sum falls short of) still ends: the clock
+    jumps to the deadline itself, not by the rounded gap (it used to spin there forever)."""
+    clock = MockClock(datetime(2024, 1, 1, tzinfo=timezone.utc), autojump=True)
+    with gevent.Timeout(60):  # a safety net (real time): the bug spun, it did not fail
+        clock.sleep(0.3)
+        clock.sleep(4e-7)  # under half a microsecond
+        for _ in range(1000):
+            clock.sleep(0.04)  # tenths and hundredths a float cannot hold exactly
+    assert clock.monotonic() == pytest.approx(40.3000004)
+    assert clock.now() == datetime(2024, 1, 1, 0, 0, 40, 300000, tzinfo=timezone.utc)
+
+
 def test_without_autojump_time_stands_still() -> None:
     clock = MockClock()
     sleeper = gevent.spawn(clock.sleep, 1)
