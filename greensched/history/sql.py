@@ -161,6 +161,8 @@ class SQLRunLog(RunLog):
         self.runs_t = runs_table(f"{jobs.name}_runs", jobs.metadata, jobs.schema)
         #: the table of heartbeats
         self.processes_t = processes_table(f"{jobs.name}_processes", jobs.metadata, jobs.schema)
+        #: whether the tables are known to exist (opened, or found)
+        self._exist = False
 
     def _run(self, work: Callable[[Connection], Any], *, write: bool = True) -> Any:
         return self._store._transaction(work, write=write)
@@ -190,17 +192,27 @@ class SQLRunLog(RunLog):
                 # Another process may be creating them at the same time ("already exists"):
                 # look again, skipping what it has made by now
                 if not self._run(self._missing, write=False):
+                    self._exist = True
                     return  # all there, made by the other process
                 if attempt == _CREATE_ATTEMPTS:
                     raise
                 continue
             break
+        self._exist = True
         if created:
             self._store._logger.info(
                 "Created run history %s %s",
                 "table" if len(created) == 1 else "tables",
                 " and ".join(created),
             )
+
+    def _readable(self) -> bool:
+        """Whether the tables exist: a store not started yet (a scheduler that has not
+        started, a dashboard mounted before it) has none to read before its first start
+        creates them, and reads nothing rather than failing on the missing table."""
+        if not self._exist:
+            self._exist = not self._run(self._missing, write=False)
+        return self._exist
 
     def _missing(self, connection: Connection) -> bool:
         inspector = inspect(connection)
@@ -289,6 +301,8 @@ class SQLRunLog(RunLog):
     ) -> list[RunRecord]:
         if limit <= 0 or (job_id is not None and not self._store._fits(job_id)):
             return []
+        if not self._readable():
+            return []
         table = self.runs_t
         where = []
         if job_id is not None:
@@ -349,6 +363,8 @@ class SQLRunLog(RunLog):
         self._run(lambda connection: self._upsert(connection, self.processes_t, [row]))
 
     def processes(self) -> list[ProcessInfo]:
+        if not self._readable():
+            return []
         table = self.processes_t
         statement = select(table).order_by(table.c.heartbeat.desc(), table.c.owner)
         rows = self._run(lambda connection: connection.execute(statement).all(), write=False)

@@ -439,6 +439,18 @@ def test_processes_sharing_a_store_see_each_others_runs(shared: Backend) -> None
 # SQL tables
 
 
+def test_a_store_not_started_reads_its_history_once_it_exists(shared: Backend) -> None:
+    """A store whose scheduler has not started (a dashboard mounted before ``start()``)
+    reads its history without failing: nothing while its tables do not exist yet, what
+    another process wrote once they do."""
+    idle = shared.make_store(start=False)
+    assert idle.runs.read() == []
+    assert idle.runs.read("job", outcome=OUTCOME_EXECUTED) == []
+    assert idle.runs.processes() == []
+    shared.make_log().write([run(1, 1.0)])
+    assert [record.run_id for record in idle.runs.read()] == ["p1-00001"]
+
+
 def test_the_sql_tables_are_indexed_for_the_history_queries(sql: Backend) -> None:
     import sqlalchemy
 
