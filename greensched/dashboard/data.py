@@ -133,11 +133,6 @@ class View:
     def _store_of(self, job: Job) -> str:
         return str(getattr(job, "_jobstore_alias", None) or self.jobstore or "default")
 
-    def _row(self, job: Job, limit: int = CHART_RUNS) -> JobRow:
-        alias = self._store_of(job)
-        runs = self.scheduler.get_runs(job.id, alias, limit=limit)
-        return JobRow(job, alias, runs)
-
     def jobs(self, query: str = "", page: int = 1) -> Page:
         """A page of the jobs (soonest first, paused last) whose id or name contains
         ``query`` (case-insensitively), with their newest runs.
@@ -154,7 +149,19 @@ class View:
         ]
         pages = max(1, -(-len(jobs) // PAGE_SIZE))
         shown = jobs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return Page([self._row(job) for job in shown], page, pages, len(jobs))
+        by_store: dict[str, list[str]] = {}
+        for job in shown:
+            by_store.setdefault(self._store_of(job), []).append(job.id)
+        runs = {
+            alias: self.scheduler.get_runs_by_job(ids, alias, limit=CHART_RUNS)
+            for alias, ids in by_store.items()
+        }
+        rows = [
+            JobRow(job, alias, runs[alias][job.id])
+            for job in shown
+            for alias in (self._store_of(job),)
+        ]
+        return Page(rows, page, pages, len(jobs))
 
     def job(self, job_id: str, runs: int = PAGE_SIZE, before: datetime | None = None) -> JobRow:
         """The job ``job_id`` and its newest ``runs`` runs (earlier than ``before``).

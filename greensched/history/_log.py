@@ -133,6 +133,14 @@ class RunLog(metaclass=ABCMeta):
         :param before: only records whose sort time is earlier (for paging)
         """
 
+    def read_jobs(
+        self, job_ids: Collection[str], *, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, list[RunRecord]]:
+        """Return the newest ``limit`` records of each of these jobs (newest first), by job id
+        (a job without records: an empty list). A store on a server answers in one query where
+        it can; this default reads each job's."""
+        return {job_id: self.read(job_id, limit=limit) for job_id in job_ids}
+
     @abstractmethod
     def close_running(
         self, owners: Collection[str], ended: datetime, exc_type: str, message: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import (
@@ -115,6 +116,10 @@ def _record_row(record: RunRecord) -> dict[str, Any]:
         row[name] = datetime_to_utc_timestamp(row[name])
     row["sort_time"] = record.sort_time.timestamp()
     return row
+
+
+def _all_rows(connection: Connection, statement: Any) -> list[Row[Any]]:
+    return list(connection.execute(statement).all())
 
 
 def _row_record(row: Row[Any]) -> RunRecord:
@@ -320,6 +325,36 @@ class SQLRunLog(RunLog):
         )
         rows = self._run(lambda connection: connection.execute(statement).all(), write=False)
         return [_row_record(row) for row in rows]
+
+    def read_jobs(
+        self, job_ids: Collection[str], *, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, list[RunRecord]]:
+        """One query for every job (in chunks of ids): each job's rows numbered newest first
+        by a window function, those numbered up to ``limit`` kept."""
+        found: dict[str, list[RunRecord]] = {job_id: [] for job_id in job_ids}
+        ids = [job_id for job_id in found if self._store._fits(job_id)]
+        if limit <= 0 or not ids or not self._readable():
+            return found
+        table = self.runs_t
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=table.c.job_id,
+                order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
+            )
+            .label("newest")
+        )
+        for chunk in _chunks(ids):
+            ranked = select(table, rank).where(table.c.job_id.in_(chunk)).subquery()
+            statement = (
+                select(ranked)
+                .where(ranked.c.newest <= limit)
+                .order_by(ranked.c.job_id, ranked.c.newest)
+            )
+            rows = self._run(partial(_all_rows, statement=statement), write=False)
+            for row in rows:
+                found[row.job_id].append(_row_record(row))
+        return found
 
     def close_running(
         self, owners: Collection[str], ended: datetime, exc_type: str, message: str

@@ -117,6 +117,39 @@ class History:
             return found[0]
         return list(islice(merge(*found, key=_newest_first, reverse=True), limit))
 
+    def get_runs_by_job(
+        self, job_ids: Collection[str], jobstore: str | None = None, *, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, list[RunRecord]]:
+        """Return the newest ``limit`` recorded runs of each of these jobs, newest first, by job
+        id (a job without runs: an empty list), from every job store or from ``jobstore``: what
+        :meth:`get_runs` gives for each id, read in one query per store where the store can
+        (a page of the dashboard's jobs).
+
+        :raises ValueError: if the limit is not a positive integer
+        :raises UnknownAliasError: if ``jobstore`` is not a job store's alias
+
+        .. versionadded:: greensched 0.1
+        """
+        validate.positive_int("limit", limit)
+        ids = list(dict.fromkeys(job_ids))
+        stores = self._history_stores(jobstore)
+        recorder = self.run_history
+        if recorder is not None:
+            recorder.flush(jobstore)
+            recorder.prune_local()
+        found = [store.runs.read_jobs(ids, limit=limit) for store in stores]
+        if len(found) == 1:
+            return found[0]
+        return {
+            job_id: list(
+                islice(
+                    merge(*(by_job[job_id] for by_job in found), key=_newest_first, reverse=True),
+                    limit,
+                )
+            )
+            for job_id in ids
+        }
+
     def get_processes(self, jobstore: str | None = None) -> list[ProcessInfo]:
         """Return the processes that record runs in the job stores (or in ``jobstore``), as
         their latest heartbeats describe them, latest first: this process and, for stores

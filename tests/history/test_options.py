@@ -78,3 +78,7 @@ def test_get_runs_refuses_a_bad_limit_before_or_store() -> None:
         scheduler.get_runs(before="yesterday")  # type: ignore[arg-type]
     with pytest.raises(UnknownAliasError, match="No such job store: 'elsewhere'"):
         scheduler.get_runs(jobstore="elsewhere")
+    with pytest.raises(ValueError, match="limit must be a positive integer, got: -1"):
+        scheduler.get_runs_by_job(["job"], limit=-1)
+    with pytest.raises(UnknownAliasError, match="No such job store: 'elsewhere'"):
+        scheduler.get_runs_by_job(["job"], "elsewhere")

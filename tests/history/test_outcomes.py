@@ -37,6 +37,28 @@ def other_frame(depth: int) -> None:
     deep_failure(depth)
 
 
+def test_runs_by_job_are_each_jobs_newest_from_every_store(
+    make_scheduler: Any, clock: MockClock
+) -> None:
+    scheduler = make_scheduler(EXECUTORS["gevent"]())
+    scheduler.add_jobstore("memory", "other")
+    ends = Ends(scheduler)
+    scheduler.add_job(pooljobs.sleep_then_return, args=(0, 1), id="a")
+    scheduler.add_job(pooljobs.sleep_then_return, args=(0, 2), id="b", jobstore="other")
+    scheduler.add_job(pooljobs.sleep_then_return, args=(0, 3), id="a", jobstore="other")
+    scheduler.start()
+    ends.wait(3)
+    found = scheduler.get_runs_by_job(["a", "b", "c"])
+    assert sorted(found) == ["a", "b", "c"]
+    assert found["a"] == scheduler.get_runs("a")
+    assert len(found["a"]) == 2
+    assert [record.retval for record in found["b"]] == ["2"]
+    assert found["c"] == []
+    assert scheduler.get_runs_by_job(["a"], "other", limit=1) == {
+        "a": scheduler.get_runs("a", "other")
+    }
+
+
 @pytest.mark.parametrize("name", EXECUTORS)
 def test_an_executed_run_is_recorded_with_its_return_value(
     make_scheduler: Any, clock: MockClock, name: str

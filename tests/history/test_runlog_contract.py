@@ -439,6 +439,20 @@ def test_processes_sharing_a_store_see_each_others_runs(shared: Backend) -> None
 # SQL tables
 
 
+def test_read_jobs_gives_each_jobs_newest_runs_as_read_does(log: RunLog) -> None:
+    log.write([run(1, 1.0, job_id="a"), run(2, 2.0, job_id="b"), run(3, 3.0, job_id="a")])
+    log.write([run(4, 4.0, job_id="a"), run(5, 5.0, job_id="c", outcome=OUTCOME_RUNNING)])
+    found = log.read_jobs(["a", "b", "c", "none"], limit=2)
+    assert {job_id: [r.run_id for r in runs] for job_id, runs in found.items()} == {
+        "a": ["p1-00004", "p1-00003"],
+        "b": ["p1-00002"],
+        "c": ["p1-00005"],
+        "none": [],
+    }
+    assert found["a"] == log.read("a", limit=2)
+    assert found["c"] == log.read("c")
+
+
 def test_a_store_not_started_reads_its_history_once_it_exists(shared: Backend) -> None:
     """A store whose scheduler has not started (a dashboard mounted before ``start()``)
     reads its history without failing: nothing while its tables do not exist yet, what
@@ -447,6 +461,7 @@ def test_a_store_not_started_reads_its_history_once_it_exists(shared: Backend) -
     assert idle.runs.read() == []
     assert idle.runs.read("job", outcome=OUTCOME_EXECUTED) == []
     assert idle.runs.processes() == []
+    assert idle.runs.read_jobs(["job"]) == {"job": []}
     shared.make_log().write([run(1, 1.0)])
     assert [record.run_id for record in idle.runs.read()] == ["p1-00001"]
 
