@@ -118,6 +118,14 @@ def _record_row(record: RunRecord) -> dict[str, Any]:
     return row
 
 
+def _newest_first(table: Table) -> Any:
+    """The number of each run of a job, newest first (1: its newest)."""
+    return func.row_number().over(
+        partition_by=table.c.job_id,
+        order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
+    )
+
+
 def _all_rows(connection: Connection, statement: Any) -> list[Row[Any]]:
     return list(connection.execute(statement).all())
 
@@ -273,14 +281,7 @@ class SQLRunLog(RunLog):
         job_ids = sorted({row["job_id"] for row in latest.values()})
         table = self.runs_t
         # each record of those jobs after the newest limit goes
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=table.c.job_id,
-                order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
-            )
-            .label("rank")
-        )
+        rank = _newest_first(table).label("rank")
 
         def write(connection: Connection) -> None:
             self._upsert(connection, table, list(latest.values()))
@@ -336,14 +337,7 @@ class SQLRunLog(RunLog):
         if limit <= 0 or not ids or not self._readable():
             return found
         table = self.runs_t
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=table.c.job_id,
-                order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
-            )
-            .label("newest")
-        )
+        rank = _newest_first(table).label("newest")
         for chunk in _chunks(ids):
             ranked = select(table, rank).where(table.c.job_id.in_(chunk)).subquery()
             statement = (
