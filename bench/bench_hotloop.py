@@ -29,8 +29,8 @@ Run every scenario and print the tables with::
 1 means a wake-up of the loop for each run, less means runs handled together.
 
 ``--markdown FILE`` writes the report there too; notes below the :data:`NOTES_MARKER` line of
-an earlier report in that file are kept (``bench/RESULTS.md`` holds the latest run and its
-notes). Or run one child per test with pytest-benchmark (the figures go into ``extra_info``;
+an earlier report in that file are kept (``bench/results.py`` puts this report into
+``bench/RESULTS.md`` beside the other benchmarks'). Or run one child per test with pytest-benchmark (the figures go into ``extra_info``;
 the timed duration is only the length of the child's run)::
 
     pytest bench/bench_hotloop.py bench/bench_api_scale.py -o python_files='bench_*.py' \\
