@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
 import secrets
@@ -234,6 +235,9 @@ def fire_rate(
         ]
         for child_process in children:
             child_process.wait(timeout=seconds + 180)
+        if os.environ.get("GREENSCHED_BENCH_PROFILE"):
+            for index in range(processes):
+                print(f"profile: {workdir / f'child-{index}.json.prof'}", file=sys.stderr)
         results = [
             json.loads((workdir / f"child-{index}.json").read_text()) for index in range(processes)
         ]
@@ -305,9 +309,18 @@ def child(implementation: str, options: argparse.Namespace) -> None:
     # the window starts one second in (the first runs are staggered over the first second)
     gevent.sleep(max(options.start + 1 - time.time(), 0))
     watcher = gevent.spawn(watch)
+    profiler = None
+    if os.environ.get("GREENSCHED_BENCH_PROFILE"):  # a cProfile of the window, beside --out
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     gevent.sleep(options.seconds)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(options.out + ".prof")
     watcher.kill()
     gevent.sleep(1)  # the window's last runs
     scheduler.shutdown(wait=False)
@@ -394,7 +407,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--claim-limit", type=int, default=CLAIM_LIMIT, help="0: the default")
     parser.add_argument(
-        "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[5_000, 10_000]
+        "--rates",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[5_000, 10_000],
+        help="due runs per second of the fire-rate part (empty: no fire rates)",
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
