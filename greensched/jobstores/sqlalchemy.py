@@ -50,6 +50,11 @@ __all__ = ("SQLAlchemyJobStore",)
 STREAM_CHUNK = 500
 
 
+def _claim_order(claimed: Claimed) -> tuple[float, str]:
+    """The order of claimed jobs: indexed run time, then id."""
+    return (claimed[2], claimed[0])
+
+
 class SQLAlchemyJobStore(SQLTable):
     """Stores jobs in a database table using SQLAlchemy (2.0 or newer); several schedulers, in
     several processes, may share the table. The table is created when the store starts if it
@@ -226,6 +231,11 @@ class SQLAlchemyJobStore(SQLTable):
                 "Engine), got neither"
             )
         self._sqlite = self.engine.dialect.name == "sqlite"
+        #: PostgreSQL through psycopg 3: claims and releases of one statement each
+        self._postgresql = (
+            self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg"
+        )
+        self._pg_sql: dict[str, str] | None = None
         if not event.contains(self.engine, "after_cursor_execute", _note_execution):
             event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
@@ -270,6 +280,17 @@ class SQLAlchemyJobStore(SQLTable):
         result: CursorResult[Any] = connection.execute(statement)
         return result.rowcount
 
+    def _change_postgresql(self, connection: Connection, kind: str, **parameters: Any) -> int:
+        """:meth:`_change` on PostgreSQL through psycopg: the statement of ``kind`` (``add``,
+        ``replace`` or ``remove``), written once, and how many rows it changed."""
+        sql = self._postgresql_sql()[kind]
+        if self.notify and self._channel is not None:
+            parameters["channel"] = self._channel
+            parameters["owner"] = self.owner
+            return int(connection.exec_driver_sql(sql, parameters).one()[0])
+        result: CursorResult[Any] = connection.exec_driver_sql(sql, parameters)
+        return result.rowcount
+
     # Queries
 
     def _restorable(self) -> list[Any]:
@@ -283,7 +304,7 @@ class SQLAlchemyJobStore(SQLTable):
             return None
         table = self.jobs_t
         statement = select(table.c.job_state).where(table.c.id == job_id)
-        return self._transaction(lambda connection: connection.scalar(statement))
+        return self._transaction(lambda connection: connection.scalar(statement), single_read=True)
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         timestamp = now.timestamp()
@@ -293,7 +314,9 @@ class SQLAlchemyJobStore(SQLTable):
             .where(table.c.next_run_time <= timestamp, *self._restorable())
             .order_by(table.c.next_run_time, table.c.id)
         )
-        rows = self._transaction(lambda connection: connection.execute(statement).all())
+        rows = self._transaction(
+            lambda connection: connection.execute(statement).all(), single_read=True
+        )
         return sorted(self._restored(rows), key=run_order)
 
     def get_next_run_time(self) -> datetime | None:
@@ -307,14 +330,16 @@ class SQLAlchemyJobStore(SQLTable):
             .limit(1)
         )
         return utc_timestamp_to_datetime(
-            self._transaction(lambda connection: connection.scalar(statement))
+            self._transaction(lambda connection: connection.scalar(statement), single_read=True)
         )
 
     def count_jobs(self) -> int:
         """Return how many rows the table holds (one query), including any job this process
         cannot restore."""
         statement = select(func.count()).select_from(self.jobs_t)
-        return self._transaction(lambda connection: connection.execute(statement).scalar_one())
+        return self._transaction(
+            lambda connection: connection.execute(statement).scalar_one(), single_read=True
+        )
 
     def get_all_jobs(self) -> list[Job]:
         """Return all the jobs (see :meth:`iter_jobs`) as a list."""
@@ -383,19 +408,32 @@ class SQLAlchemyJobStore(SQLTable):
         timestamp = datetime_to_utc_timestamp(next_run_time)
 
         def add(connection: Connection) -> None:
-            insert = table.insert().values(id=job_id, next_run_time=timestamp, job_state=data)
             try:
-                self._change(connection, insert)
+                if self._postgresql:
+                    self._change_postgresql(
+                        connection, "add", id=job_id, next_run_time=timestamp, job_state=data
+                    )
+                else:
+                    insert = table.insert().values(
+                        id=job_id, next_run_time=timestamp, job_state=data
+                    )
+                    self._change(connection, insert)
             except IntegrityError:
                 raise ConflictingIdError(job_id) from None
 
         def replace(connection: Connection) -> None:
-            update = (
-                table.update()
-                .where(table.c.id == job_id)
-                .values(next_run_time=timestamp, job_state=data, claimed_by=None)
-            )
-            if self._change(connection, update) == 0:
+            if self._postgresql:
+                changed = self._change_postgresql(
+                    connection, "replace", id=job_id, next_run_time=timestamp, job_state=data
+                )
+            else:
+                update = (
+                    table.update()
+                    .where(table.c.id == job_id)
+                    .values(next_run_time=timestamp, job_state=data, claimed_by=None)
+                )
+                changed = self._change(connection, update)
+            if changed == 0:
                 raise JobLookupError(job_id)
 
         self._transaction(add if new else replace, write=True)
@@ -407,7 +445,11 @@ class SQLAlchemyJobStore(SQLTable):
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
 
         def remove(connection: Connection) -> None:
-            if self._change(connection, delete) == 0:
+            if self._postgresql:
+                changed = self._change_postgresql(connection, "remove", id=job_id)
+            else:
+                changed = self._change(connection, delete)
+            if changed == 0:
                 raise JobLookupError(job_id)
 
         self._transaction(remove, write=True)
@@ -438,6 +480,8 @@ class SQLAlchemyJobStore(SQLTable):
                 .with_for_update(skip_locked=True)
             )
 
+        if not take_back and self._postgresql:
+            return self._claim_due(now, lease_end, limit, excluded)
         # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
         # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
         held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
@@ -462,7 +506,102 @@ class SQLAlchemyJobStore(SQLTable):
 
         return self._transaction(claim, write=True, claim=True)
 
+    def _claim_due(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+    ) -> list[Claimed]:
+        """PostgreSQL's claim of due jobs when this owner holds none: one statement (it locks,
+        skipping locked rows, and updates the rows it returns) in the bounded transaction."""
+        parameters = {
+            "now": now,
+            "lease_end": lease_end,
+            "owner": self.owner,
+            "limit": limit,
+            "excluded": list(excluded),
+        }
+        sql = self._postgresql_sql()["claim"]
+
+        def claim(connection: Connection) -> list[Claimed]:
+            rows = connection.exec_driver_sql(sql, parameters).all()
+            return sorted(((row[0], row[1], row[2]) for row in rows), key=_claim_order)
+
+        return self._transaction(claim, write=True, claim=True)
+
+    def _release_postgresql(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        """PostgreSQL's release: a statement that writes the entries this owner still holds
+        (all of them at once, from arrays) and one that deletes the removed jobs it still
+        holds, each returning the ids it wrote; the other ids are lost."""
+        sql = self._postgresql_sql()
+        ids = [job_id for job_id, _, _ in entries]
+
+        def release(connection: Connection) -> set[str]:
+            written: set[str] = set()
+            if entries:
+                parameters = {
+                    "ids": ids,
+                    "times": [timestamp for _, _, timestamp in entries],
+                    "states": [data for _, data, _ in entries],
+                    "owner": self.owner,
+                }
+                written.update(connection.exec_driver_sql(sql["release"], parameters).scalars())
+            if removed:
+                parameters = {"ids": list(removed), "owner": self.owner}
+                written.update(connection.exec_driver_sql(sql["delete"], parameters).scalars())
+            return {job_id for job_id in (*ids, *removed) if job_id not in written}
+
+        return self._transaction(release, write=True, claim=True)
+
+    def _postgresql_sql(self) -> dict[str, str]:
+        """The PostgreSQL statements of the claim and the release (psycopg's placeholders)."""
+        if self._pg_sql is None:
+            table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
+            self._pg_sql = {
+                # the subquery locks the due rows no other transaction holds, earliest first
+                "claim": (
+                    f"UPDATE {table} AS j SET next_run_time = %(lease_end)s, "
+                    f"{_CLAIM_COLUMN} = %(owner)s FROM (SELECT id, next_run_time FROM {table} "
+                    "WHERE next_run_time <= %(now)s AND NOT (id = ANY(%(excluded)s::text[])) "
+                    "ORDER BY next_run_time, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c "
+                    "WHERE j.id = c.id RETURNING j.id, j.job_state, c.next_run_time"
+                ),
+                # a row changed meanwhile (update_job ends the claim) is not written: the
+                # update waits for its lock, then finds the claim gone
+                "release": (
+                    f"UPDATE {table} AS j SET next_run_time = r.next_run_time, "
+                    f"job_state = r.job_state, {_CLAIM_COLUMN} = NULL FROM unnest("
+                    "%(ids)s::text[], %(times)s::float8[], %(states)s::bytea[]) "
+                    "AS r(id, next_run_time, job_state) "
+                    f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id"
+                ),
+                "delete": (
+                    f"DELETE FROM {table} WHERE id = ANY(%(ids)s::text[]) "
+                    f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id"
+                ),
+            }
+            # the API's changes; with notifications, each tells the other processes in the
+            # same statement (delivered when the transaction commits)
+            changes = {
+                "add": (
+                    f"INSERT INTO {table} (id, next_run_time, job_state) "
+                    "VALUES (%(id)s, %(next_run_time)s, %(job_state)s)"
+                ),
+                "replace": (
+                    f"UPDATE {table} SET next_run_time = %(next_run_time)s, "
+                    f"job_state = %(job_state)s, {_CLAIM_COLUMN} = NULL WHERE id = %(id)s"
+                ),
+                "remove": f"DELETE FROM {table} WHERE id = %(id)s",
+            }
+            for kind, sql in changes.items():
+                if self.notify and self._channel is not None:
+                    sql = (
+                        f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "
+                        "pg_notify(%(channel)s, %(owner)s) FROM changed"
+                    )
+                self._pg_sql[kind] = sql
+        return self._pg_sql
+
     def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        if self._postgresql:
+            return self._release_postgresql(entries, removed)
         table = self.jobs_t
         wanted = [job_id for job_id, _, _ in entries] + list(removed)
 
