@@ -235,7 +235,14 @@ class SQLAlchemyJobStore(SQLTable):
         self._postgresql = (
             self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg"
         )
-        self._pg_sql: dict[str, str] | None = None
+        #: the API's writes as statements written once (drivers whose placeholders are
+        #: ``%(name)s``: psycopg 3 and PyMySQL)
+        self._written_sql = (self.engine.dialect.name, self.engine.dialect.driver) in (
+            ("postgresql", "psycopg"),
+            ("mysql", "pymysql"),
+            ("mariadb", "pymysql"),
+        )
+        self._written: dict[str, str] | None = None
         if not event.contains(self.engine, "after_cursor_execute", _note_execution):
             event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
@@ -280,10 +287,10 @@ class SQLAlchemyJobStore(SQLTable):
         result: CursorResult[Any] = connection.execute(statement)
         return result.rowcount
 
-    def _change_postgresql(self, connection: Connection, kind: str, **parameters: Any) -> int:
-        """:meth:`_change` on PostgreSQL through psycopg: the statement of ``kind`` (``add``,
+    def _change_written(self, connection: Connection, kind: str, **parameters: Any) -> int:
+        """:meth:`_change` through psycopg 3 or PyMySQL: the statement of ``kind`` (``add``,
         ``replace`` or ``remove``), written once, and how many rows it changed."""
-        sql = self._postgresql_sql()[kind]
+        sql = self._sql()[kind]
         if self.notify and self._channel is not None:
             parameters["channel"] = self._channel
             parameters["owner"] = self.owner
@@ -409,8 +416,8 @@ class SQLAlchemyJobStore(SQLTable):
 
         def add(connection: Connection) -> None:
             try:
-                if self._postgresql:
-                    self._change_postgresql(
+                if self._written_sql:
+                    self._change_written(
                         connection, "add", id=job_id, next_run_time=timestamp, job_state=data
                     )
                 else:
@@ -422,8 +429,8 @@ class SQLAlchemyJobStore(SQLTable):
                 raise ConflictingIdError(job_id) from None
 
         def replace(connection: Connection) -> None:
-            if self._postgresql:
-                changed = self._change_postgresql(
+            if self._written_sql:
+                changed = self._change_written(
                     connection, "replace", id=job_id, next_run_time=timestamp, job_state=data
                 )
             else:
@@ -445,8 +452,8 @@ class SQLAlchemyJobStore(SQLTable):
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
 
         def remove(connection: Connection) -> None:
-            if self._postgresql:
-                changed = self._change_postgresql(connection, "remove", id=job_id)
+            if self._written_sql:
+                changed = self._change_written(connection, "remove", id=job_id)
             else:
                 changed = self._change(connection, delete)
             if changed == 0:
@@ -518,7 +525,7 @@ class SQLAlchemyJobStore(SQLTable):
             "limit": limit,
             "excluded": list(excluded),
         }
-        sql = self._postgresql_sql()["claim"]
+        sql = self._sql()["claim"]
 
         def claim(connection: Connection) -> list[Claimed]:
             rows = connection.exec_driver_sql(sql, parameters).all()
@@ -530,7 +537,7 @@ class SQLAlchemyJobStore(SQLTable):
         """PostgreSQL's release: a statement that writes the entries this owner still holds
         (all of them at once, from arrays) and one that deletes the removed jobs it still
         holds, each returning the ids it wrote; the other ids are lost."""
-        sql = self._postgresql_sql()
+        sql = self._sql()
         ids = [job_id for job_id, _, _ in entries]
 
         def release(connection: Connection) -> set[str]:
@@ -550,11 +557,12 @@ class SQLAlchemyJobStore(SQLTable):
 
         return self._transaction(release, write=True, claim=True)
 
-    def _postgresql_sql(self) -> dict[str, str]:
-        """The PostgreSQL statements of the claim and the release (psycopg's placeholders)."""
-        if self._pg_sql is None:
+    def _sql(self) -> dict[str, str]:
+        """The statements written once (``%(name)s`` placeholders): PostgreSQL's claim and
+        release, and the API's writes on PostgreSQL and MariaDB / MySQL."""
+        if self._written is None:
             table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
-            self._pg_sql = {
+            self._written = {
                 # the subquery locks the due rows no other transaction holds, earliest first
                 "claim": (
                     f"UPDATE {table} AS j SET next_run_time = %(lease_end)s, "
@@ -596,8 +604,8 @@ class SQLAlchemyJobStore(SQLTable):
                         f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "
                         "pg_notify(%(channel)s, %(owner)s) FROM changed"
                     )
-                self._pg_sql[kind] = sql
-        return self._pg_sql
+                self._written[kind] = sql
+        return self._written
 
     def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
         if self._postgresql:
