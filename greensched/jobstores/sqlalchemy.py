@@ -567,21 +567,22 @@ class SQLAlchemyJobStore(SQLTable):
                 "claim": (
                     f"UPDATE {table} AS j SET next_run_time = %(lease_end)s, "
                     f"{_CLAIM_COLUMN} = %(owner)s FROM (SELECT id, next_run_time FROM {table} "
-                    "WHERE next_run_time <= %(now)s AND NOT (id = ANY(%(excluded)s::text[])) "
+                    "WHERE next_run_time <= %(now)s AND NOT (id = ANY(%(excluded)b::text[])) "
                     "ORDER BY next_run_time, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c "
                     "WHERE j.id = c.id RETURNING j.id, j.job_state, c.next_run_time"
                 ),
                 # a row changed meanwhile (update_job ends the claim) is not written: the
-                # update waits for its lock, then finds the claim gone
+                # update waits for its lock, then finds the claim gone. The arrays are sent
+                # in binary (%b): psycopg's text form escapes each element
                 "release": (
                     f"UPDATE {table} AS j SET next_run_time = r.next_run_time, "
                     f"job_state = r.job_state, {_CLAIM_COLUMN} = NULL FROM unnest("
-                    "%(ids)s::text[], %(times)s::float8[], %(states)s::bytea[]) "
+                    "%(ids)b::text[], %(times)b::float8[], %(states)b::bytea[]) "
                     "AS r(id, next_run_time, job_state) "
                     f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id"
                 ),
                 "delete": (
-                    f"DELETE FROM {table} WHERE id = ANY(%(ids)s::text[]) "
+                    f"DELETE FROM {table} WHERE id = ANY(%(ids)b::text[]) "
                     f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id"
                 ),
             }
