@@ -621,7 +621,9 @@ class SQLAlchemyJobStore(SQLTable):
                 for job_id, data, timestamp in entries
                 if job_id in held
             ]
-            if writes:
+            if writes and self._written_sql:  # MariaDB / MySQL (PyMySQL)
+                self._write_joined(connection, writes)
+            elif writes:
                 connection.execute(
                     table.update()
                     .where(table.c.id == bindparam("b_id"))
@@ -638,6 +640,31 @@ class SQLAlchemyJobStore(SQLTable):
             return {job_id for job_id in wanted if job_id not in held}
 
         return self._transaction(release, write=True, claim=True)
+
+    def _write_joined(self, connection: Connection, writes: list[dict[str, Any]]) -> None:
+        """Write released rows (locked, held by this owner) on MariaDB / MySQL: an ``UPDATE``
+        joined to the rows' new values, ``IN_CHUNK`` rows a statement (PyMySQL runs an
+        ``executemany`` of ``UPDATE`` as one statement, and one round trip, per row)."""
+        table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
+        for chunk in _chunks(writes):
+            parameters: dict[str, Any] = {}
+            rows = []
+            for index, write in enumerate(chunk):
+                parameters[f"i{index}"] = write["b_id"]
+                parameters[f"t{index}"] = write["b_next_run_time"]
+                parameters[f"s{index}"] = write["b_state"]
+                if index == 0:
+                    rows.append(
+                        "SELECT %(i0)s AS id, %(t0)s AS next_run_time, %(s0)s AS job_state"
+                    )
+                else:
+                    rows.append(f"SELECT %(i{index})s, %(t{index})s, %(s{index})s")
+            connection.exec_driver_sql(
+                f"UPDATE {table} AS j JOIN ({' UNION ALL '.join(rows)}) AS r ON j.id = r.id "
+                "SET j.next_run_time = r.next_run_time, j.job_state = r.job_state, "
+                f"j.{_CLAIM_COLUMN} = NULL",
+                parameters,
+            )
 
     def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
         table = self.jobs_t
