@@ -7,6 +7,10 @@ import importlib.util
 import pickle
 from typing import TYPE_CHECKING, Any, Callable
 
+import gevent
+from gevent import monkey
+from gevent.event import Event
+
 from greensched import _validators as validate
 from greensched.jobstores._shared import (
     DEFAULT_CLAIM_LIMIT,
@@ -137,7 +141,9 @@ class SQLAlchemyJobStore(SQLTable):
     **PostgreSQL** (psycopg 3): claims skip the rows other transactions have locked
     (``FOR UPDATE SKIP LOCKED``), so schedulers never wait for each other. Adding, changing
     or removing a job through the API sends a notification (``pg_notify``, on a channel named
-    after the table) when the transaction commits; with ``notify`` on and sockets
+    after the table): where sockets are gevent-patched, from a greenlet once the change has
+    committed (off the caller's path; the changes made while one is sent share the next one),
+    elsewhere in the same statement (delivered when it commits); with ``notify`` on and sockets
     gevent-patched, each store listens on a psycopg 3 connection of its own (whatever the
     engine's driver) and wakes its scheduler, so the others see a change at once rather than
     within ``poll_interval``.
@@ -243,6 +249,11 @@ class SQLAlchemyJobStore(SQLTable):
             ("mariadb", "pymysql"),
         )
         self._written: dict[str, str] | None = None
+        #: whether the API's writes leave their notification to :meth:`_notify_forever`
+        self._deferring = False
+        self._notifier: gevent.Greenlet | None = None
+        #: set when a write committed whose notification has not been sent yet
+        self._notify_wanted = Event()
         if not event.contains(self.engine, "after_cursor_execute", _note_execution):
             event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
@@ -267,13 +278,62 @@ class SQLAlchemyJobStore(SQLTable):
                 "or lost), then start the scheduler"
             )
         super().start(scheduler, alias)
+        self._deferring = self._defers_notifications()
         self.runs.open()
 
     def shutdown(self) -> None:
-        """Stop listening for notifications and dispose of the engine if the store created it."""
+        """Stop listening for notifications (sending the one a change made meanwhile still
+        owes) and dispose of the engine if the store created it."""
+        if self._notifier is not None:
+            self._notifier.kill(block=True)
+            self._notifier = None
+        if self._notify_wanted.is_set():
+            self._send_notification()
+        self._deferring = False
         super().shutdown()
         if self._own_engine:
             self.engine.dispose()
+
+    def _defers_notifications(self) -> bool:
+        """Whether the API's writes on PostgreSQL send their notification from a greenlet,
+        after they return (where sockets are gevent-patched: the greenlet then runs whenever
+        the caller waits) rather than inside their transaction."""
+        return (
+            self.notify
+            and self._channel is not None
+            and self._written_sql
+            and monkey.is_module_patched("socket")
+        )
+
+    def _notify_later(self) -> None:
+        """A write committed: have the notifier greenlet tell the other processes. Writes made
+        while it sends share the next notification (a notification is a hint: one tells the
+        others to look at the table)."""
+        self._notify_wanted.set()
+        if self._notifier is None or self._notifier.dead:
+            self._notifier = gevent.spawn(self._notify_forever)
+
+    def _notify_forever(self) -> None:
+        while True:
+            self._notify_wanted.wait()
+            self._notify_wanted.clear()
+            self._send_notification()
+
+    def _send_notification(self) -> None:
+        """Send one notification on the table's channel (autocommit: one round trip); a
+        failure is logged and forgotten (the others look at the table every
+        ``poll_interval``)."""
+        self._notify_wanted.clear()
+        parameters = {"channel": self._channel, "owner": self.owner}
+        try:
+            self._transaction(
+                lambda connection: connection.exec_driver_sql(
+                    "SELECT pg_notify(%(channel)s, %(owner)s)", parameters
+                ),
+                single_read=True,
+            )
+        except Exception as exc:  # noqa: BLE001 (a hint lost: the others poll)
+            self._logger.debug("Could not notify the other processes: %s", exc)
 
     def _change(self, connection: Connection, statement: Any) -> int:
         """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and return how many rows it
@@ -290,8 +350,10 @@ class SQLAlchemyJobStore(SQLTable):
     def _change_written(self, connection: Connection, kind: str, **parameters: Any) -> int:
         """:meth:`_change` through psycopg 3 or PyMySQL: the statement of ``kind`` (``add``,
         ``replace`` or ``remove``), written once, and how many rows it changed."""
+        if self._deferring:  # notified once committed, by _notify_later
+            kind += "_quiet"
         sql = self._sql()[kind]
-        if self.notify and self._channel is not None:
+        if self.notify and self._channel is not None and not self._deferring:
             parameters["channel"] = self._channel
             parameters["owner"] = self.owner
             return int(connection.exec_driver_sql(sql, parameters).one()[0])
@@ -444,6 +506,8 @@ class SQLAlchemyJobStore(SQLTable):
                 raise JobLookupError(job_id)
 
         self._transaction(add if new else replace, write=True)
+        if self._deferring:
+            self._notify_later()
         self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
@@ -460,6 +524,8 @@ class SQLAlchemyJobStore(SQLTable):
                 raise JobLookupError(job_id)
 
         self._transaction(remove, write=True)
+        if self._deferring:
+            self._notify_later()
         self._forget_unrestorable(job_id)
 
     def remove_all_jobs(self) -> None:
@@ -600,6 +666,7 @@ class SQLAlchemyJobStore(SQLTable):
                 "remove": f"DELETE FROM {table} WHERE id = %(id)s",
             }
             for kind, sql in changes.items():
+                self._written[f"{kind}_quiet"] = sql
                 if self.notify and self._channel is not None:
                     sql = (
                         f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "

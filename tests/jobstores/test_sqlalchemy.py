@@ -1027,6 +1027,43 @@ def test_api_changes_notify_the_other_processes(
     assert payloads == [store.owner] * 4 + ["end"]
 
 
+@postgresql_only
+def test_deferred_notifications_are_sent_after_the_change_and_coalesced(
+    make_store: MakeStore,
+    make_job: MakeJob,
+    admin: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a gevent-patched process an API change commits without its notification, which a
+    greenlet sends once the caller waits; changes made meanwhile share one."""
+    monkeypatch.setattr(SQLAlchemyJobStore, "_defers_notifications", lambda self: True)
+    store = make_store()
+    assert store._channel is not None
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with listen_directly(database_url, store._channel) as listener:
+        store.add_job(make_job("a", at(1)))
+        store.update_job(make_job("a", at(2)))
+        with pytest.raises(JobLookupError):
+            store.remove_job("missing")
+        store.remove_job("a")
+        assert not any("pg_notify" in statement for statement in statements)
+        gevent.sleep(0)  # the caller waits: the notifier sends one for the three changes
+        assert [n.payload for n in listener.notifies(timeout=10, stop_after=1)] == [store.owner]
+        store.add_job(make_job("b", at(1)))
+        store.shutdown()  # owed: sent at shutdown, without waiting
+        with admin.begin() as connection:
+            connection.execute(select(func.pg_notify(store._channel, "end")))
+        payloads = [n.payload for n in listener.notifies(timeout=10, stop_after=2)]
+        assert payloads == [store.owner, "end"]
+    assert sum("pg_notify" in statement for statement in statements) == 2
+
+
 class StopListening(Exception):
     pass
 
