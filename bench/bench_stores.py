@@ -4,7 +4,7 @@ Two parts, on each engine (SQLite file, PostgreSQL, MariaDB, Redis):
 
 1. **API calls** at 10k and 100k stored jobs: ``add_job``, ``update_job`` (a new next run time,
    what ``modify_job`` does) and ``remove_job`` on the store, µs per call (median of
-   ``--calls`` calls). Both stores get the same table or keys, filled in bulk with the same
+   ``--calls`` calls; greensched's and APScheduler's calls alternate). Both stores get the same table or keys, filled in bulk with the same
    pickled job states (the formats are the same).
 2. **Fire rate**: N interval jobs due every second, staggered over the second (N per
    ``--rates``), run by 1, 2 and 4 greensched processes sharing the store and by one
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
 import secrets
@@ -160,36 +161,48 @@ def fill(implementation: str, url: str, name: str, count: int, first: datetime) 
     store.shutdown()
 
 
-def api_calls(implementation: str, url: str, size: int, calls: int) -> dict[str, float]:
-    """µs per add, update and remove call on a store holding ``size`` jobs."""
-    name = f"bench_{secrets.token_hex(4)}"
+def api_calls(
+    implementations: tuple[str, ...], url: str, size: int, calls: int
+) -> dict[str, dict[str, float]]:
+    """µs per add, update and remove call on a store holding ``size`` jobs, for each
+    implementation: their calls alternate (one of each in turn), so that a noisy machine
+    slows them alike."""
+    names = {impl: f"bench_{secrets.token_hex(4)}" for impl in implementations}
     try:
-        fill(implementation, url, name, size, EPOCH)
-        store = make_store(implementation, url, name)
-        store.start(_Scheduler(), "default")
-        jobs = [
-            new_job(implementation, f"new{index:06d}", EPOCH + timedelta(seconds=index))
-            for index in range(calls)
-        ]
-        figures = {}
-        for operation, call in (
-            ("add", store.add_job),
-            ("update", store.update_job),
-            ("remove", lambda job: store.remove_job(job.id)),
-        ):
-            if operation == "update":
-                for job in jobs:
-                    job.next_run_time += timedelta(days=1)
-            durations = []
-            for job in jobs:
-                began = time.perf_counter()
-                call(job)
-                durations.append(time.perf_counter() - began)
-            figures[operation] = round(statistics.median(durations) * 1e6, 1)
-        store.shutdown()
+        stores = {}
+        jobs = {}
+        for impl in implementations:
+            fill(impl, url, names[impl], size, EPOCH)
+            stores[impl] = make_store(impl, url, names[impl])
+            stores[impl].start(_Scheduler(), "default")
+            jobs[impl] = [
+                new_job(impl, f"new{index:06d}", EPOCH + timedelta(seconds=index))
+                for index in range(calls)
+            ]
+        figures: dict[str, dict[str, float]] = {impl: {} for impl in implementations}
+        for operation in ("add", "update", "remove"):
+            durations: dict[str, list[float]] = {impl: [] for impl in implementations}
+            for index in range(calls):
+                for impl in implementations:
+                    store, job = stores[impl], jobs[impl][index]
+                    if operation == "update":
+                        job.next_run_time += timedelta(days=1)
+                    began = time.perf_counter()
+                    if operation == "add":
+                        store.add_job(job)
+                    elif operation == "update":
+                        store.update_job(job)
+                    else:
+                        store.remove_job(job.id)
+                    durations[impl].append(time.perf_counter() - began)
+            for impl in implementations:
+                figures[impl][operation] = round(statistics.median(durations[impl]) * 1e6, 1)
+        for store in stores.values():
+            store.shutdown()
         return figures
     finally:
-        drop_store(url, name)
+        for name in names.values():
+            drop_store(url, name)
 
 
 # -- fire rate ----------------------------------------------------------------------------------
@@ -234,6 +247,9 @@ def fire_rate(
         ]
         for child_process in children:
             child_process.wait(timeout=seconds + 180)
+        if os.environ.get("GREENSCHED_BENCH_PROFILE"):
+            for index in range(processes):
+                print(f"profile: {workdir / f'child-{index}.json.prof'}", file=sys.stderr)
         results = [
             json.loads((workdir / f"child-{index}.json").read_text()) for index in range(processes)
         ]
@@ -305,9 +321,18 @@ def child(implementation: str, options: argparse.Namespace) -> None:
     # the window starts one second in (the first runs are staggered over the first second)
     gevent.sleep(max(options.start + 1 - time.time(), 0))
     watcher = gevent.spawn(watch)
+    profiler = None
+    if os.environ.get("GREENSCHED_BENCH_PROFILE"):  # a cProfile of the window, beside --out
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     gevent.sleep(options.seconds)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(options.out + ".prof")
     watcher.kill()
     gevent.sleep(1)  # the window's last runs
     scheduler.shutdown(wait=False)
@@ -335,7 +360,7 @@ def run_all(options: argparse.Namespace) -> None:
     for engine in options.engines:
         url = engine_url(engine, workdir)
         for size in options.sizes:
-            figures = {impl: api_calls(impl, url, size, options.calls) for impl in IMPLEMENTATIONS}
+            figures = api_calls(IMPLEMENTATIONS, url, size, options.calls)
             for operation in ("add", "update", "remove"):
                 ours, theirs = figures["greensched"][operation], figures["apscheduler"][operation]
                 print(
@@ -394,7 +419,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--claim-limit", type=int, default=CLAIM_LIMIT, help="0: the default")
     parser.add_argument(
-        "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[5_000, 10_000]
+        "--rates",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[5_000, 10_000],
+        help="due runs per second of the fire-rate part (empty: no fire rates)",
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
@@ -439,7 +467,7 @@ else:
         url = engine_url(engine, workdir)
         _benchmark_once(
             benchmark,
-            lambda: api_calls(implementation, url, size, 300),
+            lambda: api_calls((implementation,), url, size, 300)[implementation],
             operation="api_calls",
             implementation=implementation,
             size=size,

@@ -93,16 +93,27 @@ class SQLTransactions(SharedJobStore):
     _sqlite: bool
     #: options for the claiming transactions (MariaDB: a user's engine's isolation level)
     _claim_options: dict[str, Any]
+    #: the lease and the statement that bounds a PostgreSQL claim transaction by it
+    _bounding: tuple[float, Any] | None = None
 
     def _transaction(
-        self, work: Callable[[Connection], _T], *, write: bool = False, claim: bool = False
+        self,
+        work: Callable[[Connection], _T],
+        *,
+        write: bool = False,
+        claim: bool = False,
+        single_read: bool = False,
     ) -> _T:
         """Run ``work(connection)`` in a transaction and commit; try again after a lock
         conflict (see the class docstring).
 
         :param write: the transaction writes (SQLite: take the write lock at once)
         :param claim: the transaction claims or releases due jobs
+        :param single_read: ``work`` runs one statement that only reads (a snapshot of its
+            own): PostgreSQL runs it in autocommit mode, with no ``BEGIN`` and ``COMMIT``
+            round trips (psycopg switches modes without one)
         """
+        autocommit = single_read and self.engine.dialect.name == "postgresql"
 
         def attempt() -> _T:
             progress = _Attempt()
@@ -111,6 +122,8 @@ class SQLTransactions(SharedJobStore):
                     connection.info[_ATTEMPT] = progress
                     if claim and self._claim_options:
                         connection.execution_options(**self._claim_options)
+                    elif autocommit:
+                        connection.execution_options(isolation_level="AUTOCOMMIT")
                     try:
                         with connection.begin():
                             if self._sqlite and write:
@@ -147,9 +160,9 @@ class SQLTransactions(SharedJobStore):
         """
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            milliseconds = str(max(math.ceil(self.lease_time * 1000), 1))
-            connection.execute(
-                select(
+            if self._bounding is None or self._bounding[0] != self.lease_time:
+                milliseconds = str(max(math.ceil(self.lease_time * 1000), 1))
+                statement = select(
                     *(
                         func.set_config(setting, milliseconds, True)
                         for setting in (
@@ -159,7 +172,9 @@ class SQLTransactions(SharedJobStore):
                         )
                     )
                 )
-            )
+                self._bounding = (self.lease_time, statement)
+            # built once: a claim transaction is often a few milliseconds in all
+            connection.execute(self._bounding[1])
         elif dialect in ("mysql", "mariadb") and getattr(connection.dialect, "is_mariadb", False):
             if connection.info.get(_BOUNDED) == self.lease_time:
                 return

@@ -57,13 +57,32 @@ __all__ = (
 _APSCHEDULER = "apscheduler"
 
 
+#: The modules whose globals :class:`_Unpickler` keeps once found: the standard library's
+#: that every job state names (its dates, time zones, reconstructors) and greensched's own
+#: (APScheduler's paths included), which a running process never loses. An application's
+#: modules are looked up each time (one may be gone: its jobs are then unrestorable).
+_STABLE_MODULES = frozenset(("builtins", "copyreg", "datetime", "zoneinfo", "pytz"))
+_found: dict[tuple[str, str], Any] = {}
+
+
 class _Unpickler(pickle.Unpickler):
     """Loads ``apscheduler.*`` classes as the greensched classes of the same path."""
 
     def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        found = _found.get(key)
+        if found is not None:
+            return found
+        stable = module in _STABLE_MODULES
         if module == _APSCHEDULER or module.startswith(_APSCHEDULER + "."):
             module = "greensched" + module[len(_APSCHEDULER) :]
-        return super().find_class(module, name)
+            stable = True
+        elif module.startswith("greensched."):
+            stable = True
+        found = super().find_class(module, name)
+        if stable and len(_found) < 1024:  # (a bound against pickles naming many)
+            _found[key] = found
+        return found
 
 
 def load_state(data: bytes) -> Any:

@@ -7,6 +7,10 @@ import importlib.util
 import pickle
 from typing import TYPE_CHECKING, Any, Callable
 
+import gevent
+from gevent import monkey
+from gevent.event import Event
+
 from greensched import _validators as validate
 from greensched.jobstores._shared import (
     DEFAULT_CLAIM_LIMIT,
@@ -48,6 +52,11 @@ __all__ = ("SQLAlchemyJobStore",)
 
 #: rows fetched from the database at a time by :meth:`SQLAlchemyJobStore.iter_jobs`
 STREAM_CHUNK = 500
+
+
+def _claim_order(claimed: Claimed) -> tuple[float, str]:
+    """The order of claimed jobs: indexed run time, then id."""
+    return (claimed[2], claimed[0])
 
 
 class SQLAlchemyJobStore(SQLTable):
@@ -132,7 +141,9 @@ class SQLAlchemyJobStore(SQLTable):
     **PostgreSQL** (psycopg 3): claims skip the rows other transactions have locked
     (``FOR UPDATE SKIP LOCKED``), so schedulers never wait for each other. Adding, changing
     or removing a job through the API sends a notification (``pg_notify``, on a channel named
-    after the table) when the transaction commits; with ``notify`` on and sockets
+    after the table): where sockets are gevent-patched, from a greenlet once the change has
+    committed (off the caller's path; the changes made while one is sent share the next one),
+    elsewhere in the same statement (delivered when it commits); with ``notify`` on and sockets
     gevent-patched, each store listens on a psycopg 3 connection of its own (whatever the
     engine's driver) and wakes its scheduler, so the others see a change at once rather than
     within ``poll_interval``.
@@ -226,6 +237,23 @@ class SQLAlchemyJobStore(SQLTable):
                 "Engine), got neither"
             )
         self._sqlite = self.engine.dialect.name == "sqlite"
+        #: PostgreSQL through psycopg 3: claims and releases of one statement each
+        self._postgresql = (
+            self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg"
+        )
+        #: the API's writes as statements written once (drivers whose placeholders are
+        #: ``%(name)s``: psycopg 3 and PyMySQL)
+        self._written_sql = (self.engine.dialect.name, self.engine.dialect.driver) in (
+            ("postgresql", "psycopg"),
+            ("mysql", "pymysql"),
+            ("mariadb", "pymysql"),
+        )
+        self._written: dict[str, str] | None = None
+        #: whether the API's writes leave their notification to :meth:`_notify_forever`
+        self._deferring = False
+        self._notifier: gevent.Greenlet | None = None
+        #: set when a write committed whose notification has not been sent yet
+        self._notify_wanted = Event()
         if not event.contains(self.engine, "after_cursor_execute", _note_execution):
             event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
@@ -250,13 +278,62 @@ class SQLAlchemyJobStore(SQLTable):
                 "or lost), then start the scheduler"
             )
         super().start(scheduler, alias)
+        self._deferring = self._defers_notifications()
         self.runs.open()
 
     def shutdown(self) -> None:
-        """Stop listening for notifications and dispose of the engine if the store created it."""
+        """Stop listening for notifications (sending the one a change made meanwhile still
+        owes) and dispose of the engine if the store created it."""
+        if self._notifier is not None:
+            self._notifier.kill(block=True)
+            self._notifier = None
+        if self._notify_wanted.is_set():
+            self._send_notification()
+        self._deferring = False
         super().shutdown()
         if self._own_engine:
             self.engine.dispose()
+
+    def _defers_notifications(self) -> bool:
+        """Whether the API's writes on PostgreSQL send their notification from a greenlet,
+        after they return (where sockets are gevent-patched: the greenlet then runs whenever
+        the caller waits) rather than inside their transaction."""
+        return (
+            self.notify
+            and self._channel is not None
+            and self._written_sql
+            and monkey.is_module_patched("socket")
+        )
+
+    def _notify_later(self) -> None:
+        """A write committed: have the notifier greenlet tell the other processes. Writes made
+        while it sends share the next notification (a notification is a hint: one tells the
+        others to look at the table)."""
+        self._notify_wanted.set()
+        if self._notifier is None or self._notifier.dead:
+            self._notifier = gevent.spawn(self._notify_forever)
+
+    def _notify_forever(self) -> None:
+        while True:
+            self._notify_wanted.wait()
+            self._notify_wanted.clear()
+            self._send_notification()
+
+    def _send_notification(self) -> None:
+        """Send one notification on the table's channel (autocommit: one round trip); a
+        failure is logged and forgotten (the others look at the table every
+        ``poll_interval``)."""
+        self._notify_wanted.clear()
+        parameters = {"channel": self._channel, "owner": self.owner}
+        try:
+            self._transaction(
+                lambda connection: connection.exec_driver_sql(
+                    "SELECT pg_notify(%(channel)s, %(owner)s)", parameters
+                ),
+                single_read=True,
+            )
+        except Exception as exc:  # noqa: BLE001 (a hint lost: the others poll)
+            self._logger.debug("Could not notify the other processes: %s", exc)
 
     def _change(self, connection: Connection, statement: Any) -> int:
         """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and return how many rows it
@@ -268,6 +345,19 @@ class SQLAlchemyJobStore(SQLTable):
             counted = select(func.count(), func.pg_notify(self._channel, self.owner))
             return int(connection.execute(counted.select_from(changed)).one()[0])
         result: CursorResult[Any] = connection.execute(statement)
+        return result.rowcount
+
+    def _change_written(self, connection: Connection, kind: str, **parameters: Any) -> int:
+        """:meth:`_change` through psycopg 3 or PyMySQL: the statement of ``kind`` (``add``,
+        ``replace`` or ``remove``), written once, and how many rows it changed."""
+        if self._deferring:  # notified once committed, by _notify_later
+            kind += "_quiet"
+        sql = self._sql()[kind]
+        if self.notify and self._channel is not None and not self._deferring:
+            parameters["channel"] = self._channel
+            parameters["owner"] = self.owner
+            return int(connection.exec_driver_sql(sql, parameters).one()[0])
+        result: CursorResult[Any] = connection.exec_driver_sql(sql, parameters)
         return result.rowcount
 
     # Queries
@@ -283,7 +373,7 @@ class SQLAlchemyJobStore(SQLTable):
             return None
         table = self.jobs_t
         statement = select(table.c.job_state).where(table.c.id == job_id)
-        return self._transaction(lambda connection: connection.scalar(statement))
+        return self._transaction(lambda connection: connection.scalar(statement), single_read=True)
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         timestamp = now.timestamp()
@@ -293,7 +383,9 @@ class SQLAlchemyJobStore(SQLTable):
             .where(table.c.next_run_time <= timestamp, *self._restorable())
             .order_by(table.c.next_run_time, table.c.id)
         )
-        rows = self._transaction(lambda connection: connection.execute(statement).all())
+        rows = self._transaction(
+            lambda connection: connection.execute(statement).all(), single_read=True
+        )
         return sorted(self._restored(rows), key=run_order)
 
     def get_next_run_time(self) -> datetime | None:
@@ -307,14 +399,16 @@ class SQLAlchemyJobStore(SQLTable):
             .limit(1)
         )
         return utc_timestamp_to_datetime(
-            self._transaction(lambda connection: connection.scalar(statement))
+            self._transaction(lambda connection: connection.scalar(statement), single_read=True)
         )
 
     def count_jobs(self) -> int:
         """Return how many rows the table holds (one query), including any job this process
         cannot restore."""
         statement = select(func.count()).select_from(self.jobs_t)
-        return self._transaction(lambda connection: connection.execute(statement).scalar_one())
+        return self._transaction(
+            lambda connection: connection.execute(statement).scalar_one(), single_read=True
+        )
 
     def get_all_jobs(self) -> list[Job]:
         """Return all the jobs (see :meth:`iter_jobs`) as a list."""
@@ -383,22 +477,37 @@ class SQLAlchemyJobStore(SQLTable):
         timestamp = datetime_to_utc_timestamp(next_run_time)
 
         def add(connection: Connection) -> None:
-            insert = table.insert().values(id=job_id, next_run_time=timestamp, job_state=data)
             try:
-                self._change(connection, insert)
+                if self._written_sql:
+                    self._change_written(
+                        connection, "add", id=job_id, next_run_time=timestamp, job_state=data
+                    )
+                else:
+                    insert = table.insert().values(
+                        id=job_id, next_run_time=timestamp, job_state=data
+                    )
+                    self._change(connection, insert)
             except IntegrityError:
                 raise ConflictingIdError(job_id) from None
 
         def replace(connection: Connection) -> None:
-            update = (
-                table.update()
-                .where(table.c.id == job_id)
-                .values(next_run_time=timestamp, job_state=data, claimed_by=None)
-            )
-            if self._change(connection, update) == 0:
+            if self._written_sql:
+                changed = self._change_written(
+                    connection, "replace", id=job_id, next_run_time=timestamp, job_state=data
+                )
+            else:
+                update = (
+                    table.update()
+                    .where(table.c.id == job_id)
+                    .values(next_run_time=timestamp, job_state=data, claimed_by=None)
+                )
+                changed = self._change(connection, update)
+            if changed == 0:
                 raise JobLookupError(job_id)
 
         self._transaction(add if new else replace, write=True)
+        if self._deferring:
+            self._notify_later()
         self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
@@ -407,10 +516,16 @@ class SQLAlchemyJobStore(SQLTable):
         delete = self.jobs_t.delete().where(self.jobs_t.c.id == job_id)
 
         def remove(connection: Connection) -> None:
-            if self._change(connection, delete) == 0:
+            if self._written_sql:
+                changed = self._change_written(connection, "remove", id=job_id)
+            else:
+                changed = self._change(connection, delete)
+            if changed == 0:
                 raise JobLookupError(job_id)
 
         self._transaction(remove, write=True)
+        if self._deferring:
+            self._notify_later()
         self._forget_unrestorable(job_id)
 
     def remove_all_jobs(self) -> None:
@@ -438,6 +553,8 @@ class SQLAlchemyJobStore(SQLTable):
                 .with_for_update(skip_locked=True)
             )
 
+        if not take_back and self._postgresql:
+            return self._claim_due(now, lease_end, limit, excluded)
         # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
         # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
         held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
@@ -462,7 +579,105 @@ class SQLAlchemyJobStore(SQLTable):
 
         return self._transaction(claim, write=True, claim=True)
 
+    def _claim_due(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+    ) -> list[Claimed]:
+        """PostgreSQL's claim of due jobs when this owner holds none: one statement (it locks,
+        skipping locked rows, and updates the rows it returns) in the bounded transaction."""
+        parameters = {
+            "now": now,
+            "lease_end": lease_end,
+            "owner": self.owner,
+            "limit": limit,
+            "excluded": list(excluded),
+        }
+        sql = self._sql()["claim"]
+
+        def claim(connection: Connection) -> list[Claimed]:
+            rows = connection.exec_driver_sql(sql, parameters).all()
+            return sorted(((row[0], row[1], row[2]) for row in rows), key=_claim_order)
+
+        return self._transaction(claim, write=True, claim=True)
+
+    def _release_postgresql(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        """PostgreSQL's release: a statement that writes the entries this owner still holds
+        (all of them at once, from arrays) and one that deletes the removed jobs it still
+        holds, each returning the ids it wrote; the other ids are lost."""
+        sql = self._sql()
+        ids = [job_id for job_id, _, _ in entries]
+
+        def release(connection: Connection) -> set[str]:
+            written: set[str] = set()
+            if entries:
+                parameters = {
+                    "ids": ids,
+                    "times": [timestamp for _, _, timestamp in entries],
+                    "states": [data for _, data, _ in entries],
+                    "owner": self.owner,
+                }
+                written.update(connection.exec_driver_sql(sql["release"], parameters).scalars())
+            if removed:
+                parameters = {"ids": list(removed), "owner": self.owner}
+                written.update(connection.exec_driver_sql(sql["delete"], parameters).scalars())
+            return {job_id for job_id in (*ids, *removed) if job_id not in written}
+
+        return self._transaction(release, write=True, claim=True)
+
+    def _sql(self) -> dict[str, str]:
+        """The statements written once (``%(name)s`` placeholders): PostgreSQL's claim and
+        release, and the API's writes on PostgreSQL and MariaDB / MySQL."""
+        if self._written is None:
+            table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
+            self._written = {
+                # the subquery locks the due rows no other transaction holds, earliest first
+                "claim": (
+                    f"UPDATE {table} AS j SET next_run_time = %(lease_end)s, "
+                    f"{_CLAIM_COLUMN} = %(owner)s FROM (SELECT id, next_run_time FROM {table} "
+                    "WHERE next_run_time <= %(now)s AND NOT (id = ANY(%(excluded)b::text[])) "
+                    "ORDER BY next_run_time, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c "
+                    "WHERE j.id = c.id RETURNING j.id, j.job_state, c.next_run_time"
+                ),
+                # a row changed meanwhile (update_job ends the claim) is not written: the
+                # update waits for its lock, then finds the claim gone. The arrays are sent
+                # in binary (%b): psycopg's text form escapes each element
+                "release": (
+                    f"UPDATE {table} AS j SET next_run_time = r.next_run_time, "
+                    f"job_state = r.job_state, {_CLAIM_COLUMN} = NULL FROM unnest("
+                    "%(ids)b::text[], %(times)b::float8[], %(states)b::bytea[]) "
+                    "AS r(id, next_run_time, job_state) "
+                    f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id"
+                ),
+                "delete": (
+                    f"DELETE FROM {table} WHERE id = ANY(%(ids)b::text[]) "
+                    f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id"
+                ),
+            }
+            # the API's changes; with notifications, each tells the other processes in the
+            # same statement (delivered when the transaction commits)
+            changes = {
+                "add": (
+                    f"INSERT INTO {table} (id, next_run_time, job_state) "
+                    "VALUES (%(id)s, %(next_run_time)s, %(job_state)s)"
+                ),
+                "replace": (
+                    f"UPDATE {table} SET next_run_time = %(next_run_time)s, "
+                    f"job_state = %(job_state)s, {_CLAIM_COLUMN} = NULL WHERE id = %(id)s"
+                ),
+                "remove": f"DELETE FROM {table} WHERE id = %(id)s",
+            }
+            for kind, sql in changes.items():
+                self._written[f"{kind}_quiet"] = sql
+                if self.notify and self._channel is not None:
+                    sql = (
+                        f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "
+                        "pg_notify(%(channel)s, %(owner)s) FROM changed"
+                    )
+                self._written[kind] = sql
+        return self._written
+
     def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        if self._postgresql:
+            return self._release_postgresql(entries, removed)
         table = self.jobs_t
         wanted = [job_id for job_id, _, _ in entries] + list(removed)
 
@@ -473,7 +688,9 @@ class SQLAlchemyJobStore(SQLTable):
                 for job_id, data, timestamp in entries
                 if job_id in held
             ]
-            if writes:
+            if writes and self._written_sql:  # MariaDB / MySQL (PyMySQL)
+                self._write_joined(connection, writes)
+            elif writes:
                 connection.execute(
                     table.update()
                     .where(table.c.id == bindparam("b_id"))
@@ -490,6 +707,31 @@ class SQLAlchemyJobStore(SQLTable):
             return {job_id for job_id in wanted if job_id not in held}
 
         return self._transaction(release, write=True, claim=True)
+
+    def _write_joined(self, connection: Connection, writes: list[dict[str, Any]]) -> None:
+        """Write released rows (locked, held by this owner) on MariaDB / MySQL: an ``UPDATE``
+        joined to the rows' new values, ``IN_CHUNK`` rows a statement (PyMySQL runs an
+        ``executemany`` of ``UPDATE`` as one statement, and one round trip, per row)."""
+        table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
+        for chunk in _chunks(writes):
+            parameters: dict[str, Any] = {}
+            rows = []
+            for index, write in enumerate(chunk):
+                parameters[f"i{index}"] = write["b_id"]
+                parameters[f"t{index}"] = write["b_next_run_time"]
+                parameters[f"s{index}"] = write["b_state"]
+                if index == 0:
+                    rows.append(
+                        "SELECT %(i0)s AS id, %(t0)s AS next_run_time, %(s0)s AS job_state"
+                    )
+                else:
+                    rows.append(f"SELECT %(i{index})s, %(t{index})s, %(s{index})s")
+            connection.exec_driver_sql(
+                f"UPDATE {table} AS j JOIN ({' UNION ALL '.join(rows)}) AS r ON j.id = r.id "
+                "SET j.next_run_time = r.next_run_time, j.job_state = r.job_state, "
+                f"j.{_CLAIM_COLUMN} = NULL",
+                parameters,
+            )
 
     def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
         table = self.jobs_t

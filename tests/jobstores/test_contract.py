@@ -211,6 +211,27 @@ def test_a_paused_job_is_released_without_a_run_time(
     assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [("job", None)]
 
 
+def test_a_release_of_many_jobs_stores_each_ones_own_state_and_run_time(
+    engine: Engine, store: SharedJobStore, make_job: MakeJob
+) -> None:
+    """One statement writes them all on PostgreSQL and MariaDB: each row gets its own values
+    (a paused job first, run times to the microsecond)."""
+    for number in range(7):
+        store.add_job(make_job(f"j{number}", at(1)))
+    claimed = store.acquire_due_jobs(at(5))
+    times = [None] + [at(60 + number + number / 1e6 + 0.25) for number in range(1, 7)]
+    for job, when in zip(claimed, times):
+        job._modify(next_run_time=when, name=f"run at {when}")
+    assert store.release_due_jobs(claimed, []) == set()
+    assert engine.times_and_claims() == {
+        f"j{number}": (None if when is None else when.timestamp(), None)
+        for number, when in enumerate(times)
+    }
+    assert [(job.id, job.next_run_time, job.name) for job in store.get_all_jobs()] == [
+        (f"j{number}", when, f"run at {when}") for number, when in [*enumerate(times)][1:]
+    ] + [("j0", None, "run at None")]
+
+
 def test_claimed_jobs_come_by_true_next_run_time(engine: Engine, make_job: MakeJob) -> None:
     a, b = engine.make_store(), engine.make_store()
     a.add_job(make_job("stranded", at(0)))

@@ -414,3 +414,31 @@ def test_a_changed_trigger_is_written_anew() -> None:
 def test_arguments_that_cannot_be_pickled_raise() -> None:
     with pytest.raises(TypeError, match=r"^cannot pickle '_thread.lock' object$"):
         dump_job_state(job_state(DateTrigger(NOW), args=(threading.Lock(),)), 5)
+
+
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+@pytest.mark.parametrize(
+    "trigger",
+    [t for t in all_triggers() if isinstance(t, (DateTrigger, IntervalTrigger))]
+    + [CalendarIntervalTrigger(weeks=2, timezone=BERLIN, start_date="2030-03-30")],
+    ids=repr,
+)
+def test_a_plain_trigger_is_written_by_the_c_pickler_as_the_pure_one_writes_it(
+    trigger: Any, protocol: int
+) -> None:
+    """Date, interval and calendar interval triggers (each job's own start date: no kept
+    pickle helps) take the C pickler's fast path, with the same bytes."""
+    buffer = io.BytesIO()
+    pure = _pickling._StatePickler(buffer, protocol)
+    pure.fast = True
+    pure.save("trigger")
+    pure.save(trigger)
+    assert _pickling._trigger_item(trigger, protocol) == (buffer.getvalue(), ())
+    assert _pickling._items == {}  # nothing kept: the fast path is as fast each time
+    data = dump_job_state(job_state(trigger), protocol)
+    theirs = pickle.loads(data)["trigger"]
+    assert type(theirs).__module__.startswith("apscheduler.triggers.")
+    assert getattr(theirs, "jitter", None) == getattr(trigger, "jitter", None)
+    if not getattr(trigger, "jitter", None):  # comparable without jitter
+        assert fire_times(theirs, 5) == fire_times(trigger, 5)
+    assert repr(load_state(data)["trigger"]) == repr(trigger)

@@ -518,13 +518,24 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
         if "set_config(" not in statement and not statement.startswith("SET SESSION"):
             statements.append(statement.split()[0].upper())
 
+    # PostgreSQL: a claim is one UPDATE that locks what it takes; a release writes the held
+    # rows from arrays (one UPDATE) and deletes the held removed ones (one DELETE)
+    postgresql = store.engine.dialect.name == "postgresql"
     claimed = store.acquire_due_jobs(at(5))
     assert len(claimed) == 100
-    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "UPDATE"]
+    assert ids(claimed) == [f"j{number:03}" for number in range(100)]
+    assert [s for s in statements if s != "BEGIN"] == (
+        ["UPDATE"] if postgresql else ["SELECT", "UPDATE"]
+    )
     statements.clear()
     reschedule(claimed[:50], 60)
     assert store.release_due_jobs(claimed[:50], claimed[50:]) == set()
-    assert [s for s in statements if s != "BEGIN"] == ["SELECT", "UPDATE", "DELETE"]
+    assert [s for s in statements if s != "BEGIN"] == (
+        ["UPDATE", "DELETE"] if postgresql else ["SELECT", "UPDATE", "DELETE"]
+    )
+    assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [
+        (job.id, at(60)) for job in claimed[:50]
+    ]
 
 
 def test_a_store_on_a_given_engine_claims_and_releases(
@@ -1014,6 +1025,43 @@ def test_api_changes_notify_the_other_processes(
             notification.payload for notification in listener.notifies(timeout=10, stop_after=5)
         ]
     assert payloads == [store.owner] * 4 + ["end"]
+
+
+@postgresql_only
+def test_deferred_notifications_are_sent_after_the_change_and_coalesced(
+    make_store: MakeStore,
+    make_job: MakeJob,
+    admin: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a gevent-patched process an API change commits without its notification, which a
+    greenlet sends once the caller waits; changes made meanwhile share one."""
+    monkeypatch.setattr(SQLAlchemyJobStore, "_defers_notifications", lambda self: True)
+    store = make_store()
+    assert store._channel is not None
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with listen_directly(database_url, store._channel) as listener:
+        store.add_job(make_job("a", at(1)))
+        store.update_job(make_job("a", at(2)))
+        with pytest.raises(JobLookupError):
+            store.remove_job("missing")
+        store.remove_job("a")
+        assert not any("pg_notify" in statement for statement in statements)
+        gevent.sleep(0)  # the caller waits: the notifier sends one for the three changes
+        assert [n.payload for n in listener.notifies(timeout=10, stop_after=1)] == [store.owner]
+        store.add_job(make_job("b", at(1)))
+        store.shutdown()  # owed: sent at shutdown, without waiting
+        with admin.begin() as connection:
+            connection.execute(select(func.pg_notify(store._channel, "end")))
+        payloads = [n.payload for n in listener.notifies(timeout=10, stop_after=2)]
+        assert payloads == [store.owner, "end"]
+    assert sum("pg_notify" in statement for statement in statements) == 2
 
 
 class StopListening(Exception):

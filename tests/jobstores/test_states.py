@@ -28,6 +28,7 @@ from greensched.jobstores._states import (
     dump_state,
     encode_state,
     is_import_failure,
+    load_state,
     missing_global,
     read_state,
 )
@@ -385,3 +386,21 @@ def test_a_state_added_without_restoring_it(store: SharedJobStore, make_job: Mak
     copy, _ = read_state(written)
     assert (copy["id"], copy["func"], copy["next_run_time"]) == ("copy", state["func"], WHEN)
     assert store.count_jobs() == 2
+
+
+def test_an_application_class_found_once_is_looked_up_again(
+    gone: Callable[[bool], Any],
+) -> None:
+    """Unpickling keeps the standard library's and greensched's globals once found (each job
+    names several); an application's module that goes away makes its states unloadable at
+    once, even right after one loaded."""
+    module = gone(True)
+    when = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    data = pickle.dumps(
+        {"thing": module.Thing(1), "when": when, "trigger": IntervalTrigger(seconds=5)}, 5
+    )
+    loaded = load_state(data)
+    assert (loaded["when"], type(loaded["trigger"])) == (when, IntervalTrigger)
+    gone(False)
+    with pytest.raises(ModuleNotFoundError, match=rf"^No module named '{MODULE}'$"):
+        load_state(data)
