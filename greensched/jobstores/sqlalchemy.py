@@ -7,42 +7,38 @@ import importlib.util
 import pickle
 from typing import TYPE_CHECKING, Any, Callable
 
-import gevent
 from gevent import monkey
-from gevent.event import Event
 
 from greensched import _validators as validate
 from greensched.jobstores._shared import (
     DEFAULT_CLAIM_LIMIT,
-    Claimed,
-    Released,
     run_order,
 )
 from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
 
 try:
-    from sqlalchemy import MetaData, bindparam, event, func, select
+    from sqlalchemy import MetaData, event, func, select
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
     from greensched.history.sql import SQLRunLog
+    from greensched.jobstores._sql_claims import SQLClaims
     from greensched.jobstores._sql_table import (
         _CLAIM_COLUMN,
-        SQLTable,
         _channel_name,
-        _chunks,
         create_store_engine,
         jobs_table,
     )
     from greensched.jobstores._sql_transactions import _note_execution, _StaleConnection
+    from greensched.jobstores._sql_written import DeferredNotifications
 except ImportError as exc:
     raise ImportError(
         "SQLAlchemyJobStore requires SQLAlchemy installed (pip install 'greensched[sqlalchemy]')"
     ) from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
     from datetime import datetime
 
     from greensched.job import Job
@@ -54,12 +50,7 @@ __all__ = ("SQLAlchemyJobStore",)
 STREAM_CHUNK = 500
 
 
-def _claim_order(claimed: Claimed) -> tuple[float, str]:
-    """The order of claimed jobs: indexed run time, then id."""
-    return (claimed[2], claimed[0])
-
-
-class SQLAlchemyJobStore(SQLTable):
+class SQLAlchemyJobStore(SQLClaims):
     """Stores jobs in a database table using SQLAlchemy (2.0 or newer); several schedulers, in
     several processes, may share the table. The table is created when the store starts if it
     does not exist.
@@ -249,11 +240,9 @@ class SQLAlchemyJobStore(SQLTable):
             ("mariadb", "pymysql"),
         )
         self._written: dict[str, str] | None = None
-        #: whether the API's writes leave their notification to :meth:`_notify_forever`
+        #: whether the API's writes leave their notification to :attr:`_notifications`
         self._deferring = False
-        self._notifier: gevent.Greenlet | None = None
-        #: set when a write committed whose notification has not been sent yet
-        self._notify_wanted = Event()
+        self._notifications = DeferredNotifications(self._send_notification)
         if not event.contains(self.engine, "after_cursor_execute", _note_execution):
             event.listen(self.engine, "after_cursor_execute", _note_execution)
         self._channel = (
@@ -284,11 +273,7 @@ class SQLAlchemyJobStore(SQLTable):
     def shutdown(self) -> None:
         """Stop listening for notifications (sending the one a change made meanwhile still
         owes) and dispose of the engine if the store created it."""
-        if self._notifier is not None:
-            self._notifier.kill(block=True)
-            self._notifier = None
-        if self._notify_wanted.is_set():
-            self._send_notification()
+        self._notifications.stop()
         self._deferring = False
         super().shutdown()
         if self._own_engine:
@@ -305,25 +290,10 @@ class SQLAlchemyJobStore(SQLTable):
             and monkey.is_module_patched("socket")
         )
 
-    def _notify_later(self) -> None:
-        """A write committed: have the notifier greenlet tell the other processes. Writes made
-        while it sends share the next notification (a notification is a hint: one tells the
-        others to look at the table)."""
-        self._notify_wanted.set()
-        if self._notifier is None or self._notifier.dead:
-            self._notifier = gevent.spawn(self._notify_forever)
-
-    def _notify_forever(self) -> None:
-        while True:
-            self._notify_wanted.wait()
-            self._notify_wanted.clear()
-            self._send_notification()
-
     def _send_notification(self) -> None:
         """Send one notification on the table's channel (autocommit: one round trip); a
         failure is logged and forgotten (the others look at the table every
         ``poll_interval``)."""
-        self._notify_wanted.clear()
         parameters = {"channel": self._channel, "owner": self.owner}
         try:
             self._transaction(
@@ -350,7 +320,7 @@ class SQLAlchemyJobStore(SQLTable):
     def _change_written(self, connection: Connection, kind: str, **parameters: Any) -> int:
         """:meth:`_change` through psycopg 3 or PyMySQL: the statement of ``kind`` (``add``,
         ``replace`` or ``remove``), written once, and how many rows it changed."""
-        if self._deferring:  # notified once committed, by _notify_later
+        if self._deferring:  # notified once committed, by self._notifications
             kind += "_quiet"
         sql = self._sql()[kind]
         if self.notify and self._channel is not None and not self._deferring:
@@ -507,7 +477,7 @@ class SQLAlchemyJobStore(SQLTable):
 
         self._transaction(add if new else replace, write=True)
         if self._deferring:
-            self._notify_later()
+            self._notifications.want()
         self._forget_unrestorable(job_id)
 
     def remove_job(self, job_id: str) -> None:
@@ -525,7 +495,7 @@ class SQLAlchemyJobStore(SQLTable):
 
         self._transaction(remove, write=True)
         if self._deferring:
-            self._notify_later()
+            self._notifications.want()
         self._forget_unrestorable(job_id)
 
     def remove_all_jobs(self) -> None:
@@ -534,238 +504,6 @@ class SQLAlchemyJobStore(SQLTable):
 
         self._transaction(remove_all, write=True)
         self._unrestorable.clear()
-
-    # Claims
-    # The claim primitives (see greensched.jobstores._shared)
-
-    def _claim(
-        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
-    ) -> list[Claimed]:
-        table = self.jobs_t
-        claimed_by = table.c[_CLAIM_COLUMN]
-        not_excluded = [table.c.id.not_in(excluded)] if excluded else []
-
-        def claimable(*where: Any) -> Any:
-            return (
-                select(table.c.id, table.c.job_state, table.c.next_run_time)
-                .where(*where, *not_excluded)
-                .order_by(table.c.next_run_time, table.c.id)
-                .with_for_update(skip_locked=True)
-            )
-
-        if not take_back and self._postgresql:
-            return self._claim_due(now, lease_end, limit, excluded)
-        # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
-        # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
-        held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
-        due = claimable(table.c.next_run_time <= now)
-
-        def claim(connection: Connection) -> list[Claimed]:
-            rows = list(connection.execute(held.limit(limit))) if take_back else []
-            if len(rows) < limit:
-                if rows:
-                    due_now = due.where(table.c.id.not_in([row.id for row in rows]))
-                else:
-                    due_now = due
-                rows.extend(connection.execute(due_now.limit(limit - len(rows))))
-            ids = [row.id for row in rows]
-            for chunk in _chunks(ids):
-                connection.execute(
-                    table.update()
-                    .where(table.c.id.in_(chunk))
-                    .values(next_run_time=lease_end, claimed_by=self.owner)
-                )
-            return [(row.id, row.job_state, row.next_run_time) for row in rows]
-
-        return self._transaction(claim, write=True, claim=True)
-
-    def _claim_due(
-        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
-    ) -> list[Claimed]:
-        """PostgreSQL's claim of due jobs when this owner holds none: one statement (it locks,
-        skipping locked rows, and updates the rows it returns) in the bounded transaction."""
-        parameters = {
-            "now": now,
-            "lease_end": lease_end,
-            "owner": self.owner,
-            "limit": limit,
-            "excluded": list(excluded),
-        }
-        sql = self._sql()["claim"]
-
-        def claim(connection: Connection) -> list[Claimed]:
-            rows = connection.exec_driver_sql(sql, parameters).all()
-            return sorted(((row[0], row[1], row[2]) for row in rows), key=_claim_order)
-
-        return self._transaction(claim, write=True, claim=True)
-
-    def _release_postgresql(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
-        """PostgreSQL's release: a statement that writes the entries this owner still holds
-        (all of them at once, from arrays) and one that deletes the removed jobs it still
-        holds, each returning the ids it wrote; the other ids are lost."""
-        sql = self._sql()
-        ids = [job_id for job_id, _, _ in entries]
-
-        def release(connection: Connection) -> set[str]:
-            written: set[str] = set()
-            if entries:
-                parameters = {
-                    "ids": ids,
-                    "times": [timestamp for _, _, timestamp in entries],
-                    "states": [data for _, data, _ in entries],
-                    "owner": self.owner,
-                }
-                written.update(connection.exec_driver_sql(sql["release"], parameters).scalars())
-            if removed:
-                parameters = {"ids": list(removed), "owner": self.owner}
-                written.update(connection.exec_driver_sql(sql["delete"], parameters).scalars())
-            return {job_id for job_id in (*ids, *removed) if job_id not in written}
-
-        return self._transaction(release, write=True, claim=True)
-
-    def _sql(self) -> dict[str, str]:
-        """The statements written once (``%(name)s`` placeholders): PostgreSQL's claim and
-        release, and the API's writes on PostgreSQL and MariaDB / MySQL."""
-        if self._written is None:
-            table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
-            self._written = {
-                # the subquery locks the due rows no other transaction holds, earliest first
-                "claim": (
-                    f"UPDATE {table} AS j SET next_run_time = %(lease_end)s, "
-                    f"{_CLAIM_COLUMN} = %(owner)s FROM (SELECT id, next_run_time FROM {table} "
-                    "WHERE next_run_time <= %(now)s AND NOT (id = ANY(%(excluded)b::text[])) "
-                    "ORDER BY next_run_time, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c "
-                    "WHERE j.id = c.id RETURNING j.id, j.job_state, c.next_run_time"
-                ),
-                # a row changed meanwhile (update_job ends the claim) is not written: the
-                # update waits for its lock, then finds the claim gone. The arrays are sent
-                # in binary (%b): psycopg's text form escapes each element
-                "release": (
-                    f"UPDATE {table} AS j SET next_run_time = r.next_run_time, "
-                    f"job_state = r.job_state, {_CLAIM_COLUMN} = NULL FROM unnest("
-                    "%(ids)b::text[], %(times)b::float8[], %(states)b::bytea[]) "
-                    "AS r(id, next_run_time, job_state) "
-                    f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id"
-                ),
-                "delete": (
-                    f"DELETE FROM {table} WHERE id = ANY(%(ids)b::text[]) "
-                    f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id"
-                ),
-            }
-            # the API's changes; with notifications, each tells the other processes in the
-            # same statement (delivered when the transaction commits)
-            changes = {
-                "add": (
-                    f"INSERT INTO {table} (id, next_run_time, job_state) "
-                    "VALUES (%(id)s, %(next_run_time)s, %(job_state)s)"
-                ),
-                "replace": (
-                    f"UPDATE {table} SET next_run_time = %(next_run_time)s, "
-                    f"job_state = %(job_state)s, {_CLAIM_COLUMN} = NULL WHERE id = %(id)s"
-                ),
-                "remove": f"DELETE FROM {table} WHERE id = %(id)s",
-            }
-            for kind, sql in changes.items():
-                self._written[f"{kind}_quiet"] = sql
-                if self.notify and self._channel is not None:
-                    sql = (
-                        f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "
-                        "pg_notify(%(channel)s, %(owner)s) FROM changed"
-                    )
-                self._written[kind] = sql
-        return self._written
-
-    def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
-        if self._postgresql:
-            return self._release_postgresql(entries, removed)
-        table = self.jobs_t
-        wanted = [job_id for job_id, _, _ in entries] + list(removed)
-
-        def release(connection: Connection) -> set[str]:
-            held = self._lock_held(connection, wanted)
-            writes = [
-                {"b_id": job_id, "b_next_run_time": timestamp, "b_state": data}
-                for job_id, data, timestamp in entries
-                if job_id in held
-            ]
-            if writes and self._written_sql:  # MariaDB / MySQL (PyMySQL)
-                self._write_joined(connection, writes)
-            elif writes:
-                connection.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        next_run_time=bindparam("b_next_run_time"),
-                        job_state=bindparam("b_state"),
-                        claimed_by=None,
-                    ),
-                    writes,
-                )
-            deletes = [job_id for job_id in removed if job_id in held]
-            for chunk in _chunks(deletes):
-                connection.execute(table.delete().where(table.c.id.in_(chunk)))
-            return {job_id for job_id in wanted if job_id not in held}
-
-        return self._transaction(release, write=True, claim=True)
-
-    def _write_joined(self, connection: Connection, writes: list[dict[str, Any]]) -> None:
-        """Write released rows (locked, held by this owner) on MariaDB / MySQL: an ``UPDATE``
-        joined to the rows' new values, ``IN_CHUNK`` rows a statement (PyMySQL runs an
-        ``executemany`` of ``UPDATE`` as one statement, and one round trip, per row)."""
-        table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
-        for chunk in _chunks(writes):
-            parameters: dict[str, Any] = {}
-            rows = []
-            for index, write in enumerate(chunk):
-                parameters[f"i{index}"] = write["b_id"]
-                parameters[f"t{index}"] = write["b_next_run_time"]
-                parameters[f"s{index}"] = write["b_state"]
-                if index == 0:
-                    rows.append(
-                        "SELECT %(i0)s AS id, %(t0)s AS next_run_time, %(s0)s AS job_state"
-                    )
-                else:
-                    rows.append(f"SELECT %(i{index})s, %(t{index})s, %(s{index})s")
-            connection.exec_driver_sql(
-                f"UPDATE {table} AS j JOIN ({' UNION ALL '.join(rows)}) AS r ON j.id = r.id "
-                "SET j.next_run_time = r.next_run_time, j.job_state = r.job_state, "
-                f"j.{_CLAIM_COLUMN} = NULL",
-                parameters,
-            )
-
-    def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
-        table = self.jobs_t
-
-        def give_back(connection: Connection) -> None:
-            held = self._lock_held(connection, [job_id for job_id, _ in jobs])
-            rows = [
-                {"b_id": job_id, "b_next_run_time": timestamp}
-                for job_id, timestamp in jobs
-                if job_id in held
-            ]
-            if rows:
-                connection.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(next_run_time=bindparam("b_next_run_time"), claimed_by=None),
-                    rows,
-                )
-
-        self._transaction(give_back, write=True, claim=True)
-
-    def _lock_held(self, connection: Connection, ids: Sequence[str]) -> set[str]:
-        """Lock the rows of ``ids`` that this owner holds a claim on; return their ids."""
-        table = self.jobs_t
-        held: set[str] = set()
-        for chunk in _chunks(ids):
-            held.update(
-                connection.scalars(
-                    select(table.c.id)
-                    .where(table.c.id.in_(chunk), table.c[_CLAIM_COLUMN] == self.owner)
-                    .with_for_update()
-                )
-            )
-        return held
 
     # Notifications
 

@@ -1,0 +1,209 @@
+"""The claim primitives of :class:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore` (the
+protocol is :mod:`greensched.jobstores._shared`'s): claiming due jobs (re-taking those this
+owner holds), releasing them with their new states, giving them back. PostgreSQL through
+psycopg 3 claims and releases in one statement each; the other engines lock the rows with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and write them in chunks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select
+
+from greensched.jobstores._sql_table import _CLAIM_COLUMN, SQLTable, _chunks
+from greensched.jobstores._sql_written import joined_update, written_statements
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.engine import Connection
+
+    from greensched.jobstores._shared import Claimed, Released
+
+__all__ = ("SQLClaims",)
+
+
+def _claim_order(claimed: Claimed) -> tuple[float, str]:
+    """The order of claimed jobs: indexed run time, then id."""
+    return (claimed[2], claimed[0])
+
+
+class SQLClaims(SQLTable):
+    """The claim primitives of the SQL job store (its base class)."""
+
+    owner: str
+    notify: bool
+    #: the channel of the table's notifications (PostgreSQL), or ``None``
+    _channel: str | None
+    #: PostgreSQL through psycopg 3: claims and releases of one statement each
+    _postgresql: bool
+    #: the driver takes statements written once (``%(name)s`` placeholders)
+    _written_sql: bool
+    #: those statements, once written (see :meth:`_sql`)
+    _written: dict[str, str] | None
+
+    def _claim(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str], *, take_back: bool
+    ) -> list[Claimed]:
+        table = self.jobs_t
+        claimed_by = table.c[_CLAIM_COLUMN]
+        not_excluded = [table.c.id.not_in(excluded)] if excluded else []
+
+        def claimable(*where: Any) -> Any:
+            return (
+                select(table.c.id, table.c.job_state, table.c.next_run_time)
+                .where(*where, *not_excluded)
+                .order_by(table.c.next_run_time, table.c.id)
+                .with_for_update(skip_locked=True)
+            )
+
+        if not take_back and self._postgresql:
+            return self._claim_due(now, lease_end, limit, excluded)
+        # A held row was claimed at an earlier ``now``: its lease ends by ``lease_end``, which
+        # bounds the index range scanned for it (all of it: ``claimed_by`` has no index)
+        held = claimable(table.c.next_run_time <= lease_end, claimed_by == self.owner)
+        due = claimable(table.c.next_run_time <= now)
+
+        def claim(connection: Connection) -> list[Claimed]:
+            rows = list(connection.execute(held.limit(limit))) if take_back else []
+            if len(rows) < limit:
+                if rows:
+                    due_now = due.where(table.c.id.not_in([row.id for row in rows]))
+                else:
+                    due_now = due
+                rows.extend(connection.execute(due_now.limit(limit - len(rows))))
+            ids = [row.id for row in rows]
+            for chunk in _chunks(ids):
+                connection.execute(
+                    table.update()
+                    .where(table.c.id.in_(chunk))
+                    .values(next_run_time=lease_end, claimed_by=self.owner)
+                )
+            return [(row.id, row.job_state, row.next_run_time) for row in rows]
+
+        return self._transaction(claim, write=True, claim=True)
+
+    def _claim_due(
+        self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
+    ) -> list[Claimed]:
+        """PostgreSQL's claim of due jobs when this owner holds none: one statement (it locks,
+        skipping locked rows, and updates the rows it returns) in the bounded transaction."""
+        parameters = {
+            "now": now,
+            "lease_end": lease_end,
+            "owner": self.owner,
+            "limit": limit,
+            "excluded": list(excluded),
+        }
+        sql = self._sql()["claim"]
+
+        def claim(connection: Connection) -> list[Claimed]:
+            rows = connection.exec_driver_sql(sql, parameters).all()
+            return sorted(((row[0], row[1], row[2]) for row in rows), key=_claim_order)
+
+        return self._transaction(claim, write=True, claim=True)
+
+    def _release_postgresql(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        """PostgreSQL's release: a statement that writes the entries this owner still holds
+        (all of them at once, from arrays) and one that deletes the removed jobs it still
+        holds, each returning the ids it wrote; the other ids are lost."""
+        sql = self._sql()
+        ids = [job_id for job_id, _, _ in entries]
+
+        def release(connection: Connection) -> set[str]:
+            written: set[str] = set()
+            if entries:
+                parameters = {
+                    "ids": ids,
+                    "times": [timestamp for _, _, timestamp in entries],
+                    "states": [data for _, data, _ in entries],
+                    "owner": self.owner,
+                }
+                written.update(connection.exec_driver_sql(sql["release"], parameters).scalars())
+            if removed:
+                parameters = {"ids": list(removed), "owner": self.owner}
+                written.update(connection.exec_driver_sql(sql["delete"], parameters).scalars())
+            return {job_id for job_id in (*ids, *removed) if job_id not in written}
+
+        return self._transaction(release, write=True, claim=True)
+
+    def _sql(self) -> dict[str, str]:
+        """The statements written once (see :mod:`greensched.jobstores._sql_written`)."""
+        if self._written is None:
+            table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
+            notify = self.notify and self._channel is not None
+            self._written = written_statements(table, notify=notify)
+        return self._written
+
+    def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
+        if self._postgresql:
+            return self._release_postgresql(entries, removed)
+        table = self.jobs_t
+        wanted = [job_id for job_id, _, _ in entries] + list(removed)
+
+        def release(connection: Connection) -> set[str]:
+            held = self._lock_held(connection, wanted)
+            if self._written_sql:  # MariaDB / MySQL (PyMySQL)
+                quoted = self.engine.dialect.identifier_preparer.format_table(table)
+                rows = [entry for entry in entries if entry[0] in held]
+                for some in _chunks(rows):
+                    connection.exec_driver_sql(*joined_update(quoted, some))
+                writes = []
+            else:
+                writes = [
+                    {"b_id": job_id, "b_next_run_time": timestamp, "b_state": data}
+                    for job_id, data, timestamp in entries
+                    if job_id in held
+                ]
+            if writes:
+                connection.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        next_run_time=bindparam("b_next_run_time"),
+                        job_state=bindparam("b_state"),
+                        claimed_by=None,
+                    ),
+                    writes,
+                )
+            deletes = [job_id for job_id in removed if job_id in held]
+            for chunk in _chunks(deletes):
+                connection.execute(table.delete().where(table.c.id.in_(chunk)))
+            return {job_id for job_id in wanted if job_id not in held}
+
+        return self._transaction(release, write=True, claim=True)
+
+    def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
+        table = self.jobs_t
+
+        def give_back(connection: Connection) -> None:
+            held = self._lock_held(connection, [job_id for job_id, _ in jobs])
+            rows = [
+                {"b_id": job_id, "b_next_run_time": timestamp}
+                for job_id, timestamp in jobs
+                if job_id in held
+            ]
+            if rows:
+                connection.execute(
+                    table.update()
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(next_run_time=bindparam("b_next_run_time"), claimed_by=None),
+                    rows,
+                )
+
+        self._transaction(give_back, write=True, claim=True)
+
+    def _lock_held(self, connection: Connection, ids: Sequence[str]) -> set[str]:
+        """Lock the rows of ``ids`` that this owner holds a claim on; return their ids."""
+        table = self.jobs_t
+        held: set[str] = set()
+        for chunk in _chunks(ids):
+            held.update(
+                connection.scalars(
+                    select(table.c.id)
+                    .where(table.c.id.in_(chunk), table.c[_CLAIM_COLUMN] == self.owner)
+                    .with_for_update()
+                )
+            )
+        return held
