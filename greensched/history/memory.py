@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from heapq import merge
 from itertools import islice
-from typing import Any
+from typing import Any, Union
 
 from greensched.history._log import DEFAULT_LIMIT, RunLog
 from greensched.history._records import (
@@ -35,6 +35,15 @@ Begun = tuple[Any, ...]
 #: collector nothing (records would be visited at each full collection), and about half the
 #: memory of the records.
 Row = tuple[Any, ...]
+#: A job's finished runs: its one :data:`Row` (most jobs of a burst of date jobs run once: no
+#: container per job, which the garbage collector would visit), else a ring of them, oldest
+#: first
+Ring = Union[Row, deque[Row]]
+
+
+def _rows(ring: Ring) -> Sequence[Row]:
+    """The rows of a :data:`Ring`, oldest first."""
+    return (ring,) if isinstance(ring, tuple) else ring
 
 
 def _run_id(key: Any, writer: Writer) -> str:
@@ -98,7 +107,7 @@ class MemoryRunLog(RunLog):
     local = True
 
     def __init__(self, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None) -> None:
-        self._rings: dict[str, deque[Row]] = {}
+        self._rings: dict[str, Ring] = {}
         #: the running records appended (by run_id)
         self._running: dict[str, RunRecord] = {}
         #: the runs begun and not finished (begin, or the recorder through _journal), by key:
@@ -113,7 +122,7 @@ class MemoryRunLog(RunLog):
     def configure(self, *, limit: int, max_age: float | None) -> None:
         super().configure(limit=limit, max_age=max_age)
         for job_id, ring in list(self._rings.items()):
-            if ring.maxlen != self.limit:
+            if not isinstance(ring, tuple) and ring.maxlen != self.limit:
                 self._rings[job_id] = deque(ring, maxlen=self.limit)
 
     def _writer(self, host: str, pid: int, owner: str, prefix: str | None = None) -> Writer:
@@ -166,10 +175,18 @@ class MemoryRunLog(RunLog):
             return
         self._running.pop(record.run_id, None)
         self._begun.pop(record.run_id, None)  # (a run begun here by its run id)
-        ring = self._rings.get(record.job_id)
+        self._push(record.job_id, self._row(record))
+
+    def _push(self, job_id: str, row: Row) -> None:
+        """Add ``row`` to its job's ring (a full ring drops its oldest)."""
+        rings = self._rings
+        ring = rings.get(job_id)
         if ring is None:
-            ring = self._rings[record.job_id] = deque(maxlen=self.limit)
-        ring.append(self._row(record))  # a full ring drops its oldest
+            rings[job_id] = row
+        elif isinstance(ring, tuple):
+            rings[job_id] = deque((ring, row), maxlen=self.limit)
+        else:
+            ring.append(row)
 
     def begin(
         self,
@@ -205,12 +222,10 @@ class MemoryRunLog(RunLog):
         if begun is None:
             return  # closed meanwhile (close_running)
         job_id, job_name, scheduled, started, writer = begun
-        ring = self._rings.get(job_id)
-        if ring is None:
-            ring = self._rings[job_id] = deque(maxlen=self.limit)
-        ring.append(
+        self._push(
+            job_id,
             (token, job_id, job_name, scheduled, started, writer, outcome, duration, retval,
-             exc_type, exc_message, traceback, None, None)
+             exc_type, exc_message, traceback, None, None),
         )  # fmt: skip
 
     def _begun_records(self, job_id: str | None) -> list[RunRecord]:
@@ -237,19 +252,25 @@ class MemoryRunLog(RunLog):
         if ring is None:
             return False
         run_id = record.run_id
-        for position, row in enumerate(ring):
+        for position, row in enumerate(_rows(ring)):
             if _run_id(row[0], row[5]) == run_id:
-                if record.outcome == OUTCOME_RUNNING:
+                running = record.outcome == OUTCOME_RUNNING
+                if isinstance(ring, tuple):
+                    if running:
+                        del self._rings[record.job_id]
+                    else:
+                        self._rings[record.job_id] = self._row(record)
+                elif running:
                     del ring[position]
-                    return False  # (kept as running)
-                ring[position] = self._row(record)
-                return True
+                else:
+                    ring[position] = self._row(record)
+                return not running  # (a running one is kept as running)
         return False
 
     def _records(self, job_id: str | None) -> Iterable[RunRecord]:
         """The records of ``job_id`` (``None``: of every job), newest first."""
         if job_id is None:
-            rings: list[deque[Row]] = list(self._rings.values())
+            rings: list[Ring] = list(self._rings.values())
             running = list(self._running.values())
         else:
             ring = self._rings.get(job_id)
@@ -257,7 +278,9 @@ class MemoryRunLog(RunLog):
             running = [record for record in self._running.values() if record.job_id == job_id]
         running += self._begun_records(job_id)
         # each ring is in write order, nearly newest last: sort each, then merge them
-        streams = [sorted(map(_record, ring), key=_newest_first, reverse=True) for ring in rings]
+        streams = [
+            sorted(map(_record, _rows(ring)), key=_newest_first, reverse=True) for ring in rings
+        ]
         streams.append(sorted(running, key=_newest_first, reverse=True))
         return merge(*streams, key=_newest_first, reverse=True)
 
@@ -300,12 +323,15 @@ class MemoryRunLog(RunLog):
         oldest = now - timedelta(seconds=self.max_age)
         dropped = 0
         for job_id, ring in list(self._rings.items()):
-            kept = [row for row in ring if _sort_time(row) >= oldest]
-            if len(kept) == len(ring):
+            rows = _rows(ring)
+            kept = [row for row in rows if _sort_time(row) >= oldest]
+            if len(kept) == len(rows):
                 continue
-            dropped += len(ring) - len(kept)
-            if kept:
+            dropped += len(rows) - len(kept)
+            if len(kept) > 1:
                 self._rings[job_id] = deque(kept, maxlen=self.limit)
+            elif kept:
+                self._rings[job_id] = kept[0]
             else:
                 del self._rings[job_id]
         for owner, process in list(self._processes.items()):

@@ -69,6 +69,27 @@ def test_close_running_and_prune_see_the_appended_records() -> None:
     assert [run.outcome for run in log.read()] == [OUTCOME_EXECUTED, OUTCOME_ERROR]
 
 
+def test_a_job_with_one_run_keeps_it_through_replace_prune_and_a_new_limit() -> None:
+    """A job's first finished run is kept without a ring of its own (a burst of date jobs runs
+    each once); every operation sees it as the one-run ring it stands for."""
+    log = MemoryRunLog(limit=3, max_age=10)
+    log.append(record(1, OUTCOME_EXECUTED, job_id="once"))
+    log.write([record(1, OUTCOME_ERROR, job_id="once")])  # written again: replaced
+    assert [(run.run_id, run.outcome) for run in log.read("once")] == [("run-001", OUTCOME_ERROR)]
+    log.write([record(1, OUTCOME_RUNNING, job_id="once")])  # running again: out of the ring
+    assert [(run.run_id, run.outcome) for run in log.read()] == [("run-001", OUTCOME_RUNNING)]
+    log.append(record(1, OUTCOME_EXECUTED, job_id="once"))
+    for number in (2, 3, 4):
+        log.append(record(number, OUTCOME_EXECUTED, job_id="once"))
+    assert [run.run_id for run in log.read("once")] == ["run-004", "run-003", "run-002"]
+    assert log.prune(T0 + timedelta(seconds=13.5)) == 2  # leaves one
+    log.configure(limit=1, max_age=10)
+    log.append(record(5, OUTCOME_EXECUTED, job_id="once"))
+    assert [run.run_id for run in log.read("once")] == ["run-005"]  # the new limit: one
+    assert log.prune(T0 + timedelta(seconds=30)) == 1
+    assert log.read() == []
+
+
 def test_a_begun_run_written_finished_is_kept_once() -> None:
     """A run begun through the scheduler's path (begin) and then written finished through
     write (as another writer would) is one record, finished."""
