@@ -354,7 +354,7 @@ def ratio(greensched: float, peer: float, lower_is_better: bool = True) -> str:
 
 def run_all(options: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="greensched-bench-"))
-    print("## API calls (µs per call, median)\n")
+    print("### API calls (µs per call, median)\n")
     print("| engine | jobs | call | greensched | APScheduler 3.11 | speedup |")
     print("|---|---:|---|---:|---:|---:|")
     for engine in options.engines:
@@ -368,7 +368,7 @@ def run_all(options: argparse.Namespace) -> None:
                     f"{ratio(ours, theirs)} |",
                     flush=True,
                 )
-    print("\n## Fire rate (N jobs due every second, staggered; runs due in the window)\n")
+    print("\n### Fire rate (N jobs due every second, staggered; runs due in the window)\n")
     print(
         "| engine | implementation | history | processes | due runs/s | executed | runs/s "
         "| lateness p99 ms | executed twice | CPU ms per run | longest hub stall ms |"
