@@ -1,8 +1,9 @@
 """The claim primitives of :class:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore` (the
 protocol is :mod:`greensched.jobstores._shared`'s): claiming due jobs (re-taking those this
 owner holds), releasing them with their new states, giving them back. PostgreSQL through
-psycopg 3 claims and releases in one statement each; the other engines lock the rows with
-``SELECT ... FOR UPDATE SKIP LOCKED`` and write them in chunks.
+psycopg 3 claims and releases in one statement each; the other engines select the rows
+(``FOR UPDATE SKIP LOCKED`` where the engine has it; SQLite's write transaction locks the
+whole database) and write them in chunks.
 """
 
 from __future__ import annotations
