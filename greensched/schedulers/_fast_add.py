@@ -14,7 +14,7 @@ from datetime import datetime
 from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
-from greensched.job import NO_KWARGS, Job, _new_id
+from greensched.job import NO_KWARGS, Job, _new_id, _own_kwargs
 from greensched.util import (
     _instance_method_ref,
     check_callable_args,
@@ -60,12 +60,9 @@ _facts: dict[int, _Facts] = {}
 
 
 def _facts_of(func: Any) -> _Facts | None:
-    """Return the facts of a plain function or of a bound method, ``None`` for any other
-    callable (its facts are worked out for each job) or if it has no reference's worth of
-    facts to keep.
-
-    :raises ValueError: if ``func`` has a reference that does not resolve back to it
-    """
+    """Return the facts of a plain function or of a bound method (``func_ref`` ``None`` if it
+    has no reference that resolves back to it: a lambda, a nested function), ``None`` for any
+    other callable (its facts are worked out for each job)."""
     kind = type(func)
     if kind is FunctionType:
         target, owner = func, None
@@ -121,7 +118,7 @@ def fast_job(
     if kwargs is None:
         kwargs = NO_KWARGS
     elif type(kwargs) is dict:
-        kwargs = dict(kwargs) if kwargs else NO_KWARGS
+        kwargs = _own_kwargs(kwargs)
     else:
         return None
     shape = (len(args), *kwargs) if kwargs else len(args)

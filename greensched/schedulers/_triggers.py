@@ -41,7 +41,7 @@ def create_trigger(
     if trigger is None:
         trigger = "date"
         trigger_args.setdefault("run_date", now())
-    elif type(trigger) is not str and not isinstance(trigger, str):
+    elif not isinstance(trigger, str):
         raise TypeError(
             f"Expected a trigger instance or string, got {trigger.__class__.__name__} instead"
         )

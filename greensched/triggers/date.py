@@ -52,11 +52,7 @@ class DateTrigger(BaseTrigger):
         if run_date is None:
             self.run_date = None  # filled in by fill_defaults()
         else:
-            converted: datetime | None
-            if type(run_date) is datetime and run_date.tzinfo is not None:
-                converted = run_date  # (what convert_to_datetime returns for it)
-            else:
-                converted = convert_to_datetime(run_date, zone, "run_date")
+            converted = convert_to_datetime(run_date, zone, "run_date")
             assert converted is not None
             self.run_date = _dst.skip_gap(converted)
 

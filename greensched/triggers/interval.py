@@ -102,23 +102,16 @@ class IntervalTrigger(BaseTrigger):
         if start_date is None:
             self.start_date = None  # filled in by fill_defaults()
         else:
-            converted: datetime | None
-            if type(start_date) is datetime and start_date.tzinfo is not None:
-                converted = start_date  # (what convert_to_datetime returns for it)
-            else:
-                converted = convert_to_datetime(start_date, zone, "start_date")
+            converted = convert_to_datetime(start_date, zone, "start_date")
             assert converted is not None
             self.start_date = _dst.skip_gap(converted)
             try:
                 self.start_date.astimezone(_UTC) + interval  # room for a second fire time?
             except OverflowError:
                 raise _no_room(interval, f"start_date {start_date}") from None
-        if end_date is None:
-            self.end_date = None
-        else:
-            end = convert_to_datetime(end_date, zone, "end_date")
-            self.end_date = None if end is None else _dst.skip_gap(end)
-        self.jitter = None if jitter is None else validate_jitter(jitter)
+        converted = convert_to_datetime(end_date, zone, "end_date")
+        self.end_date = None if converted is None else _dst.skip_gap(converted)
+        self.jitter = validate_jitter(jitter)
 
     def fill_defaults(self, now: datetime) -> None:
         """Set an unset ``start_date`` to ``now`` plus one interval (in the trigger's zone).
