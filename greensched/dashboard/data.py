@@ -149,18 +149,15 @@ class View:
         ]
         pages = max(1, -(-len(jobs) // PAGE_SIZE))
         shown = jobs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        rows = [JobRow(job, self._store_of(job)) for job in shown]
         by_store: dict[str, list[str]] = {}
-        for job in shown:
-            by_store.setdefault(self._store_of(job), []).append(job.id)
-        runs = {
-            alias: self.scheduler.get_runs_by_job(ids, alias, limit=CHART_RUNS)
-            for alias, ids in by_store.items()
-        }
-        rows = [
-            JobRow(job, alias, runs[alias][job.id])
-            for job in shown
-            for alias in (self._store_of(job),)
-        ]
+        for row in rows:
+            by_store.setdefault(row.store, []).append(row.job.id)
+        for alias, ids in by_store.items():
+            runs = self.scheduler.get_runs_by_job(ids, alias, limit=CHART_RUNS)
+            for row in rows:
+                if row.store == alias:
+                    row.runs = runs[row.job.id]
         return Page(rows, page, pages, len(jobs))
 
     def job(self, job_id: str, runs: int = PAGE_SIZE, before: datetime | None = None) -> JobRow:

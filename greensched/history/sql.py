@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import (
@@ -126,10 +125,6 @@ def _newest_first(table: Table) -> Any:
     )
 
 
-def _all_rows(connection: Connection, statement: Any) -> list[Row[Any]]:
-    return list(connection.execute(statement).all())
-
-
 def _row_record(row: Row[Any]) -> RunRecord:
     values = {name: getattr(row, name) for name in RunRecord.FIELDS}
     for name in _TIME_COLUMNS:
@@ -179,6 +174,13 @@ class SQLRunLog(RunLog):
 
     def _run(self, work: Callable[[Connection], Any], *, write: bool = True) -> Any:
         return self._store._transaction(work, write=write)
+
+    def _rows(self, statement: Any) -> list[Row[Any]]:
+        """The rows a ``SELECT`` returns (a read transaction of the store)."""
+        rows: list[Row[Any]] = self._run(
+            lambda connection: connection.execute(statement).all(), write=False
+        )
+        return rows
 
     def open(self) -> None:
         """Create the tables that are missing (another process may create them at the same
@@ -324,7 +326,7 @@ class SQLRunLog(RunLog):
             .order_by(table.c.sort_time.desc(), table.c.run_id.desc())
             .limit(limit)
         )
-        rows = self._run(lambda connection: connection.execute(statement).all(), write=False)
+        rows = self._rows(statement)
         return [_row_record(row) for row in rows]
 
     def read_jobs(
@@ -345,7 +347,7 @@ class SQLRunLog(RunLog):
                 .where(ranked.c.newest <= limit)
                 .order_by(ranked.c.job_id, ranked.c.newest)
             )
-            rows = self._run(partial(_all_rows, statement=statement), write=False)
+            rows = self._rows(statement)
             for row in rows:
                 found[row.job_id].append(_row_record(row))
         return found
@@ -396,7 +398,7 @@ class SQLRunLog(RunLog):
             return []
         table = self.processes_t
         statement = select(table).order_by(table.c.heartbeat.desc(), table.c.owner)
-        rows = self._run(lambda connection: connection.execute(statement).all(), write=False)
+        rows = self._rows(statement)
         return [
             ProcessInfo(
                 row.owner,
