@@ -34,10 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from _children import LABELS, ROOT
+
 CRAWLER = ROOT / "examples" / "crawler.py"
 IMPLEMENTATIONS = ("greensched", "apscheduler")
-LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 JOBS = 1000
 SECONDS = 10.0
 TIMEOUT = 2.0

@@ -34,10 +34,9 @@ import sys
 import time
 from typing import Any
 
-from _children import run_in_child
+from _children import LABELS, run_in_child
 
 IMPLEMENTATIONS = ("greensched", "apscheduler")
-LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 KINDS = ("ok", "raise", "timeout")
 LOGGING = ("off", "file")
 RUNS = 2_000

@@ -56,12 +56,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _children import count_warnings, describe_machine, run_in_child
+from _children import LABELS, count_warnings, describe_machine, run_in_child
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 IMPLEMENTATIONS = ("greensched", "apscheduler")
-LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 
 RATES = (1_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 SECONDS = 5.0

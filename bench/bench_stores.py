@@ -47,11 +47,12 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _children import LABELS
+
 from tests.services import MARIADB_URL, POSTGRESQL_URL, REDIS_URL, drop_store
 
 ENGINES = ("sqlite", "postgresql", "mariadb", "redis")
 IMPLEMENTATIONS = ("greensched", "apscheduler")
-LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 EPOCH = datetime(2030, 1, 1, tzinfo=timezone.utc)
 #: greensched's claim_limit in the fire-rate runs (None: the store's default)
 CLAIM_LIMIT: int | None = None

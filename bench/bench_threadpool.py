@@ -62,11 +62,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _children import count_warnings, describe_machine, run_in_child
+from _children import LABELS, count_warnings, describe_machine, run_in_child
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLEMENTATIONS = ("greensched", "apscheduler")
-LABELS = {"greensched": "greensched", "apscheduler": "APScheduler 3.11"}
 SCENARIOS = ("rate", "modify", "api")
 #: per scenario: jobs, seconds between two runs of a job, helper threads
 SHAPES = {"rate": (50, 0.01, 0), "modify": (5, 0.01, 8), "api": (5, 0.01, 4)}
