@@ -5,8 +5,9 @@ transactions."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import (
@@ -19,16 +20,21 @@ from sqlalchemy import (
     Table,
     Unicode,
     UnicodeText,
-    bindparam,
-    func,
     inspect,
     select,
 )
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from greensched._logging import one_line
 from greensched.history._log import DEFAULT_LIMIT, RunLog
 from greensched.history._records import OUTCOME_ERROR, OUTCOME_RUNNING, ProcessInfo, RunRecord
+from greensched.history._sql_writes import (
+    RecordWriter,
+    newest_first,
+    record_values,
+    record_writer,
+    upsert,
+)
 from greensched.jobstores._sql_table import ID_LENGTH, _chunks, table_label
 from greensched.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 
@@ -37,7 +43,7 @@ if TYPE_CHECKING:
 
     from greensched.jobstores._sql_table import SQLTable
 
-__all__ = ("SQLRunLog", "processes_table", "runs_table")
+__all__ = ("TRIM_BACKLOG", "SQLRunLog", "processes_table", "runs_table")
 
 #: the longest run id, owner token or outcome name the tables hold (191 characters: the
 #: longest key MySQL indexes in a utf8mb4 InnoDB table)
@@ -47,6 +53,9 @@ _CREATE_ATTEMPTS = 5
 #: the longest index name PostgreSQL keeps (MySQL: 64)
 _NAME_LENGTH = 63
 _TIME_COLUMNS = ("scheduled", "started", "ended")
+#: The most jobs a :class:`SQLRunLog` counts the untrimmed records of: past it, it trims those
+#: it has counted longest
+TRIM_BACKLOG = 100_000
 
 
 def _index_name(table: str, suffix: str) -> str:
@@ -109,22 +118,6 @@ def processes_table(name: str, metadata: MetaData, schema: str | None) -> Table:
     )
 
 
-def _record_row(record: RunRecord) -> dict[str, Any]:
-    row = {name: getattr(record, name) for name in RunRecord.FIELDS}
-    for name in _TIME_COLUMNS:
-        row[name] = datetime_to_utc_timestamp(row[name])
-    row["sort_time"] = record.sort_time.timestamp()
-    return row
-
-
-def _newest_first(table: Table) -> Any:
-    """The number of each run of a job, newest first (1: its newest)."""
-    return func.row_number().over(
-        partition_by=table.c.job_id,
-        order_by=(table.c.sort_time.desc(), table.c.run_id.desc()),
-    )
-
-
 def _row_record(row: Row[Any]) -> RunRecord:
     values = {name: getattr(row, name) for name in RunRecord.FIELDS}
     for name in _TIME_COLUMNS:
@@ -149,12 +142,18 @@ class SQLRunLog(RunLog):
     They are created (if missing) when the store starts and by its
     :meth:`~greensched.jobstores.sqlalchemy.SQLAlchemyJobStore.upgrade`. Each method is one
     transaction of the store (its engine and connection pool, its retries after lock
-    conflicts and dropped connections). :meth:`write` inserts or replaces the records
-    (PostgreSQL: the batch as one array per column, ``unnest`` and ``ON CONFLICT``; SQLite
-    ``ON CONFLICT``; MariaDB and MySQL ``ON DUPLICATE KEY UPDATE``; elsewhere a delete and an
-    insert), then finds the records of their jobs past the newest ``limit`` (one window query,
-    ``row_number()``) and deletes them by run id. Removing a job from the store leaves its
-    records.
+    conflicts and dropped connections).
+
+    :meth:`write` inserts or replaces the records: PostgreSQL through psycopg 3 and MariaDB
+    10.6+ / MySQL 8 through PyMySQL with statements written once (see
+    :mod:`greensched.history._sql_written`), other engines and drivers through SQLAlchemy
+    (SQLite ``ON CONFLICT``, elsewhere a delete and an insert). Trimming a job to its newest
+    ``limit`` records costs a scan of them, so a process trims a job after every tenth of
+    ``limit`` records it writes for it (every record below a limit of 20), in a transaction of
+    its own, and, once it counts the records of :data:`TRIM_BACKLOG` jobs, trims those it has
+    counted longest. Between two trims a job may hold up to that tenth more per process
+    writing to the store, which reads of the job (:meth:`read` with ``job_id``,
+    :meth:`read_jobs`) leave out. Removing a job from the store leaves its records.
 
     :param store: the job store whose job table the tables go next to
     """
@@ -171,6 +170,12 @@ class SQLRunLog(RunLog):
         self.processes_t = processes_table(f"{jobs.name}_processes", jobs.metadata, jobs.schema)
         #: whether the tables are known to exist (opened, or found)
         self._exist = False
+        #: the statements written once for the engine's driver, if it has them
+        self._writer: RecordWriter | None = None
+        #: the records written for each job since this log last trimmed it
+        self._untrimmed: dict[str, int] = {}
+        #: the jobs whose trim failed, trimmed with the next write
+        self._retrim: set[str] = set()
 
     def _run(self, work: Callable[[Connection], Any], *, write: bool = True) -> Any:
         return self._store._transaction(work, write=write)
@@ -236,68 +241,63 @@ class SQLRunLog(RunLog):
             for table in (self.runs_t, self.processes_t)
         )
 
-    def _upsert(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` into ``table``, each replacing the row with its primary key."""
-        key = table.primary_key.columns[0].name
-        others = [column.name for column in table.columns if column.name != key]
-        dialect = connection.dialect.name
-        statement: Any
-        if dialect == "postgresql":
-            # the rows as one array per column, unnested into rows on the server: one short
-            # statement whatever the number of rows (a statement a row, or a statement with a
-            # placeholder a value, is parsed slowly)
-            names = [column.name for column in table.columns]
-            arrays = [
-                bindparam(f"b_{column.name}", type_=postgresql.ARRAY(column.type))
-                for column in table.columns
-            ]
-            rows_source = select(func.unnest(*arrays).table_valued(*names).render_derived())
-            statement = postgresql.insert(table).from_select(names, rows_source)
-            statement = statement.on_conflict_do_update(
-                index_elements=[key], set_={name: statement.excluded[name] for name in others}
-            )
-            connection.execute(
-                statement, {f"b_{name}": [row[name] for row in rows] for name in names}
-            )
-            return
-        if dialect == "sqlite":
-            statement = sqlite.insert(table)
-            statement = statement.on_conflict_do_update(
-                index_elements=[key], set_={name: statement.excluded[name] for name in others}
-            )
-        elif dialect in ("mysql", "mariadb"):
-            statement = mysql.insert(table)
-            statement = statement.on_duplicate_key_update(
-                {name: statement.inserted[name] for name in others}
-            )
-        else:
-            for chunk in _chunks([row[key] for row in rows]):
-                connection.execute(table.delete().where(table.c[key].in_(chunk)))
-            statement = table.insert()
-        connection.execute(statement, rows)
-
     def write(self, records: Sequence[RunRecord]) -> None:
         if not records:
             return
-        latest = {record.run_id: _record_row(record) for record in records}
-        job_ids = sorted({row["job_id"] for row in latest.values()})
-        table = self.runs_t
-        # each record of those jobs after the newest limit goes
-        rank = _newest_first(table).label("rank")
+        # a run written twice in one batch (running, then ended) is written as it is now
+        latest = {record.run_id: record for record in records}
+        rows = [record_values(record) for record in latest.values()]
+        trimmed = self._due_trims(row[1] for row in rows)
 
-        def write(connection: Connection) -> None:
-            self._upsert(connection, table, list(latest.values()))
-            trimmed: list[str] = []
-            for chunk in _chunks(job_ids):
-                ranked = select(table.c.run_id, rank).where(table.c.job_id.in_(chunk)).subquery()
-                trimmed.extend(
-                    connection.scalars(select(ranked.c.run_id).where(ranked.c.rank > self.limit))
+        self._run(lambda connection: self._writer_for(connection).upsert(connection, rows))
+        if not trimmed:
+            return
+        # in a transaction of its own: a trim that fails (a lock conflict that outlasted the
+        # retries) leaves the records written and the jobs to trim with the next write
+        try:
+            self._run(
+                lambda connection: self._writer_for(connection).trim(
+                    connection, trimmed, self.limit
                 )
-            trimmed.sort()  # rows locked in the same order by every process: no deadlock
-            for chunk in _chunks(trimmed):
-                connection.execute(table.delete().where(table.c.run_id.in_(chunk)))
+            )
+        except DBAPIError as exc:
+            self._retrim.update(trimmed)
+            self._store._logger.info(
+                "Could not trim the run history of %d job(s) (tried again with the next "
+                "write): %s",
+                len(trimmed),
+                one_line(exc),
+            )
+            return
+        for job_id in trimmed:
+            self._untrimmed.pop(job_id, None)
 
-        self._run(write)
+    def _due_trims(self, job_ids: Iterable[str]) -> list[str]:
+        """Count the records about to be written for each job; return the jobs to trim after
+        them (sorted: every process locks their rows in the same order): those whose last trim
+        failed, those this log has written a tenth of the limit for since it last trimmed
+        them, and, past
+        :data:`TRIM_BACKLOG` jobs counted, the longest counted (what it counts stays
+        bounded)."""
+        untrimmed = self._untrimmed
+        step = max(1, self.limit // 10)
+        due, self._retrim = self._retrim, set()
+        for job_id in job_ids:
+            written = untrimmed.get(job_id, 0) + 1
+            untrimmed[job_id] = written
+            if written >= step:
+                due.add(job_id)
+        excess = len(untrimmed) - TRIM_BACKLOG
+        if excess > 0:
+            due.update(islice(untrimmed, excess))
+        return sorted(due)
+
+    def _writer_for(self, connection: Connection) -> RecordWriter:
+        if self._writer is None:
+            exact = self._store._exact_id_type(connection)
+            collation = None if exact is None else exact.collation
+            self._writer = record_writer(connection, self.runs_t, collation)
+        return self._writer
 
     def read(
         self,
@@ -307,6 +307,9 @@ class SQLRunLog(RunLog):
         limit: int = DEFAULT_LIMIT,
         before: datetime | None = None,
     ) -> list[RunRecord]:
+        if job_id is not None:
+            # (rows written since the job's last trim: past its newest limit)
+            limit = min(limit, self.limit)
         if limit <= 0 or (job_id is not None and not self._store._fits(job_id)):
             return []
         if not self._readable():
@@ -336,10 +339,11 @@ class SQLRunLog(RunLog):
         by a window function, those numbered up to ``limit`` kept."""
         found: dict[str, list[RunRecord]] = {job_id: [] for job_id in job_ids}
         ids = [job_id for job_id in found if self._store._fits(job_id)]
+        limit = min(limit, self.limit)  # (rows written since a job's last trim: past it)
         if limit <= 0 or not ids or not self._readable():
             return found
         table = self.runs_t
-        rank = _newest_first(table).label("newest")
+        rank = newest_first(table).label("newest")
         for chunk in _chunks(ids):
             ranked = select(table, rank).where(table.c.job_id.in_(chunk)).subquery()
             statement = (
@@ -391,7 +395,7 @@ class SQLRunLog(RunLog):
         row = {name: getattr(process, name) for name in ProcessInfo.FIELDS}
         row["started"] = process.started.timestamp()
         row["heartbeat"] = process.heartbeat.timestamp()
-        self._run(lambda connection: self._upsert(connection, self.processes_t, [row]))
+        self._run(lambda connection: upsert(connection, self.processes_t, [row]))
 
     def processes(self) -> list[ProcessInfo]:
         if not self._readable():

@@ -4,6 +4,7 @@ prefix; what needs two processes sharing a store runs on the shared stores only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from greensched.history import (
     OUTCOME_CLAIM_LOST,
@@ -324,6 +326,97 @@ def test_a_batch_larger_than_the_limit_keeps_the_newest(backend: Backend) -> Non
     log = backend.make_log(limit=2)
     log.write([run(n, n) for n in range(6)])
     assert run_ids(log.read()) == ["p1-00005", "p1-00004"]
+
+
+def test_trimming_compares_job_ids_exactly(shared: Backend) -> None:
+    shared.make_log(limit=1).write(
+        [run(1, 1, job_id="report"), run(2, 2, job_id="REPORT"), run(3, 3, job_id="report ")]
+    )
+    log = shared.make_log(limit=1)  # (a process that found the tables made)
+    log.write([run(4, 4, job_id="report")])
+    assert run_ids(log.read()) == ["p1-00004", "p1-00003", "p1-00002"]
+
+
+def test_a_sql_history_trims_a_job_with_every_tenth_of_its_limit(sql: Backend) -> None:
+    # trimming scans a job's newest runs: a process does it with every limit/10 records
+    # it writes for the job; reads of the job give its newest limit meanwhile
+    log = sql.make_log(limit=20)
+    for number in range(1, 26):
+        log.write([run(number, number)])
+        kept = min(number, 20)
+        newest = [f"p1-{n:05d}" for n in range(number, number - kept, -1)]
+        assert run_ids(log.read("job", limit=100)) == newest
+        assert run_ids(log.read_jobs(["job"], limit=100)["job"]) == newest
+        stored = len(log.read(limit=100))  # every job: what the table holds
+        assert stored == kept if number % 2 == 0 else kept <= stored <= kept + 1
+
+
+def test_a_sql_history_writes_and_trims_many_jobs_in_a_statement_each(sql: Backend) -> None:
+    log = sql.make_log(limit=1)
+    log.write([run(n, n, job_id=f"job{n:04d}") for n in range(600)])
+    store = sql.stores[-1]
+    assert isinstance(store, SQLAlchemyJobStore)
+    statements: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    # a second run of each job: the first goes (PostgreSQL and MariaDB: one INSERT of every
+    # record, one DELETE of every job's oldest; SQLite through SQLAlchemy: an INSERT, the
+    # window query and the deletes by run id, in chunks of 500 ids)
+    log.write([run(1000 + n, 1000 + n, job_id=f"job{n:04d}") for n in range(600)])
+    assert [s for s in statements if s not in ("BEGIN", "SELECT", "DELETE")] == ["INSERT"]
+    if sql.kind == "sqlite":
+        assert statements.count("SELECT") == 2
+        assert statements.count("DELETE") == 2
+    else:
+        assert statements.count("SELECT") == 0
+        assert statements.count("DELETE") == 1
+    assert run_ids(log.read(limit=1000)) == [f"p1-{1000 + n:05d}" for n in range(599, -1, -1)]
+
+
+def test_a_failed_trim_keeps_the_records_and_is_tried_with_the_next_write(
+    sql: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from greensched.history.sql import SQLRunLog
+
+    log = sql.make_log(limit=1)
+    log.write([run(1, 1)])
+    assert isinstance(log, SQLRunLog)
+    assert log._writer is not None
+    trim = log._writer.trim
+
+    def failing(*args: Any) -> None:
+        raise OperationalError("DELETE", {}, Exception("lock wait timeout"))
+
+    log._writer.trim = failing  # type: ignore[method-assign,assignment]
+    caplog.set_level(logging.INFO)
+    log.write([run(2, 2)])  # written; its trim fails: logged, not raised
+    assert "Could not trim the run history of 1 job(s)" in caplog.text
+    assert run_ids(log.read(limit=10)) == ["p1-00002", "p1-00001"]
+    log._writer.trim = trim  # type: ignore[method-assign]
+    log.write([run(3, 3, job_id="other")])
+    assert run_ids(log.read(limit=10)) == ["p1-00003", "p1-00002"]
+
+
+def test_a_sql_history_trims_the_jobs_it_counted_longest_past_its_backlog(
+    sql: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import greensched.history.sql
+
+    monkeypatch.setattr(greensched.history.sql, "TRIM_BACKLOG", 2)
+    sql.make_log(limit=20).write([run(n, n, job_id="busy") for n in range(1, 21)])
+    log = sql.make_log(limit=20)  # another process: one record of "busy" is not enough
+    log.write([run(21, 21, job_id="busy", owner="p2")])
+    assert len(log.read(limit=100)) == 21
+    log.write([run(22, 22, job_id="a", owner="p2")])
+    assert len(log.read(limit=100)) == 22
+    log.write([run(23, 23, job_id="b", owner="p2")])
+    assert len(log.read(limit=100)) == 22  # "busy", counted first, trimmed with a third job
+    assert run_ids(log.read("busy"))[-1] == "p1-00002"
 
 
 def test_prune_drops_the_runs_and_heartbeats_older_than_max_age(backend: Backend) -> None:
