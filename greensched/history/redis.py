@@ -21,22 +21,23 @@ __all__ = ("RedisRunLog",)
 #: records dropped per script run by :meth:`RedisRunLog.prune`
 PAGE_SIZE = 500
 
-# KEYS: records hash, closings hash, all-runs sorted set, then per record its job's sorted set
-# and its owner's running set. ARGV: the most records kept per job, then per record: run id,
-# sort time (the score), '1' if it is running ('' if not), its JSON.
+# KEYS: records hash, closings hash, all-runs sorted set. ARGV: the most records kept per job,
+# the prefix of the jobs' sorted sets, the prefix of the owners' running sets, then the records
+# as one JSON array of [run id, sort time (the score, as a string: a Lua number would lose
+# digits), 1 if it is running (0 if not), job id, owner, its JSON].
 # Stores each record (dropping any closing of it), then trims each job written to the newest
 # <limit> runs (by score, then run id), dropping the trimmed records.
 _WRITE = """
 local limit = tonumber(ARGV[1])
 local seen, job_keys = {}, {}
-for i = 0, (#ARGV - 1) / 4 - 1 do
-  local id, score = ARGV[2 + 4 * i], ARGV[3 + 4 * i]
-  local job_key, running_key = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
-  redis.call('HSET', KEYS[1], id, ARGV[5 + 4 * i])
+for _, item in ipairs(cjson.decode(ARGV[4])) do
+  local id, score = item[1], item[2]
+  local job_key, running_key = ARGV[2] .. item[4], ARGV[3] .. item[5]
+  redis.call('HSET', KEYS[1], id, item[6])
   redis.call('HDEL', KEYS[2], id)
   redis.call('ZADD', KEYS[3], score, id)
   redis.call('ZADD', job_key, score, id)
-  if ARGV[4 + 4 * i] == '1' then
+  if item[3] == 1 then
     redis.call('SADD', running_key, id)
   else
     redis.call('SREM', running_key, id)
@@ -111,7 +112,9 @@ _TIME_FIELDS = ("scheduled", "started", "ended")
 
 
 def _utc_iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat()
+    if when.tzinfo is not timezone.utc:
+        when = when.astimezone(timezone.utc)
+    return when.isoformat()
 
 
 def _dump(record: RunRecord) -> str:
@@ -150,9 +153,10 @@ class RedisRunLog(RunLog):
 
     :meth:`write` (records and their jobs' trimming), :meth:`close_running` and each step of
     :meth:`prune` are each one Lua script, atomic on the server. A removed job's keys stay
-    until its runs age out (:meth:`prune`) or :meth:`clear`. The scripts of :meth:`write` and
-    :meth:`close_running` name every key they touch; :meth:`prune` derives the jobs' sorted
-    sets from the records (as the store's keys, these must all live on one Redis server).
+    until its runs age out (:meth:`prune`) or :meth:`clear`. The script of
+    :meth:`close_running` names every key it touches; those of :meth:`write` and :meth:`prune`
+    derive the jobs' sorted sets and the owners' running sets from the records (as the store's
+    keys, these must all live on one Redis server).
 
     :param client: the store's Redis client
     :param prefix: the first part of every key
@@ -189,20 +193,28 @@ class RedisRunLog(RunLog):
     def write(self, records: Sequence[RunRecord]) -> None:
         if not records:
             return
-        keys = [self.records_key, self.closed_key, self.all_key]
-        args: list[str | int] = [self.limit]
-        for record in records:
-            keys.append(self.job_key(record.job_id))
-            keys.append(self.running_key(record.owner))
-            args.extend(
-                (
-                    record.run_id,
-                    repr(record.sort_time.timestamp()),
-                    "1" if record.outcome == OUTCOME_RUNNING else "",
-                    _dump(record),
-                )
+        # the records in one argument (a few arguments for each one cost redis-py more than
+        # encoding the records)
+        items = [
+            (
+                record.run_id,
+                repr(record.sort_time.timestamp()),
+                1 if record.outcome == OUTCOME_RUNNING else 0,
+                record.job_id,
+                record.owner,
+                _dump(record),
             )
-        self._write(keys=keys, args=args)
+            for record in records
+        ]
+        self._write(
+            keys=[self.records_key, self.closed_key, self.all_key],
+            args=[
+                self.limit,
+                self.job_key(""),
+                self.running_key(""),
+                json.dumps(items, separators=(",", ":")),
+            ],
+        )
 
     def read(
         self,
