@@ -95,7 +95,6 @@ def runs_table(name: str, metadata: MetaData, schema: str | None) -> Table:
         Index(_index_name(name, "job"), "job_id", "sort_time"),
         Index(_index_name(name, "time"), "sort_time"),
         Index(_index_name(name, "outcome"), "outcome", "sort_time"),
-        Index(_index_name(name, "owner"), "owner", "outcome"),
         schema=schema,
         mysql_charset="utf8mb4",
     )
@@ -136,7 +135,8 @@ class SQLRunLog(RunLog):
     """Run history in two tables next to a SQL job store's job table (``tablename``):
 
     - ``<tablename>_runs``: a row per run (primary key ``run_id``), indexed by job and time,
-      by time, by outcome and time, and by owner and outcome;
+      by time, and by outcome and time (which also finds the running records of
+      :meth:`close_running`: a few among all);
     - ``<tablename>_processes``: a row per process sharing the store (its last heartbeat).
 
     They are created (if missing) when the store starts and by its
@@ -144,16 +144,17 @@ class SQLRunLog(RunLog):
     transaction of the store (its engine and connection pool, its retries after lock
     conflicts and dropped connections).
 
-    :meth:`write` inserts or replaces the records: PostgreSQL through psycopg 3 and MariaDB
-    10.6+ / MySQL 8 through PyMySQL with statements written once (see
-    :mod:`greensched.history._sql_written`), other engines and drivers through SQLAlchemy
+    :meth:`write` inserts or replaces the records: PostgreSQL through psycopg 3 and MariaDB /
+    MySQL through PyMySQL with statements of their own (see
+    :mod:`greensched.history._sql_writes`), other engines and drivers through SQLAlchemy
     (SQLite ``ON CONFLICT``, elsewhere a delete and an insert). Trimming a job to its newest
     ``limit`` records costs a scan of them, so a process trims a job after every tenth of
     ``limit`` records it writes for it (every record below a limit of 20), in a transaction of
     its own, and, once it counts the records of :data:`TRIM_BACKLOG` jobs, trims those it has
     counted longest. Between two trims a job may hold up to that tenth more per process
-    writing to the store, which reads of the job (:meth:`read` with ``job_id``,
-    :meth:`read_jobs`) leave out. Removing a job from the store leaves its records.
+    writing to the store, which reads of a job's newest records (:meth:`read` with
+    ``job_id``, :meth:`read_jobs`) leave out. Removing a job from the store leaves its
+    records.
 
     :param store: the job store whose job table the tables go next to
     """
@@ -170,7 +171,7 @@ class SQLRunLog(RunLog):
         self.processes_t = processes_table(f"{jobs.name}_processes", jobs.metadata, jobs.schema)
         #: whether the tables are known to exist (opened, or found)
         self._exist = False
-        #: the statements written once for the engine's driver, if it has them
+        #: how records are written with the engine's driver (found by the first write)
         self._writer: RecordWriter | None = None
         #: the records written for each job since this log last trimmed it
         self._untrimmed: dict[str, int] = {}
@@ -276,9 +277,8 @@ class SQLRunLog(RunLog):
         """Count the records about to be written for each job; return the jobs to trim after
         them (sorted: every process locks their rows in the same order): those whose last trim
         failed, those this log has written a tenth of the limit for since it last trimmed
-        them, and, past
-        :data:`TRIM_BACKLOG` jobs counted, the longest counted (what it counts stays
-        bounded)."""
+        them, and, past :data:`TRIM_BACKLOG` jobs counted, those counted longest (what it
+        counts stays bounded)."""
         untrimmed = self._untrimmed
         step = max(1, self.limit // 10)
         due, self._retrim = self._retrim, set()
@@ -294,9 +294,7 @@ class SQLRunLog(RunLog):
 
     def _writer_for(self, connection: Connection) -> RecordWriter:
         if self._writer is None:
-            exact = self._store._exact_id_type(connection)
-            collation = None if exact is None else exact.collation
-            self._writer = record_writer(connection, self.runs_t, collation)
+            self._writer = record_writer(connection, self.runs_t)
         return self._writer
 
     def read(
