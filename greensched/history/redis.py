@@ -108,7 +108,8 @@ end
 return #old
 """
 
-_TIME_FIELDS = ("scheduled", "started", "ended")
+#: JSON without spaces (an encoder made once: ``json.dumps`` with options makes one per call)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _utc_iso(when: datetime) -> str:
@@ -118,13 +119,28 @@ def _utc_iso(when: datetime) -> str:
 
 
 def _dump(record: RunRecord) -> str:
-    """The record's JSON (:meth:`RunRecord.to_dict`'s keys), times in UTC."""
-    data = {name: getattr(record, name) for name in RunRecord.FIELDS}
-    for name in _TIME_FIELDS:
-        when = data[name]
-        if when is not None:
-            data[name] = _utc_iso(when)
-    return json.dumps(data, separators=(",", ":"))
+    """The record's JSON (:meth:`RunRecord.to_dict`'s keys, in its order), times in UTC."""
+    scheduled, started, ended = record.scheduled, record.started, record.ended
+    return _encode(
+        {
+            "run_id": record.run_id,
+            "job_id": record.job_id,
+            "job_name": record.job_name,
+            "scheduled": None if scheduled is None else _utc_iso(scheduled),
+            "started": None if started is None else _utc_iso(started),
+            "ended": None if ended is None else _utc_iso(ended),
+            "outcome": record.outcome,
+            "lateness": record.lateness,
+            "duration": record.duration,
+            "exc_type": record.exc_type,
+            "exc_message": record.exc_message,
+            "traceback": record.traceback,
+            "retval": record.retval,
+            "host": record.host,
+            "pid": record.pid,
+            "owner": record.owner,
+        }
+    )
 
 
 def _glob_escape(text: str) -> str:
@@ -212,7 +228,7 @@ class RedisRunLog(RunLog):
                 self.limit,
                 self.job_key(""),
                 self.running_key(""),
-                json.dumps(items, separators=(",", ":")),
+                _encode(items),
             ],
         )
 
