@@ -30,17 +30,24 @@ PAGE_SIZE = 500
 _WRITE = """
 local limit = tonumber(ARGV[1])
 local seen, job_keys = {}, {}
+-- (closings and running sets are rare: no HDEL or SREM where there is none)
+local closings = redis.call('EXISTS', KEYS[2]) == 1
+local running = {}
 for _, item in ipairs(cjson.decode(ARGV[4])) do
   local id, score = item[1], item[2]
   local job_key, running_key = ARGV[2] .. item[4], ARGV[3] .. item[5]
   redis.call('HSET', KEYS[1], id, item[6])
-  redis.call('HDEL', KEYS[2], id)
+  if closings then redis.call('HDEL', KEYS[2], id) end
   redis.call('ZADD', KEYS[3], score, id)
   redis.call('ZADD', job_key, score, id)
   if item[3] == 1 then
     redis.call('SADD', running_key, id)
+    running[running_key] = true
   else
-    redis.call('SREM', running_key, id)
+    if running[running_key] == nil then
+      running[running_key] = redis.call('EXISTS', running_key) == 1
+    end
+    if running[running_key] then redis.call('SREM', running_key, id) end
   end
   if not seen[job_key] then
     seen[job_key] = true

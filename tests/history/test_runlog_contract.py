@@ -330,11 +330,16 @@ def test_a_batch_larger_than_the_limit_keeps_the_newest(backend: Backend) -> Non
 
 def test_trimming_compares_job_ids_exactly(shared: Backend) -> None:
     shared.make_log(limit=1).write(
-        [run(1, 1, job_id="report"), run(2, 2, job_id="REPORT"), run(3, 3, job_id="report ")]
+        [
+            run(1, 1, job_id="report"),
+            run(2, 2, job_id="REPORT"),
+            run(3, 3, job_id="report "),
+            run(5, 0.5, job_id="rep😀rt 𝄞", owner="p😀"),
+        ]
     )
     log = shared.make_log(limit=1)  # (a process that found the tables made)
-    log.write([run(4, 4, job_id="report")])
-    assert run_ids(log.read()) == ["p1-00004", "p1-00003", "p1-00002"]
+    log.write([run(4, 4, job_id="report"), run(6, 5, job_id="rep😀rt 𝄞", owner="p😀")])
+    assert run_ids(log.read()) == ["p😀-00006", "p1-00004", "p1-00003", "p1-00002"]
 
 
 def test_a_nul_character_in_a_records_text_loses_no_record(backend: Backend) -> None:
