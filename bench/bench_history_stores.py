@@ -1,15 +1,24 @@
 """The cost of writing run history: ``store.runs.write()`` of batches of 1,000 records, on each
-store's history (memory, SQLite file, PostgreSQL, MariaDB, Redis), in records/s.
+store's history (memory, SQLite file, PostgreSQL, MariaDB, Redis), in records/s and in CPU
+per record.
 
-The records are those of 100 jobs, 10 per job in each batch, a run in ten failed with a
-traceback of 2,000 characters; the history keeps 10 runs per job, so from the second batch on
-every write also trims each job's oldest 10 (the steady state of a busy store). Reported: the
-median and the slowest batch of the steady state, and the first batch (inserts only).
+Two mixes of records:
+
+- ``busy``: those of 100 jobs, 10 per job in each batch, a run in ten failed with a traceback
+  of 2,000 characters; the history keeps 10 runs per job, so from the second batch on every
+  write also trims each job's oldest 10 (the steady state of a busy store);
+- ``spread``: a run of a job of its own per record, executed (what ``bench_stores.py``'s fire
+  rates write: many jobs due every second), the history keeping 100 per job.
+
+Reported: the median and the slowest batch of the steady state, the first batch (inserts
+only), and the CPU per record of the steady state in this process (client) and in the
+server's processes (``server``: read from ``/proc``, the server on this machine; PostgreSQL's
+connections are processes of their own, counted once they end as the postmaster's children).
 
 Run it as a script::
 
     python bench/bench_history_stores.py [--engines memory,sqlite,postgresql,mariadb,redis]
-        [--batches 20] [--batch-size 1000]
+        [--batches 20] [--batch-size 1000] [--mixes busy,spread]
 
 or with pytest-benchmark (figures in ``extra_info``)::
 
@@ -23,6 +32,7 @@ them.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import statistics
 import sys
@@ -46,17 +56,42 @@ KEPT = 10
 TRACEBACK = ("Traceback (most recent call last):\n  File 'job.py', line 1\n" * 40)[:2000]
 
 
-def batch(number: int, size: int) -> list[RunRecord]:
-    """The ``number``-th batch of ``size`` records, newer than the batches before."""
+#: the processes of each engine's server, by name (``/proc/<pid>/comm``)
+SERVER_PROCESSES = {"postgresql": "postgres", "mariadb": "mariadbd", "redis": "redis-server"}
+MIXES = ("busy", "spread")
+
+
+def server_cpu(engine: str) -> float | None:
+    """Seconds of CPU the processes of ``engine``'s server have used, with their ended children
+    (``None``: no server, or none found on this machine)."""
+    name = SERVER_PROCESSES.get(engine)
+    if name is None:
+        return None
+    total, found = 0, False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as comm, open(f"/proc/{pid}/stat") as stat:
+                if not comm.read().strip().startswith(name):
+                    continue
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        found = True
+        total += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def batch(number: int, size: int, mix: str = "busy") -> list[RunRecord]:
+    """The ``number``-th batch of ``size`` records of ``mix``, newer than the batches before."""
     records = []
     for index in range(size):
         sequence = number * size + index
         started = EPOCH + timedelta(seconds=sequence * 0.001)
-        failed = sequence % 10 == 0
+        failed = mix == "busy" and sequence % 10 == 0
         records.append(
             RunRecord(
                 f"bench-{sequence:09d}",
-                f"job{sequence % JOBS:03d}",
+                f"job{sequence % JOBS:03d}" if mix == "busy" else f"job{sequence:07d}",
                 "tick",
                 started - timedelta(seconds=0.002),
                 OUTCOME_ERROR if failed else OUTCOME_EXECUTED,
@@ -76,8 +111,11 @@ def batch(number: int, size: int) -> list[RunRecord]:
     return records
 
 
-def write_rate(engine: str, workdir: Path, batches: int, size: int) -> dict[str, Any]:
-    """Records/s of ``batches`` writes of ``size`` records on ``engine``'s history."""
+def write_rate(
+    engine: str, workdir: Path, batches: int, size: int, mix: str = "busy"
+) -> dict[str, Any]:
+    """Records/s and CPU per record of ``batches`` writes of ``size`` records of ``mix`` on
+    ``engine``'s history."""
     name = f"bench_history_{secrets.token_hex(4)}"
     if engine == "memory":
         from greensched.jobstores.memory import MemoryJobStore
@@ -89,20 +127,35 @@ def write_rate(engine: str, workdir: Path, batches: int, size: int) -> dict[str,
     store.start(_Scheduler(), "default")
     try:
         log = store.runs
-        log.configure(limit=KEPT, max_age=None)
+        log.configure(limit=KEPT if mix == "busy" else 100, max_age=None)
         rates = []
+        client = server = 0.0
         for number in range(batches):
-            records = batch(number, size)
+            records = batch(number, size, mix)
+            server_before, client_before = server_cpu(engine), time.process_time()
             began = time.perf_counter()
             log.write(records)
             rates.append(size / (time.perf_counter() - began))
-        kept = len(log.read(limit=JOBS * KEPT + 1))
-        assert kept == min(JOBS * KEPT, batches * size), kept
+            server_after, client_after = server_cpu(engine), time.process_time()
+            if number:  # the steady state
+                client += client_after - client_before
+                if server_before is not None and server_after is not None:
+                    server += server_after - server_before
+        if mix == "busy":
+            kept = len(log.read(limit=JOBS * KEPT + 1))
+            assert kept == min(JOBS * KEPT, batches * size), kept
+        else:
+            assert len(log.read(limit=batches * size + 1)) == batches * size
         steady = rates[1:] or rates
+        steady_records = size * max(batches - 1, 1)
         return {
             "first_batch": round(rates[0]),
             "median": round(statistics.median(steady)),
             "slowest": round(min(steady)),
+            "client_us": round(client / steady_records * 1e6, 1),
+            "server_us": round(server / steady_records * 1e6, 1)
+            if server_cpu(engine) is not None
+            else None,
         }
     finally:
         store.shutdown()
@@ -115,24 +168,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--mixes", default=",".join(MIXES))
     return parser.parse_args(argv)
 
 
 def main() -> None:
     options = parse_args()
+    print(f"write() of batches of {options.batch_size} records (records/s; CPU µs per record)")
     print(
-        f"write() of batches of {options.batch_size} records, {JOBS} jobs, {KEPT} kept per "
-        "job (records/s)"
+        "| engine | mix | first batch | steady median | steady slowest | client CPU µs | "
+        "server CPU µs |"
     )
-    print("| engine | first batch | steady median | steady slowest |")
-    print("|---|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as directory:
         for engine in options.engines.split(","):
-            figures = write_rate(engine, Path(directory), options.batches, options.batch_size)
-            print(
-                f"| {engine} | {figures['first_batch']:,} | {figures['median']:,} | "
-                f"{figures['slowest']:,} |"
-            )
+            for mix in options.mixes.split(","):
+                figures = write_rate(
+                    engine, Path(directory), options.batches, options.batch_size, mix
+                )
+                server = "—" if figures["server_us"] is None else figures["server_us"]
+                print(
+                    f"| {engine} | {mix} | {figures['first_batch']:,} | {figures['median']:,} | "
+                    f"{figures['slowest']:,} | {figures['client_us']} | {server} |",
+                    flush=True,
+                )
 
 
 try:
@@ -146,14 +205,16 @@ else:
         path: Path = tmp_path_factory.mktemp("history")
         return path
 
+    @pytest.mark.parametrize("mix", MIXES)
     @pytest.mark.parametrize("engine", ENGINES)
-    def bench_history_write(benchmark: Any, workdir: Path, engine: str) -> None:
+    def bench_history_write(benchmark: Any, workdir: Path, engine: str, mix: str) -> None:
         _benchmark_once(
             benchmark,
-            lambda: write_rate(engine, workdir, 20, 1000),
+            lambda: write_rate(engine, workdir, 20, 1000, mix),
             operation="history_write",
             engine=engine,
             batch_size=1000,
+            mix=mix,
         )
 
 
