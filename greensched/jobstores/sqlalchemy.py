@@ -105,7 +105,7 @@ class SQLAlchemyJobStore(SQLClaims):
     **Run history** (:attr:`runs`, a :class:`~greensched.history.sql.SQLRunLog`) is kept in two
     tables next to the job table, in its schema: ``<tablename>_runs`` (a row per run, by
     ``run_id``, with its times as UTC POSIX floats like ``next_run_time``; indexed by job and
-    time, by time, by outcome and by owner) and ``<tablename>_processes`` (the last heartbeat
+    time, by time, and by outcome and time) and ``<tablename>_processes`` (the last heartbeat
     of each process sharing the table). They are created with the job table when the store
     starts, and by :meth:`upgrade`; they use the store's engine, connection pool and
     transactions. :meth:`remove_job` and :meth:`remove_all_jobs` leave them alone: a removed
