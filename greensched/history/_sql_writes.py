@@ -134,12 +134,10 @@ class RecordWriter:
     base class: through SQLAlchemy).
 
     :param table: the table of run records
-    :param quoted: its name, quoted for the database
     """
 
-    def __init__(self, table: Table, quoted: str) -> None:
+    def __init__(self, table: Table) -> None:
         self.table = table
-        self.quoted = quoted
 
     def upsert(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows``, each replacing the row with its run id."""
@@ -163,7 +161,7 @@ class RecordWriter:
 
 class _PostgreSQLWriter(RecordWriter):
     def __init__(self, table: Table, quoted: str) -> None:
-        super().__init__(table, quoted)
+        super().__init__(table)
         arrays = ", ".join(f"%({name})b::{_postgresql_type(table, name)}[]" for name in COLUMNS)
         self._texts = frozenset(
             name for name in COLUMNS if _postgresql_type(table, name) == "text"
@@ -197,7 +195,7 @@ class _PostgreSQLWriter(RecordWriter):
 
 class _MySQLWriter(RecordWriter):
     def __init__(self, table: Table, quoted: str) -> None:
-        super().__init__(table, quoted)
+        super().__init__(table)
         self._insert = f"INSERT INTO {quoted} ({', '.join(COLUMNS)}) VALUES "
         self._update = " ON DUPLICATE KEY UPDATE " + ", ".join(
             f"{name} = VALUES({name})" for name in COLUMNS[1:]
@@ -294,4 +292,4 @@ def record_writer(connection: Connection, table: Table) -> RecordWriter:
         return _PostgreSQLWriter(table, quoted)
     if dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql":
         return _MySQLWriter(table, quoted)
-    return RecordWriter(table, quoted)
+    return RecordWriter(table)
