@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import Float, Integer, String, bindparam, func, select
+from sqlalchemy import Float, Integer, bindparam, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from greensched.history._records import RunRecord
@@ -93,7 +93,7 @@ def upsert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]])
         statement = statement.on_conflict_do_update(
             index_elements=[key], set_={name: statement.excluded[name] for name in others}
         )
-        texts = {column.name for column in table.columns if isinstance(column.type, String)}
+        texts = {name for name in names if _postgresql_type(table, name) == "text"}
         connection.execute(
             statement,
             {
@@ -162,10 +162,9 @@ class RecordWriter:
 class _PostgreSQLWriter(RecordWriter):
     def __init__(self, table: Table, quoted: str) -> None:
         super().__init__(table)
-        arrays = ", ".join(f"%({name})b::{_postgresql_type(table, name)}[]" for name in COLUMNS)
-        self._texts = frozenset(
-            name for name in COLUMNS if _postgresql_type(table, name) == "text"
-        )
+        types = {name: _postgresql_type(table, name) for name in COLUMNS}
+        arrays = ", ".join(f"%({name})b::{types[name]}[]" for name in COLUMNS)
+        self._texts = frozenset(name for name in COLUMNS if types[name] == "text")
         self._upsert = (
             f"INSERT INTO {quoted} ({', '.join(COLUMNS)}) SELECT * FROM unnest({arrays}) "
             "ON CONFLICT (run_id) DO UPDATE SET "
@@ -275,6 +274,8 @@ def _postgresql_text(values: Iterable[str | None]) -> list[str | None]:
 
 
 def _postgresql_type(table: Table, name: str) -> str:
+    """The PostgreSQL type of an array of ``table``'s column ``name`` (``text``: its NUL
+    characters replaced, :func:`_postgresql_text`)."""
     column_type = table.c[name].type
     if isinstance(column_type, Float):
         return "float8"
