@@ -102,18 +102,21 @@ class SQLTransactions(SharedJobStore):
         *,
         write: bool = False,
         claim: bool = False,
-        single_read: bool = False,
+        single_statement: bool = False,
     ) -> _T:
         """Run ``work(connection)`` in a transaction and commit; try again after a lock
         conflict (see the class docstring).
 
         :param write: the transaction writes (SQLite: take the write lock at once)
         :param claim: the transaction claims or releases due jobs
-        :param single_read: ``work`` runs one statement that only reads (a snapshot of its
-            own): PostgreSQL runs it in autocommit mode, with no ``BEGIN`` and ``COMMIT``
-            round trips (psycopg switches modes without one)
+        :param single_statement: ``work`` runs one statement, a transaction by itself (a read
+            sees a snapshot of its own; a write, with whatever its statement's CTEs do, is
+            atomic): PostgreSQL runs it in autocommit mode, with no ``BEGIN`` and ``COMMIT``
+            round trips (psycopg switches modes without one). Not on SQLite, whose writes
+            take the lock at once, nor on MariaDB, where PyMySQL switches modes with a
+            round trip each way
         """
-        autocommit = single_read and self.engine.dialect.name == "postgresql"
+        autocommit = single_statement and self.engine.dialect.name == "postgresql"
 
         def attempt() -> _T:
             progress = _Attempt()

@@ -27,8 +27,8 @@ def written_statements(table: str, *, notify: bool) -> dict[str, str]:
     """The statements on ``table`` (its quoted name): PostgreSQL's ``claim``, ``release`` and
     ``delete``, and the API's ``add``, ``replace`` and ``remove``, each also as
     ``<kind>_quiet`` without the notification ``notify`` adds to it (PostgreSQL: the
-    statement's count of changed rows comes with a ``pg_notify``, delivered when the
-    transaction commits)."""
+    statement's count of changed rows comes with a ``pg_notify`` if it changed any, delivered
+    when the statement's transaction commits)."""
     statements = {
         # the subquery locks the due rows no other transaction holds, earliest first
         "claim": (
@@ -68,8 +68,8 @@ def written_statements(table: str, *, notify: bool) -> dict[str, str]:
         statements[f"{kind}_quiet"] = sql
         if notify:
             sql = (
-                f"WITH changed AS ({sql} RETURNING id) SELECT count(*), "
-                "pg_notify(%(channel)s, %(owner)s) FROM changed"
+                f"WITH changed AS ({sql} RETURNING id) SELECT count(*), CASE WHEN "
+                "count(*) > 0 THEN pg_notify(%(channel)s, %(owner)s) END FROM changed"
             )
         statements[kind] = sql
     return statements

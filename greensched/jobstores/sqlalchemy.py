@@ -18,7 +18,7 @@ from greensched.jobstores.base import ConflictingIdError, JobLookupError
 from greensched.util import datetime_to_utc_timestamp, maybe_ref, utc_timestamp_to_datetime
 
 try:
-    from sqlalchemy import MetaData, event, func, select
+    from sqlalchemy import MetaData, case, event, func, select
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine
     from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -131,10 +131,11 @@ class SQLAlchemyJobStore(SQLClaims):
 
     **PostgreSQL** (psycopg 3): claims skip the rows other transactions have locked
     (``FOR UPDATE SKIP LOCKED``), so schedulers never wait for each other. Adding, changing
-    or removing a job through the API sends a notification (``pg_notify``, on a channel named
-    after the table): where sockets are gevent-patched, from a greenlet once the change has
-    committed (off the caller's path; the changes made while one is sent share the next one),
-    elsewhere in the same statement (delivered when it commits); with ``notify`` on and sockets
+    or removing a job through the API is one statement in autocommit mode (one round trip, no
+    ``BEGIN`` and ``COMMIT``), and sends a notification if it changed a row (``pg_notify``, on
+    a channel named after the table): where sockets are gevent-patched, from a greenlet once
+    the change has committed (off the caller's path; the changes made while one is sent share
+    the next one), elsewhere in the same statement (delivered when it commits); with ``notify`` on and sockets
     gevent-patched, each store listens on a psycopg 3 connection of its own (whatever the
     engine's driver) and wakes its scheduler, so the others see a change at once rather than
     within ``poll_interval``.
@@ -300,7 +301,7 @@ class SQLAlchemyJobStore(SQLClaims):
                 lambda connection: connection.exec_driver_sql(
                     "SELECT pg_notify(%(channel)s, %(owner)s)", parameters
                 ),
-                single_read=True,
+                single_statement=True,
             )
         except Exception as exc:  # noqa: BLE001 (a hint lost: the others poll)
             self._logger.debug("Could not notify the other processes: %s", exc)
@@ -308,11 +309,12 @@ class SQLAlchemyJobStore(SQLClaims):
     def _change(self, connection: Connection, statement: Any) -> int:
         """Execute an ``INSERT``, ``UPDATE`` or ``DELETE`` of jobs and return how many rows it
         changed; on PostgreSQL, in the same statement (one round trip), tell the other
-        processes that jobs changed (``pg_notify``: delivered when the transaction commits,
-        dropped if it rolls back)."""
+        processes that jobs changed if any did (``pg_notify``: delivered when the statement's
+        transaction commits, dropped if it rolls back)."""
         if self.notify and self._channel is not None:
             changed = statement.returning(self.jobs_t.c.id).cte("changed")
-            counted = select(func.count(), func.pg_notify(self._channel, self.owner))
+            notified = case((func.count() > 0, func.pg_notify(self._channel, self.owner)))
+            counted = select(func.count(), notified)
             return int(connection.execute(counted.select_from(changed)).one()[0])
         result: CursorResult[Any] = connection.execute(statement)
         return result.rowcount
@@ -343,7 +345,9 @@ class SQLAlchemyJobStore(SQLClaims):
             return None
         table = self.jobs_t
         statement = select(table.c.job_state).where(table.c.id == job_id)
-        return self._transaction(lambda connection: connection.scalar(statement), single_read=True)
+        return self._transaction(
+            lambda connection: connection.scalar(statement), single_statement=True
+        )
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         timestamp = now.timestamp()
@@ -354,7 +358,7 @@ class SQLAlchemyJobStore(SQLClaims):
             .order_by(table.c.next_run_time, table.c.id)
         )
         rows = self._transaction(
-            lambda connection: connection.execute(statement).all(), single_read=True
+            lambda connection: connection.execute(statement).all(), single_statement=True
         )
         return sorted(self._restored(rows), key=run_order)
 
@@ -369,7 +373,9 @@ class SQLAlchemyJobStore(SQLClaims):
             .limit(1)
         )
         return utc_timestamp_to_datetime(
-            self._transaction(lambda connection: connection.scalar(statement), single_read=True)
+            self._transaction(
+                lambda connection: connection.scalar(statement), single_statement=True
+            )
         )
 
     def count_jobs(self) -> int:
@@ -377,7 +383,7 @@ class SQLAlchemyJobStore(SQLClaims):
         cannot restore."""
         statement = select(func.count()).select_from(self.jobs_t)
         return self._transaction(
-            lambda connection: connection.execute(statement).scalar_one(), single_read=True
+            lambda connection: connection.execute(statement).scalar_one(), single_statement=True
         )
 
     def get_all_jobs(self) -> list[Job]:
@@ -475,7 +481,7 @@ class SQLAlchemyJobStore(SQLClaims):
             if changed == 0:
                 raise JobLookupError(job_id)
 
-        self._transaction(add if new else replace, write=True)
+        self._transaction(add if new else replace, write=True, single_statement=True)
         if self._deferring:
             self._notifications.want()
         self._forget_unrestorable(job_id)
@@ -493,7 +499,7 @@ class SQLAlchemyJobStore(SQLClaims):
             if changed == 0:
                 raise JobLookupError(job_id)
 
-        self._transaction(remove, write=True)
+        self._transaction(remove, write=True, single_statement=True)
         if self._deferring:
             self._notifications.want()
         self._forget_unrestorable(job_id)
@@ -502,7 +508,7 @@ class SQLAlchemyJobStore(SQLClaims):
         def remove_all(connection: Connection) -> None:
             self._change(connection, self.jobs_t.delete())
 
-        self._transaction(remove_all, write=True)
+        self._transaction(remove_all, write=True, single_statement=True)
         self._unrestorable.clear()
 
     # Notifications

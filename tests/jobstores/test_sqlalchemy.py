@@ -1028,6 +1028,42 @@ def test_api_changes_notify_the_other_processes(
 
 
 @postgresql_only
+def test_api_writes_are_one_statement_outside_any_transaction_block(
+    make_store: MakeStore, make_job: MakeJob
+) -> None:
+    """Each API write on PostgreSQL is one round trip: its statement (with its notification)
+    runs in autocommit mode, with no BEGIN and COMMIT around it; a write that fails changes
+    nothing, and the claims still run in transactions."""
+    store = make_store()
+    sent: list[tuple[str, bool]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        autocommit = connection.connection.dbapi_connection.autocommit
+        sent.append((statement.split()[0].upper(), autocommit))
+
+    store.add_job(make_job("a", at(1)))
+    store.update_job(make_job("a", at(2)))
+    with pytest.raises(ConflictingIdError):
+        store.add_job(make_job("a", at(3)))
+    with pytest.raises(JobLookupError):
+        store.update_job(make_job("missing", at(3)))
+    store.add_job(make_job("b", at(4)))
+    store.remove_job("b")
+    assert sent == [("WITH", True)] * 6
+    assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [("a", at(2))]
+
+    sent.clear()
+    assert ids(store.acquire_due_jobs(at(5))) == ["a"]
+    assert sent
+    assert not any(autocommit for _, autocommit in sent)
+    sent.clear()
+    store.remove_all_jobs()
+    assert sent == [("WITH", True)]
+    assert store.get_all_jobs() == []
+
+
+@postgresql_only
 def test_deferred_notifications_are_sent_after_the_change_and_coalesced(
     make_store: MakeStore,
     make_job: MakeJob,
