@@ -4,6 +4,7 @@ doubled; the rings stay bounded."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 from greensched.history import OUTCOME_ERROR, OUTCOME_EXECUTED, OUTCOME_RUNNING, RunRecord
@@ -70,8 +71,8 @@ def test_close_running_and_prune_see_the_appended_records() -> None:
 
 
 def test_a_job_with_one_run_keeps_it_through_replace_prune_and_a_new_limit() -> None:
-    """A job's first finished run is kept without a ring of its own (a burst of date jobs runs
-    each once); every operation sees it as the one-run ring it stands for."""
+    """A job's one finished run (a burst of date jobs runs each once) goes through every
+    operation, as do the rings that follow it."""
     log = MemoryRunLog(limit=3, max_age=10)
     log.append(record(1, OUTCOME_EXECUTED, job_id="once"))
     log.write([record(1, OUTCOME_ERROR, job_id="once")])  # written again: replaced
@@ -171,3 +172,25 @@ def test_a_record_written_again_replaces_a_journal_run_of_the_ring() -> None:
         OUTCOME_ERROR,
         None,
     )
+
+
+def test_the_rings_are_no_containers_the_garbage_collector_tracks() -> None:
+    """A job's runs are kept in nothing the collector visits or promotes to its oldest
+    generation: enough of those (one per job) start a full collection, which walks every
+    job while the hub waits. The newest ``limit`` runs stay, in order, through every change."""
+    log = MemoryRunLog(limit=3, max_age=100)
+    for number in range(40):
+        log.append(record(number, OUTCOME_EXECUTED, job_id=f"job-{number % 4}"))
+    log.write([record(37, OUTCOME_ERROR, job_id="job-1")])  # replaced in its ring
+    log.configure(limit=2, max_age=100)
+    log.prune(T0 + timedelta(seconds=1))
+    # a collection untracks a tuple whose items it has untracked already: a ring older than
+    # its newest row (a generation apart) is left for the next one
+    gc.collect()
+    gc.collect()
+    assert not any(gc.is_tracked(ring) for ring in log._rings.values())
+    assert [(run.run_id, run.outcome) for run in log.read("job-1")] == [
+        ("run-037", OUTCOME_ERROR),
+        ("run-033", OUTCOME_EXECUTED),
+    ]
+    assert [run.run_id for run in log.read()][:4] == ["run-039", "run-038", "run-037", "run-036"]
