@@ -1,13 +1,12 @@
-"""A binary min-heap of reschedulable entries with lazy deletion (private)."""
+"""A binary min-heap of reschedulable values with lazy deletion (private)."""
 
 from __future__ import annotations
 
 from collections import deque
 from heapq import heapify, heappop, heappush, heapreplace
-from itertools import count, repeat
 from typing import Any, Generic, TypeVar
 
-__all__ = ("MAX_STALE_FRACTION", "MIN_HEAP", "DeadlineHeap", "HeapEntry")
+__all__ = ("MAX_STALE_FRACTION", "MIN_HEAP", "DeadlineHeap", "Item")
 
 T = TypeVar("T")
 
@@ -19,36 +18,18 @@ MIN_HEAP = 100
 #: items in its list are stale.
 MAX_STALE_FRACTION = 0.5
 
+#: A heap item, ``[when, tie, value]``: a list, so that an item moved to a new deadline is
+#: reused (a new item for each run of each job would outlive young garbage collections and
+#: make the full ones, which walk every job, frequent).
+Item = list[Any]
 
-class HeapEntry(Generic[T]):
-    """One value that a :class:`DeadlineHeap` can schedule, reschedule and unschedule.
 
-    An entry is created once and reused: a job store keeps one entry per job for as long as the
-    job is stored, whether the job is scheduled (in the heap) or paused (not in the heap).
+class _Stale:
+    """The value of a stale item: it never sorts before or after another value, so two items
+    equal in deadline and tie-breaker (a stale one and its successor) compare as equal."""
 
-    :ivar value: the payload (for a job store: the :class:`~greensched.job.Job`)
-    :ivar when: the deadline the entry is scheduled at, or ``None`` if it is not scheduled
-    :ivar tie: the tie-breaker among entries with the same deadline
-    """
+    __slots__ = ()
 
-    __slots__ = ("_item", "tie", "value", "when")
-
-    def __init__(self, value: T, tie: str = "") -> None:
-        self.value = value
-        #: orders entries with the same deadline (then first in, first out)
-        self.tie = tie
-        self.when: float | None = None
-        #: The one heap item that currently represents this entry, or ``None`` when the entry
-        #: is not scheduled. Any other heap item pointing at this entry is stale.
-        self._item: list[Any] | None = None
-
-    @property
-    def scheduled(self) -> bool:
-        """``True`` if the entry is in a heap."""
-        return self._item is not None
-
-    # Entries are compared only by a heap without first-in-first-out order (``fifo=False``),
-    # for two items with the same deadline and tie-breaker: then they are equal
     def __lt__(self, other: object) -> bool:
         return False
 
@@ -56,19 +37,22 @@ class HeapEntry(Generic[T]):
         return False
 
     def __repr__(self) -> str:
-        return f"<HeapEntry when={self.when!r} value={self.value!r}>"
+        return "<stale>"
+
+
+#: the value of every stale item
+STALE: Any = _Stale()
 
 
 class DeadlineHeap(Generic[T]):
-    """A priority queue of :class:`HeapEntry` objects ordered by a float deadline.
+    """A priority queue of values ordered by a float deadline, then by a tie-breaker.
 
-    Items are ``[when, tie, seq, entry]`` lists. ``tie`` is the entry's own tie-breaker (a job
-    store gives the job id, so that jobs due at the same time come in job id order); ``seq``
-    comes from one :func:`itertools.count` per heap, so it is unique: entries with the same
-    deadline and tie-breaker are ordered first in, first out, and item comparison never reaches
-    the entry. A heap made with ``fifo=False`` is for entries whose tie-breakers differ (a job
-    store's job ids): its ``seq`` is always 0, which saves an int per item, and entries with
-    the same deadline and tie-breaker come in no particular order.
+    Each scheduled value has one live *item*, a list ``[when, tie, value]``, which is also the
+    caller's handle on it: :meth:`push` returns it, :meth:`reschedule` returns the item that
+    holds the value afterwards (the same one, moved, or a new one), and :meth:`cancel` takes
+    it. ``tie`` orders values with the same deadline; the tie-breakers of the scheduled values
+    must differ (a job store gives the job ids), so that item comparison never reaches two
+    values. The caller may replace ``item[2]`` (the value) of a live item, but nothing else.
 
     The items are kept in two places: a binary heap (a list kept by :mod:`heapq`), and a
     *run*, a deque of items in ascending order. An item that sorts after every item of the run
@@ -77,37 +61,33 @@ class DeadlineHeap(Generic[T]):
     jobs added in order, keeps every item in the run: its jobs are taken from the front and put
     back at the end, and no heap is sifted.
 
-    Unscheduling and rescheduling are lazy. The entry remembers its current item; :meth:`cancel` forgets it, :meth:`reschedule` adds a new item. Either way the old
-    item stays where it is as a *stale* item, counted but otherwise untouched (O(1)). Stale
+    Unscheduling and rescheduling are lazy: the old item becomes *stale* (its value is replaced
+    by :data:`STALE`) and stays where it is, counted but otherwise untouched (O(1)). Stale
     items are dropped when they reach the front of the heap or of the run, and both are rebuilt
     in one pass (compacted) when they hold more than :data:`MIN_HEAP` items and more than
     :data:`MAX_STALE_FRACTION` of them are stale, which keeps that O(n) pass amortized O(1) per
-    stale item. An entry whose item is at the front of the heap or of the run is moved with its
-    item instead, leaving no stale item: that is what a scheduler does to each due job.
+    stale item. An item at the front of the heap or of the run is moved instead, leaving no
+    stale item: that is what a scheduler does to each due job.
 
     Costs, with n items: :meth:`push` and :meth:`reschedule` O(log n), amortized (O(1) to the
     end of the run); :meth:`cancel` O(1), amortized; :meth:`peek` O(1), amortized; :meth:`pop`
-    O(log n), amortized (O(1) from the run); :meth:`due` O(k log k) for k due entries, stale
-    ones included (O(k) from the run).
+    O(log n), amortized (O(1) from the run); :meth:`due` O(k log k) for k due values, stale
+    items included (O(k) from the run).
 
     .. important:: Not thread-safe and not greenlet-safe: the owner serializes access (a job
        store runs under its scheduler's jobstore lock).
     """
 
-    __slots__ = ("_counter", "_items", "_live", "_run", "_stale")
+    __slots__ = ("_items", "_live", "_run", "_stale")
 
-    def __init__(self, *, fifo: bool = True) -> None:
-        # Items are lists, not tuples, so that a moved item is reused: a new item for each run
-        # of each job would outlive young garbage collections and make the full ones (which
-        # walk every job) frequent
-        self._items: list[list[Any]] = []  # the heap
-        self._run: deque[list[Any]] = deque()  # ascending
-        self._counter = count() if fifo else repeat(0)
-        self._live = 0  # scheduled entries; each has exactly one item
-        self._stale = 0  # items that no longer represent their entry
+    def __init__(self) -> None:
+        self._items: list[Item] = []  # the heap
+        self._run: deque[Item] = deque()  # ascending
+        self._live = 0  # scheduled values; each has exactly one item
+        self._stale = 0  # items that no longer hold a value
 
     def __len__(self) -> int:
-        """Return the number of scheduled entries (stale items are not counted)."""
+        """Return the number of scheduled values (stale items are not counted)."""
         return self._live
 
     def __repr__(self) -> str:
@@ -120,105 +100,98 @@ class DeadlineHeap(Generic[T]):
 
     @property
     def size(self) -> int:
-        """The number of items kept: scheduled entries plus stale items."""
+        """The number of items kept: scheduled values plus stale items."""
         return len(self._items) + len(self._run)
 
-    def push(self, entry: HeapEntry[T], when: float) -> None:
-        """Schedule an entry that is not scheduled.
+    def push(self, value: T, when: float, tie: Any) -> Item:
+        """Schedule a value at ``when``; return its item.
 
-        :param entry: the entry to schedule
+        :param value: the value (not scheduled yet)
         :param when: its deadline
-        :raises ValueError: if the entry is already scheduled
+        :param tie: its tie-breaker, different from every scheduled value's
         """
-        if entry._item is not None:
-            raise ValueError(f"{entry!r} is already scheduled")
-        item = [when, entry.tie, next(self._counter), entry]
-        self._add(item)
-        entry.when = when
-        entry._item = item
+        item = [when, tie, value]
+        run = self._run
+        if not run or item > run[-1]:
+            run.append(item)
+        else:
+            heappush(self._items, item)
         self._live += 1
+        return item
 
-    def reschedule(self, entry: HeapEntry[T], when: float) -> None:
-        """Move a scheduled entry to a new deadline.
+    def reschedule(self, item: Item, when: float) -> Item:
+        """Move a scheduled value to a new deadline; return the item that holds it now.
 
-        A deadline equal to the current one changes nothing (the entry keeps its place among
-        entries with the same deadline). An entry whose item is at the front of the heap or of
-        the run is moved with its item, leaving no stale item.
+        A deadline equal to the current one changes nothing (the value keeps its place). An
+        item at the front of the heap or of the run is moved, leaving no stale item; any other
+        becomes stale and a new item holds the value.
 
-        :param entry: a scheduled entry
+        :param item: the live item of a scheduled value
         :param when: its new deadline
-        :raises ValueError: if the entry is not scheduled
+        :raises ValueError: if the item is stale (its value was unscheduled)
         """
-        old_item = entry._item
-        if old_item is None:
-            raise ValueError(f"{entry!r} is not scheduled")
-        if when == entry.when:
-            return
+        if item[2] is STALE:
+            raise ValueError(f"{item!r} is stale: its value is not scheduled")
+        if when == item[0]:
+            return item
         run = self._run
         items = self._items
-        if (run and run[0][3]._item is not run[0]) or (
-            items and items[0][3]._item is not items[0]
-        ):
-            self._discard_stale_heads()  # the entry's item may be right behind a stale one
-        seq = next(self._counter)
-        entry.when = when
-        if run and run[0] is old_item:
+        if (run and run[0][2] is STALE) or (items and items[0][2] is STALE):
+            self._discard_stale_heads()  # the item may be right behind a stale one
+        if run and run[0] is item:
             run.popleft()
-            old_item[0] = when
-            old_item[2] = seq
-            self._add(old_item)
-        elif items and items[0] is old_item:
-            last = run[-1] if run else None
-            # seq is the newest (or 0, as every other: then equal (when, tie) go on the heap),
-            # so the item sorts before the run's last one only by (when, tie)
-            if last is not None and (
-                when < last[0] or (when == last[0] and old_item[1] <= last[1])
-            ):
-                old_item[0] = when  # back into the heap, in one sift
-                old_item[2] = seq
-                heapreplace(items, old_item)
+            item[0] = when
+            if not run or item > run[-1]:
+                run.append(item)
+            else:
+                heappush(items, item)
+            return item
+        if items and items[0] is item:
+            item[0] = when
+            if run and item < run[-1]:
+                heapreplace(items, item)  # back into the heap, in one sift
             else:
                 heappop(items)
-                old_item[0] = when
-                old_item[2] = seq
-                run.append(old_item)
+                run.append(item)
+            return item
+        moved = [when, item[1], item[2]]
+        item[2] = STALE
+        if not run or moved > run[-1]:
+            run.append(moved)
         else:
-            item = [when, entry.tie, seq, entry]
-            entry._item = item  # from now on, the old item of the entry is stale
-            self._add(item)
-            self._stale = stale = self._stale + 1
-            size = len(items) + len(run)
-            if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
-                self._compact()
+            heappush(items, moved)
+        self._stale = stale = self._stale + 1
+        size = len(items) + len(run)
+        if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
+            self._compact()
+        return moved
 
-    def cancel(self, entry: HeapEntry[T]) -> None:
-        """Unschedule an entry; its item becomes stale.
-
-        Does nothing if the entry is not scheduled.
-        """
-        if entry._item is None:
+    def cancel(self, item: Item) -> None:
+        """Unschedule the value of a live item; the item becomes stale. Does nothing if the
+        item is stale already."""
+        if item[2] is STALE:
             return
-        entry._item = None
-        entry.when = None
+        item[2] = STALE
         self._live -= 1
         self._stale = stale = self._stale + 1
         size = len(self._items) + len(self._run)
         if stale > MAX_STALE_FRACTION * size and size > MIN_HEAP:
             self._compact()
 
-    def peek(self) -> HeapEntry[T] | None:
-        """Return the entry with the earliest deadline without removing it (``None`` if the
-        heap is empty). Stale items found at the fronts are dropped on the way."""
+    def peek(self) -> T | None:
+        """Return the value with the earliest deadline without unscheduling it (``None`` if
+        the heap is empty). Stale items found at the fronts are dropped on the way."""
         self._discard_stale_heads()
         items = self._items
         run = self._run
         if items:
-            entry: HeapEntry[T] = (items[0] if not run or items[0] < run[0] else run[0])[3]
-            return entry
-        return run[0][3] if run else None
+            value: T = (items[0] if not run or items[0] < run[0] else run[0])[2]
+            return value
+        return run[0][2] if run else None
 
-    def pop(self) -> HeapEntry[T]:
-        """Unschedule and return the entry with the earliest deadline.
+    def pop(self) -> T:
+        """Unschedule and return the value with the earliest deadline (its item becomes
+        stale: it is no longer in the heap).
 
         :raises IndexError: if the heap is empty
         """
@@ -231,16 +204,15 @@ class DeadlineHeap(Generic[T]):
             item = run.popleft()
         else:
             raise IndexError("pop from an empty DeadlineHeap")
-        entry: HeapEntry[T] = item[3]
-        entry._item = None
-        entry.when = None
+        value: T = item[2]
+        item[2] = STALE
         self._live -= 1
         self._maybe_compact()
-        return entry
+        return value
 
-    def due(self, limit: float, most: int | None = None) -> list[HeapEntry[T]]:
-        """Return the scheduled entries whose deadline is ``limit`` or earlier, in order
-        (deadline, then first in first out), without unscheduling them.
+    def due(self, limit: float, most: int | None = None) -> list[T]:
+        """Return the scheduled values whose deadline is ``limit`` or earlier, in order
+        (deadline, then tie-breaker), without unscheduling them.
 
         From the run, the due items are the ones at its front. On the heap they form a subtree
         at the root, so only that subtree and its border are visited, then sorted:
@@ -257,26 +229,26 @@ class DeadlineHeap(Generic[T]):
         run = self._run
         if run and run[0][0] <= limit:
             room = len(run) if most is None else most
-            first: list[list[Any]] = []
+            first: list[Item] = []
             append = first.append
             for item in run:
                 if item[0] > limit or len(first) >= room:
                     break
-                if item[3]._item is item:
+                if item[2] is not STALE:
                     append(item)
             if found:
                 first += found
                 first.sort()  # two ascending runs: a merge
             found = first
-        entries = [item[3] for item in found]
-        return entries if most is None or len(entries) <= most else entries[:most]
+        values = [item[2] for item in found]
+        return values if most is None or len(values) <= most else values[:most]
 
-    def _heap_due(self, limit: float, most: int | None) -> list[list[Any]]:
+    def _heap_due(self, limit: float, most: int | None) -> list[Item]:
         """The live heap items due at ``limit`` in order (the first ``most`` at least)."""
         items = self._items
         size = len(items)
         cap = size if most is None else 2 * most  # beyond this many, walk best-first
-        found: list[list[Any]] = []
+        found: list[Item] = []
         append = found.append
         stack = [0]
         pop = stack.pop
@@ -295,20 +267,21 @@ class DeadlineHeap(Generic[T]):
                     if child + 1 < size:
                         push(child + 1)
         found.sort()
-        return [item for item in found if item[3]._item is item]
+        return [item for item in found if item[2] is not STALE]
 
-    def _first_due(self, limit: float, most: int) -> list[list[Any]]:
+    def _first_due(self, limit: float, most: int) -> list[Item]:
         """The first ``most`` live heap items due at ``limit``, in order: a best-first walk of
         the due subtree, with a small heap of the items on its border."""
         items = self._items
         size = len(items)
-        found: list[list[Any]] = []
+        found: list[Item] = []
         append = found.append
-        # two items of one entry can be equal (fifo=False): then their indexes are compared
+        # a stale item and its successor are equal in deadline and tie-breaker: neither sorts
+        # before the other (STALE), and they come out in either order
         border = [(items[0], 0)]
         while border and len(found) < most:
             item, index = heappop(border)
-            if item[3]._item is item:
+            if item[2] is not STALE:
                 append(item)
             child = 2 * index + 1
             if child < size:
@@ -322,46 +295,29 @@ class DeadlineHeap(Generic[T]):
                         heappush(border, (item, child))
         return found
 
-    def ordered(self) -> list[HeapEntry[T]]:
-        """Return every scheduled entry in order: O(n log n)."""
-        live = [item for item in self._items if item[3]._item is item]
-        live += [item for item in self._run if item[3]._item is item]
+    def ordered(self) -> list[T]:
+        """Return every scheduled value in order: O(n log n)."""
+        live = [item for item in self._items if item[2] is not STALE]
+        live += [item for item in self._run if item[2] is not STALE]
         live.sort()
-        return [item[3] for item in live]
+        return [item[2] for item in live]
 
     def clear(self) -> None:
-        """Unschedule every entry."""
+        """Unschedule every value (their items become stale)."""
         for items in (self._items, self._run):
             for item in items:
-                entry = item[3]
-                if entry._item is item:
-                    entry._item = None
-                    entry.when = None
+                item[2] = STALE
         self._items = []
         self._run = deque()
         self._live = self._stale = 0
 
-    def _add(self, item: list[Any]) -> None:
-        """Put an item at the end of the run if it sorts after all of it, else on the heap."""
-        run = self._run
-        if not run or item > run[-1]:
-            run.append(item)
-        else:
-            heappush(self._items, item)
-
     def _discard_stale_heads(self) -> None:
         items = self._items
-        while items:
-            item = items[0]
-            if item[3]._item is item:
-                break
+        while items and items[0][2] is STALE:
             heappop(items)
             self._stale -= 1
         run = self._run
-        while run:
-            item = run[0]
-            if item[3]._item is item:
-                break
+        while run and run[0][2] is STALE:
             run.popleft()
             self._stale -= 1
 
@@ -372,33 +328,29 @@ class DeadlineHeap(Generic[T]):
 
     def _compact(self) -> None:
         """Rebuild the heap and the run from their live items: O(n)."""
-        items = [item for item in self._items if item[3]._item is item]
+        items = [item for item in self._items if item[2] is not STALE]
         heapify(items)
         self._items = items
-        self._run = deque(item for item in self._run if item[3]._item is item)
+        self._run = deque(item for item in self._run if item[2] is not STALE)
         self._stale = 0
         assert self._live == len(items) + len(self._run), (self._live, self.size)
 
     def _check_invariants(self) -> None:
-        """Assert the heap property, the order of the run and the item counts: O(n). For
-        tests and debugging."""
+        """Assert the heap property, the order of the run, the item counts and the distinct
+        tie-breakers of live items: O(n). For tests and debugging."""
         items = self._items
         for index in range(1, len(items)):
             parent = items[(index - 1) // 2]
-            assert parent[:3] <= items[index][:3], (index, parent, items[index])
+            assert parent[:2] <= items[index][:2], (index, parent, items[index])
         run = list(self._run)
         for before, after in zip(run, run[1:]):
-            assert before[:3] < after[:3], (before, after)
+            assert before[:2] <= after[:2], (before, after)
         every = items + run
-        live = [item for item in every if item[3]._item is item]
+        live = [item for item in every if item[2] is not STALE]
         assert len(live) == self._live, (len(live), self._live)
         assert len(every) - len(live) == self._stale, (len(every) - len(live), self._stale)
-        assert len({id(item[3]) for item in live}) == len(live), "an entry has two live items"
-        for when, _, _, entry in live:
-            assert entry.when == when, (entry, when)
-        for item in every:
-            if item[3]._item is None:
-                assert item[3].when is None, item
+        assert len({item[1] for item in live}) == len(live), "two live items share a tie"
+        assert len({id(item) for item in every}) == len(every), "an item is kept twice"
         assert self._stale <= MAX_STALE_FRACTION * len(every) or len(every) <= MIN_HEAP, (
             self._stale,
             len(every),

@@ -6,7 +6,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from greensched._heap import DeadlineHeap, HeapEntry
+from greensched._heap import DeadlineHeap, Item
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 
 if TYPE_CHECKING:
@@ -26,9 +26,9 @@ class MemoryJobStore(BaseJobStore):
 
     Plugin alias: ``memory``
 
-    Jobs with a next run time are in a heap ordered by that time; paused jobs (no next run
-    time) are kept apart. An index by job id sits next
-    to both. With n jobs:
+    Jobs with a next run time are in a heap ordered by that time, then by job id; paused jobs
+    (no next run time) are kept apart. An index by job id sits next to both: it maps each job
+    id to the job's heap item (a paused job's item is in no heap). With n jobs:
 
     * :meth:`add_job`, :meth:`update_job` and :meth:`remove_job` cost O(log n), amortized;
     * :meth:`lookup_job` costs O(1);
@@ -49,10 +49,11 @@ class MemoryJobStore(BaseJobStore):
 
     def __init__(self) -> None:
         super().__init__()
-        # ties are job ids, which differ: no first-in-first-out order (and no int per job)
-        self._heap: DeadlineHeap[Job] = DeadlineHeap(fifo=False)
-        self._entries: dict[str, HeapEntry[Job]] = {}  # every job, by id
-        self._paused: dict[str, HeapEntry[Job]] = {}  # jobs with no next run time, by id
+        self._heap: DeadlineHeap[Job] = DeadlineHeap()  # ties: the job ids, which differ
+        #: every job's item, by id: ``[timestamp of next_run_time, id, job]``, or
+        #: ``[None, id, job]`` for a paused job (in no heap)
+        self._entries: dict[str, Item] = {}
+        self._paused: dict[str, Item] = {}  # the paused jobs' items, by id
 
     def shutdown(self) -> None:
         """Remove every job, like APScheduler 3.x's memory store does."""
@@ -63,8 +64,8 @@ class MemoryJobStore(BaseJobStore):
 
         :param job_id: the identifier of the job
         """
-        entry = self._entries.get(job_id)
-        return None if entry is None else entry.value
+        item = self._entries.get(job_id)
+        return None if item is None else item[2]
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """Return the jobs whose next run time is ``now`` or earlier, earliest first. The jobs
@@ -72,7 +73,7 @@ class MemoryJobStore(BaseJobStore):
 
         :param now: the current time (an aware datetime)
         """
-        return [entry.value for entry in self._heap.due(now.timestamp())]
+        return self._heap.due(now.timestamp())
 
     def acquire_due_jobs(self, now: datetime) -> list[Job]:
         """Return the earliest :data:`ACQUIRE_LIMIT` jobs due at ``now``, earliest first: the
@@ -89,23 +90,18 @@ class MemoryJobStore(BaseJobStore):
         """
         if type(self).get_due_jobs is not MemoryJobStore.get_due_jobs:
             return self.get_due_jobs(now)
-        return [entry.value for entry in self._heap.due(now.timestamp(), ACQUIRE_LIMIT)]
+        return self._heap.due(now.timestamp(), ACQUIRE_LIMIT)
 
     def get_next_run_time(self) -> datetime | None:
         """Return the earliest next run time of the jobs in this store, or ``None`` if every
         job is paused or there are none."""
-        entry = self._heap.peek()
-        return None if entry is None else entry.value.next_run_time
+        job = self._heap.peek()
+        return None if job is None else job.next_run_time
 
     def get_all_jobs(self) -> list[Job]:
         """Return every job, by next run time (ascending), paused jobs last."""
-        jobs = [entry.value for entry in self._heap.ordered()]
-        jobs.extend(
-            job
-            for job in sorted(
-                (entry.value for entry in self._paused.values()), key=attrgetter("id")
-            )
-        )
+        jobs = self._heap.ordered()
+        jobs.extend(sorted((item[2] for item in self._paused.values()), key=attrgetter("id")))
         return jobs
 
     def count_jobs(self) -> int:
@@ -121,13 +117,11 @@ class MemoryJobStore(BaseJobStore):
         job_id = job.id
         if job_id in self._entries:
             raise ConflictingIdError(job_id)
-        entry = HeapEntry(job, job_id)
         next_run_time = job.next_run_time
         if next_run_time is None:
-            self._paused[job_id] = entry
+            self._entries[job_id] = self._paused[job_id] = [None, job_id, job]
         else:
-            self._heap.push(entry, next_run_time.timestamp())
-        self._entries[job_id] = entry
+            self._entries[job_id] = self._heap.push(job, next_run_time.timestamp(), job_id)
 
     def update_job(self, job: Job) -> None:
         """Replace the stored job that has the same id, and move it to its ``next_run_time``
@@ -140,22 +134,26 @@ class MemoryJobStore(BaseJobStore):
         :raises JobLookupError: if the store has no job with that id
         """
         job_id = job.id
-        entry = self._entries.get(job_id)
-        if entry is None:
+        item = self._entries.get(job_id)
+        if item is None:
             raise JobLookupError(job_id)
         next_run_time = job.next_run_time
         if next_run_time is None:
-            if entry.when is not None:
-                self._heap.cancel(entry)
-                self._paused[job_id] = entry
-        else:
-            when = next_run_time.timestamp()
-            if entry.when is not None:  # scheduled (faster to read than entry.scheduled)
-                self._heap.reschedule(entry, when)
+            if item[0] is None:  # paused already
+                item[2] = job
             else:
-                self._heap.push(entry, when)
-                del self._paused[job_id]
-        entry.value = job
+                self._heap.cancel(item)
+                self._entries[job_id] = self._paused[job_id] = [None, job_id, job]
+            return
+        when = next_run_time.timestamp()
+        if item[0] is None:
+            del self._paused[job_id]
+            self._entries[job_id] = self._heap.push(job, when, job_id)
+            return
+        moved = self._heap.reschedule(item, when)
+        moved[2] = job
+        if moved is not item:
+            self._entries[job_id] = moved
 
     def remove_job(self, job_id: str) -> None:
         """Remove a job.
@@ -163,13 +161,13 @@ class MemoryJobStore(BaseJobStore):
         :param job_id: the identifier of the job
         :raises JobLookupError: if the store has no job with that id
         """
-        entry = self._entries.pop(job_id, None)
-        if entry is None:
+        item = self._entries.pop(job_id, None)
+        if item is None:
             raise JobLookupError(job_id)
-        if entry.when is not None:  # scheduled
-            self._heap.cancel(entry)
-        else:
+        if item[0] is None:
             del self._paused[job_id]
+        else:
+            self._heap.cancel(item)
 
     def remove_all_jobs(self) -> None:
         """Remove every job."""

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from greensched._heap import MAX_STALE_FRACTION, MIN_HEAP, DeadlineHeap
+from greensched._heap import MAX_STALE_FRACTION, MIN_HEAP, STALE, DeadlineHeap
 from greensched.job import Job
 from greensched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from greensched.jobstores.memory import ACQUIRE_LIMIT, MemoryJobStore
@@ -24,19 +24,23 @@ def check_invariants(store: MemoryJobStore) -> None:
     """Assert that the heap, the index and the paused jobs agree with each other."""
     heap = store._heap
     heap._check_invariants()
-    scheduled = [entry for entry in store._entries.values() if entry.scheduled]
+    scheduled = [item for item in store._entries.values() if item[0] is not None]
     assert len(scheduled) == len(heap)
-    assert {id(entry) for entry in heap.ordered()} == {id(entry) for entry in scheduled}
-    for job_id, entry in store._entries.items():
-        job = entry.value
+    # the index holds the very items the heap keeps live
+    live = [item for item in [*heap._items, *heap._run] if item[2] is not STALE]
+    assert {id(item) for item in live} == {id(item) for item in scheduled}
+    assert {id(job) for job in heap.ordered()} == {id(item[2]) for item in scheduled}
+    for job_id, item in store._entries.items():
+        job = item[2]
+        assert job is not STALE
         assert job.id == job_id
+        assert item[1] == job_id
         if job.next_run_time is None:
-            assert not entry.scheduled
-            assert entry.when is None
-            assert store._paused[job_id] is entry
+            assert item[0] is None
+            assert store._paused[job_id] is item
         else:
-            assert entry.scheduled
-            assert entry.when == job.next_run_time.timestamp()
+            assert item[0] == job.next_run_time.timestamp()
+            assert job_id not in store._paused
     assert set(store._paused) <= set(store._entries)
     assert len(store._paused) + len(heap) == len(store._entries)
 
