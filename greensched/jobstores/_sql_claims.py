@@ -89,7 +89,8 @@ class SQLClaims(SQLTable):
         self, now: float, lease_end: float, limit: int, excluded: Sequence[str]
     ) -> list[Claimed]:
         """PostgreSQL's claim of due jobs when this owner holds none: one statement (it locks,
-        skipping locked rows, and updates the rows it returns) in the bounded transaction."""
+        skipping locked rows, and updates the rows it returns), by itself in autocommit mode
+        or in the bounded transaction (see :meth:`_claims_in_autocommit`)."""
         parameters = {
             "now": now,
             "lease_end": lease_end,
@@ -103,31 +104,30 @@ class SQLClaims(SQLTable):
             rows = connection.exec_driver_sql(sql, parameters).all()
             return sorted(((row[0], row[1], row[2]) for row in rows), key=_claim_order)
 
-        return self._transaction(claim, write=True, claim=True)
+        single = self._claims_in_autocommit()
+        return self._transaction(claim, write=True, claim=True, single_statement=single)
 
     def _release_postgresql(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
-        """PostgreSQL's release: a statement that writes the entries this owner still holds
-        (all of them at once, from arrays) and one that deletes the removed jobs it still
-        holds, each returning the ids it wrote; the other ids are lost."""
-        sql = self._sql()
+        """PostgreSQL's release: one statement that writes the entries this owner still holds
+        (all of them at once, from arrays) and deletes the removed jobs it still holds,
+        returning the ids it wrote; the other ids are lost. By itself in autocommit mode, or
+        in the bounded transaction (see :meth:`_claims_in_autocommit`)."""
         ids = [job_id for job_id, _, _ in entries]
+        parameters = {
+            "ids": ids,
+            "times": [timestamp for _, _, timestamp in entries],
+            "states": [data for _, data, _ in entries],
+            "removed": list(removed),
+            "owner": self.owner,
+        }
+        sql = self._sql()["release"]
 
         def release(connection: Connection) -> set[str]:
-            written: set[str] = set()
-            if entries:
-                parameters = {
-                    "ids": ids,
-                    "times": [timestamp for _, _, timestamp in entries],
-                    "states": [data for _, data, _ in entries],
-                    "owner": self.owner,
-                }
-                written.update(connection.exec_driver_sql(sql["release"], parameters).scalars())
-            if removed:
-                parameters = {"ids": list(removed), "owner": self.owner}
-                written.update(connection.exec_driver_sql(sql["delete"], parameters).scalars())
+            written = set(connection.exec_driver_sql(sql, parameters).scalars())
             return {job_id for job_id in (*ids, *removed) if job_id not in written}
 
-        return self._transaction(release, write=True, claim=True)
+        single = self._claims_in_autocommit()
+        return self._transaction(release, write=True, claim=True, single_statement=single)
 
     def _sql(self) -> dict[str, str]:
         """The statements written once (see :mod:`greensched.jobstores._sql_written`)."""

@@ -93,8 +93,16 @@ class SQLTransactions(SharedJobStore):
     _sqlite: bool
     #: options for the claiming transactions (MariaDB: a user's engine's isolation level)
     _claim_options: dict[str, Any]
-    #: the lease and the statement that bounds a PostgreSQL claim transaction by it
-    _bounding: tuple[float, Any] | None = None
+    #: the lease and the statements that bound PostgreSQL's claims by it: for the session,
+    #: and for the transaction only
+    _bounding: tuple[float, Any, Any] | None = None
+
+    def _claims_in_autocommit(self) -> bool:
+        """Whether a claim or a release of one statement runs in autocommit mode (no
+        ``BEGIN`` and ``COMMIT`` round trips): on PostgreSQL, on an engine the store created,
+        whose connections are bounded by the lease for their whole session (a statement in
+        autocommit mode is a transaction by itself, and the bounds need no transaction)."""
+        return self._own_engine and self.engine.dialect.name == "postgresql"
 
     def _transaction(
         self,
@@ -135,8 +143,13 @@ class SQLTransactions(SharedJobStore):
                                 self._bound_claim(connection)
                             result = work(connection)
                     except BaseException:
-                        if _BOUNDED in connection.info and not self._own_engine:
-                            connection.invalidate()  # not back to the pool with its timeouts
+                        if _BOUNDED in connection.info:
+                            if not self._own_engine:
+                                connection.invalidate()  # not back to the pool bounded
+                            elif not autocommit and self.engine.dialect.name == "postgresql":
+                                # a rollback undoes PostgreSQL's session settings of the
+                                # transaction too: set them again on the next claim
+                                connection.info.pop(_BOUNDED)
                         raise
                     if _BOUNDED in connection.info and not self._own_engine:
                         # the connections of an engine passed in get their timeouts back
@@ -157,27 +170,40 @@ class SQLTransactions(SharedJobStore):
         itself (the connection) if it stays idle longer (its process is paused or stuck), so
         the rows it locked come back as they were for the other processes to claim.
 
-        PostgreSQL: ``SET LOCAL`` (``set_config``, for this transaction only). MariaDB: session
-        variables (it has no per-transaction ones), set once on each connection of an engine
-        the store created, set and then reset around each claim transaction on one passed in.
+        PostgreSQL: on an engine the store created, session settings (``set_config``), set
+        once on each connection (its claims and releases are then single statements in
+        autocommit mode: see :meth:`_claims_in_autocommit`); on an engine passed in,
+        ``SET LOCAL`` (for this transaction only). MariaDB: session variables (it has no
+        per-transaction ones), set once on each connection of an engine the store created, set
+        and then reset around each claim transaction on one passed in.
         """
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            if self._bounding is None or self._bounding[0] != self.lease_time:
+            if self._own_engine and connection.info.get(_BOUNDED) == self.lease_time:
+                return
+            bounding = self._bounding
+            if bounding is None or bounding[0] != self.lease_time:
                 milliseconds = str(max(math.ceil(self.lease_time * 1000), 1))
-                statement = select(
-                    *(
-                        func.set_config(setting, milliseconds, True)
-                        for setting in (
-                            "statement_timeout",
-                            "lock_timeout",
-                            "idle_in_transaction_session_timeout",
+
+                def bounds(local: bool) -> Any:
+                    return select(
+                        *(
+                            func.set_config(setting, milliseconds, local)
+                            for setting in (
+                                "statement_timeout",
+                                "lock_timeout",
+                                "idle_in_transaction_session_timeout",
+                            )
                         )
                     )
-                )
-                self._bounding = (self.lease_time, statement)
-            # built once: a claim transaction is often a few milliseconds in all
-            connection.execute(self._bounding[1])
+
+                # built once: a claim transaction is often a few milliseconds in all
+                bounding = self._bounding = (self.lease_time, bounds(False), bounds(True))
+            if self._own_engine:
+                connection.execute(bounding[1])
+                connection.info[_BOUNDED] = self.lease_time
+            else:
+                connection.execute(bounding[2])
         elif dialect in ("mysql", "mariadb") and getattr(connection.dialect, "is_mariadb", False):
             if connection.info.get(_BOUNDED) == self.lease_time:
                 return

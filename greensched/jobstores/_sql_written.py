@@ -24,8 +24,8 @@ __all__ = ("DeferredNotifications", "joined_update", "written_statements")
 
 
 def written_statements(table: str, *, notify: bool) -> dict[str, str]:
-    """The statements on ``table`` (its quoted name): PostgreSQL's ``claim``, ``release`` and
-    ``delete``, and the API's ``add``, ``replace`` and ``remove``, each also as
+    """The statements on ``table`` (its quoted name): PostgreSQL's ``claim`` and ``release``,
+    and the API's ``add``, ``replace`` and ``remove``, each also as
     ``<kind>_quiet`` without the notification ``notify`` adds to it (PostgreSQL: the
     statement's count of changed rows comes with a ``pg_notify`` if it changed any, delivered
     when the statement's transaction commits)."""
@@ -38,19 +38,19 @@ def written_statements(table: str, *, notify: bool) -> dict[str, str]:
             "ORDER BY next_run_time, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c "
             "WHERE j.id = c.id RETURNING j.id, j.job_state, c.next_run_time"
         ),
-        # a row changed meanwhile (update_job ends the claim) is not written: the update
-        # waits for its lock, then finds the claim gone. The arrays are sent in binary (%b):
-        # psycopg's text form escapes each element
+        # the held rows written (update) and the held removed ones deleted, in one statement
+        # (the two sets of rows are apart); a row changed meanwhile (update_job ends the
+        # claim) is neither: the statement waits for its lock, then finds the claim gone. The
+        # arrays are sent in binary (%b): psycopg's text form escapes each element
         "release": (
-            f"UPDATE {table} AS j SET next_run_time = r.next_run_time, "
+            f"WITH written AS (UPDATE {table} AS j SET next_run_time = r.next_run_time, "
             f"job_state = r.job_state, {_CLAIM_COLUMN} = NULL FROM unnest("
             "%(ids)b::text[], %(times)b::float8[], %(states)b::bytea[]) "
             "AS r(id, next_run_time, job_state) "
-            f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id"
-        ),
-        "delete": (
-            f"DELETE FROM {table} WHERE id = ANY(%(ids)b::text[]) "
-            f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id"
+            f"WHERE j.id = r.id AND j.{_CLAIM_COLUMN} = %(owner)s RETURNING j.id), "
+            f"deleted AS (DELETE FROM {table} WHERE id = ANY(%(removed)b::text[]) "
+            f"AND {_CLAIM_COLUMN} = %(owner)s RETURNING id) "
+            "SELECT id FROM written UNION ALL SELECT id FROM deleted"
         ),
     }
     changes = {

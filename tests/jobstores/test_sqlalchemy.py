@@ -94,7 +94,9 @@ def make_store(database_url: str, table_names: list[str], admin: Engine) -> Iter
 
     def make(*, start: bool = True, **options: Any) -> SQLAlchemyJobStore:
         options.setdefault("tablename", table_names[0])
-        store = SQLAlchemyJobStore(url=database_url, **options)
+        if "engine" not in options:
+            options["url"] = database_url
+        store = SQLAlchemyJobStore(**options)
         stores.append(store)
         if start:
             store.start(StubScheduler(), "default")  # type: ignore[arg-type]
@@ -518,8 +520,8 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
         if "set_config(" not in statement and not statement.startswith("SET SESSION"):
             statements.append(statement.split()[0].upper())
 
-    # PostgreSQL: a claim is one UPDATE that locks what it takes; a release writes the held
-    # rows from arrays (one UPDATE) and deletes the held removed ones (one DELETE)
+    # PostgreSQL: a claim is one UPDATE that locks what it takes; a release is one statement
+    # that writes the held rows from arrays and deletes the held removed ones (two CTEs)
     postgresql = store.engine.dialect.name == "postgresql"
     claimed = store.acquire_due_jobs(at(5))
     assert len(claimed) == 100
@@ -531,7 +533,7 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
     reschedule(claimed[:50], 60)
     assert store.release_due_jobs(claimed[:50], claimed[50:]) == set()
     assert [s for s in statements if s != "BEGIN"] == (
-        ["UPDATE", "DELETE"] if postgresql else ["SELECT", "UPDATE", "DELETE"]
+        ["WITH"] if postgresql else ["SELECT", "UPDATE", "DELETE"]
     )
     assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [
         (job.id, at(60)) for job in claimed[:50]
@@ -583,9 +585,10 @@ def test_claim_transactions_are_bounded_by_the_lease(
     database_url: str, table_names: list[str], admin: Engine, own_engine: bool
 ) -> None:
     """A claim transaction's statements, lock waits and idle time are bounded by the lease
-    (the server ends the transaction of a process paused in it); the store's other
-    transactions, and the connections of an engine passed in once they go back to the pool,
-    keep the server's defaults."""
+    (the server ends the transaction of a process paused in it). The connections of an engine
+    the store created stay bounded (set once per connection: every statement on them is the
+    store's); those of an engine passed in keep the server's defaults once they go back to
+    the pool."""
     dialect = "postgresql" if database_url.startswith("postgresql") else "mariadb"
     engine = None if own_engine else create_engine(database_url, pool_size=1)
     store = SQLAlchemyJobStore(
@@ -609,7 +612,7 @@ def test_claim_transactions_are_bounded_by_the_lease(
     assert seen == [bounded]
     with store.engine.connect() as connection:
         after = session_timeouts(dialect, connection.connection.dbapi_connection)
-    assert after == (bounded if dialect == "mariadb" and own_engine else defaults)
+    assert after == (bounded if own_engine else defaults)
     store.shutdown()
     if engine is not None:
         engine.dispose()
@@ -950,8 +953,13 @@ def test_a_connection_dropped_inside_a_transaction_fails_it_and_claims_are_taken
     make_job: MakeJob,
     admin: Engine,
     table_names: list[str],
+    database_url: str,
 ) -> None:
-    store = make_store(start=False)
+    # PostgreSQL on an engine the store created releases in one statement in autocommit mode
+    # (no transaction to lose part of); on an engine passed in, its release transaction
+    # begins with the lease's bounds
+    engine = create_engine(database_url) if database_url.startswith("postgresql") else None
+    store = make_store(start=False) if engine is None else make_store(start=False, engine=engine)
     connection_ids = server_connection_ids(store.engine)
     claimed = start_and_claim_three(store, make_job)
     dropped: list[bool] = []
@@ -972,6 +980,9 @@ def test_a_connection_dropped_inside_a_transaction_fails_it_and_claims_are_taken
     reschedule(again, 60)
     assert store.release_due_jobs(again, []) == set()
     assert_released_to_60(admin, table_names[0])
+    if engine is not None:
+        store.shutdown()
+        engine.dispose()
 
 
 # PostgreSQL notifications
@@ -1028,12 +1039,12 @@ def test_api_changes_notify_the_other_processes(
 
 
 @postgresql_only
-def test_api_writes_are_one_statement_outside_any_transaction_block(
+def test_api_writes_claims_and_releases_are_one_statement_outside_any_transaction_block(
     make_store: MakeStore, make_job: MakeJob
 ) -> None:
     """Each API write on PostgreSQL is one round trip: its statement (with its notification)
     runs in autocommit mode, with no BEGIN and COMMIT around it; a write that fails changes
-    nothing, and the claims still run in transactions."""
+    nothing. Claims and releases too, on an engine the store created."""
     store = make_store()
     sent: list[tuple[str, bool]] = []
 
@@ -1053,10 +1064,18 @@ def test_api_writes_are_one_statement_outside_any_transaction_block(
     assert sent == [("WITH", True)] * 6
     assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [("a", at(2))]
 
+    # so are a claim and a release (on an engine the store created, whose connections are
+    # bounded by the lease for their session: once, before a connection's first claim)
     sent.clear()
-    assert ids(store.acquire_due_jobs(at(5))) == ["a"]
-    assert sent
-    assert not any(autocommit for _, autocommit in sent)
+    claimed = store.acquire_due_jobs(at(5))
+    assert ids(claimed) == ["a"]
+    assert sent[-1] == ("UPDATE", True)
+    assert all(autocommit for _, autocommit in sent)
+    sent.clear()
+    reschedule(claimed, 60)
+    assert store.release_due_jobs(claimed, []) == set()
+    assert sent == [("WITH", True)]
+    assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [("a", at(60))]
     sent.clear()
     store.remove_all_jobs()
     assert sent == [("WITH", True)]
