@@ -200,6 +200,11 @@ class SharedJobStore(BaseJobStore):
         self._listening.clear()
         super().shutdown()
 
+    @property
+    def acquire_limit(self) -> int:  # type: ignore[override]
+        """The most due jobs claimed at once: ``claim_limit``."""
+        return self.claim_limit
+
     def _dump_job(self, job: Job) -> bytes:
         """Serialize a job's state.
 

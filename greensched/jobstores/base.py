@@ -60,6 +60,12 @@ class BaseJobStore(metaclass=ABCMeta):
     #: are seen at the latest after this long.
     poll_interval: float | None = None
 
+    #: The most jobs :meth:`acquire_due_jobs` returns at once (``None``: no limit). When it
+    #: returns that many, more are likely due: the processing loop starts its next round at
+    #: once, without asking :meth:`get_next_run_time` (a round trip on a store of another
+    #: process).
+    acquire_limit: int | None = None
+
     _scheduler: BaseScheduler | None = None
     _alias: str | None = None
     #: set by a store that keeps its run history elsewhere than in memory

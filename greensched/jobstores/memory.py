@@ -47,6 +47,8 @@ class MemoryJobStore(BaseJobStore):
     .. note:: APScheduler 3.x keeps a sorted list, so each add, update or removal costs O(n).
     """
 
+    acquire_limit = ACQUIRE_LIMIT
+
     def __init__(self) -> None:
         super().__init__()
         self._heap: DeadlineHeap[Job] = DeadlineHeap()  # ties: the job ids, which differ

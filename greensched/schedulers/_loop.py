@@ -174,21 +174,11 @@ class ProcessingLoop:
                     wakeup = now_timestamp + self.jobstore_retry_interval
                 else:
                     due += store_due
-                    try:
-                        jobstore_next_run_time = jobstore.get_next_run_time()
-                    except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-                        self._store_failed(
-                            jobstore_alias,
-                            "Error getting the next run time from job store %r",
-                            exc,
-                        )
-                        wakeup = now_timestamp + self.jobstore_retry_interval
+                    limit = jobstore.acquire_limit
+                    if limit is not None and store_due >= limit:
+                        wakeup = now_timestamp  # a full batch: more are due, ask again at once
                     else:
-                        wakeup = (
-                            None
-                            if jobstore_next_run_time is None
-                            else jobstore_next_run_time.timestamp()
-                        )
+                        wakeup = self._next_look(jobstore_alias, jobstore, now_timestamp)
                     poll_interval = jobstore.poll_interval
                     if poll_interval is not None:
                         polled = now_timestamp + poll_interval
@@ -221,6 +211,18 @@ class ProcessingLoop:
                 wait_seconds,
             )
         return wait_seconds
+
+    def _next_look(self, jobstore_alias: str, jobstore: BaseJobStore, now: float) -> float | None:
+        """The store's next run time as a timestamp (``None``: none); if the store fails, the
+        time to try it again."""
+        try:
+            next_run_time = jobstore.get_next_run_time()
+        except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
+            self._store_failed(
+                jobstore_alias, "Error getting the next run time from job store %r", exc
+            )
+            return now + self.jobstore_retry_interval
+        return None if next_run_time is None else next_run_time.timestamp()
 
     def _pace(self, due: int, now: float) -> bool:
         """Count a round's ``due`` runs; return whether the loop batches: whether its rounds

@@ -434,6 +434,49 @@ def test_a_burst_is_submitted_in_rounds_earliest_first(
     assert submitted == [f"j{index:05d}" for index in reversed(range(count))]
 
 
+class LimitedStore(MemoryJobStore):
+    """A memory store that hands out at most ``acquire_limit`` due jobs a round (as a shared
+    store's claim does) and counts how often the loop asks it for its next run time."""
+
+    acquire_limit = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next_asked = 0
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        return self.get_due_jobs(now)[: self.acquire_limit]
+
+    def get_next_run_time(self) -> datetime | None:
+        self.next_asked += 1
+        return super().get_next_run_time()
+
+
+def test_after_a_full_batch_the_next_round_comes_at_once_without_asking_the_next_run_time(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
+) -> None:
+    """A store that returns as many due jobs as it hands out at once has more due, likely: the
+    loop does not ask it for its next run time (a round trip on a shared store). A round
+    that takes fewer asks, and waits for it."""
+    store = LimitedStore()
+    scheduler.configure(
+        clock=mock_clock, executors={"default": executor}, jobstores={"default": store}
+    )
+    scheduler.start()
+    now = mock_clock.now()
+    for index in range(7):
+        scheduler.add_job(noop, "date", run_date=now + timedelta(seconds=1), id=f"j{index}")
+    scheduler.add_job(noop, "date", run_date=now + timedelta(seconds=5), id="later")
+    mock_clock.jump(2)
+    asked = store.next_asked
+    assert scheduler._process_jobs() == 0.0
+    assert scheduler._process_jobs() == 0.0
+    assert store.next_asked == asked
+    assert scheduler._process_jobs() == pytest.approx(3.0)  # one due: the next look is asked
+    assert store.next_asked == asked + 1
+    assert [job_id for job_id, _ in executor.submitted] == [f"j{index}" for index in range(7)]
+
+
 def test_no_event_is_made_for_codes_nobody_listens_for(
     quiet: RecordingScheduler,
     executor: RecordingExecutor,
