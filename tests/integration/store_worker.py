@@ -120,12 +120,13 @@ def _die_holding_claims(store: BaseJobStore, rounds: int, out: IO[str]) -> None:
 
 def _stop_in_claim(store: Any, out: IO[str]) -> None:
     """Make the SQL store's first claim transaction that claims jobs stop this process
-    (SIGSTOP) after its statements, before its commit."""
+    (SIGSTOP) after its statements, before its commit (a claim of one statement in autocommit
+    mode, PostgreSQL's on an engine the store created: once it is committed)."""
     transaction = store._transaction
 
-    def stopping_transaction(work: Any, *, write: bool = False, claim: bool = False) -> Any:
+    def stopping_transaction(work: Any, *, claim: bool = False, **options: Any) -> Any:
         if not claim or stopped:
-            return transaction(work, write=write, claim=claim)
+            return transaction(work, claim=claim, **options)
 
         def claim_then_stop(connection: Any) -> Any:
             result = work(connection)
@@ -139,7 +140,7 @@ def _stop_in_claim(store: Any, out: IO[str]) -> None:
                 os.kill(os.getpid(), signal.SIGSTOP)
             return result
 
-        return transaction(claim_then_stop, write=write, claim=claim)
+        return transaction(claim_then_stop, claim=claim, **options)
 
     stopped: list[bool] = []
     store._transaction = stopping_transaction
