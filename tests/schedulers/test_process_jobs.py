@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import gevent
 import pytest
 
 from greensched.events import (
@@ -475,6 +476,61 @@ def test_after_a_full_batch_the_next_round_comes_at_once_without_asking_the_next
     assert scheduler._process_jobs() == pytest.approx(3.0)  # one due: the next look is asked
     assert store.next_asked == asked + 1
     assert [job_id for job_id, _ in executor.submitted] == [f"j{index}" for index in range(7)]
+
+
+class WatchedStore(MemoryJobStore):
+    """A memory store that notes, at each step of a round, how many times a watching greenlet
+    has run so far."""
+
+    def __init__(self, ticks: list[int]) -> None:
+        super().__init__()
+        self.ticks = ticks
+        self.steps: list[tuple[str, int]] = []
+
+    def acquire_due_jobs(self, now: datetime) -> list[Job]:
+        jobs = super().acquire_due_jobs(now)
+        self.steps.append(("acquired", len(self.ticks)))
+        return jobs
+
+    def release_due_jobs(self, updated: Any, removed: Any) -> Any:
+        self.steps.append(("releasing", len(self.ticks)))
+        return super().release_due_jobs(updated, removed)
+
+
+@pytest.mark.parametrize("due", [_loop.SHARE_BATCH - 1, _loop.SHARE_BATCH])
+def test_a_large_round_lets_other_greenlets_run_before_storing_its_results(
+    scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock, due: int
+) -> None:
+    """From SHARE_BATCH due jobs on, the loop lets the hub run after taking them and after
+    working out their runs (a shared store's batch is costly to restore and to store again),
+    and nothing of the round is submitted before the store records it."""
+    ticks: list[int] = []
+
+    def watch() -> None:
+        while True:
+            ticks.append(len(executor.submitted))
+            gevent.sleep(0)
+
+    store = WatchedStore(ticks)
+    scheduler.configure(
+        clock=mock_clock, executors={"default": executor}, jobstores={"default": store}
+    )
+    scheduler.start()
+    now = mock_clock.now()
+    for index in range(due):
+        scheduler.add_job(noop, "date", run_date=now + timedelta(seconds=1), id=f"j{index:03d}")
+    mock_clock.jump(2)
+    watcher = gevent.spawn(watch)
+    gevent.sleep(0)
+    try:
+        store.steps.clear()
+        scheduler._process_jobs()
+    finally:
+        watcher.kill()
+    (_, at_acquire), (_, at_release) = store.steps
+    assert at_release - at_acquire == (2 if due >= _loop.SHARE_BATCH else 0)
+    assert ticks[:at_release] == [0] * at_release  # nothing submitted before the release
+    assert len(executor.submitted) == due
 
 
 def test_no_event_is_made_for_codes_nobody_listens_for(
