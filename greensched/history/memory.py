@@ -3,6 +3,7 @@ memory job store and of any job store that has no history of its own."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from heapq import merge
@@ -42,6 +43,10 @@ Row = tuple[Any, ...]
 #: collection, which walks every job (tens of milliseconds with 50,000 jobs) while the hub
 #: waits.
 Ring = tuple[Row, ...]
+
+#: How many of the newest rows :class:`MemoryRunLog` holds beside their rings (see its
+#: ``_young_rows``): more than the runs that end between two young collections
+YOUNG_ROWS = 4096
 
 
 def _run_id(key: Any, writer: Writer) -> str:
@@ -106,6 +111,12 @@ class MemoryRunLog(RunLog):
 
     def __init__(self, *, limit: int = DEFAULT_LIMIT, max_age: float | None = None) -> None:
         self._rings: dict[str, Ring] = {}
+        #: the newest rows, each also held here until the garbage collector has seen it: a
+        #: young tuple held only by another young one (its ring) is examined after it, and the
+        #: ring then stays tracked (and, one time in ten, is promoted to the oldest generation,
+        #: whose full collections walk every job); held from an older object, the row is
+        #: examined, and untracked, first
+        self._young_rows = deque[Row](maxlen=YOUNG_ROWS).append
         #: the running records appended (by run_id)
         self._running: dict[str, RunRecord] = {}
         #: the runs begun and not finished (begin, or the recorder through _journal), by key:
@@ -178,6 +189,7 @@ class MemoryRunLog(RunLog):
 
     def _push(self, job_id: str, row: Row) -> None:
         """Add ``row`` to its job's ring (a full ring drops its oldest)."""
+        self._young_rows(row)
         rings = self._rings
         ring = rings.get(job_id)
         if ring is None:

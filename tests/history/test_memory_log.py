@@ -175,22 +175,28 @@ def test_a_record_written_again_replaces_a_journal_run_of_the_ring() -> None:
 
 
 def test_the_rings_are_no_containers_the_garbage_collector_tracks() -> None:
-    """A job's runs are kept in nothing the collector visits or promotes to its oldest
-    generation: enough of those (one per job) start a full collection, which walks every
-    job while the hub waits. The newest ``limit`` runs stay, in order, through every change."""
+    """A job's runs are kept in nothing the collector keeps tracking: a young collection, the
+    first to see a run's ring, untracks it (a ring left tracked may be promoted to the oldest
+    generation, and enough of those start a full collection, which walks every job while the
+    hub waits). The newest ``limit`` runs stay, in order, through every change."""
     log = MemoryRunLog(limit=3, max_age=100)
     for number in range(40):
         log.append(record(number, OUTCOME_EXECUTED, job_id=f"job-{number % 4}"))
-    log.write([record(37, OUTCOME_ERROR, job_id="job-1")])  # replaced in its ring
+    gc.collect()  # the log is old, as a scheduler's is
+    gc.disable()
+    try:
+        for number in range(40, 80):
+            log.append(record(number, OUTCOME_EXECUTED, job_id=f"job-{number % 4}"))
+        assert all(gc.is_tracked(ring) for ring in log._rings.values())
+        gc.collect(0)
+        assert not any(gc.is_tracked(ring) for ring in log._rings.values())
+    finally:
+        gc.enable()
+    log.write([record(77, OUTCOME_ERROR, job_id="job-1")])  # replaced in its ring
     log.configure(limit=2, max_age=100)
     log.prune(T0 + timedelta(seconds=1))
-    # a collection untracks a tuple whose items it has untracked already: a ring older than
-    # its newest row (a generation apart) is left for the next one
-    gc.collect()
-    gc.collect()
-    assert not any(gc.is_tracked(ring) for ring in log._rings.values())
     assert [(run.run_id, run.outcome) for run in log.read("job-1")] == [
-        ("run-037", OUTCOME_ERROR),
-        ("run-033", OUTCOME_EXECUTED),
+        ("run-077", OUTCOME_ERROR),
+        ("run-073", OUTCOME_EXECUTED),
     ]
-    assert [run.run_id for run in log.read()][:4] == ["run-039", "run-038", "run-037", "run-036"]
+    assert [run.run_id for run in log.read()][:4] == ["run-079", "run-078", "run-077", "run-076"]
