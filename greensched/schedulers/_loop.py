@@ -227,9 +227,8 @@ class ProcessingLoop:
         try:
             next_run_time = jobstore.get_next_run_time()
         except Exception as exc:  # noqa: BLE001 (any store failure: retry later)
-            self._store_failed(
-                jobstore_alias, "Error getting the next run time from job store %r", exc
-            )
+            what = f"Error getting the next run time from job store {jobstore_alias!r}"
+            self._store_failed(jobstore_alias, what, exc)
             return now + self.jobstore_retry_interval
         return None if next_run_time is None else next_run_time.timestamp()
 

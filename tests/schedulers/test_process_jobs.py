@@ -233,6 +233,30 @@ def test_a_store_outage_is_logged_when_it_begins_and_when_it_ends(
     ]
 
 
+class NoNextRunTimeStore(MemoryJobStore):
+    """A store that hands out its due jobs but cannot say its next run time."""
+
+    def get_next_run_time(self) -> datetime | None:
+        raise ConnectionError("connection reset")
+
+
+def test_a_store_that_cannot_say_its_next_run_time_is_named_and_retried(
+    scheduler: RecordingScheduler, mock_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler.configure(
+        clock=mock_clock, jobstore_retry_interval=5, jobstores={"db": NoNextRunTimeStore()}
+    )
+    scheduler.start()
+    with caplog.at_level(logging.WARNING):
+        assert scheduler._process_jobs() == 5.0
+    assert caplog.messages == [
+        (
+            "Error getting the next run time from job store 'db': connection reset; retrying "
+            "every 5 s until it answers"
+        )
+    ]
+
+
 def test_a_failing_store_does_not_stop_the_others(
     scheduler: RecordingScheduler, executor: RecordingExecutor, mock_clock: MockClock
 ) -> None:
