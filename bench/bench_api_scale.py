@@ -13,7 +13,10 @@ fresh monkey-patched child interpreter, it measures:
 * ``remove_job``: the mean time per call of ``remove_job`` on ``CALLS`` other random jobs;
 * the resident memory per job: the growth of the process's resident set size
   (``/proc/self/statm``) while the jobs are added, after a garbage collection, divided by
-  ``n``.
+  ``n``;
+* the same, in another child, for jobs that each bring their own string id and an explicit
+  ``next_run_time``, both made as the job is added (``add_job(..., id=f"job-{i:07d}",
+  next_run_time=origin + i * step)``): what a program that names and schedules its jobs pays.
 
 With ``--burst``, it measures instead a burst of ``n`` date jobs (a no-op function, all due at
 once, a second in the past) added to a ``GeventScheduler`` before ``start()`` and then run
@@ -122,6 +125,41 @@ def child(implementation: str, size: int) -> dict[str, Any]:
     }
 
 
+def explicit_child(implementation: str, size: int) -> dict[str, Any]:
+    """The resident memory per job of jobs added with a string id and a ``next_run_time`` of
+    their own, made as each is added (see the module docstring)."""
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import gc
+    from datetime import datetime, timedelta, timezone
+
+    scheduler: Any
+    if implementation == "greensched":
+        from greensched.schedulers.gevent import GeventScheduler
+
+        scheduler = GeventScheduler(timezone="UTC")
+    else:
+        from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
+
+        scheduler = APSGeventScheduler(timezone="UTC")
+    scheduler.start()
+    origin = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    step = timedelta(milliseconds=1)
+    add_job = scheduler.add_job
+    gc.collect()
+    resident_before = resident_bytes()
+    for index in range(size):
+        add_job(
+            noop, "interval", hours=1, id=f"job-{index:07d}", next_run_time=origin + index * step
+        )
+    gc.collect()
+    resident_per_job = (resident_bytes() - resident_before) / size
+    scheduler.shutdown(wait=False)
+    return {"resident_bytes_per_job_explicit": round(resident_per_job)}
+
+
 def burst_child(implementation: str, size: int, with_ids: bool) -> dict[str, Any]:
     """Measure a burst in this (child) process; see the module docstring."""
     from gevent import monkey
@@ -182,24 +220,28 @@ def measure(implementation: str, size: int, burst: str | None = None) -> dict[st
     implementation and size, in a child process."""
     import subprocess  # here: the child must not import it before patching
 
-    extra = [] if burst is None else ["--burst", "--ids", burst]
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            implementation,
-            str(size),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-    return figures
+    def run(*extra: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                implementation,
+                str(size),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            timeout=600,
+        )
+        figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+        return figures
+
+    if burst is not None:
+        return run("--burst", "--ids", burst)
+    return {**run(), **run("--explicit")}
 
 
 # pytest-benchmark entry points, without importing pytest (the --child mode must not load it
@@ -231,10 +273,13 @@ def main() -> None:
         help="bursts: the largest APScheduler adds and runs (a million takes it minutes)",
     )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--explicit", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         implementation, size = options.child
-        if options.burst:
+        if options.explicit:
+            figures = explicit_child(implementation, int(size))
+        elif options.burst:
             figures = burst_child(implementation, int(size), options.ids == "with")
         else:
             figures = child(implementation, int(size))

@@ -13,7 +13,8 @@ and default job options (``max_instances=1``, ``coalesce=True``, ``misfire_grace
 2. **burst**: ``n`` date jobs due at the same instant (added while the scheduler is paused, with
    no misfire limit): the time from ``resume()`` until the last one has run, and jobs/s.
 3. **api**: ``add_job``, ``modify_job``, ``remove_job`` with ``n`` jobs in the store, and the
-   resident memory per job (``bench_api_scale.py``).
+   resident memory per job, also with a string id and a ``next_run_time`` made for each job
+   (``bench_api_scale.py``).
 4. **fairness**: scenario 1 again with a greenlet that asks to run every millisecond
    (``gevent.sleep(0.001)``), as a web server in the same process would: its stall is how much
    later than asked it got to run. The bursts of scenario 2 run with it too.
@@ -542,6 +543,7 @@ def render(all_results: dict[str, dict[int, dict[str, dict[str, Any]]]]) -> str:
                     pair(results, "modify_us") + f" ({ratio(results, 'modify_us')})",
                     pair(results, "remove_us") + f" ({ratio(results, 'remove_us')})",
                     pair(results, "resident_bytes_per_job", 0),
+                    pair(results, "resident_bytes_per_job_explicit", 0),
                 ]
                 for size, results in sizes.items()
             ]
@@ -554,6 +556,7 @@ def render(all_results: dict[str, dict[int, dict[str, dict[str, Any]]]]) -> str:
                         "modify_job µs (APS ÷ greensched)",
                         "remove_job µs (APS ÷ greensched)",
                         "resident bytes per job",
+                        "with string ids and next_run_time",
                     ],
                     rows,
                 )

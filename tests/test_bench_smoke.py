@@ -92,6 +92,7 @@ def test_the_api_figures_are_measured(
     assert figures["calls"] == JOBS // 2
     assert min(figures["add_us"], figures["modify_us"], figures["remove_us"]) > 0
     assert figures["resident_bytes_per_job"] is not None
+    assert figures["resident_bytes_per_job_explicit"] is not None
 
 
 def test_the_report_has_a_table_for_each_scenario(run: tuple[dict[str, Any], str]) -> None:
