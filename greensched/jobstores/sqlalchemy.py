@@ -135,10 +135,11 @@ class SQLAlchemyJobStore(SQLClaims):
     ``BEGIN`` and ``COMMIT``), and sends a notification if it changed a row (``pg_notify``, on
     a channel named after the table): where sockets are gevent-patched, from a greenlet once
     the change has committed (off the caller's path; the changes made while one is sent share
-    the next one), elsewhere in the same statement (delivered when it commits); with ``notify`` on and sockets
-    gevent-patched, each store listens on a psycopg 3 connection of its own (whatever the
-    engine's driver) and wakes its scheduler, so the others see a change at once rather than
-    within ``poll_interval``.
+    the next one), elsewhere in the same statement (delivered when it commits); with
+    ``notify`` on and sockets gevent-patched, each store listens on a psycopg 3 connection of
+    its own (whatever the engine's driver) and wakes its scheduler, so the others see a change
+    at once rather than within ``poll_interval``. With an engine the store created, claims and
+    releases are single statements in autocommit mode too (see the next paragraph but one).
 
     **MariaDB / MySQL** (PyMySQL; MariaDB 10.6 or MySQL 8 for ``SKIP LOCKED``): claims skip
     locked rows too and run at the ``READ COMMITTED`` isolation level (fewer gap locks); a
@@ -149,15 +150,18 @@ class SQLAlchemyJobStore(SQLClaims):
     **A process paused or stuck in a claim** (SIGSTOP, a debugger, a blocked hub) would keep
     the rows it locked hidden from the other processes (they skip locked rows) for as long as
     it stays so. The claim transactions (claiming, and storing a round's results) are therefore
-    bounded by ``lease_time`` on the server: on PostgreSQL through ``SET LOCAL`` (with
-    ``set_config``: ``statement_timeout``, ``lock_timeout`` and
-    ``idle_in_transaction_session_timeout``), on MariaDB through the session's
-    ``max_statement_time``, ``innodb_lock_wait_timeout`` and ``idle_transaction_timeout``
-    (whole seconds, rounded up; set once on each connection of an engine the store created,
-    and put back to the server's defaults after each claim transaction on an engine passed
-    in). The server then ends such a transaction after about the lease: its claim is undone and
-    the other processes run those jobs, late by at most about the lease. SQLite cannot end
-    another connection's transaction (the others give up waiting for its write lock after
+    bounded by ``lease_time`` on the server: on PostgreSQL through ``statement_timeout``,
+    ``lock_timeout`` and ``idle_in_transaction_session_timeout`` (``set_config``), on MariaDB
+    through ``max_statement_time``, ``innodb_lock_wait_timeout`` and
+    ``idle_transaction_timeout`` (whole seconds, rounded up). On an engine the store created,
+    these are session settings, set once on each connection (every statement on it is the
+    store's), and PostgreSQL's claims and releases are then single statements in autocommit
+    mode (2 round trips a round): a process paused after one holds no lock, and its claims end
+    with their lease. On an engine passed in, PostgreSQL sets them for each claim transaction
+    only (``SET LOCAL``), MariaDB puts them back to the server's defaults after each one. The
+    server ends a transaction that outlasts them: its claim is undone and the other processes
+    run those jobs, late by at most about the lease. SQLite cannot end another connection's
+    transaction (the others give up waiting for its write lock after
     ``SQLITE_LOCK_PATIENCE``); MySQL (not MariaDB) sessions are left as they are.
 
     A transaction whose pooled connection turns out to have been dropped by the server (a
