@@ -35,10 +35,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from _children import LABELS, ROOT
+from _children import LABELS, run_in_child
 
 IMPLEMENTATIONS = ("greensched", "apscheduler")
 SIZES = (10_000, 100_000, 1_000_000)
@@ -58,26 +57,33 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def child(implementation: str, size: int) -> dict[str, Any]:
-    """Measure in this (child) process; see the module docstring."""
+def started_scheduler(implementation: str) -> Any:
+    """Patch this (child) process, then make and start the implementation's
+    ``GeventScheduler`` (UTC) with its default memory store."""
     from gevent import monkey
 
     monkey.patch_all()
 
-    import gc
-    import random
-    from datetime import datetime, timedelta, timezone
-
-    scheduler: Any
     if implementation == "greensched":
         from greensched.schedulers.gevent import GeventScheduler
 
-        scheduler = GeventScheduler(timezone="UTC")
+        scheduler: Any = GeventScheduler(timezone="UTC")
     else:
         from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
 
         scheduler = APSGeventScheduler(timezone="UTC")
     scheduler.start()
+    return scheduler
+
+
+def child(implementation: str, size: int) -> dict[str, Any]:
+    """Measure in this (child) process; see the module docstring."""
+    scheduler = started_scheduler(implementation)
+
+    import gc
+    import random
+    from datetime import datetime, timedelta, timezone
+
     origin = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
     step = timedelta(milliseconds=1)
     ids = [f"{index:07d}" for index in range(size)]
@@ -128,23 +134,11 @@ def child(implementation: str, size: int) -> dict[str, Any]:
 def explicit_child(implementation: str, size: int) -> dict[str, Any]:
     """The resident memory per job of jobs added with a string id and a ``next_run_time`` of
     their own, made as each is added (see the module docstring)."""
-    from gevent import monkey
-
-    monkey.patch_all()
+    scheduler = started_scheduler(implementation)
 
     import gc
     from datetime import datetime, timedelta, timezone
 
-    scheduler: Any
-    if implementation == "greensched":
-        from greensched.schedulers.gevent import GeventScheduler
-
-        scheduler = GeventScheduler(timezone="UTC")
-    else:
-        from apscheduler.schedulers.gevent import GeventScheduler as APSGeventScheduler
-
-        scheduler = APSGeventScheduler(timezone="UTC")
-    scheduler.start()
     origin = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
     step = timedelta(milliseconds=1)
     add_job = scheduler.add_job
@@ -218,26 +212,9 @@ def burst_child(implementation: str, size: int, with_ids: bool) -> dict[str, Any
 def measure(implementation: str, size: int, burst: str | None = None) -> dict[str, Any]:
     """Scenario 3 (or a burst, with ``burst`` ``'with'`` or ``'without'`` ids) for one
     implementation and size, in a child process."""
-    import subprocess  # here: the child must not import it before patching
 
     def run(*extra: str) -> dict[str, Any]:
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--child",
-                implementation,
-                str(size),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            timeout=600,
-        )
-        figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-        return figures
+        return run_in_child(__file__, [implementation, str(size), *extra], 600)
 
     if burst is not None:
         return run("--burst", "--ids", burst)

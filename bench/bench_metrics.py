@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _children import run_in_child
 from bench_hotloop import BURST_PATIENCE, Figures, Window, add_burst, setup_child, wait_for_runs
 
-ROOT = Path(__file__).resolve().parents[1]
 IMPLEMENTATIONS = ("greensched", "apscheduler")
 VARIANTS = ("bare", "metrics")
 SIZES = (10_000, 50_000)
@@ -133,25 +132,9 @@ def child(implementation: str, variant: str, size: int) -> dict[str, Any]:
 
 def measure(implementation: str, variant: str, size: int) -> dict[str, Any]:
     """One child run: this file with ``--child``, in a fresh interpreter."""
-    import subprocess
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            implementation,
-            variant,
-            str(size),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=BURST_PATIENCE + size * 1e-3 + 120,
+    return run_in_child(
+        __file__, [implementation, variant, str(size)], BURST_PATIENCE + size * 1e-3 + 120
     )
-    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
-    return figures
 
 
 def render(results: dict[int, dict[tuple[str, str], dict[str, Any]]]) -> str:
