@@ -3,11 +3,13 @@ protocol is :mod:`greensched.jobstores._shared`'s): claiming due jobs (re-taking
 owner holds), releasing them with their new states, giving them back. PostgreSQL through
 psycopg 3 claims and releases in one statement each; the other engines select the rows
 (``FOR UPDATE SKIP LOCKED`` where the engine has it; SQLite's write transaction locks the
-whole database) and write them in chunks.
+whole database) and write them in chunks. MariaDB's release writes the rows this owner still
+holds without locking them first, and locks them first only once it finds a claim lost.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from greensched.jobstores._shared import Claimed, Released
 
 __all__ = ("SQLClaims",)
+
+
+class _ClaimsLost(Exception):
+    """A release that wrote without locking the rows first found a claim lost."""
 
 
 def _claim_order(claimed: Claimed) -> tuple[float, str]:
@@ -140,40 +146,77 @@ class SQLClaims(SQLTable):
     def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
         if self._postgresql:
             return self._release_postgresql(entries, removed)
+        if self._written_sql:  # MariaDB / MySQL (PyMySQL)
+            try:
+                return self._transaction(
+                    partial(self._release_held, entries, removed), write=True, claim=True
+                )
+            except _ClaimsLost:
+                # rolled back: released again with the rows locked first, to tell which
+                self._logger.debug("Some claims were lost; releasing again, locking the rows")
+        return self._transaction(
+            partial(self._release_locked, entries, removed), write=True, claim=True
+        )
+
+    def _release_held(
+        self, entries: Sequence[Released], removed: Sequence[str], connection: Connection
+    ) -> set[str]:
+        """MariaDB / MySQL's release when this owner still holds every claim, the usual case:
+        the joined ``UPDATE`` and the ``DELETE`` change only the rows it holds, and their row
+        counts tell whether those were all of them. A round trip fewer than locking the rows
+        first (:meth:`_release_locked`).
+
+        :raises _ClaimsLost: if a claim was lost (the caller rolls the transaction back)
+        """
+        table = self.jobs_t
+        quoted = self.engine.dialect.identifier_preparer.format_table(table)
+        for some in _chunks(entries):
+            written = connection.exec_driver_sql(*joined_update(quoted, some, self.owner))
+            if written.rowcount != len(some):
+                raise _ClaimsLost
+        for chunk in _chunks(removed):
+            deleted = connection.execute(
+                table.delete().where(table.c.id.in_(chunk), table.c[_CLAIM_COLUMN] == self.owner)
+            )
+            if deleted.rowcount != len(chunk):
+                raise _ClaimsLost
+        return set()
+
+    def _release_locked(
+        self, entries: Sequence[Released], removed: Sequence[str], connection: Connection
+    ) -> set[str]:
+        """The release that locks the rows this owner holds first, then writes those (SQLite,
+        and MariaDB / MySQL once a claim was found lost); returns the ids of the others."""
         table = self.jobs_t
         wanted = [job_id for job_id, _, _ in entries] + list(removed)
-
-        def release(connection: Connection) -> set[str]:
-            held = self._lock_held(connection, wanted)
-            if self._written_sql:  # MariaDB / MySQL (PyMySQL)
-                quoted = self.engine.dialect.identifier_preparer.format_table(table)
-                rows = [entry for entry in entries if entry[0] in held]
-                for some in _chunks(rows):
-                    connection.exec_driver_sql(*joined_update(quoted, some))
-                writes = []
-            else:
-                writes = [
-                    {"b_id": job_id, "b_next_run_time": timestamp, "b_state": data}
-                    for job_id, data, timestamp in entries
-                    if job_id in held
-                ]
-            if writes:
-                connection.execute(
-                    table.update()
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        next_run_time=bindparam("b_next_run_time"),
-                        job_state=bindparam("b_state"),
-                        claimed_by=None,
-                    ),
-                    writes,
-                )
-            deletes = [job_id for job_id in removed if job_id in held]
-            for chunk in _chunks(deletes):
-                connection.execute(table.delete().where(table.c.id.in_(chunk)))
-            return {job_id for job_id in wanted if job_id not in held}
-
-        return self._transaction(release, write=True, claim=True)
+        held = self._lock_held(connection, wanted)
+        if self._written_sql:  # MariaDB / MySQL (PyMySQL)
+            quoted = self.engine.dialect.identifier_preparer.format_table(table)
+            rows = [entry for entry in entries if entry[0] in held]
+            for some in _chunks(rows):
+                connection.exec_driver_sql(*joined_update(quoted, some, self.owner))
+            writes = []
+        else:
+            writes = [
+                {"b_id": job_id, "b_next_run_time": timestamp, "b_state": data}
+                for job_id, data, timestamp in entries
+                if job_id in held
+            ]
+        if writes:
+            connection.execute(
+                table.update()
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    next_run_time=bindparam("b_next_run_time"),
+                    job_state=bindparam("b_state"),
+                    claimed_by=None,
+                ),
+                writes,
+            )
+        deletes = [job_id for job_id in removed if job_id in held]
+        for chunk in _chunks(deletes):
+            connection.execute(table.delete().where(table.c.id.in_(chunk)))
+        return {job_id for job_id in wanted if job_id not in held}
 
     def _give_back(self, jobs: Sequence[tuple[str, float]]) -> None:
         table = self.jobs_t

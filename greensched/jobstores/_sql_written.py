@@ -75,12 +75,14 @@ def written_statements(table: str, *, notify: bool) -> dict[str, str]:
     return statements
 
 
-def joined_update(table: str, rows: Sequence[Released]) -> Any:
+def joined_update(table: str, rows: Sequence[Released], owner: str) -> Any:
     """MariaDB / MySQL: the ``UPDATE`` of ``table`` (its quoted name) joined to the new
-    ``(id, job_state, next_run_time)`` of released rows (locked, held by this owner), and its
-    parameters: one statement and one round trip for them all, where PyMySQL runs an
-    ``executemany`` of ``UPDATE`` as a statement per row."""
-    parameters: dict[str, Any] = {}
+    ``(id, job_state, next_run_time)`` of released rows, written where ``owner`` still holds
+    their claims, and its parameters: one statement and one round trip for them all, where
+    PyMySQL runs an ``executemany`` of ``UPDATE`` as a statement per row. Its row count is
+    the rows it matched (SQLAlchemy's MySQL dialects connect with ``CLIENT.FOUND_ROWS``): the
+    released rows still held."""
+    parameters: dict[str, Any] = {"owner": owner}
     selects = []
     for index, (job_id, state, next_run_time) in enumerate(rows):
         parameters[f"i{index}"], parameters[f"t{index}"] = job_id, next_run_time
@@ -92,7 +94,7 @@ def joined_update(table: str, rows: Sequence[Released]) -> Any:
     sql = (
         f"UPDATE {table} AS j JOIN ({' UNION ALL '.join(selects)}) AS r ON j.id = r.id "
         "SET j.next_run_time = r.next_run_time, j.job_state = r.job_state, "
-        f"j.{_CLAIM_COLUMN} = NULL"
+        f"j.{_CLAIM_COLUMN} = NULL WHERE j.{_CLAIM_COLUMN} = %(owner)s"
     )
     return sql, parameters
 

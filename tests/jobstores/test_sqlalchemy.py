@@ -521,8 +521,11 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
             statements.append(statement.split()[0].upper())
 
     # PostgreSQL: a claim is one UPDATE that locks what it takes; a release is one statement
-    # that writes the held rows from arrays and deletes the held removed ones (two CTEs)
+    # that writes the held rows from arrays and deletes the held removed ones (two CTEs).
+    # MariaDB's release writes and deletes the rows still held without locking them first
+    # (it counts them); SQLite's write transaction locks the database, then it selects them
     postgresql = store.engine.dialect.name == "postgresql"
+    mariadb = store.engine.dialect.name == "mysql"
     claimed = store.acquire_due_jobs(at(5))
     assert len(claimed) == 100
     assert ids(claimed) == [f"j{number:03}" for number in range(100)]
@@ -533,10 +536,42 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
     reschedule(claimed[:50], 60)
     assert store.release_due_jobs(claimed[:50], claimed[50:]) == set()
     assert [s for s in statements if s != "BEGIN"] == (
-        ["WITH"] if postgresql else ["SELECT", "UPDATE", "DELETE"]
+        ["WITH"]
+        if postgresql
+        else ["UPDATE", "DELETE"]
+        if mariadb
+        else ["SELECT", "UPDATE", "DELETE"]
     )
     assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [
         (job.id, at(60)) for job in claimed[:50]
+    ]
+
+
+@pytest.mark.parametrize("database_url", backends("mariadb"), indirect=True)
+def test_a_mariadb_release_that_finds_a_claim_lost_locks_the_rows_and_writes_the_held_ones(
+    make_store: MakeStore, make_job: MakeJob
+) -> None:
+    a, b = make_store(), make_store()
+    for job_id in ("kept", "modified", "removed"):
+        a.add_job(make_job(job_id, at(1)))
+    claimed = {job.id: job for job in a.acquire_due_jobs(at(5))}
+    b.update_job(make_job("modified", None, name="paused elsewhere"))  # ends a's claim
+    statements: list[str] = []
+
+    @event.listens_for(a.engine, "before_cursor_execute")
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith("SET SESSION"):  # the lease's bounds, on a new connection
+            statements.append(statement.split()[0].upper())
+
+    reschedule(list(claimed.values()), 60)
+    lost = a.release_due_jobs([claimed["kept"], claimed["modified"]], [claimed["removed"]])
+    assert lost == {"modified"}
+    # the UPDATE of the rows still held matched one of two: rolled back, then the rows a
+    # holds were locked and written, and the removed job deleted
+    assert statements == ["UPDATE", "SELECT", "UPDATE", "DELETE"]
+    assert [(job.id, job.name, job.next_run_time) for job in b.get_all_jobs()] == [
+        ("kept", "noop", at(60)),
+        ("modified", "paused elsewhere", None),
     ]
 
 
