@@ -457,7 +457,7 @@ def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
     locks: the server ends its transaction after about ``lease_time`` (the store bounds its
     claim transactions' idle time, statements and lock waits by the lease), the rows come back
     as they were before the claim, and another worker runs those jobs within the lease and a
-    margin of their time. (PostgreSQL's claim is one statement in autocommit mode: the worker
+    margin of their time (or within the margin of its start, if it started later). (PostgreSQL's claim is one statement in autocommit mode: the worker
     stops once it is committed, and the claims end with their lease.)"""
     lease_time = 2.0
     margin = 2.0
@@ -485,6 +485,8 @@ def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
     claimed = {job for job, _ in stopped["claimed"]}
     assert claimed
     workers.start(1, until=until, lease_time=lease_time, poll_interval=0.2)
+    # the other worker's own start-up (seconds on a busy machine) is no delay of the stopped one
+    ready = time.time()
 
     def taken_over() -> list[dict[str, Any]] | None:
         runs = [
@@ -501,4 +503,4 @@ def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
     report(request.node.callspec.id, "stopped inside its claim", {"delay_s": round(delay, 2)})
     assert len(runs) == len(claimed)
     assert all(run["pid"] != stopped["pid"] for run in runs)
-    assert delay <= lease_time + margin, workers.logs()
+    assert delay <= max(lease_time, ready - stopped["at"]) + margin, workers.logs()
