@@ -8,7 +8,7 @@ import gc
 from datetime import timedelta
 
 from greensched.history import OUTCOME_ERROR, OUTCOME_EXECUTED, OUTCOME_RUNNING, RunRecord
-from greensched.history.memory import MemoryRunLog
+from greensched.history.memory import RING_SHARDS, MemoryRunLog
 from tests.history.conftest import T0
 
 
@@ -174,6 +174,11 @@ def test_a_record_written_again_replaces_a_journal_run_of_the_ring() -> None:
     )
 
 
+def rings_of(log: MemoryRunLog) -> list[tuple[object, ...]]:
+    """Every job's ring in ``log``, from all its shards."""
+    return [ring for shard in log._rings for ring in shard.values()]
+
+
 def test_the_rings_are_no_containers_the_garbage_collector_tracks() -> None:
     """A job's runs are kept in nothing the collector keeps tracking: a young collection, the
     first to see a run's ring, untracks it (a ring left tracked may be promoted to the oldest
@@ -187,9 +192,9 @@ def test_the_rings_are_no_containers_the_garbage_collector_tracks() -> None:
     try:
         for number in range(40, 80):
             log.append(record(number, OUTCOME_EXECUTED, job_id=f"job-{number % 4}"))
-        assert all(gc.is_tracked(ring) for ring in log._rings.values())
+        assert all(gc.is_tracked(ring) for ring in rings_of(log))
         gc.collect(0)
-        assert not any(gc.is_tracked(ring) for ring in log._rings.values())
+        assert not any(gc.is_tracked(ring) for ring in rings_of(log))
     finally:
         gc.enable()
     log.write([record(77, OUTCOME_ERROR, job_id="job-1")])  # replaced in its ring
@@ -200,3 +205,28 @@ def test_the_rings_are_no_containers_the_garbage_collector_tracks() -> None:
         ("run-073", OUTCOME_EXECUTED),
     ]
     assert [run.run_id for run in log.read()][:4] == ["run-079", "run-078", "run-077", "run-076"]
+
+
+def test_the_runs_of_jobs_in_every_shard_are_read_pruned_and_cleared_together() -> None:
+    """The rings are kept in shards by job id (no dict of every job to grow at once): the
+    history of many jobs reads as one, newest first, and is bounded, pruned and cleared as
+    one."""
+    jobs = 4 * RING_SHARDS
+    log = MemoryRunLog(limit=2, max_age=1000)
+    for number in range(3 * jobs):  # three runs of each job: the oldest falls out
+        log.append(record(number, OUTCOME_EXECUTED, job_id=f"job-{number % jobs}"))
+    assert sum(1 for shard in log._rings if shard) > RING_SHARDS // 2
+    newest = [run.run_id for run in log.read(limit=3 * jobs)]
+    assert newest == [f"run-{number:03d}" for number in reversed(range(jobs, 3 * jobs))]
+    assert [run.run_id for run in log.read("job-7")] == [
+        f"run-{2 * jobs + 7:03d}",
+        f"run-{jobs + 7:03d}",
+    ]
+    log.configure(limit=1, max_age=1000)
+    assert len(log.read(limit=3 * jobs)) == jobs
+    # the runs of the first half of the jobs are older than the cut-off
+    assert log.prune(T0 + timedelta(seconds=1000 + 2 * jobs + jobs // 2)) == jobs // 2
+    assert len(log.read(limit=3 * jobs)) == jobs - jobs // 2
+    log.clear()
+    assert log.read() == []
+    assert rings_of(log) == []
