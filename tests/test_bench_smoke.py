@@ -247,3 +247,18 @@ def test_the_results_file_is_rewritten_by_one_command_keeping_its_notes(tmp_path
     assert "Arguments: `--rates=100 " in report[history:stores]
     assert "| 100 |" in report[history:stores]  # the history table's row at the quick rate
     assert "| sqlite | 200 | add |" in report[stores:]
+
+
+def test_the_wakeups_benchmark_measures_each_period(tmp_path: Path) -> None:
+    """``bench/bench_wakeups.py``: the CPU of a hub wake-up after each sleep asked for."""
+    figures_path = tmp_path / "figures.json"
+    output = run_bench(
+        "bench_wakeups.py", "--periods=0.001,0.004", "--seconds=0.1", f"--json={figures_path}"
+    )
+    figures = json.loads(figures_path.read_text())
+    assert [(run["period_ms"], run["wakeups"]) for run in figures] == [(1.0, 100), (4.0, 25)]
+    for run in figures:
+        assert run["cpu_us_per_wakeup"] > 0
+        # each wake-up comes no earlier than its sleep ends
+        assert run["wall_ms_per_wakeup"] >= run["period_ms"]
+    assert [line.split(" | ")[0] for line in output.splitlines()[2:]] == ["| 1", "| 4"]
