@@ -138,10 +138,13 @@ class SQLClaims(SQLTable):
     def _sql(self) -> dict[str, str]:
         """The statements written once (see :mod:`greensched.jobstores._sql_written`)."""
         if self._written is None:
-            table = self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
             notify = self.notify and self._channel is not None
-            self._written = written_statements(table, notify=notify)
+            self._written = written_statements(self._quoted_table(), notify=notify)
         return self._written
+
+    def _quoted_table(self) -> str:
+        """The job table's name as the engine's SQL writes it (quoted where it must be)."""
+        return self.engine.dialect.identifier_preparer.format_table(self.jobs_t)
 
     def _release(self, entries: Sequence[Released], removed: Sequence[str]) -> set[str]:
         if self._postgresql:
@@ -169,7 +172,7 @@ class SQLClaims(SQLTable):
         :raises _ClaimsLost: if a claim was lost (the caller rolls the transaction back)
         """
         table = self.jobs_t
-        quoted = self.engine.dialect.identifier_preparer.format_table(table)
+        quoted = self._quoted_table()
         for some in _chunks(entries):
             written = connection.exec_driver_sql(*joined_update(quoted, some, self.owner))
             if written.rowcount != len(some):
@@ -191,7 +194,7 @@ class SQLClaims(SQLTable):
         wanted = [job_id for job_id, _, _ in entries] + list(removed)
         held = self._lock_held(connection, wanted)
         if self._written_sql:  # MariaDB / MySQL (PyMySQL)
-            quoted = self.engine.dialect.identifier_preparer.format_table(table)
+            quoted = self._quoted_table()
             rows = [entry for entry in entries if entry[0] in held]
             for some in _chunks(rows):
                 connection.exec_driver_sql(*joined_update(quoted, some, self.owner))
