@@ -457,8 +457,9 @@ def test_a_process_stopped_inside_its_claim_delays_others_by_its_lease_at_most(
     locks: the server ends its transaction after about ``lease_time`` (the store bounds its
     claim transactions' idle time, statements and lock waits by the lease), the rows come back
     as they were before the claim, and another worker runs those jobs within the lease and a
-    margin of their time (or within the margin of its start, if it started later). (PostgreSQL's claim is one statement in autocommit mode: the worker
-    stops once it is committed, and the claims end with their lease.)"""
+    margin of their time (or within the margin of its start, if it started later).
+    (PostgreSQL's claim is one statement in autocommit mode: the worker stops once it is
+    committed, and the claims end with their lease.)"""
     lease_time = 2.0
     margin = 2.0
     until = time.time() + WORKER_PATIENCE

@@ -524,23 +524,18 @@ def test_claiming_and_releasing_many_jobs_takes_few_statements(
     # that writes the held rows from arrays and deletes the held removed ones (two CTEs).
     # MariaDB's release writes and deletes the rows still held without locking them first
     # (it counts them); SQLite's write transaction locks the database, then it selects them
-    postgresql = store.engine.dialect.name == "postgresql"
-    mariadb = store.engine.dialect.name == "mysql"
+    claims = {"postgresql": ["UPDATE"]}
+    releases = {"postgresql": ["WITH"], "mysql": ["UPDATE", "DELETE"]}
+    dialect = store.engine.dialect.name
     claimed = store.acquire_due_jobs(at(5))
     assert len(claimed) == 100
     assert ids(claimed) == [f"j{number:03}" for number in range(100)]
-    assert [s for s in statements if s != "BEGIN"] == (
-        ["UPDATE"] if postgresql else ["SELECT", "UPDATE"]
-    )
+    assert [s for s in statements if s != "BEGIN"] == claims.get(dialect, ["SELECT", "UPDATE"])
     statements.clear()
     reschedule(claimed[:50], 60)
     assert store.release_due_jobs(claimed[:50], claimed[50:]) == set()
-    assert [s for s in statements if s != "BEGIN"] == (
-        ["WITH"]
-        if postgresql
-        else ["UPDATE", "DELETE"]
-        if mariadb
-        else ["SELECT", "UPDATE", "DELETE"]
+    assert [s for s in statements if s != "BEGIN"] == releases.get(
+        dialect, ["SELECT", "UPDATE", "DELETE"]
     )
     assert [(job.id, job.next_run_time) for job in store.get_all_jobs()] == [
         (job.id, at(60)) for job in claimed[:50]
